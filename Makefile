@@ -1,0 +1,102 @@
+# Makefile -- builds ember's C core, the Lua module ember.core and ./ember.
+# make deps | make | make test | make demo | make bench | make install | make clean
+
+# ---- switches
+PREFIX    ?= /usr/local
+DEBUG     ?= 0
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+LUA_INC   ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUA_LIB   ?= $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+BLAS_LIB  ?= -lopenblas
+DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev libstb-dev \
+            lua-busted libreadline-dev python3-numpy python3-torch python3-torchvision \
+            python3-onnx libonnx-testdata
+
+ifeq ($(DEBUG),1)
+  OPT = -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+else
+  OPT = -O3 -march=x86-64-v2 -mtune=native
+endif
+CFLAGS  ?= $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -fopenmp
+LDFLAGS ?= $(filter -fsanitize=%,$(OPT)) -fopenmp
+LIBS     = $(BLAS_LIB) -lm
+
+B = build
+CORE_SRC  = $(wildcard core/*.c)
+CORE_OBJ  = $(CORE_SRC:%.c=$(B)/%.o)
+BIND_SRC  = $(filter-out lua/main.c,$(wildcard lua/*.c))
+BIND_OBJ  = $(BIND_SRC:%.c=$(B)/%.o)
+TEST_SRC  = $(wildcard core/test/test_*.c)
+TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
+REF_SRC   = $(wildcard spec/ref/ref_*.py)
+REF_STAMP = $(REF_SRC:spec/ref/%.py=$(B)/ref/%.stamp)
+
+.PHONY: all deps test ctest spec refs demo bench install uninstall clean
+
+all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so ember
+
+deps:
+	@sh tools/deps.sh $(DEBS)
+
+$(B)/core/%.o: core/%.c core/ember.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/lua/%.o: lua/%.c lua/lember.h core/ember.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_INC) -Icore -c $< -o $@
+
+$(B)/libember.a: $(CORE_OBJ)
+	ar rcs $@ $^
+
+$(B)/libember.so: $(CORE_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/ember/core.so: $(BIND_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+
+ember: lua/main.c $(BIND_OBJ) $(B)/libember.a lua/lember.h
+	$(CC) $(CFLAGS) $(LUA_INC) -Icore -DEMBER_LUADIR='"$(PREFIX)/share/lua/5.4"' \
+	  -o $@ lua/main.c $(BIND_OBJ) $(B)/libember.a $(LDFLAGS) $(LUA_LIB) -lreadline $(LIBS)
+
+$(B)/test/%: core/test/%.c core/test/test.h $(B)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icore -o $@ $< $(B)/libember.a $(LDFLAGS) $(LIBS)
+
+# PyTorch / ONNX reference outputs for the specs, made by Debian's python3-torch.
+$(B)/ref/%.stamp: spec/ref/%.py spec/ref/common.py
+	@mkdir -p $(B)/ref
+	$(PYTHON) $< $(B)/ref && touch $@
+
+refs: $(REF_STAMP)
+
+ctest: $(TEST_BIN)
+spec: all refs
+
+test: deps
+	@$(MAKE) --no-print-directory all ctest refs
+	@sh tools/runtests.sh $(TEST_BIN)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./ember apps/demo.lua
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/ember $(DESTDIR)$(PREFIX)/share/lua/5.4
+	install -m 644 $(B)/libember.a core/ember.h -t $(DESTDIR)$(PREFIX)/lib
+	mv $(DESTDIR)$(PREFIX)/lib/ember.h $(DESTDIR)$(PREFIX)/include/ember.h
+	install -m 755 $(B)/libember.so $(DESTDIR)$(PREFIX)/lib/libember.so
+	install -m 755 $(B)/ember/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/ember/core.so
+	cp -r lua/ember $(DESTDIR)$(PREFIX)/share/lua/5.4/
+	install -m 755 ember $(DESTDIR)$(PREFIX)/bin/ember
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/lib/libember.a $(DESTDIR)$(PREFIX)/lib/libember.so \
+	  $(DESTDIR)$(PREFIX)/include/ember.h $(DESTDIR)$(PREFIX)/lib/lua/5.4/ember \
+	  $(DESTDIR)$(PREFIX)/share/lua/5.4/ember $(DESTDIR)$(PREFIX)/bin/ember
+
+clean:
+	rm -rf $(B) ember

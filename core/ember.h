@@ -1,0 +1,258 @@
+/* ember.h -- the public interface of ember's C core.
+** float32 tensors and the CNN kernels that run on them; no Lua, no globals.
+**
+**   em_err err;
+**   em_tensor x, y;
+**   em_tensor_init(&x); em_tensor_init(&y);
+**   int64_t sz[4] = {1, 3, 224, 224};
+**   if (em_tensor_new(&x, 4, sz, &err) != EM_OK) fprintf(stderr, "%s\n", err.msg);
+**   em_tensor_fill(&x, 1.0f, &err);
+**   em_act_forward(&x, &y, EM_ACT_RELU, 0, 0, &err);   // y is resized as needed
+**   em_tensor_free(&x); em_tensor_free(&y);
+**
+** Conventions
+** - Every function that can fail returns an em_status and, when `err` is not
+**   NULL, writes a one-line message into err->msg. Nothing prints or exits.
+** - A tensor is a view: sizes and strides (in elements) over a refcounted
+**   storage. em_tensor_init gives an empty tensor (no storage); every
+**   tensor that was initialised must be released with em_tensor_free.
+** - Outputs are passed as tensors that the kernel resizes (em_tensor_resize),
+**   so a caller that keeps its output tensor allocates nothing in the steady
+**   state. An output must not alias an input unless the function says so.
+** - Layouts: activations N,C,H,W; convolution weights out,in/groups,kH,kW;
+**   transposed convolution weights in,out/groups,kH,kW; linear out,in.
+** - Parallel work uses at most ctx->nthreads threads (em_ctx, below).
+*/
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EM_MAXDIM 8
+#define EM_ALIGN 64
+
+typedef enum em_status {
+  EM_OK = 0,
+  EM_EARG,     /* bad argument (value out of range, wrong count...) */
+  EM_ESHAPE,   /* sizes do not fit */
+  EM_ENOMEM,   /* allocation failed or size overflow */
+  EM_EIO,      /* file could not be read or written */
+  EM_EFORMAT   /* file or data is malformed */
+} em_status;
+
+typedef struct em_err { char msg[512]; } em_err;
+
+/* Formats err->msg (if err) and returns code. */
+em_status em_fail(em_err *err, em_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 3, 4)))
+#endif
+  ;
+
+/* Execution context: passed to kernels that run in parallel or need
+** scratch memory. Owned by the caller (the Lua binding keeps one per state). */
+typedef struct em_ctx {
+  int nthreads;         /* >= 1 */
+} em_ctx;
+
+void em_ctx_init(em_ctx *ctx);               /* nthreads = number of cores */
+void em_ctx_set_threads(em_ctx *ctx, int n); /* also sets OpenBLAS's count */
+int em_ncores(void);
+
+/* ---------------------------------------------------------------- storage */
+
+typedef struct em_storage {
+  float *data;
+  size_t size;          /* elements */
+  int refcount;
+  /* external memory (e.g. a mapped file) is released by this, if set */
+  void (*release)(void *owner);
+  void *owner;
+} em_storage;
+
+em_storage *em_storage_new(size_t n);       /* 64-byte aligned, NULL on OOM */
+em_storage *em_storage_wrap(float *data, size_t n, void (*release)(void *), void *owner);
+void em_storage_retain(em_storage *s);
+void em_storage_release(em_storage *s);
+
+/* ----------------------------------------------------------------- tensor */
+
+typedef struct em_tensor {
+  em_storage *storage;  /* NULL for an empty tensor */
+  size_t offset;        /* in elements */
+  int ndim;
+  int64_t size[EM_MAXDIM];
+  int64_t stride[EM_MAXDIM];
+} em_tensor;
+
+void em_tensor_init(em_tensor *t);
+void em_tensor_free(em_tensor *t);           /* releases storage, back to empty */
+/* Allocates fresh contiguous storage of the given sizes (old one released). */
+em_status em_tensor_new(em_tensor *t, int ndim, const int64_t *size, em_err *err);
+/* Makes t contiguous with these sizes, reusing its storage when it is
+** unshared and large enough; contents are unspecified afterwards. */
+em_status em_tensor_resize(em_tensor *t, int ndim, const int64_t *size, em_err *err);
+em_status em_tensor_resize_as(em_tensor *t, const em_tensor *like, em_err *err);
+/* dst becomes a view of src (shares storage). dst may equal src. */
+void em_tensor_set(em_tensor *dst, const em_tensor *src);
+
+int64_t em_tensor_nelement(const em_tensor *t);
+int em_tensor_is_contiguous(const em_tensor *t);
+int em_tensor_same_size(const em_tensor *a, const em_tensor *b);
+static inline float *em_tensor_data(const em_tensor *t) {
+  return t->storage ? t->storage->data + t->offset : NULL;
+}
+/* "2x3x4" into buf; returns buf. */
+const char *em_tensor_shape_str(const em_tensor *t, char *buf, size_t len);
+
+/* Views (dst shares src's storage; dst may equal src). Negative dims are
+** not accepted here; the binding converts Lua's 1-based dims. */
+em_status em_tensor_view(em_tensor *dst, const em_tensor *src, int ndim, const int64_t *size, em_err *err); /* one size may be -1 */
+em_status em_tensor_narrow(em_tensor *dst, const em_tensor *src, int dim, int64_t start, int64_t len, em_err *err);
+em_status em_tensor_select(em_tensor *dst, const em_tensor *src, int dim, int64_t index, em_err *err);
+em_status em_tensor_transpose(em_tensor *dst, const em_tensor *src, int d1, int d2, em_err *err);
+em_status em_tensor_permute(em_tensor *dst, const em_tensor *src, const int *perm, em_err *err);
+/* dst = contiguous copy of src (or a view of it when already contiguous). */
+em_status em_tensor_contiguous(em_tensor *dst, const em_tensor *src, em_err *err);
+
+/* Data. copy needs equal element counts (iterates both in logical order). */
+em_status em_tensor_copy(em_tensor *dst, const em_tensor *src, em_err *err);
+em_status em_tensor_fill(em_tensor *t, float v, em_err *err);
+em_status em_tensor_zero(em_tensor *t, em_err *err);
+
+/* Elementwise. dst is resized to the broadcast shape (NumPy rules) unless it
+** already has it; dst may alias a or b when it has that shape. */
+typedef enum em_binop { EM_ADD, EM_SUB, EM_MUL, EM_DIV } em_binop;
+em_status em_tensor_binop(em_tensor *dst, const em_tensor *a, const em_tensor *b, em_binop op, em_err *err);
+/* dst = a op s (dst may alias a) */
+em_status em_tensor_scalar(em_tensor *dst, const em_tensor *a, float s, em_binop op, em_err *err);
+typedef enum em_unop { EM_ABS, EM_EXP, EM_LOG, EM_SQRT, EM_NEG } em_unop;
+em_status em_tensor_unop(em_tensor *dst, const em_tensor *a, em_unop op, em_err *err);
+
+/* Reductions. dim < 0: over everything, result in *out (values/indices
+** untouched). Otherwise values (and indices, if not NULL, as 0-based float
+** positions) get src's shape with size 1 at dim (kept, as Torch7 does). */
+typedef enum em_reduce { EM_SUM, EM_MEAN, EM_MAX, EM_MIN } em_reduce;
+em_status em_tensor_reduce(em_tensor *values, em_tensor *indices, const em_tensor *src,
+                           int dim, em_reduce op, double *out, em_err *err);
+/* k largest (or smallest) along dim, sorted best first; indices 0-based. */
+em_status em_tensor_topk(em_tensor *values, em_tensor *indices, const em_tensor *src,
+                         int64_t k, int dim, int largest, em_err *err);
+/* softmax or log-softmax along dim; dst may alias src. */
+em_status em_softmax_forward(em_tensor *dst, const em_tensor *src, int dim, int log, em_err *err);
+
+/* Random numbers: xoshiro256** seeded by splitmix64, normal by Box-Muller,
+** so a seed gives the same stream on every platform. State lives with the caller. */
+typedef struct em_rng { uint64_t s[4]; } em_rng;
+void em_rng_seed(em_rng *r, uint64_t seed);
+uint64_t em_rng_next(em_rng *r);
+double em_rng_uniform01(em_rng *r);          /* [0, 1) with 53 bits */
+em_status em_rng_uniform(em_rng *r, em_tensor *t, float a, float b, em_err *err);
+em_status em_rng_normal(em_rng *r, em_tensor *t, float mean, float std, em_err *err);
+
+/* NumPy .npy (versions 1-3, little-endian float32/float64/int32/int64/uint8/
+** bool in, C or Fortran order; always written as '<f4', C order). */
+em_status em_npy_load(em_tensor *t, const char *path, em_err *err);
+em_status em_npy_load_mem(em_tensor *t, const void *buf, size_t len, const char *name, em_err *err);
+em_status em_npy_save(const em_tensor *t, const char *path, em_err *err);
+
+/* ---------------------------------------------------------------- kernels */
+/* All kernels take N,C,H,W input (N >= 1) unless stated. Shape errors say
+** what was expected and what came ("expected 64 input planes, got 32"). */
+
+/* gemm.c: C = alpha * op(A) * op(B) + beta * C, row-major, the only user of cblas. */
+void em_sgemm(int transA, int transB, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void em_sgemv(int transA, int M, int N, float alpha, const float *A, int lda,
+              const float *x, float beta, float *y);
+
+/* conv.c */
+typedef struct em_conv_params {
+  int kh, kw;           /* kernel */
+  int sh, sw;           /* stride */
+  int pt, pl, pb, pr;   /* padding top, left, bottom, right */
+  int dh, dw;           /* dilation */
+  int groups;
+} em_conv_params;
+/* output N,Cout,Ho,Wo. bias may be NULL or empty. buf is scratch (im2col). */
+em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                            const em_tensor *weight, const em_tensor *bias,
+                            em_tensor *buf, const em_conv_params *p, em_err *err);
+/* Transposed convolution; weight in,out/groups,kH,kW; padding as in PyTorch
+** (pt..pr remove rows/cols); output_padding adds at bottom/right. */
+em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                                      const em_tensor *weight, const em_tensor *bias,
+                                      em_tensor *buf, const em_conv_params *p,
+                                      int out_pad_h, int out_pad_w, em_err *err);
+
+/* linear.c: input (N, in) or (in); weight (out, in); bias (out) or NULL. */
+em_status em_linear_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                            const em_tensor *weight, const em_tensor *bias, em_err *err);
+
+/* pool.c */
+typedef struct em_pool_params {
+  int kh, kw, sh, sw, pt, pl, pb, pr;
+  int ceil_mode;
+  int count_include_pad;   /* average pooling only */
+  int dh, dw;              /* dilation, max pooling only (1 = none) */
+} em_pool_params;
+em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_pool_params *p, em_err *err);
+em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_pool_params *p, em_err *err);
+/* adaptive average pooling to oh x ow (1x1 = global). */
+em_status em_adaptive_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                                        int oh, int ow, em_err *err);
+em_status em_adaptive_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                                        int oh, int ow, em_err *err);
+
+/* batchnorm.c: inference; weight/bias may be NULL (affine off). Input N,C,...
+** (any rank >= 2, channels at dim 1). dst may alias input. */
+em_status em_batchnorm_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_tensor *weight, const em_tensor *bias,
+                               const em_tensor *mean, const em_tensor *var, float eps, em_err *err);
+/* Folds bn into a conv's weight (out, ...) and bias (out; created if empty). */
+em_status em_batchnorm_fold(em_tensor *conv_weight, em_tensor *conv_bias,
+                            const em_tensor *weight, const em_tensor *bias,
+                            const em_tensor *mean, const em_tensor *var, float eps, em_err *err);
+
+/* lrn.c: across channels, as torch.nn.LocalResponseNorm / ONNX LRN:
+** b = a / (k + alpha/size * sum over the window of a^2)^beta */
+em_status em_lrn_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                         int size, float alpha, float beta, float k, em_err *err);
+
+/* activation.c: dst may alias src. a, b are the op's parameters:
+**  RELU; RELU6/CLAMP (min a, max b); LEAKYRELU (slope a); ELU (alpha a);
+**  SIGMOID; TANH; HARDSIGMOID (alpha a, beta b: max(0, min(1, a*x+b)));
+**  HARDSWISH (x * relu6(x+3)/6); SILU; GELU (exact, erf); SOFTPLUS */
+typedef enum em_act {
+  EM_ACT_NONE, EM_ACT_RELU, EM_ACT_CLAMP, EM_ACT_LEAKYRELU, EM_ACT_ELU,
+  EM_ACT_SIGMOID, EM_ACT_TANH, EM_ACT_HARDSIGMOID, EM_ACT_HARDSWISH,
+  EM_ACT_SILU, EM_ACT_GELU, EM_ACT_SOFTPLUS
+} em_act;
+em_status em_act_forward(const em_tensor *input, em_tensor *output, em_act act,
+                         float a, float b, em_err *err);
+/* PReLU: weight has 1 or C elements (channel dim 1). */
+em_status em_prelu_forward(const em_tensor *input, em_tensor *output,
+                           const em_tensor *weight, em_err *err);
+
+/* shape.c */
+/* concatenation of n inputs along dim (all other sizes equal). */
+em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *output,
+                            int dim, em_err *err);
+em_status em_channel_shuffle_forward(const em_tensor *input, em_tensor *output,
+                                     int groups, em_err *err);
+typedef enum em_padmode { EM_PAD_ZERO, EM_PAD_REFLECT, EM_PAD_REPLICATE } em_padmode;
+/* pads the last two dims; negative pads crop. */
+em_status em_pad2d_forward(const em_tensor *input, em_tensor *output,
+                           int pl, int pr, int pt, int pb, em_padmode mode,
+                           float value, em_err *err);
+/* upsampling of the last two dims to oh x ow. align_corners as in PyTorch
+** (bilinear only). */
+em_status em_upsample_nearest_forward(const em_tensor *input, em_tensor *output,
+                                      int oh, int ow, em_err *err);
+em_status em_upsample_bilinear_forward(const em_tensor *input, em_tensor *output,
+                                       int oh, int ow, int align_corners, em_err *err);
+
+#endif

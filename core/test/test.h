@@ -1,0 +1,54 @@
+/* test.h -- a tiny assertion harness for the C unit tests.
+** Each test file defines main() calling TEST_RUN(fn) and ends with TEST_REPORT(). */
+#ifndef EMBER_TEST_H
+#define EMBER_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../ember.h"
+
+static int test_passed, test_failed, test_cur_failed;
+
+#define CHECK(cond) do { if (!(cond)) { \
+    fprintf(stderr, "  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    test_cur_failed = 1; } } while (0)
+
+#define CHECK_OK(call) do { em_err e_; e_.msg[0] = 0; em_status s_ = (call); \
+    if (s_ != EM_OK) { fprintf(stderr, "  %s:%d: %s failed (%d): %s\n", \
+      __FILE__, __LINE__, #call, (int)s_, e_.msg); test_cur_failed = 1; } } while (0)
+
+/* passes `&e_` as the error slot: write CHECK_OK(em_foo(..., &e_)) */
+
+#define CHECK_CLOSE(a, b, tol) do { double a_ = (a), b_ = (b); \
+    if (!(fabs(a_ - b_) <= (tol))) { \
+      fprintf(stderr, "  %s:%d: %s = %g, expected %s = %g (tol %g)\n", \
+              __FILE__, __LINE__, #a, a_, #b, b_, (double)(tol)); \
+      test_cur_failed = 1; } } while (0)
+
+#define TEST_RUN(fn) do { test_cur_failed = 0; fn(); \
+    if (test_cur_failed) { test_failed++; fprintf(stderr, "FAIL %s\n", #fn); } \
+    else test_passed++; } while (0)
+
+/* The last line is read by the test runner. */
+#define TEST_REPORT() do { printf("%d passed, %d failed\n", test_passed, test_failed); \
+    return test_failed ? 1 : 0; } while (0)
+
+/* Max |a - b| over n floats. */
+static inline double test_maxdiff(const float *a, const float *b, long n) {
+  double m = 0;
+  for (long i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - (double)b[i]);
+    if (d > m || d != d) m = d != d ? INFINITY : d;
+  }
+  return m;
+}
+
+static inline double test_maxabs(const float *a, long n) {
+  double m = 0;
+  for (long i = 0; i < n; i++) if (fabs(a[i]) > m) m = fabs(a[i]);
+  return m;
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* lcore.c -- opens ember.core: merges the binding files' function tables,
+** creates the ember.Tensor metatable and the per-state context. */
+
+#include "lember.h"
+
+static const char CTX_KEY[] = "ember.ctx";
+static const char RNG_KEY[] = "ember.rng";
+
+static void *registry_udata(lua_State *L, const char *key) {
+  void *p;
+  lua_getfield(L, LUA_REGISTRYINDEX, key);
+  p = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return p;
+}
+
+em_ctx *lt_ctx(lua_State *L) { return registry_udata(L, CTX_KEY); }
+em_rng *lt_rng(lua_State *L) { return registry_udata(L, RNG_KEY); }
+
+int lt_error(lua_State *L, const em_err *err) {
+  return luaL_error(L, "%s", err->msg);
+}
+
+static int core_setNumThreads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 1024, 1, "expected a thread count from 1 to 1024");
+  em_ctx_set_threads(lt_ctx(L), (int)n);
+  return 0;
+}
+
+static int core_getNumThreads(lua_State *L) {
+  lua_pushinteger(L, lt_ctx(L)->nthreads);
+  return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+  {"setNumThreads", core_setNumThreads},
+  {"getNumThreads", core_getNumThreads},
+  {NULL, NULL}
+};
+
+int luaopen_ember_core(lua_State *L) {
+  em_ctx *ctx;
+  em_rng *rng;
+
+  ctx = lua_newuserdatauv(L, sizeof *ctx, 0);
+  em_ctx_init(ctx);
+  em_ctx_set_threads(ctx, ctx->nthreads);
+  lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  rng = lua_newuserdatauv(L, sizeof *rng, 0);
+  em_rng_seed(rng, 0);
+  lua_setfield(L, LUA_REGISTRYINDEX, RNG_KEY);
+
+  /* methods table, reached through __index (a function, for t[i]) */
+  lua_newtable(L);
+  luaL_setfuncs(L, em_l_tensor_methods, 0);
+  luaL_setfuncs(L, em_l_math_methods, 0);
+  luaL_setfuncs(L, em_l_io_methods, 0);
+
+  luaL_newmetatable(L, LT_TENSOR);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, em_l_tensor_meta, 1);   /* __index etc. get the methods as upvalue */
+  luaL_setfuncs(L, em_l_math_meta, 0);
+  lua_pop(L, 1);
+
+  lua_newtable(L);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "methods");          /* Lua code may add methods here */
+  luaL_setfuncs(L, core_funcs, 0);
+  luaL_setfuncs(L, em_l_tensor_funcs, 0);
+  luaL_setfuncs(L, em_l_math_funcs, 0);
+  luaL_setfuncs(L, em_l_io_funcs, 0);
+  luaL_setfuncs(L, em_l_nn_conv, 0);
+  luaL_setfuncs(L, em_l_nn_pool, 0);
+  luaL_setfuncs(L, em_l_nn_act, 0);
+  luaL_setfuncs(L, em_l_nn_shape, 0);
+  return 1;
+}

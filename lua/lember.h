@@ -1,0 +1,53 @@
+/* lember.h -- what the binding files of ember.core share.
+** The Tensor userdata, the per-state context and error raising. */
+#ifndef LEMBER_H
+#define LEMBER_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "ember.h"
+
+#define LT_TENSOR "ember.Tensor"
+
+/* The tensor at idx (raises a type error naming ember.Tensor otherwise). */
+em_tensor *lt_check(lua_State *L, int idx);
+/* The tensor at idx, or NULL if it is not one. */
+em_tensor *lt_test(lua_State *L, int idx);
+/* Pushes a new, empty tensor (created empty, then given its metatable,
+** so __gc is always safe) and returns it. */
+em_tensor *lt_push(lua_State *L);
+/* The optional tensor at idx: NULL when none/nil, else checked. */
+em_tensor *lt_opt(lua_State *L, int idx);
+
+/* The state's execution context (threads). */
+em_ctx *lt_ctx(lua_State *L);
+/* The state's random generator. */
+em_rng *lt_rng(lua_State *L);
+
+/* Raises err->msg as a Lua error (never as a format string). */
+int lt_error(lua_State *L, const em_err *err);
+/* Raises on a failed status; returns otherwise. */
+#define LT_CHECK(L, call, errp) do { if ((call) != EM_OK) lt_error((L), (errp)); } while (0)
+
+/* Lua's 1-based dimension (negative counts from the end) to C's 0-based;
+** raises if out of range for a tensor of ndim dimensions. */
+int lt_checkdim(lua_State *L, int arg, int ndim);
+
+/* Function tables of the binding files; luaopen_ember_core merges them. */
+extern const luaL_Reg em_l_tensor_methods[];     /* ltensor.c: t:method() */
+extern const luaL_Reg em_l_tensor_meta[];        /* ltensor.c: metamethods */
+extern const luaL_Reg em_l_tensor_funcs[];       /* ltensor.c: core.f() */
+extern const luaL_Reg em_l_math_methods[];       /* lmath.c: arithmetic, reductions */
+extern const luaL_Reg em_l_math_funcs[];         /* lmath.c: rand, randn, manualSeed */
+extern const luaL_Reg em_l_io_methods[];         /* lio.c: save_npy */
+extern const luaL_Reg em_l_io_funcs[];           /* lio.c: load_npy, now */
+extern const luaL_Reg em_l_math_meta[];          /* lmath.c: __add, __sub... */
+extern const luaL_Reg em_l_nn_conv[];            /* lnn_conv.c: conv, linear */
+extern const luaL_Reg em_l_nn_pool[];            /* lnn_pool.c: pooling, batchnorm, lrn */
+extern const luaL_Reg em_l_nn_act[];             /* lnn_act.c: activations, softmax */
+extern const luaL_Reg em_l_nn_shape[];           /* lnn_shape.c: concat, pad, upsample... */
+
+int luaopen_ember_core(lua_State *L);
+
+#endif

@@ -11,7 +11,7 @@ LUA_LIB   ?= $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 BLAS_LIB  ?= -lopenblas
 DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev libstb-dev \
             lua-busted libreadline-dev python3-numpy python3-torch python3-torchvision \
-            python3-onnx libonnx-testdata
+            python3-onnx libonnx-testdata lua-cjson
 
 ifeq ($(DEBUG),1)
   OPT = -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -23,6 +23,11 @@ LDFLAGS ?= $(filter -fsanitize=%,$(OPT)) -fopenmp
 LIBS     = $(BLAS_LIB) -lm
 
 B = build
+EXE = ember
+ifeq ($(DEBUG),1)
+  B = build/debug
+  EXE = build/debug/ember
+endif
 CORE_SRC  = $(wildcard core/*.c)
 CORE_OBJ  = $(CORE_SRC:%.c=$(B)/%.o)
 BIND_SRC  = $(filter-out lua/main.c,$(wildcard lua/*.c))
@@ -32,9 +37,9 @@ TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
 REF_SRC   = $(wildcard spec/ref/ref_*.py)
 REF_STAMP = $(REF_SRC:spec/ref/%.py=$(B)/ref/%.stamp)
 
-.PHONY: all deps test ctest spec refs demo bench install uninstall clean
+.PHONY: all deps test asan ctest spec refs demo bench install uninstall clean
 
-all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so ember
+all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so $(EXE)
 
 deps:
 	@sh tools/deps.sh $(DEBS)
@@ -57,7 +62,7 @@ $(B)/ember/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
-ember: lua/main.c $(BIND_OBJ) $(B)/libember.a lua/lember.h
+$(EXE): lua/main.c $(BIND_OBJ) $(B)/libember.a lua/lember.h
 	$(CC) $(CFLAGS) $(LUA_INC) -Icore -DEMBER_LUADIR='"$(PREFIX)/share/lua/5.4"' \
 	  -o $@ lua/main.c $(BIND_OBJ) $(B)/libember.a $(LDFLAGS) $(LUA_LIB) -lreadline $(LIBS)
 
@@ -78,6 +83,12 @@ spec: all refs
 test: deps
 	@$(MAKE) --no-print-directory all ctest refs
 	@sh tools/runtests.sh $(TEST_BIN)
+
+# The C tests and specs again, built with AddressSanitizer and UBSan.
+asan: deps
+	@$(MAKE) --no-print-directory DEBUG=1 all ctest
+	@$(MAKE) --no-print-directory refs
+	@ASAN_OPTIONS=detect_leaks=1 EMBER=build/debug/ember sh tools/runtests.sh $(patsubst build/%,build/debug/%,$(TEST_BIN))
 
 demo: deps
 	@$(MAKE) --no-print-directory all

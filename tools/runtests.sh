@@ -14,7 +14,7 @@ for t in "$@"; do
   passed=$((passed + p)); failed=$((failed + f))
 done
 echo "== busted spec/"
-LUA=./ember; [ -x "$LUA" ] || LUA=lua5.4
+LUA=${EMBER:-./ember}; [ -x "$LUA" ] || LUA=lua5.4
 out=$($LUA "$(command -v busted)" -o utfTerminal spec 2>&1); rc=$?
 echo "$out"
 line=$(echo "$out" | grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' | tail -n 1)

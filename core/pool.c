@@ -1,0 +1,259 @@
+/* pool.c -- max, average and adaptive pooling over N,C,H,W planes.
+** Output sizes and divisors follow PyTorch (and ONNX, which agrees). */
+
+#include <math.h>
+
+#include "ember.h"
+
+/* Floor division for a possibly negative numerator (b > 0). */
+static int64_t floor_div(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) {
+  return a > 0 ? (a + b - 1) / b : -(-a / b);
+}
+
+/* PyTorch's pooling_output_shape_pad_lr: in ceil mode the last window must
+** start inside the input or the left padding, else it would see only
+** right padding (and, for max pooling, output -inf). */
+static int64_t out_size(int64_t in, int k, int s, int pl, int pr, int d, int ceil_mode) {
+  int64_t ext = (int64_t)d * (k - 1) + 1;
+  int64_t o = floor_div(in + pl + pr - ext + (ceil_mode ? s - 1 : 0), s) + 1;
+  if (ceil_mode && (o - 1) * s >= in + pl) o--;
+  return o;
+}
+
+/* The input must be a non-empty N,C,H,W tensor and the output a distinct
+** tensor: resizing an output that shares the input's storage would
+** overwrite the input while it is read. */
+static em_status check_io(const em_tensor *in, const em_tensor *out, em_err *err) {
+  char a[128];
+  if (!in->storage)
+    return em_fail(err, EM_ESHAPE, "expected a 4-dimensional input (N,C,H,W), got an empty tensor");
+  if (in->ndim != 4)
+    return em_fail(err, EM_ESHAPE, "expected a 4-dimensional input (N,C,H,W), got %d dimensions (%s)",
+                   in->ndim, em_tensor_shape_str(in, a, sizeof a));
+  for (int i = 0; i < 4; i++)
+    if (in->size[i] < 1)
+      return em_fail(err, EM_ESHAPE, "input %s has a zero size", em_tensor_shape_str(in, a, sizeof a));
+  if (out == in || (out->storage && out->storage == in->storage))
+    return em_fail(err, EM_EARG, "the output must not share storage with the input");
+  return EM_OK;
+}
+
+/* Checks p against the input and computes the output size. dilated says
+** whether p's dilation applies (max pooling) or must be 1 (average). */
+static em_status check_params(const em_tensor *in, const em_pool_params *p, int dilated,
+                              int64_t *oh, int64_t *ow, em_err *err) {
+  int dh = dilated ? p->dh : 1, dw = dilated ? p->dw : 1;
+  int64_t H = in->size[2], W = in->size[3], eh, ew;
+  if (p->kh < 1 || p->kw < 1)
+    return em_fail(err, EM_EARG, "kernel size must be positive, got %dx%d", p->kw, p->kh);
+  if (p->sh < 1 || p->sw < 1)
+    return em_fail(err, EM_EARG, "stride must be positive, got %d,%d", p->sw, p->sh);
+  if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0)
+    return em_fail(err, EM_EARG, "padding must not be negative, got top %d, left %d, bottom %d, right %d",
+                   p->pt, p->pl, p->pb, p->pr);
+  if (dilated && (p->dh < 1 || p->dw < 1))
+    return em_fail(err, EM_EARG, "dilation must be positive, got %d,%d", p->dw, p->dh);
+  if (!dilated && ((p->dh != 0 && p->dh != 1) || (p->dw != 0 && p->dw != 1)))
+    return em_fail(err, EM_EARG, "average pooling has no dilation, got %d,%d", p->dw, p->dh);
+  if (p->kh > 1 << 20 || p->kw > 1 << 20 || p->sh > 1 << 20 || p->sw > 1 << 20 ||
+      dh > 1 << 20 || dw > 1 << 20)
+    return em_fail(err, EM_EARG, "kernel %dx%d, stride %d,%d or dilation %d,%d too large",
+                   p->kw, p->kh, p->sw, p->sh, dw, dh);
+  eh = (int64_t)dh * (p->kh - 1) + 1;
+  ew = (int64_t)dw * (p->kw - 1) + 1;
+  /* a pad as wide as the (dilated) kernel would give windows of padding
+  ** only (ONNX Runtime's rule; PyTorch's nn modules ask pad <= kernel/2) */
+  if (p->pt >= eh || p->pb >= eh || p->pl >= ew || p->pr >= ew)
+    return em_fail(err, EM_EARG, "padding (top %d, left %d, bottom %d, right %d) must be smaller than the kernel %lldx%lld",
+                   p->pt, p->pl, p->pb, p->pr, (long long)ew, (long long)eh);
+  *oh = out_size(H, p->kh, p->sh, p->pt, p->pb, dh, p->ceil_mode);
+  *ow = out_size(W, p->kw, p->sw, p->pl, p->pr, dw, p->ceil_mode);
+  if (*oh < 1 || *ow < 1) {
+    if (eh > H + p->pt + p->pb || ew > W + p->pl + p->pr)
+      return em_fail(err, EM_ESHAPE, "%skernel %lldx%lld is larger than the padded input %lldx%lld",
+                     eh != p->kh || ew != p->kw ? "dilated " : "", (long long)ew, (long long)eh,
+                     (long long)(W + p->pl + p->pr), (long long)(H + p->pt + p->pb));
+    return em_fail(err, EM_ESHAPE, "output size would be %lldx%lld for input %lldx%lld",
+                   (long long)*ow, (long long)*oh, (long long)W, (long long)H);
+  }
+  return EM_OK;
+}
+
+/* in: contiguous view of input; out resized to N,C,oh,ow. */
+static em_status setup(const em_tensor *input, em_tensor *in, em_tensor *output,
+                       int64_t oh, int64_t ow, em_err *err) {
+  int64_t sz[4] = {input->size[0], input->size[1], oh, ow};
+  em_status st;
+  em_tensor_init(in);
+  if ((st = em_tensor_contiguous(in, input, err))) return st;
+  if ((st = em_tensor_resize(output, 4, sz, err))) em_tensor_free(in);
+  return st;
+}
+
+static int nthreads(const em_ctx *ctx) {
+  return ctx && ctx->nthreads > 0 ? ctx->nthreads : 1;
+}
+
+/* ---------------------------------------------------------------- max */
+
+em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_pool_params *p, em_err *err) {
+  int64_t oh, ow, planes, H, W;
+  em_tensor in;
+  em_status st;
+  const float *src;
+  float *dst;
+  if ((st = check_io(input, output, err)) || (st = check_params(input, p, 1, &oh, &ow, err)) ||
+      (st = setup(input, &in, output, oh, ow, err)))
+    return st;
+  planes = input->size[0] * input->size[1];
+  H = input->size[2];
+  W = input->size[3];
+  src = em_tensor_data(&in);
+  dst = em_tensor_data(output);
+  #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const float *x = src + pl * H * W;
+    float *y = dst + pl * oh * ow;
+    for (int64_t oy = 0; oy < oh; oy++) {
+      /* kernel rows ky with 0 <= ys + ky*dh < H */
+      int64_t ys = oy * p->sh - p->pt;
+      int64_t ky0 = ys < 0 ? ceil_div(-ys, p->dh) : 0;
+      int64_t ky1 = ceil_div(H - ys, p->dh);
+      if (ky1 > p->kh) ky1 = p->kh;
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t xs = ox * p->sw - p->pl;
+        int64_t kx0 = xs < 0 ? ceil_div(-xs, p->dw) : 0;
+        int64_t kx1 = ceil_div(W - xs, p->dw);
+        float m = -INFINITY;
+        if (kx1 > p->kw) kx1 = p->kw;
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+          const float *row = x + (ys + ky * p->dh) * W + xs;
+          for (int64_t kx = kx0; kx < kx1; kx++) {
+            float v = row[kx * p->dw];
+            /* NaN wins, as in PyTorch */
+            if (v > m || v != v) m = v;
+          }
+        }
+        y[oy * ow + ox] = m;
+      }
+    }
+  }
+  em_tensor_free(&in);
+  return EM_OK;
+}
+
+/* ------------------------------------------------------------ average */
+
+em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_pool_params *p, em_err *err) {
+  int64_t oh, ow, planes, H, W;
+  em_tensor in;
+  em_status st;
+  const float *src;
+  float *dst;
+  if ((st = check_io(input, output, err)) || (st = check_params(input, p, 0, &oh, &ow, err)) ||
+      (st = setup(input, &in, output, oh, ow, err)))
+    return st;
+  planes = input->size[0] * input->size[1];
+  H = input->size[2];
+  W = input->size[3];
+  src = em_tensor_data(&in);
+  dst = em_tensor_data(output);
+  #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const float *x = src + pl * H * W;
+    float *y = dst + pl * oh * ow;
+    for (int64_t oy = 0; oy < oh; oy++) {
+      /* PyTorch's divisor: with count_include_pad the window is clipped to
+      ** the padded input (so the ceil-mode overhang does not count), else
+      ** to the input itself */
+      int64_t y0 = oy * p->sh - p->pt, y1 = y0 + p->kh;
+      if (y1 > H + p->pb) y1 = H + p->pb;
+      int64_t ph = y1 - y0;
+      if (y0 < 0) y0 = 0;
+      if (y1 > H) y1 = H;
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
+        if (x1 > W + p->pr) x1 = W + p->pr;
+        int64_t pw = x1 - x0, count;
+        float s = 0;
+        if (x0 < 0) x0 = 0;
+        if (x1 > W) x1 = W;
+        if (y0 >= y1 || x0 >= x1) { y[oy * ow + ox] = 0; continue; }
+        for (int64_t yy = y0; yy < y1; yy++)
+          for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
+        count = p->count_include_pad ? ph * pw : (y1 - y0) * (x1 - x0);
+        y[oy * ow + ox] = s / (float)count;
+      }
+    }
+  }
+  em_tensor_free(&in);
+  return EM_OK;
+}
+
+/* ----------------------------------------------------------- adaptive */
+
+/* Cell i of n over a length L covers [floor(i*L/n), ceil((i+1)*L/n)). */
+static int64_t cell_start(int64_t i, int64_t L, int64_t n) { return i * L / n; }
+static int64_t cell_end(int64_t i, int64_t L, int64_t n) { return ((i + 1) * L + n - 1) / n; }
+
+static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                          int oh, int ow, int max, em_err *err) {
+  int64_t planes, H, W;
+  em_tensor in;
+  em_status st;
+  const float *src;
+  float *dst;
+  if ((st = check_io(input, output, err))) return st;
+  if (oh < 1 || ow < 1)
+    return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", ow, oh);
+  if ((st = setup(input, &in, output, oh, ow, err))) return st;
+  planes = input->size[0] * input->size[1];
+  H = input->size[2];
+  W = input->size[3];
+  src = em_tensor_data(&in);
+  dst = em_tensor_data(output);
+  #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const float *x = src + pl * H * W;
+    float *y = dst + pl * (int64_t)oh * ow;
+    for (int64_t oy = 0; oy < oh; oy++) {
+      int64_t y0 = cell_start(oy, H, oh), y1 = cell_end(oy, H, oh);
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t x0 = cell_start(ox, W, ow), x1 = cell_end(ox, W, ow);
+        float r;
+        if (max) {
+          r = -INFINITY;
+          for (int64_t yy = y0; yy < y1; yy++)
+            for (int64_t xx = x0; xx < x1; xx++) {
+              float v = x[yy * W + xx];
+              if (v > r || v != v) r = v;
+            }
+        } else {
+          float s = 0;
+          for (int64_t yy = y0; yy < y1; yy++)
+            for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
+          r = s / (float)((y1 - y0) * (x1 - x0));
+        }
+        y[oy * ow + ox] = r;
+      }
+    }
+  }
+  em_tensor_free(&in);
+  return EM_OK;
+}
+
+em_status em_adaptive_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                                        int oh, int ow, em_err *err) {
+  return adaptive(ctx, input, output, oh, ow, 0, err);
+}
+
+em_status em_adaptive_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                                        int oh, int ow, em_err *err) {
+  return adaptive(ctx, input, output, oh, ow, 1, err);
+}

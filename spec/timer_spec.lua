@@ -17,12 +17,13 @@ describe("ember.now", function()
       prev = t
     end
   end)
-  it("counts seconds: a busy wait of 0.05 s costs about that much CPU time", function()
+  -- os.clock counts CPU time of every thread (OpenMP's may spin too): a lower bound only
+  it("counts seconds: a busy wait of 0.05 s costs CPU time of that order", function()
     local c0, t0 = os.clock(), ember.now()
     spin(0.05)
     local cpu, real = os.clock() - c0, ember.now() - t0
     assert.is_true(real >= 0.05 and real < 1, "real " .. real)
-    assert.is_true(cpu > 0.01 and cpu <= real + 0.01, string.format("cpu %g real %g", cpu, real))
+    assert.is_true(cpu > 0.01, string.format("cpu %g real %g", cpu, real))
   end)
 end)
 

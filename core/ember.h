@@ -222,10 +222,14 @@ em_status em_batchnorm_fold(em_tensor *conv_weight, em_tensor *conv_bias,
 em_status em_lrn_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                          int size, float alpha, float beta, float k, em_err *err);
 
-/* activation.c: dst may alias src. a, b are the op's parameters:
-**  RELU; RELU6/CLAMP (min a, max b); LEAKYRELU (slope a); ELU (alpha a);
-**  SIGMOID; TANH; HARDSIGMOID (alpha a, beta b: max(0, min(1, a*x+b)));
-**  HARDSWISH (x * relu6(x+3)/6); SILU; GELU (exact, erf); SOFTPLUS */
+/* activation.c: output may be input itself (or the same view of its storage)
+** for in-place work. a, b are the op's parameters (ignored where none):
+**  NONE (copy); RELU; CLAMP (min a, max b; RELU6 is 0, 6); LEAKYRELU (slope a);
+**  ELU (alpha a); SIGMOID; TANH; HARDSIGMOID (alpha a, beta b:
+**  max(0, min(1, a*x+b)); PyTorch's is 1/6, 1/2, ONNX's 0.2, 0.5);
+**  HARDSWISH (x * relu6(x+3)/6); SILU (x * sigmoid(x)); GELU (exact, with
+**  erf; a != 0: PyTorch's tanh approximation); SOFTPLUS (beta a, threshold b:
+**  log(1 + exp(a*x))/a, or x where a*x > b). Unknown kinds are EM_EARG. */
 typedef enum em_act {
   EM_ACT_NONE, EM_ACT_RELU, EM_ACT_CLAMP, EM_ACT_LEAKYRELU, EM_ACT_ELU,
   EM_ACT_SIGMOID, EM_ACT_TANH, EM_ACT_HARDSIGMOID, EM_ACT_HARDSWISH,
@@ -254,5 +258,72 @@ em_status em_upsample_nearest_forward(const em_tensor *input, em_tensor *output,
                                       int oh, int ow, em_err *err);
 em_status em_upsample_bilinear_forward(const em_tensor *input, em_tensor *output,
                                        int oh, int ow, int align_corners, em_err *err);
+
+/* ------------------------------------------------------------ safetensors.c */
+/* A .safetensors file: 8-byte little-endian header length N, N bytes of JSON
+** {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__"},
+** then the data buffer (offsets relative to its start). The core has no JSON
+** parser: the caller parses the header and hands over one em_st_entry per
+** tensor, which em_st_check validates before any data is read.
+**
+**   em_st_mapping *m;
+**   if (em_st_map("w.safetensors", &m, &err)) ...;   // m->header, m->header_len
+**   ... parse the JSON into entries e[0..n) ...
+**   if (em_st_check(e, n, m->data_len, &err)) ...;
+**   em_st_tensor(&t, m, &e[0], &nonfinite, &err);     // t may keep m alive
+**   em_st_release(m);
+*/
+typedef enum em_st_dtype {
+  EM_ST_UNKNOWN = -1,
+  EM_ST_F32, EM_ST_F16, EM_ST_BF16, EM_ST_F64, EM_ST_F8_E4M3, EM_ST_F8_E5M2,
+  EM_ST_I8, EM_ST_I16, EM_ST_I32, EM_ST_I64, EM_ST_U8, EM_ST_U16, EM_ST_U32,
+  EM_ST_U64, EM_ST_BOOL
+} em_st_dtype;
+em_st_dtype em_st_dtype_parse(const char *name);   /* "F16" -> EM_ST_F16, else EM_ST_UNKNOWN */
+const char *em_st_dtype_name(em_st_dtype d);        /* "F16"; "?" if unknown */
+size_t em_st_dtype_size(em_st_dtype d);             /* bytes per element; 0 if unknown */
+/* IEEE binary16 and bfloat16 to float, exact (subnormals, inf, nan kept). */
+float em_half_to_float(uint16_t h);
+float em_bf16_to_float(uint16_t h);
+
+/* A mapped file, shared by the tensors viewing it: each holds a reference,
+** the last em_st_release unmaps. Mapped copy-on-write: a tensor may be
+** written (e.g. batchnorm folding) without touching the file. */
+typedef struct em_st_mapping {
+  const unsigned char *base;   /* the whole file, size bytes */
+  size_t size;
+  const char *header;          /* the JSON text, header_len bytes, no NUL */
+  size_t header_len;
+  const unsigned char *data;   /* the data buffer, data_len bytes */
+  size_t data_len;
+  int refcount;
+} em_st_mapping;
+/* Maps path and checks the header length (within the file, < 100 MB). */
+em_status em_st_map(const char *path, em_st_mapping **map, em_err *err);
+void em_st_retain(em_st_mapping *m);
+void em_st_release(em_st_mapping *m);
+
+typedef struct em_st_entry {
+  const char *name;
+  em_st_dtype dtype;
+  int ndim;                    /* 0 (a scalar) to EM_MAXDIM */
+  int64_t shape[EM_MAXDIM];
+  uint64_t begin, end;         /* data_offsets */
+} em_st_entry;
+/* Checks n entries against a data buffer of data_len bytes: sizes >= 0,
+** element count without overflow, begin <= end <= data_len, end - begin ==
+** elements * dtype size, no two byte ranges overlapping. The message names
+** the tensor: "tensor 'fc.weight': data_offsets [0, 100] run past ...". */
+em_status em_st_check(const em_st_entry *e, int n, size_t data_len, em_err *err);
+/* t = the float32 tensor of a checked entry: a view of m for aligned F32
+** data (on a little-endian host), else converted into new storage.
+** *nonfinite (if not NULL) gets the count of NaN and Inf values. */
+em_status em_st_tensor(em_tensor *t, em_st_mapping *m, const em_st_entry *e,
+                       int64_t *nonfinite, em_err *err);
+/* Writes 8-byte length, header padded with spaces to a multiple of 8, then
+** each tensor as little-endian F32 in logical order. The header must list
+** them with matching data_offsets (the caller builds it). */
+em_status em_st_save(const char *path, const char *header, size_t header_len,
+                     const em_tensor *const *tensors, int n, em_err *err);
 
 #endif

@@ -1,0 +1,243 @@
+/* activation.c -- elementwise activations (ReLU, sigmoid, GELU...) and PReLU.
+** Every op runs over one contiguous buffer; strided inputs are copied once. */
+
+#include <math.h>
+
+#include "ember.h"
+
+/* Names for messages, indexed by em_act. */
+static const char *const act_names[] = {
+  "none", "relu", "clamp", "leakyrelu", "elu", "sigmoid", "tanh",
+  "hardsigmoid", "hardswish", "silu", "gelu", "softplus"
+};
+#define NACTS ((int)(sizeof act_names / sizeof act_names[0]))
+
+/* ------------------------------------------------------------ elementwise */
+
+/* exp(-|x|) never overflows, so both halves stay exact at large |x|:
+** 1/(1+e) for x >= 0 and e/(1+e) = 1 - 1/(1+e) below, without cancellation. */
+static inline float sigmoid1(float x) {
+  float e = expf(-fabsf(x)), r = 1.0f / (1.0f + e);
+  return x >= 0 ? r : e * r;
+}
+
+/* Phi(x) = erfc(-x/sqrt 2)/2 keeps relative accuracy far into the negative
+** tail, where 1 + erf(x/sqrt 2) would cancel to zero. */
+static inline float gelu1(float x) {
+  return 0.5f * x * erfcf(-x * (float)M_SQRT1_2);
+}
+
+/* PyTorch's approximate='tanh', using (1 + tanh u)/2 = sigmoid(2u): the same
+** function, without the cancellation of 1 + tanh u for negative x. */
+static inline float gelu_tanh1(float x) {
+  const float k2 = 1.5957691216057308f;   /* 2 sqrt(2/pi) */
+  return x * sigmoid1(k2 * (x + 0.044715f * x * x * x));
+}
+
+/* The loops keep NaN (comparisons with NaN are false, so x passes through)
+** and have no calls in the cheap cases, so the compiler vectorises them.
+** dst may equal src. */
+static void run(em_act act, const float *src, float *dst, int64_t n, float a, float b) {
+  int64_t i;
+  switch (act) {
+  case EM_ACT_NONE:
+    if (dst != src) for (i = 0; i < n; i++) dst[i] = src[i];
+    break;
+  case EM_ACT_RELU:
+    for (i = 0; i < n; i++) { float x = src[i]; dst[i] = x < 0 ? 0.0f : x; }
+    break;
+  case EM_ACT_CLAMP:
+    for (i = 0; i < n; i++) {
+      float x = src[i];
+      x = x < a ? a : x;
+      dst[i] = x > b ? b : x;
+    }
+    break;
+  case EM_ACT_LEAKYRELU:
+    for (i = 0; i < n; i++) { float x = src[i]; dst[i] = x < 0 ? a * x : x; }
+    break;
+  case EM_ACT_ELU:
+    for (i = 0; i < n; i++) { float x = src[i]; dst[i] = x > 0 ? x : a * expm1f(x); }
+    break;
+  case EM_ACT_SIGMOID:
+    for (i = 0; i < n; i++) dst[i] = sigmoid1(src[i]);
+    break;
+  case EM_ACT_TANH:
+    for (i = 0; i < n; i++) dst[i] = tanhf(src[i]);
+    break;
+  case EM_ACT_HARDSIGMOID:
+    for (i = 0; i < n; i++) {
+      float y = a * src[i] + b;
+      y = y < 0 ? 0.0f : y;
+      dst[i] = y > 1 ? 1.0f : y;
+    }
+    break;
+  case EM_ACT_HARDSWISH:
+    for (i = 0; i < n; i++) {
+      float x = src[i], r = x + 3.0f;
+      r = r < 0 ? 0.0f : r;
+      r = r > 6 ? 6.0f : r;
+      dst[i] = x * (r / 6.0f);   /* r/6 first: x*6 would overflow near FLT_MAX */
+    }
+    break;
+  case EM_ACT_SILU:
+    for (i = 0; i < n; i++) { float x = src[i]; dst[i] = x * sigmoid1(x); }
+    break;
+  case EM_ACT_GELU:
+    if (a != 0) for (i = 0; i < n; i++) dst[i] = gelu_tanh1(src[i]);
+    else for (i = 0; i < n; i++) dst[i] = gelu1(src[i]);
+    break;
+  case EM_ACT_SOFTPLUS:
+    /* as PyTorch: linear above the threshold, where log1p(exp) == x in float */
+    for (i = 0; i < n; i++) {
+      float x = src[i], bx = a * x;
+      dst[i] = bx > b ? x : log1pf(expf(bx)) / a;
+    }
+    break;
+  }
+}
+
+/* Rejects parameters that would make every output NaN or divide by zero. */
+static em_status check_params(em_act act, float a, float b, em_err *err) {
+  if ((int)act < 0 || (int)act >= NACTS)
+    return em_fail(err, EM_EARG, "unknown activation %d (expected 0 to %d)", (int)act, NACTS - 1);
+  switch (act) {
+  case EM_ACT_CLAMP:
+    if (isnan(a) || isnan(b))
+      return em_fail(err, EM_EARG, "clamp bounds must be numbers, got min %g, max %g", a, b);
+    break;
+  case EM_ACT_LEAKYRELU: case EM_ACT_ELU:
+    if (!isfinite(a))
+      return em_fail(err, EM_EARG, "%s parameter must be finite, got %g", act_names[act], a);
+    break;
+  case EM_ACT_HARDSIGMOID:
+    if (!isfinite(a) || !isfinite(b))
+      return em_fail(err, EM_EARG, "hardsigmoid alpha and beta must be finite, got %g, %g", a, b);
+    break;
+  case EM_ACT_SOFTPLUS:
+    if (!isfinite(a) || a == 0 || isnan(b))
+      return em_fail(err, EM_EARG, "softplus beta must be finite and nonzero, threshold a number; "
+                     "got beta %g, threshold %g", a, b);
+    break;
+  default:
+    break;
+  }
+  return EM_OK;
+}
+
+/* ----------------------------------------------------------- in and out */
+
+/* Where an op reads and writes: n contiguous elements at src and dst
+** (dst may equal src). In place on a strided view the work happens in tmp
+** and is copied back. */
+typedef struct plan {
+  const float *src;
+  float *dst;
+  int64_t n;
+  em_tensor tmp;
+  int writeback;
+} plan;
+
+static int same_view(const em_tensor *a, const em_tensor *b) {
+  if (a == b) return 1;
+  if (a->storage != b->storage || a->offset != b->offset || a->ndim != b->ndim) return 0;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->size[i] != b->size[i] || (a->size[i] != 1 && a->stride[i] != b->stride[i])) return 0;
+  return 1;
+}
+
+static em_status plan_begin(plan *p, const em_tensor *input, em_tensor *output, em_err *err) {
+  em_status st;
+  em_tensor_init(&p->tmp);
+  p->writeback = 0;
+  p->n = em_tensor_nelement(input);
+  if (same_view(input, output)) {
+    if (em_tensor_is_contiguous(input)) {
+      p->src = p->dst = em_tensor_data(input);
+      return EM_OK;
+    }
+    if ((st = em_tensor_contiguous(&p->tmp, input, err))) return st;
+    p->src = p->dst = em_tensor_data(&p->tmp);
+    p->writeback = 1;
+    return EM_OK;
+  }
+  /* an output overlapping the input some other way gets memory of its own,
+  ** or writing it would clobber input not yet read */
+  if (output->storage && output->storage == input->storage) em_tensor_free(output);
+  if ((st = em_tensor_resize_as(output, input, err))) return st;
+  p->dst = em_tensor_data(output);
+  if (em_tensor_is_contiguous(input)) {
+    p->src = em_tensor_data(input);
+  } else {
+    if ((st = em_tensor_copy(output, input, err))) return st;
+    p->src = p->dst;
+  }
+  return EM_OK;
+}
+
+static em_status plan_end(plan *p, em_tensor *output, em_err *err) {
+  em_status st = EM_OK;
+  if (p->writeback) st = em_tensor_copy(output, &p->tmp, err);
+  em_tensor_free(&p->tmp);
+  return st;
+}
+
+/* ------------------------------------------------------------------ API */
+
+em_status em_act_forward(const em_tensor *input, em_tensor *output, em_act act,
+                         float a, float b, em_err *err) {
+  plan p;
+  em_status st;
+  if (!input || !output) return em_fail(err, EM_EARG, "input and output must not be NULL");
+  if ((st = check_params(act, a, b, err))) return st;
+  if (!input->storage) return em_fail(err, EM_EARG, "input is empty (no storage)");
+  if ((st = plan_begin(&p, input, output, err))) {
+    em_tensor_free(&p.tmp);
+    return st;
+  }
+  run(act, p.src, p.dst, p.n, a, b);
+  return plan_end(&p, output, err);
+}
+
+/* Channels are dim 1, or dim 0 of a 1-d input (Torch7's PReLU); the
+** leading dim is the batch and the rest are one plane per channel. */
+em_status em_prelu_forward(const em_tensor *input, em_tensor *output,
+                           const em_tensor *weight, em_err *err) {
+  int64_t C, nw, outer = 1, inner = 1;
+  em_tensor w;
+  const float *wd;
+  char shape[128];
+  plan p;
+  em_status st;
+  if (!input || !output || !weight) return em_fail(err, EM_EARG, "input, output and weight must not be NULL");
+  if (!input->storage) return em_fail(err, EM_EARG, "input is empty (no storage)");
+  if (!weight->storage) return em_fail(err, EM_EARG, "weight is empty (no storage)");
+  C = input->ndim == 0 ? 1 : input->size[input->ndim > 1];
+  nw = em_tensor_nelement(weight);
+  if (nw != 1 && nw != C)
+    return em_fail(err, EM_ESHAPE, "%lld weights but input (%s) has %lld channels (expected 1 or %lld)",
+                   (long long)nw, em_tensor_shape_str(input, shape, sizeof shape),
+                   (long long)C, (long long)C);
+  if (input->ndim > 1) outer = input->size[0];
+  for (int d = 2; d < input->ndim; d++) inner *= input->size[d];
+
+  em_tensor_init(&w);
+  if ((st = em_tensor_contiguous(&w, weight, err))) {
+    em_tensor_free(&w);
+    return st;
+  }
+  wd = em_tensor_data(&w);
+  if ((st = plan_begin(&p, input, output, err))) {
+    em_tensor_free(&p.tmp);
+    em_tensor_free(&w);
+    return st;
+  }
+  for (int64_t o = 0; o < outer; o++) {
+    for (int64_t c = 0; c < C; c++) {
+      int64_t off = (o * C + c) * inner;
+      run(EM_ACT_LEAKYRELU, p.src + off, p.dst + off, inner, wd[nw == 1 ? 0 : c], 0);
+    }
+  }
+  em_tensor_free(&w);
+  return plan_end(&p, output, err);
+}

@@ -1,0 +1,240 @@
+/* conv.c -- 2-D convolution: im2col + sgemm per (image, group), a 1x1 path
+** that multiplies the input directly, and a direct kernel for depthwise. */
+
+#include <limits.h>
+#include <string.h>
+
+#include "ember.h"
+
+/* ceil(a / b) for b > 0 and any sign of a (C division truncates). */
+static int64_t ceil_div(int64_t a, int64_t b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Positions i in [0, count) whose source index i*s + off falls in [0, limit):
+** [*lo, *hi). Outside it a kernel tap reads padding, so the inner loops only
+** run over the valid span and need no per-element bounds test. */
+static void valid_span(int64_t limit, int64_t count, int s, int64_t off,
+                       int64_t *lo, int64_t *hi) {
+  *lo = clamp64(ceil_div(-off, s), 0, count);
+  *hi = clamp64(ceil_div(limit - off, s), *lo, count);
+}
+
+/* Sizes of a 4-D tensor, all >= 1, or a message naming what was expected. */
+static em_status check_4d(const em_tensor *t, const char *what, const char *layout, em_err *err) {
+  char a[128];
+  if (!t->storage || t->ndim != 4)
+    return em_fail(err, EM_ESHAPE, "expected a 4-D %s (%s), got %s", what, layout,
+                   em_tensor_shape_str(t, a, sizeof a));
+  for (int i = 0; i < 4; i++)
+    if (t->size[i] < 1)
+      return em_fail(err, EM_ESHAPE, "%s %s has an empty dimension", what,
+                     em_tensor_shape_str(t, a, sizeof a));
+  return EM_OK;
+}
+
+static em_status check_params(const em_conv_params *p, em_err *err) {
+  if (p->sh < 1 || p->sw < 1)
+    return em_fail(err, EM_EARG, "stride must be positive, got %dx%d", p->sh, p->sw);
+  if (p->dh < 1 || p->dw < 1)
+    return em_fail(err, EM_EARG, "dilation must be positive, got %dx%d", p->dh, p->dw);
+  if (p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0)
+    return em_fail(err, EM_EARG, "padding must not be negative, got %d,%d,%d,%d (top, left, bottom, right)",
+                   p->pt, p->pl, p->pb, p->pr);
+  if (p->groups < 1)
+    return em_fail(err, EM_EARG, "groups must be positive, got %d", p->groups);
+  return EM_OK;
+}
+
+/* The shape checks of em_conv2d_forward; sets the output size. */
+static em_status check_conv(const em_tensor *input, const em_tensor *weight, const em_tensor *bias,
+                            const em_conv_params *p, int64_t *ho, int64_t *wo, em_err *err) {
+  char a[128];
+  em_status st;
+  int64_t cout, cin, ekh, ekw, ph, pw;
+  if ((st = check_4d(input, "input", "N,C,H,W", err)) ||
+      (st = check_params(p, err)) ||
+      (st = check_4d(weight, "weight", "out, in/groups, kH, kW", err)))
+    return st;
+  if (p->kh != weight->size[2] || p->kw != weight->size[3])
+    return em_fail(err, EM_ESHAPE, "kernel %dx%d does not match weight %s", p->kh, p->kw,
+                   em_tensor_shape_str(weight, a, sizeof a));
+  cout = weight->size[0];
+  cin = weight->size[1] * p->groups;
+  if (cout % p->groups)
+    return em_fail(err, EM_ESHAPE, "%lld output planes do not divide into %d groups",
+                   (long long)cout, p->groups);
+  if (input->size[1] != cin)
+    return em_fail(err, EM_ESHAPE, "expected %lld input planes, got %lld",
+                   (long long)cin, (long long)input->size[1]);
+  ekh = (int64_t)(p->kh - 1) * p->dh + 1;
+  ekw = (int64_t)(p->kw - 1) * p->dw + 1;
+  ph = input->size[2] + p->pt + p->pb;
+  pw = input->size[3] + p->pl + p->pr;
+  if (ekh > ph || ekw > pw)
+    return em_fail(err, EM_ESHAPE, "kernel %lldx%lld (dilated) larger than padded input %lldx%lld",
+                   (long long)ekh, (long long)ekw, (long long)ph, (long long)pw);
+  if (bias && bias->storage && em_tensor_nelement(bias) != cout)
+    return em_fail(err, EM_ESHAPE, "expected a bias of %lld elements, got %s",
+                   (long long)cout, em_tensor_shape_str(bias, a, sizeof a));
+  *ho = (ph - ekh) / p->sh + 1;
+  *wo = (pw - ekw) / p->sw + 1;
+  /* sgemm takes int sizes: the im2col matrix of one image must fit them */
+  if (*ho * *wo > INT_MAX || weight->size[1] * p->kh * p->kw > INT_MAX ||
+      input->size[2] * input->size[3] > INT_MAX || cout > INT_MAX)
+    return em_fail(err, EM_ENOMEM, "convolution too large: input %s, output %lldx%lld",
+                   em_tensor_shape_str(input, a, sizeof a), (long long)*ho, (long long)*wo);
+  return EM_OK;
+}
+
+/* Each output plane starts as its bias (or zero) so sgemm can add onto it. */
+static void fill_bias(em_ctx *ctx, float *out, const float *bias, int64_t n, int64_t c, int64_t plane) {
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+  for (int64_t i = 0; i < n * c; i++) {
+    float v = bias ? bias[i % c] : 0.0f, *o = out + i * plane;
+    for (int64_t j = 0; j < plane; j++) o[j] = v;
+  }
+}
+
+/* Rows (c, ky, kx) of the im2col matrix of one image: row r holds, for every
+** output position, the input value that tap reads (0 in the padding). */
+static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t h, int64_t w,
+                   int64_t ho, int64_t wo, const em_conv_params *p) {
+  int64_t taps = (int64_t)p->kh * p->kw;
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+  for (int64_t r = 0; r < c * taps; r++) {
+    int64_t ch = r / taps, ky = r % taps / p->kw, kx = r % p->kw;
+    int64_t offx = kx * p->dw - p->pl, lo, hi;
+    const float *src = in + ch * h * w;
+    float *dst = col + r * ho * wo;
+    valid_span(w, wo, p->sw, offx, &lo, &hi);
+    for (int64_t oy = 0; oy < ho; oy++) {
+      int64_t iy = oy * p->sh - p->pt + ky * p->dh;
+      float *d = dst + oy * wo;
+      const float *row;
+      if (iy < 0 || iy >= h) {
+        memset(d, 0, (size_t)wo * sizeof *d);
+        continue;
+      }
+      row = src + iy * w;
+      memset(d, 0, (size_t)lo * sizeof *d);
+      memset(d + hi, 0, (size_t)(wo - hi) * sizeof *d);
+      if (p->sw == 1) {
+        memcpy(d + lo, row + lo + offx, (size_t)(hi - lo) * sizeof *d);
+      } else {
+        for (int64_t ox = lo; ox < hi; ox++) d[ox] = row[ox * p->sw + offx];
+      }
+    }
+  }
+}
+
+/* One input plane per group (cin/groups == 1, e.g. depthwise): a GEMM would
+** have K = kH*kW, too thin to pay for im2col, so each output plane is
+** accumulated tap by tap, one output row at a time (it stays in L1). */
+static void conv_direct(em_ctx *ctx, const float *in, float *out, const float *wt,
+                        const float *bias, int64_t n, int64_t cin, int64_t cout,
+                        int64_t h, int64_t w, int64_t ho, int64_t wo, const em_conv_params *p) {
+  int64_t per_group = cout / p->groups;
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+  for (int64_t i = 0; i < n * cout; i++) {
+    int64_t img = i / cout, oc = i % cout;
+    const float *src = in + (img * cin + oc / per_group) * h * w;
+    const float *k = wt + oc * p->kh * p->kw;
+    float *dst = out + i * ho * wo, b = bias ? bias[oc] : 0.0f;
+    for (int64_t oy = 0; oy < ho; oy++) {
+      float *o = dst + oy * wo;
+      for (int64_t ox = 0; ox < wo; ox++) o[ox] = b;
+      for (int ky = 0; ky < p->kh; ky++) {
+        int64_t iy = oy * p->sh - p->pt + (int64_t)ky * p->dh;
+        if (iy < 0 || iy >= h) continue;
+        const float *row = src + iy * w;
+        for (int kx = 0; kx < p->kw; kx++) {
+          float kv = k[ky * p->kw + kx];
+          int64_t offx = (int64_t)kx * p->dw - p->pl, lo, hi;
+          valid_span(w, wo, p->sw, offx, &lo, &hi);
+          if (p->sw == 1) {
+            const float *r = row + offx + lo;
+            for (int64_t ox = lo; ox < hi; ox++) o[ox] += kv * *r++;
+          } else {
+            for (int64_t ox = lo; ox < hi; ox++) o[ox] += kv * row[ox * p->sw + offx];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Everything else: output_g (Cout/g x Ho*Wo) = weight_g (Cout/g x K) *
+** col_g (K x Ho*Wo), K = Cin/g*kH*kW. For a 1x1 kernel with stride 1 and no
+** padding the input already is that matrix. sgemm runs outside any OpenMP
+** region so its own threads are not nested in ours. */
+static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float *wt,
+                           int has_bias, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
+                           int64_t h, int64_t w, int64_t ho, int64_t wo,
+                           const em_conv_params *p, em_err *err) {
+  int g = p->groups;
+  int64_t cin_g = cin / g, cout_g = cout / g, K = cin_g * p->kh * p->kw, hw = h * w, howo = ho * wo;
+  int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
+               !p->pt && !p->pl && !p->pb && !p->pr;
+  float beta = has_bias ? 1.0f : 0.0f;
+  em_status st;
+  if (!direct) {
+    int64_t sz[2] = { cin * p->kh * p->kw, howo };
+    if ((st = em_tensor_resize(buf, 2, sz, err))) return st;
+  }
+  for (int64_t img = 0; img < n; img++) {
+    const float *x = in + img * cin * hw, *col = x;
+    float *y = out + img * cout * howo;
+    if (!direct) {
+      im2col(ctx, x, em_tensor_data(buf), cin, h, w, ho, wo, p);
+      col = em_tensor_data(buf);
+    }
+    for (int gi = 0; gi < g; gi++)
+      em_sgemm(0, 0, (int)cout_g, (int)howo, (int)K, 1.0f, wt + gi * cout_g * K, (int)K,
+               col + gi * K * howo, (int)howo, beta, y + gi * cout_g * howo, (int)howo);
+  }
+  return EM_OK;
+}
+
+static int shares(const em_tensor *a, const em_tensor *b) {
+  return a && b && (a == b || (a->storage && a->storage == b->storage));
+}
+
+em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                            const em_tensor *weight, const em_tensor *bias,
+                            em_tensor *buf, const em_conv_params *p, em_err *err) {
+  em_tensor x, wt, b, scratch;
+  int64_t ho, wo, n, cin, cout, h, w, osz[4];
+  int has_bias = bias && bias->storage;
+  em_status st;
+  if (!ctx || !input || !output || !weight || !p)
+    return em_fail(err, EM_EARG, "conv2d: missing argument");
+  if ((st = check_conv(input, weight, bias, p, &ho, &wo, err))) return st;
+  if (shares(output, input) || shares(output, weight) || shares(output, bias) ||
+      shares(buf, input) || shares(buf, output) || shares(buf, weight))
+    return em_fail(err, EM_EARG, "output and scratch must not share memory with the inputs");
+  n = input->size[0]; cin = input->size[1]; h = input->size[2]; w = input->size[3];
+  cout = weight->size[0];
+  osz[0] = n; osz[1] = cout; osz[2] = ho; osz[3] = wo;
+  em_tensor_init(&x); em_tensor_init(&wt); em_tensor_init(&b); em_tensor_init(&scratch);
+  if ((st = em_tensor_contiguous(&x, input, err)) ||
+      (st = em_tensor_contiguous(&wt, weight, err)) ||
+      (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
+      (st = em_tensor_resize(output, 4, osz, err)))
+    goto done;
+  if (cin / p->groups == 1 && p->groups > 1) {
+    conv_direct(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
+                has_bias ? em_tensor_data(&b) : NULL, n, cin, cout, h, w, ho, wo, p);
+  } else {
+    if (has_bias) fill_bias(ctx, em_tensor_data(output), em_tensor_data(&b), n, cout, ho * wo);
+    st = conv_gemm(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
+                   has_bias, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
+  }
+done:
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&scratch);
+  return st;
+}

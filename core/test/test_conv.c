@@ -1,0 +1,390 @@
+/* test_conv.c -- em_conv2d_forward and em_conv_transpose2d_forward against
+** naive nested loops on random shapes, plus every shape error. */
+
+#include <string.h>
+
+#include "test.h"
+
+static em_rng rng;
+static em_ctx ctx;
+
+static int randint(int lo, int hi) {   /* [lo, hi] */
+  return lo + (int)(em_rng_next(&rng) % (uint64_t)(hi - lo + 1));
+}
+
+/* A new tensor of the given sizes, uniform in [-1, 1). */
+static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_t d) {
+  int64_t sz[4] = { a, b, c, d };
+  em_err e;
+  em_tensor_init(t);
+  if (em_tensor_new(t, ndim, sz, &e) != EM_OK) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+  for (int64_t i = 0; i < em_tensor_nelement(t); i++)
+    em_tensor_data(t)[i] = (float)(2 * em_rng_uniform01(&rng) - 1);
+}
+
+static em_conv_params params(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
+                             int dh, int dw, int groups) {
+  em_conv_params p = { kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups };
+  return p;
+}
+
+/* The definition, seven loops deep, accumulated in double. */
+static void ref_conv(const em_tensor *x, const em_tensor *w, const float *bias, const em_conv_params *p,
+                     double *y, int64_t ho, int64_t wo) {
+  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3];
+  int64_t cout = w->size[0], cin_g = cin / p->groups, cout_g = cout / p->groups;
+  const float *X = em_tensor_data(x), *W = em_tensor_data(w);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t oc = 0; oc < cout; oc++)
+      for (int64_t oy = 0; oy < ho; oy++)
+        for (int64_t ox = 0; ox < wo; ox++) {
+          double s = bias ? bias[oc] : 0;
+          int64_t g = oc / cout_g;
+          for (int64_t ic = 0; ic < cin_g; ic++)
+            for (int ky = 0; ky < p->kh; ky++)
+              for (int kx = 0; kx < p->kw; kx++) {
+                int64_t iy = oy * p->sh - p->pt + ky * p->dh, ix = ox * p->sw - p->pl + kx * p->dw;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                s += (double)X[((i * cin + g * cin_g + ic) * h + iy) * wd + ix] *
+                     W[((oc * cin_g + ic) * p->kh + ky) * p->kw + kx];
+              }
+          y[((i * cout + oc) * ho + oy) * wo + ox] = s;
+        }
+}
+
+static void ref_deconv(const em_tensor *x, const em_tensor *w, const float *bias, const em_conv_params *p,
+                       double *y, int64_t ho, int64_t wo) {
+  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3];
+  int64_t cout_g = w->size[1], cout = cout_g * p->groups, cin_g = cin / p->groups;
+  const float *X = em_tensor_data(x), *W = em_tensor_data(w);
+  for (int64_t i = 0; i < n * cout * ho * wo; i++) y[i] = bias ? bias[i / (ho * wo) % cout] : 0;
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t ic = 0; ic < cin; ic++)
+      for (int64_t iy = 0; iy < h; iy++)
+        for (int64_t ix = 0; ix < wd; ix++)
+          for (int64_t c = 0; c < cout_g; c++)
+            for (int ky = 0; ky < p->kh; ky++)
+              for (int kx = 0; kx < p->kw; kx++) {
+                int64_t oy = iy * p->sh - p->pt + ky * p->dh, ox = ix * p->sw - p->pl + kx * p->dw;
+                int64_t oc = ic / cin_g * cout_g + c;
+                if (oy < 0 || oy >= ho || ox < 0 || ox >= wo) continue;
+                y[((i * cout + oc) * ho + oy) * wo + ox] +=
+                    (double)X[((i * cin + ic) * h + iy) * wd + ix] *
+                    W[((ic * cout_g + c) * p->kh + ky) * p->kw + kx];
+              }
+}
+
+/* max |out - ref| <= 1e-5 * max |ref| (and the shapes agree) */
+static int close_to(const em_tensor *out, const double *ref, int64_t n, int64_t c, int64_t ho, int64_t wo) {
+  double md = 0, mx = 0;
+  if (out->ndim != 4 || out->size[0] != n || out->size[1] != c || out->size[2] != ho || out->size[3] != wo) {
+    fprintf(stderr, "  output has the wrong shape\n");
+    return 0;
+  }
+  for (int64_t i = 0; i < n * c * ho * wo; i++) {
+    double d = fabs(em_tensor_data(out)[i] - ref[i]);
+    if (d > md || d != d) md = d != d ? INFINITY : d;
+    if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+  }
+  if (md <= 1e-5 * mx + 1e-7) return 1;
+  fprintf(stderr, "  max error %g, max |ref| %g\n", md, mx);
+  return 0;
+}
+
+/* Runs one conv case against the reference; bias_mode 0 none, 1 NULL-less empty, 2 real. */
+static int conv_case(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout,
+                     em_conv_params p, int bias_mode, em_tensor *buf) {
+  em_tensor x, wt, b, y;
+  em_err e;
+  int ok;
+  int64_t ho = (h + p.pt + p.pb - ((p.kh - 1) * p.dh + 1)) / p.sh + 1;
+  int64_t wo = (w + p.pl + p.pr - ((p.kw - 1) * p.dw + 1)) / p.sw + 1;
+  double *ref = malloc(sizeof *ref * (size_t)(n * cout * ho * wo));
+  make(&x, 4, n, cin, h, w);
+  make(&wt, 4, cout, cin / p.groups, p.kh, p.kw);
+  em_tensor_init(&b); em_tensor_init(&y);
+  if (bias_mode == 2) make(&b, 1, cout, 0, 0, 0);
+  ref_conv(&x, &wt, bias_mode == 2 ? em_tensor_data(&b) : NULL, &p, ref, ho, wo);
+  if (em_conv2d_forward(&ctx, &x, &y, &wt, bias_mode ? &b : NULL, buf, &p, &e) != EM_OK) {
+    fprintf(stderr, "  conv failed: %s\n", e.msg);
+    ok = 0;
+  } else {
+    ok = close_to(&y, ref, n, cout, ho, wo);
+  }
+  if (!ok)
+    fprintf(stderr, "  case n%lld cin%lld %lldx%lld cout%lld k%dx%d s%d,%d pad%d,%d,%d,%d d%d,%d g%d\n",
+            (long long)n, (long long)cin, (long long)h, (long long)w, (long long)cout, p.kh, p.kw,
+            p.sh, p.sw, p.pt, p.pl, p.pb, p.pr, p.dh, p.dw, p.groups);
+  free(ref);
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&y);
+  return ok;
+}
+
+static int deconv_case(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout,
+                       em_conv_params p, int oph, int opw, int with_bias) {
+  em_tensor x, wt, b, y, buf;
+  em_err e;
+  int ok;
+  int64_t ho = (h - 1) * p.sh - p.pt - p.pb + (p.kh - 1) * p.dh + 1 + oph;
+  int64_t wo = (w - 1) * p.sw - p.pl - p.pr + (p.kw - 1) * p.dw + 1 + opw;
+  double *ref = malloc(sizeof *ref * (size_t)(n * cout * ho * wo));
+  make(&x, 4, n, cin, h, w);
+  make(&wt, 4, cin, cout / p.groups, p.kh, p.kw);
+  em_tensor_init(&b); em_tensor_init(&y); em_tensor_init(&buf);
+  if (with_bias) make(&b, 1, cout, 0, 0, 0);
+  ref_deconv(&x, &wt, with_bias ? em_tensor_data(&b) : NULL, &p, ref, ho, wo);
+  if (em_conv_transpose2d_forward(&ctx, &x, &y, &wt, with_bias ? &b : NULL, &buf, &p, oph, opw, &e)) {
+    fprintf(stderr, "  conv_transpose failed: %s\n", e.msg);
+    ok = 0;
+  } else {
+    ok = close_to(&y, ref, n, cout, ho, wo);
+  }
+  if (!ok)
+    fprintf(stderr, "  case n%lld cin%lld %lldx%lld cout%lld k%dx%d s%d,%d pad%d,%d,%d,%d d%d,%d g%d op%d,%d\n",
+            (long long)n, (long long)cin, (long long)h, (long long)w, (long long)cout, p.kh, p.kw,
+            p.sh, p.sw, p.pt, p.pl, p.pb, p.pr, p.dh, p.dw, p.groups, oph, opw);
+  free(ref);
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&y); em_tensor_free(&buf);
+  return ok;
+}
+
+/* ------------------------------------------------------------ conv cases */
+
+static void test_conv_random(void) {
+  em_tensor buf;
+  int done = 0;
+  em_tensor_init(&buf);
+  while (done < 300) {
+    int gsel = randint(0, 3);
+    int groups = gsel == 0 ? 1 : gsel == 1 ? 2 : gsel == 2 ? 4 : randint(2, 6);
+    int cin_g = gsel == 3 ? 1 : randint(1, 5), cout_g = gsel == 3 ? randint(1, 2) : randint(1, 5);
+    em_conv_params p = params(randint(1, 5), randint(1, 5), randint(1, 3), randint(1, 3),
+                              randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
+                              randint(1, 2), randint(1, 2), groups);
+    int64_t h = randint(1, 13), w = randint(1, 13), n = randint(0, 1) ? 1 : 3;
+    if ((p.kh - 1) * p.dh + 1 > h + p.pt + p.pb || (p.kw - 1) * p.dw + 1 > w + p.pl + p.pr) continue;
+    CHECK(conv_case(n, cin_g * groups, h, w, cout_g * groups, p, randint(0, 2), &buf));
+    done++;
+  }
+  em_tensor_free(&buf);
+}
+
+static void test_conv_paths(void) {
+  em_tensor buf;
+  em_tensor_init(&buf);
+  /* 1x1 stride 1 no padding: no im2col */
+  CHECK(conv_case(1, 7, 5, 9, 6, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(3, 8, 4, 3, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 0, &buf));
+  CHECK(conv_case(2, 8, 4, 3, 8, params(1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 4), 1, &buf));
+  /* 1x1 but strided or padded goes through im2col */
+  CHECK(conv_case(1, 5, 7, 7, 3, params(1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(1, 5, 7, 7, 3, params(1, 1, 1, 1, 1, 0, 1, 2, 1, 1, 1), 2, &buf));
+  /* depthwise, with multiplier, strides and dilation */
+  CHECK(conv_case(3, 16, 11, 13, 16, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16), 2, &buf));
+  CHECK(conv_case(1, 16, 11, 13, 16, params(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16), 0, &buf));
+  CHECK(conv_case(1, 6, 9, 9, 12, params(5, 3, 1, 3, 2, 1, 0, 2, 2, 1, 6), 2, &buf));
+  CHECK(conv_case(1, 32, 14, 14, 32, params(5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 32), 2, &buf));
+  /* a ResNet stem: 7x7 stride 2 on 3 planes */
+  CHECK(conv_case(1, 3, 32, 30, 8, params(7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1), 2, &buf));
+  /* kernel exactly the padded input; a 1x1 input */
+  CHECK(conv_case(1, 2, 3, 3, 2, params(5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(2, 3, 1, 1, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  /* larger than the OpenMP split, odd sizes */
+  CHECK(conv_case(1, 33, 17, 19, 31, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
+  em_tensor_free(&buf);
+}
+
+/* Steady state: the second call reuses output and scratch storage. */
+static void test_conv_no_realloc(void) {
+  em_tensor x, wt, y, buf;
+  em_storage *ys, *bs;
+  em_conv_params p = params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  make(&x, 4, 2, 4, 8, 8);
+  make(&wt, 4, 5, 4, 3, 3);
+  em_tensor_init(&y); em_tensor_init(&buf);
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &p, &e_));
+  ys = y.storage; bs = buf.storage;
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &p, &e_));
+  CHECK(y.storage == ys && buf.storage == bs);
+  /* NULL scratch is allowed too */
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&buf);
+}
+
+/* A transposed (non-contiguous) input gives the same result as its copy. */
+static void test_conv_noncontiguous(void) {
+  em_tensor x, xt, xc, wt, y1, y2;
+  em_conv_params p = params(3, 2, 2, 1, 1, 0, 1, 1, 1, 2, 1);
+  make(&x, 4, 2, 3, 7, 9);
+  make(&wt, 4, 4, 3, 3, 2);
+  em_tensor_init(&xt); em_tensor_init(&xc); em_tensor_init(&y1); em_tensor_init(&y2);
+  CHECK_OK(em_tensor_transpose(&xt, &x, 2, 3, &e_));
+  CHECK(!em_tensor_is_contiguous(&xt));
+  CHECK_OK(em_tensor_new(&xc, 4, xt.size, &e_));
+  CHECK_OK(em_tensor_copy(&xc, &xt, &e_));
+  CHECK_OK(em_conv2d_forward(&ctx, &xt, &y1, &wt, NULL, NULL, &p, &e_));
+  CHECK_OK(em_conv2d_forward(&ctx, &xc, &y2, &wt, NULL, NULL, &p, &e_));
+  CHECK(em_tensor_same_size(&y1, &y2));
+  CHECK(test_maxdiff(em_tensor_data(&y1), em_tensor_data(&y2), em_tensor_nelement(&y1)) == 0);
+  em_tensor_free(&x); em_tensor_free(&xt); em_tensor_free(&xc); em_tensor_free(&wt);
+  em_tensor_free(&y1); em_tensor_free(&y2);
+}
+
+/* Calls conv2d and checks it fails with a message containing want. */
+static int conv_fails(const em_tensor *x, const em_tensor *w, const em_tensor *b,
+                      em_conv_params p, const char *want) {
+  em_tensor y;
+  em_err e;
+  em_status st;
+  e.msg[0] = 0;
+  em_tensor_init(&y);
+  st = em_conv2d_forward(&ctx, x, &y, w, b, NULL, &p, &e);
+  em_tensor_free(&y);
+  if (st != EM_OK && strstr(e.msg, want)) return 1;
+  fprintf(stderr, "  expected an error with \"%s\", got %d \"%s\"\n", want, (int)st, e.msg);
+  return 0;
+}
+
+static void test_conv_errors(void) {
+  em_tensor x, x3, w, w3, b, empty, y;
+  em_conv_params p3 = params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), p;
+  make(&x, 4, 1, 32, 5, 5);
+  make(&x3, 3, 32, 5, 5, 0);
+  make(&w, 4, 128, 64, 3, 3);
+  make(&w3, 3, 128, 64, 9, 0);
+  make(&b, 1, 127, 0, 0, 0);
+  em_tensor_init(&empty);
+  CHECK(conv_fails(&x, &w, NULL, p3, "expected 64 input planes, got 32"));
+  CHECK(conv_fails(&x3, &w, NULL, p3, "expected a 4-D input (N,C,H,W), got 32x5x5"));
+  CHECK(conv_fails(&empty, &w, NULL, p3, "expected a 4-D input (N,C,H,W), got empty"));
+  CHECK(conv_fails(&x, &w3, NULL, p3, "expected a 4-D weight"));
+  CHECK(conv_fails(&x, &empty, NULL, p3, "expected a 4-D weight"));
+  p = p3; p.groups = 2;
+  CHECK(conv_fails(&x, &w, NULL, p, "expected 128 input planes, got 32"));
+  p = p3; p.groups = 3;
+  CHECK(conv_fails(&x, &w, NULL, p, "128 output planes do not divide into 3 groups"));
+  p = p3; p.groups = 0;
+  CHECK(conv_fails(&x, &w, NULL, p, "groups must be positive, got 0"));
+  p = p3; p.sh = 0;
+  CHECK(conv_fails(&x, &w, NULL, p, "stride must be positive, got 0x1"));
+  p = p3; p.dw = -1;
+  CHECK(conv_fails(&x, &w, NULL, p, "dilation must be positive, got 1x-1"));
+  p = p3; p.pb = -1;
+  CHECK(conv_fails(&x, &w, NULL, p, "padding must not be negative"));
+  p = p3; p.kh = 5;
+  CHECK(conv_fails(&x, &w, NULL, p, "kernel 5x3 does not match weight 128x64x3x3"));
+  {
+    em_tensor w7, xs;
+    make(&w7, 4, 4, 32, 7, 7);
+    CHECK(conv_fails(&x, &w7, NULL, params(7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 1),
+                     "kernel 7x7 (dilated) larger than padded input 5x5"));
+    em_tensor w3x3;
+    /* 3x3 dilated by 2 spans 5x5; padding 1 on one side gives 4x5 */
+    make(&xs, 4, 1, 32, 3, 4);
+    make(&w3x3, 4, 4, 32, 3, 3);
+    CHECK(conv_fails(&xs, &w3x3, NULL, params(3, 3, 1, 1, 1, 0, 0, 1, 2, 2, 1),
+                     "kernel 5x5 (dilated) larger than padded input 4x5"));
+    em_tensor_free(&w7); em_tensor_free(&xs); em_tensor_free(&w3x3);
+  }
+  {
+    em_tensor x64;
+    make(&x64, 4, 2, 64, 4, 4);
+    CHECK(conv_fails(&x64, &w, &b, p3, "expected a bias of 128 elements, got 127"));
+    /* output aliasing the input is refused, not silently overwritten */
+    em_tensor_init(&y);
+    em_tensor_set(&y, &x64);
+    {
+      em_err e;
+      CHECK(em_conv2d_forward(&ctx, &x64, &y, &w, NULL, NULL, &p3, &e) == EM_EARG);
+    }
+    em_tensor_free(&y);
+    em_tensor_free(&x64);
+  }
+  {
+    /* a zero-sized dimension */
+    em_tensor x0;
+    int64_t sz[4] = { 1, 32, 0, 5 };
+    em_err e;
+    em_tensor_init(&x0);
+    if (em_tensor_new(&x0, 4, sz, &e) == EM_OK) {
+      CHECK(conv_fails(&x0, &w, NULL, p3, "has an empty dimension"));
+    }
+    em_tensor_free(&x0);
+  }
+  em_tensor_free(&x); em_tensor_free(&x3); em_tensor_free(&w); em_tensor_free(&w3);
+  em_tensor_free(&b);
+}
+
+/* ------------------------------------------------------- transposed cases */
+
+static void test_deconv_random(void) {
+  int done = 0;
+  while (done < 200) {
+    int gsel = randint(0, 3);
+    int groups = gsel == 0 ? 1 : gsel == 1 ? 2 : gsel == 2 ? 4 : randint(2, 6);
+    int cin_g = gsel == 3 ? 1 : randint(1, 5), cout_g = gsel == 3 ? 1 : randint(1, 5);
+    em_conv_params p = params(randint(1, 5), randint(1, 5), randint(1, 3), randint(1, 3),
+                              randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
+                              randint(1, 2), randint(1, 2), groups);
+    int64_t h = randint(1, 9), w = randint(1, 9), n = randint(0, 1) ? 1 : 3;
+    int oph = randint(0, (p.sh > p.dh ? p.sh : p.dh) - 1), opw = randint(0, (p.sw > p.dw ? p.sw : p.dw) - 1);
+    int64_t ho = (h - 1) * p.sh - p.pt - p.pb + (p.kh - 1) * p.dh + 1 + oph;
+    int64_t wo = (w - 1) * p.sw - p.pl - p.pr + (p.kw - 1) * p.dw + 1 + opw;
+    if (ho < 1 || wo < 1) continue;
+    CHECK(deconv_case(n, cin_g * groups, h, w, cout_g * groups, p, oph, opw, randint(0, 1)));
+    done++;
+  }
+}
+
+static void test_deconv_paths(void) {
+  /* 1x1 stride 1: sgemm straight into the output */
+  CHECK(deconv_case(2, 6, 5, 7, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 0, 0, 1));
+  CHECK(deconv_case(1, 6, 5, 7, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 0, 0, 0));
+  /* a DCGAN-style 4x4 stride-2 upsampler, and the ONNX-style 3x3 stride 3,2 */
+  CHECK(deconv_case(1, 8, 4, 4, 4, params(4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1), 0, 0, 1));
+  CHECK(deconv_case(1, 1, 3, 3, 2, params(3, 3, 3, 2, 0, 0, 0, 0, 1, 1, 1), 1, 1, 1));
+  /* depthwise upsampling with dilation */
+  CHECK(deconv_case(3, 5, 6, 5, 5, params(3, 3, 2, 2, 1, 2, 0, 1, 2, 1, 5), 1, 0, 1));
+}
+
+static void test_deconv_errors(void) {
+  em_tensor x, w, y;
+  em_err e;
+  em_conv_params p = params(3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1), q;
+  make(&x, 4, 1, 8, 4, 4);
+  make(&w, 4, 16, 4, 3, 3);
+  em_tensor_init(&y);
+  CHECK(em_conv_transpose2d_forward(&ctx, &x, &y, &w, NULL, NULL, &p, 0, 0, &e) == EM_ESHAPE);
+  CHECK(strstr(e.msg, "expected 16 input planes, got 8") != NULL);
+  em_tensor_free(&w);
+  make(&w, 4, 8, 4, 3, 3);
+  CHECK(em_conv_transpose2d_forward(&ctx, &x, &y, &w, NULL, NULL, &p, 2, 0, &e) == EM_EARG);
+  CHECK(strstr(e.msg, "output padding 2x0 must be smaller than stride 2x2 or dilation 1x1") != NULL);
+  q = p; q.pt = q.pb = 5;
+  CHECK(em_conv_transpose2d_forward(&ctx, &x, &y, &w, NULL, NULL, &q, 0, 0, &e) == EM_ESHAPE);
+  CHECK(strstr(e.msg, "leaves no output") != NULL);
+  q = p; q.groups = 3;
+  CHECK(em_conv_transpose2d_forward(&ctx, &x, &y, &w, NULL, NULL, &q, 0, 0, &e) == EM_ESHAPE);
+  CHECK(strstr(e.msg, "8 input planes do not divide into 3 groups") != NULL);
+  q = p; q.sw = 0;
+  CHECK(em_conv_transpose2d_forward(&ctx, &x, &y, &w, NULL, NULL, &q, 0, 0, &e) == EM_EARG);
+  em_tensor_free(&x);
+  make(&x, 2, 8, 4, 0, 0);
+  CHECK(em_conv_transpose2d_forward(&ctx, &x, &y, &w, NULL, NULL, &p, 0, 0, &e) == EM_ESHAPE);
+  CHECK(strstr(e.msg, "expected a 4-D input (N,C,H,W), got 8x4") != NULL);
+  em_tensor_free(&x); em_tensor_free(&w); em_tensor_free(&y);
+}
+
+int main(void) {
+  em_rng_seed(&rng, 12345);
+  em_ctx_init(&ctx);
+  TEST_RUN(test_conv_random);
+  TEST_RUN(test_conv_paths);
+  TEST_RUN(test_conv_no_realloc);
+  TEST_RUN(test_conv_noncontiguous);
+  TEST_RUN(test_conv_errors);
+  TEST_RUN(test_deconv_random);
+  TEST_RUN(test_deconv_paths);
+  TEST_RUN(test_deconv_errors);
+  TEST_REPORT();
+}

@@ -1,0 +1,331 @@
+/* shape.c -- kernels that move data without arithmetic on it (mostly):
+** concatenation, channel shuffle, 2-D padding, nearest and bilinear resizing. */
+
+#include <math.h>
+#include <string.h>
+
+#include "ember.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* An input a kernel can read: has storage, enough dims, no zero size (a
+** zero-sized plane would make every index map below meaningless). */
+static em_status check_input(const em_tensor *t, int mindim, em_err *err) {
+  char s[128];
+  if (!t || !t->storage) return em_fail(err, EM_EARG, "input is empty");
+  if (t->ndim < mindim)
+    return em_fail(err, EM_ESHAPE, "expected an input of at least %d dimensions, got %d (%s)",
+                   mindim, t->ndim, em_tensor_shape_str(t, s, sizeof s));
+  if (em_tensor_nelement(t) == 0)
+    return em_fail(err, EM_ESHAPE, "input %s has no elements",
+                   em_tensor_shape_str(t, s, sizeof s));
+  return EM_OK;
+}
+
+/* The kernels write the output while reading the input: sharing memory
+** would read values already overwritten. */
+static em_status check_alias(const em_tensor *out, const em_tensor *in, em_err *err) {
+  if (out == in || (out->storage && out->storage == in->storage))
+    return em_fail(err, EM_EARG, "output shares memory with the input");
+  return EM_OK;
+}
+
+/* Product of the sizes of dims [from, to). */
+static int64_t span(const em_tensor *t, int from, int to) {
+  int64_t n = 1;
+  for (int d = from; d < to; d++) n *= t->size[d];
+  return n;
+}
+
+/* ------------------------------------------------------------------ concat */
+
+em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *output,
+                            int dim, em_err *err) {
+  const em_tensor *first;
+  int64_t size[EM_MAXDIM], total = 0, outer, inner, offset = 0;
+  char a[128], b[128];
+  em_status st;
+  if (!inputs || n < 1) return em_fail(err, EM_EARG, "concat needs at least one input, got %d", n);
+  first = inputs[0];
+  for (int i = 0; i < n; i++) {
+    const em_tensor *t = inputs[i];
+    if (!t || !t->storage) return em_fail(err, EM_EARG, "input %d is empty", i + 1);
+    if (t->ndim != first->ndim)
+      return em_fail(err, EM_ESHAPE, "input %d has %d dimensions (%s), input 1 has %d (%s)", i + 1,
+                     t->ndim, em_tensor_shape_str(t, a, sizeof a), first->ndim,
+                     em_tensor_shape_str(first, b, sizeof b));
+    if (dim < 0 || dim >= t->ndim)
+      return em_fail(err, EM_EARG, "dimension %d out of range for %d-dimensional inputs",
+                     dim + 1, t->ndim);
+    for (int d = 0; d < t->ndim; d++)
+      if (d != dim && t->size[d] != first->size[d])
+        return em_fail(err, EM_ESHAPE, "input %d size %s does not match %s outside dim %d", i + 1,
+                       em_tensor_shape_str(t, a, sizeof a),
+                       em_tensor_shape_str(first, b, sizeof b), dim + 1);
+    if ((st = check_alias(output, t, err))) return st;
+    total += t->size[dim];
+  }
+  for (int d = 0; d < first->ndim; d++) size[d] = first->size[d];
+  size[dim] = total;
+  if ((st = em_tensor_resize(output, first->ndim, size, err))) return st;
+  outer = span(first, 0, dim);
+  inner = span(first, dim + 1, first->ndim);
+  for (int i = 0; i < n; i++) {
+    const em_tensor *t = inputs[i];
+    int64_t len = t->size[dim], block = len * inner;
+    if (em_tensor_nelement(t) == 0) continue;
+    if (em_tensor_is_contiguous(t)) {
+      /* each outer index holds one contiguous block of this input */
+      const float *src = em_tensor_data(t);
+      float *dst = em_tensor_data(output) + offset * inner;
+      for (int64_t o = 0; o < outer; o++)
+        memcpy(dst + o * total * inner, src + o * block, (size_t)block * sizeof(float));
+    } else {
+      em_tensor part;
+      em_tensor_init(&part);
+      st = em_tensor_narrow(&part, output, dim, offset, len, err);
+      if (!st) st = em_tensor_copy(&part, t, err);
+      em_tensor_free(&part);
+      if (st) return st;
+    }
+    offset += len;
+  }
+  return EM_OK;
+}
+
+/* --------------------------------------------------------- channel shuffle */
+
+/* ShuffleNet's shuffle: channels seen as (groups, C/groups) are transposed
+** to (C/groups, groups), so output channel k*groups + g is input g*C/groups + k. */
+em_status em_channel_shuffle_forward(const em_tensor *input, em_tensor *output,
+                                     int groups, em_err *err) {
+  em_tensor src;
+  int64_t N, C, cpg, inner;
+  const float *in;
+  float *out;
+  em_status st;
+  char s[128];
+  if ((st = check_input(input, 2, err))) return st;
+  if ((st = check_alias(output, input, err))) return st;
+  if (groups < 1) return em_fail(err, EM_EARG, "groups must be positive, got %d", groups);
+  if (input->size[1] % groups)
+    return em_fail(err, EM_ESHAPE, "%lld channels (input %s) are not divisible by %d groups",
+                   (long long)input->size[1], em_tensor_shape_str(input, s, sizeof s), groups);
+  em_tensor_init(&src);
+  if ((st = em_tensor_contiguous(&src, input, err))) return st;
+  if ((st = em_tensor_resize(output, input->ndim, input->size, err))) {
+    em_tensor_free(&src);
+    return st;
+  }
+  N = input->size[0];
+  C = input->size[1];
+  cpg = C / groups;
+  inner = span(input, 2, input->ndim);
+  in = em_tensor_data(&src);
+  out = em_tensor_data(output);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t g = 0; g < groups; g++)
+      for (int64_t k = 0; k < cpg; k++)
+        memcpy(out + (n * C + k * groups + g) * inner, in + (n * C + g * cpg + k) * inner,
+               (size_t)inner * sizeof(float));
+  em_tensor_free(&src);
+  return EM_OK;
+}
+
+/* ----------------------------------------------------------------- padding */
+
+/* Source index of padded position i (input coordinates, may be outside
+** 0..n-1), or -1 for the constant value. Reflection is valid for
+** -(n-1) <= i <= 2(n-1), which em_pad2d_forward checks. */
+static int64_t pad_index(int64_t i, int64_t n, em_padmode mode) {
+  if (i >= 0 && i < n) return i;
+  if (mode == EM_PAD_REPLICATE) return i < 0 ? 0 : n - 1;
+  if (mode == EM_PAD_REFLECT) return i < 0 ? -i : 2 * (n - 1) - i;
+  return -1;
+}
+
+/* One output row from source row `row` (NULL: all constant). */
+static void pad_row(float *dst, const float *row, int64_t W, int64_t ow, int pl,
+                    em_padmode mode, float value) {
+  int64_t left, right;
+  if (!row) {
+    for (int64_t x = 0; x < ow; x++) dst[x] = value;
+    return;
+  }
+  /* [0, left) and [right, ow) are padding; between them a plain copy */
+  left = pl > 0 ? (pl < ow ? pl : ow) : 0;
+  right = W + pl < ow ? W + pl : ow;
+  if (right < left) right = left;
+  for (int64_t x = 0; x < left; x++) {
+    int64_t ix = pad_index(x - pl, W, mode);
+    dst[x] = ix < 0 ? value : row[ix];
+  }
+  if (right > left) memcpy(dst + left, row + (left - pl), (size_t)(right - left) * sizeof(float));
+  for (int64_t x = right; x < ow; x++) {
+    int64_t ix = pad_index(x - pl, W, mode);
+    dst[x] = ix < 0 ? value : row[ix];
+  }
+}
+
+em_status em_pad2d_forward(const em_tensor *input, em_tensor *output,
+                           int pl, int pr, int pt, int pb, em_padmode mode,
+                           float value, em_err *err) {
+  em_tensor src;
+  int64_t size[EM_MAXDIM], H, W, oh, ow, planes;
+  int nd;
+  em_status st;
+  char s[128];
+  if ((st = check_input(input, 2, err))) return st;
+  if ((st = check_alias(output, input, err))) return st;
+  if (mode != EM_PAD_ZERO && mode != EM_PAD_REFLECT && mode != EM_PAD_REPLICATE)
+    return em_fail(err, EM_EARG, "unknown padding mode %d", (int)mode);
+  nd = input->ndim;
+  H = input->size[nd - 2];
+  W = input->size[nd - 1];
+  oh = H + pt + pb;
+  ow = W + pl + pr;
+  if (oh < 1 || ow < 1)
+    return em_fail(err, EM_ESHAPE, "padding (l=%d, r=%d, t=%d, b=%d) of a %lldx%lld input "
+                   "leaves %lldx%lld", pl, pr, pt, pb, (long long)H, (long long)W,
+                   (long long)oh, (long long)ow);
+  if (mode == EM_PAD_REFLECT && (pt > H - 1 || pb > H - 1 || pl > W - 1 || pr > W - 1))
+    return em_fail(err, EM_ESHAPE, "reflection padding (l=%d, r=%d, t=%d, b=%d) must be less "
+                   "than the input size %lldx%lld (input %s)", pl, pr, pt, pb, (long long)H,
+                   (long long)W, em_tensor_shape_str(input, s, sizeof s));
+  for (int d = 0; d < nd; d++) size[d] = input->size[d];
+  size[nd - 2] = oh;
+  size[nd - 1] = ow;
+  em_tensor_init(&src);
+  if ((st = em_tensor_contiguous(&src, input, err))) return st;
+  if ((st = em_tensor_resize(output, nd, size, err))) {
+    em_tensor_free(&src);
+    return st;
+  }
+  planes = span(input, 0, nd - 2);
+  for (int64_t p = 0; p < planes; p++) {
+    const float *in = em_tensor_data(&src) + p * H * W;
+    float *out = em_tensor_data(output) + p * oh * ow;
+    for (int64_t y = 0; y < oh; y++) {
+      int64_t iy = pad_index(y - pt, H, mode);
+      pad_row(out + y * ow, iy < 0 ? NULL : in + iy * W, W, ow, pl, mode, value);
+    }
+  }
+  em_tensor_free(&src);
+  return EM_OK;
+}
+
+/* --------------------------------------------------------------- upsample */
+
+/* Shared checks and setup: a contiguous source and the resized output. */
+static em_status resize_setup(const em_tensor *input, em_tensor *output, int oh, int ow,
+                              em_tensor *src, em_err *err) {
+  int64_t size[EM_MAXDIM];
+  int nd;
+  em_status st;
+  if ((st = check_input(input, 2, err))) return st;
+  if ((st = check_alias(output, input, err))) return st;
+  if (oh < 1 || ow < 1)
+    return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", oh, ow);
+  nd = input->ndim;
+  for (int d = 0; d < nd; d++) size[d] = input->size[d];
+  size[nd - 2] = oh;
+  size[nd - 1] = ow;
+  if ((st = em_tensor_contiguous(src, input, err))) return st;
+  if ((st = em_tensor_resize(output, nd, size, err))) {
+    em_tensor_free(src);
+    return st;
+  }
+  return EM_OK;
+}
+
+/* PyTorch's 'nearest': source = min(floor(dst * (float)in/out), in-1), in
+** float as PyTorch computes it, so fractional ratios pick the same pixels. */
+static int64_t nearest_index(int64_t dst, int64_t in, int64_t out) {
+  float scale = (float)in / (float)out;
+  int64_t i = (int64_t)floorf((float)dst * scale);
+  return i < in - 1 ? i : in - 1;
+}
+
+em_status em_upsample_nearest_forward(const em_tensor *input, em_tensor *output,
+                                      int oh, int ow, em_err *err) {
+  em_tensor src;
+  int64_t H, W, planes;
+  em_status st;
+  em_tensor_init(&src);
+  if ((st = resize_setup(input, output, oh, ow, &src, err))) return st;
+  H = input->size[input->ndim - 2];
+  W = input->size[input->ndim - 1];
+  planes = span(input, 0, input->ndim - 2);
+  for (int64_t p = 0; p < planes; p++) {
+    const float *in = em_tensor_data(&src) + p * H * W;
+    float *out = em_tensor_data(output) + p * (int64_t)oh * ow;
+    int64_t prev = -1;
+    for (int64_t y = 0; y < oh; y++) {
+      int64_t iy = nearest_index(y, H, oh);
+      float *dst = out + y * ow;
+      if (iy == prev) {   /* upscaling repeats rows: copy the one just made */
+        memcpy(dst, dst - ow, (size_t)ow * sizeof(float));
+        continue;
+      }
+      for (int64_t x = 0; x < ow; x++) dst[x] = in[iy * W + nearest_index(x, W, ow)];
+      prev = iy;
+    }
+  }
+  em_tensor_free(&src);
+  return EM_OK;
+}
+
+/* Bilinear source position of dst: the lower neighbour *i0, the step to the
+** upper one *step (0 at the last row/column) and its weight *w1 (PyTorch's
+** area_pixel_compute_source_index). */
+static void linear_source(int64_t dst, int64_t in, int64_t out, int align_corners,
+                          int64_t *i0, int64_t *step, float *w1) {
+  float src;
+  if (align_corners) {
+    float scale = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
+    src = scale * (float)dst;
+  } else {
+    float scale = (float)in / (float)out;
+    src = scale * ((float)dst + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+  }
+  *i0 = (int64_t)src;
+  if (*i0 > in - 1) *i0 = in - 1;
+  *step = *i0 < in - 1 ? 1 : 0;
+  *w1 = src - (float)*i0;
+}
+
+em_status em_upsample_bilinear_forward(const em_tensor *input, em_tensor *output,
+                                       int oh, int ow, int align_corners, em_err *err) {
+  em_tensor src;
+  int64_t H, W, planes;
+  em_status st;
+  em_tensor_init(&src);
+  if ((st = resize_setup(input, output, oh, ow, &src, err))) return st;
+  H = input->size[input->ndim - 2];
+  W = input->size[input->ndim - 1];
+  planes = span(input, 0, input->ndim - 2);
+  for (int64_t p = 0; p < planes; p++) {
+    const float *in = em_tensor_data(&src) + p * H * W;
+    float *out = em_tensor_data(output) + p * (int64_t)oh * ow;
+    for (int64_t y = 0; y < oh; y++) {
+      int64_t y0, dy;
+      float wy1, wy0;
+      const float *r0, *r1;
+      linear_source(y, H, oh, align_corners, &y0, &dy, &wy1);
+      wy0 = 1.0f - wy1;
+      r0 = in + y0 * W;
+      r1 = r0 + dy * W;
+      for (int64_t x = 0; x < ow; x++) {
+        int64_t x0, dx;
+        float wx1, wx0;
+        linear_source(x, W, ow, align_corners, &x0, &dx, &wx1);
+        wx0 = 1.0f - wx1;
+        out[y * ow + x] = wy0 * (wx0 * r0[x0] + wx1 * r0[x0 + dx]) +
+                          wy1 * (wx0 * r1[x0] + wx1 * r1[x0 + dx]);
+      }
+    }
+  }
+  em_tensor_free(&src);
+  return EM_OK;
+}

@@ -47,6 +47,7 @@ extern const luaL_Reg em_l_nn_conv[];            /* lnn_conv.c: conv, linear */
 extern const luaL_Reg em_l_nn_pool[];            /* lnn_pool.c: pooling, batchnorm, lrn */
 extern const luaL_Reg em_l_nn_act[];             /* lnn_act.c: activations, softmax */
 extern const luaL_Reg em_l_nn_shape[];           /* lnn_shape.c: concat, pad, upsample... */
+extern const luaL_Reg em_l_safetensors_funcs[];  /* lsafetensors.c: map, check, save */
 
 int luaopen_ember_core(lua_State *L);
 

@@ -1,0 +1,132 @@
+/* test_lrn.c -- cross-channel LRN against a naive window sum per element,
+** odd and even sizes (ONNX's window), ranks 3 to 5, strided inputs. */
+
+#include <string.h>
+
+#include "test.h"
+
+static em_rng rng;
+static em_ctx ctx;
+
+static int rnd(int lo, int hi) { return lo + (int)(em_rng_next(&rng) % (uint64_t)(hi - lo + 1)); }
+
+static void compare(const em_tensor *a, const em_tensor *b, double rtol) {
+  int64_t n = em_tensor_nelement(a);
+  CHECK(em_tensor_same_size(a, b));
+  if (!em_tensor_same_size(a, b)) return;
+  double scale = test_maxabs(em_tensor_data(b), n);
+  double d = test_maxdiff(em_tensor_data(a), em_tensor_data(b), n);
+  if (!(d <= rtol * (scale > 1 ? scale : 1))) {
+    fprintf(stderr, "  max diff %g (scale %g)\n", d, scale);
+    CHECK(d <= rtol * (scale > 1 ? scale : 1));
+  }
+}
+
+/* ONNX LRN: window [c - floor((size-1)/2), c + ceil((size-1)/2)] clipped */
+static void naive_lrn(const em_tensor *x, em_tensor *y, int size, double alpha, double beta, double k) {
+  int64_t N = x->size[0], C = x->size[1], S = em_tensor_nelement(x) / (N * C);
+  const float *xs = em_tensor_data(x);
+  float *ys = em_tensor_data(y);
+  int lo = (int)floor((size - 1) / 2.0), hi = (int)ceil((size - 1) / 2.0);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t i = 0; i < S; i++) {
+        double sum = 0;
+        for (int64_t j = c - lo; j <= c + hi; j++) {
+          if (j < 0 || j >= C) continue;
+          double v = xs[(n * C + j) * S + i];
+          sum += v * v;
+        }
+        int64_t at = (n * C + c) * S + i;
+        ys[at] = (float)(xs[at] / pow(k + alpha / size * sum, beta));
+      }
+}
+
+static void test_random(void) {
+  static const float betas[] = {0.75f, 0.5f, 1.0f, 0.6f};
+  for (int trial = 0; trial < 120; trial++) {
+    int ndim = rnd(3, 5), size = rnd(1, 8);
+    float alpha = trial % 2 ? 1e-4f : 0.5f, beta = betas[trial % 4], k = trial % 3 ? 1.0f : 2.0f;
+    int64_t sz[5];
+    em_tensor x, y, ref;
+    sz[0] = rnd(1, 3);
+    sz[1] = rnd(1, 12);
+    for (int i = 2; i < ndim; i++) sz[i] = rnd(1, ndim == 5 ? 5 : 11);
+    em_tensor_init(&x); em_tensor_init(&y); em_tensor_init(&ref);
+    CHECK_OK(em_tensor_new(&x, ndim, sz, &e_));
+    CHECK_OK(em_rng_uniform(&rng, &x, -3, 3, &e_));
+    CHECK_OK(em_tensor_new(&ref, ndim, sz, &e_));
+    naive_lrn(&x, &ref, size, alpha, beta, k);
+    CHECK_OK(em_lrn_forward(&ctx, &x, &y, size, alpha, beta, k, &e_));
+    compare(&y, &ref, 1e-5);
+    em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
+  }
+}
+
+/* Planes larger than the kernel's block of 64 positions, and a big window. */
+static void test_large(void) {
+  int64_t sz[4] = {2, 19, 13, 11};
+  em_tensor x, y, ref;
+  em_tensor_init(&x); em_tensor_init(&y); em_tensor_init(&ref);
+  CHECK_OK(em_tensor_new(&x, 4, sz, &e_));
+  CHECK_OK(em_rng_uniform(&rng, &x, -10, 10, &e_));
+  CHECK_OK(em_tensor_new(&ref, 4, sz, &e_));
+  for (int size = 1; size <= 41; size += 4) {
+    naive_lrn(&x, &ref, size, 1e-2, 0.75, 1);
+    CHECK_OK(em_lrn_forward(&ctx, &x, &y, size, 1e-2f, 0.75f, 1, &e_));
+    compare(&y, &ref, 1e-5);
+  }
+  em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
+}
+
+static void test_strided(void) {
+  int64_t sz[4] = {2, 6, 5, 7};
+  em_tensor x, xt, xc, y, ref;
+  em_tensor_init(&x); em_tensor_init(&xt); em_tensor_init(&xc); em_tensor_init(&y); em_tensor_init(&ref);
+  CHECK_OK(em_tensor_new(&x, 4, sz, &e_));
+  CHECK_OK(em_rng_uniform(&rng, &x, -3, 3, &e_));
+  CHECK_OK(em_tensor_transpose(&xt, &x, 1, 3, &e_));
+  CHECK_OK(em_tensor_new(&xc, 4, xt.size, &e_));
+  CHECK_OK(em_tensor_copy(&xc, &xt, &e_));
+  CHECK_OK(em_tensor_new(&ref, 4, xt.size, &e_));
+  naive_lrn(&xc, &ref, 5, 1e-1, 0.75, 2);
+  CHECK_OK(em_lrn_forward(&ctx, &xt, &y, 5, 1e-1f, 0.75f, 2, &e_));
+  compare(&y, &ref, 1e-5);
+  em_tensor_free(&x); em_tensor_free(&xt); em_tensor_free(&xc); em_tensor_free(&y); em_tensor_free(&ref);
+}
+
+static void expect_error(em_status st, em_status want, const em_err *e, const char *frag) {
+  CHECK(st == want);
+  if (!strstr(e->msg, frag)) {
+    fprintf(stderr, "  message '%s' lacks '%s'\n", e->msg, frag);
+    CHECK(strstr(e->msg, frag) != NULL);
+  }
+}
+
+static void test_errors(void) {
+  int64_t s2[2] = {3, 4}, s4[4] = {1, 3, 2, 2}, z[3] = {1, 3, 0};
+  em_tensor x2, x, zero, empty, y;
+  em_err e;
+  em_tensor_init(&x2); em_tensor_init(&x); em_tensor_init(&zero); em_tensor_init(&empty); em_tensor_init(&y);
+  CHECK_OK(em_tensor_new(&x2, 2, s2, &e_));
+  CHECK_OK(em_tensor_new(&x, 4, s4, &e_));
+  CHECK_OK(em_tensor_new(&zero, 3, z, &e_));
+  expect_error(em_lrn_forward(&ctx, &x2, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e,
+               "expected an input of 3 or more dimensions (N,C,H,...), got 2 (3x4)");
+  expect_error(em_lrn_forward(&ctx, &empty, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e, "got an empty tensor");
+  expect_error(em_lrn_forward(&ctx, &zero, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e, "input 1x3x0 has a zero size");
+  expect_error(em_lrn_forward(&ctx, &x, &y, 0, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "size must be positive, got 0");
+  expect_error(em_lrn_forward(&ctx, &x, &x, 5, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "must not share storage");
+  expect_error(em_lrn_forward(&ctx, &x, &y, 5, INFINITY, 0.75f, 1, &e), EM_EARG, &e, "must be finite");
+  em_tensor_free(&x2); em_tensor_free(&x); em_tensor_free(&zero); em_tensor_free(&empty); em_tensor_free(&y);
+}
+
+int main(void) {
+  em_rng_seed(&rng, 11);
+  em_ctx_init(&ctx);
+  TEST_RUN(test_random);
+  TEST_RUN(test_large);
+  TEST_RUN(test_strided);
+  TEST_RUN(test_errors);
+  TEST_REPORT();
+}

@@ -28,7 +28,15 @@ end
 local lazy = {
   nn = "ember.nn",
   Timer = "ember.Timer",
+  safetensors = "ember.safetensors",
+  weights = "ember.weights",
 }
+
+-- Saves a net's named tensors (net:state()) as a .safetensors file;
+-- ember.weights.load(net, path) reads them back.
+function ember.save(net, path, metadata)
+  return require("ember.safetensors").save(path, net:state(), metadata)
+end
 
 return setmetatable(ember, {
   __index = function(t, k)

@@ -1,0 +1,86 @@
+-- ember/weights.lua -- puts named tensors (a weights file) into a net: by name,
+-- every shape checked, all problems reported at once, the net untouched on failure.
+
+local M = {}
+
+local function is_tensor(x)
+  local mt = getmetatable(x)
+  return type(mt) == "table" and mt.__name == "ember.Tensor"
+end
+
+-- Keys a file may hold that no ember module has: PyTorch's batchnorm counter.
+local function ignored(name)
+  return name == "num_batches_tracked" or name:match("%.num_batches_tracked$") ~= nil
+end
+
+local function listing(count, what, items)
+  return count .. " " .. what .. " (" .. table.concat(items, ", ") .. ")"
+end
+
+-- Matches net:state() (name -> tensor) against tensors (name -> tensor):
+--   opts.strict (default true): missing and unexpected names are errors;
+--     mis-shaped ones always are;
+--   opts.source: the file name for messages;
+--   opts.copy: copy values into the net's tensors instead of making them
+--     views of the file's (the default: no copy, the mapping stays in use).
+-- Raises one error listing every problem, e.g.
+--   w.safetensors: 2 missing (fc.bias, fc.weight), 1 unexpected (foo),
+--   1 mis-shaped (conv1.weight: file 64x3x7x7, net 64x3x5x5)
+-- Returns net and a report {loaded = n, missing = {...}, unexpected = {...}}.
+function M.apply(net, tensors, opts)
+  opts = opts or {}
+  if type(net) ~= "table" or type(net.state) ~= "function" then
+    error("weights.apply: expected an nn module", 2)
+  end
+  if type(tensors) ~= "table" then error("weights.apply: expected a table of tensors", 2) end
+  local strict = opts.strict ~= false
+  local source = opts.source or "weights"
+  local state = net:state()
+  local missing, unexpected, misshaped, names = {}, {}, {}, {}
+  for name in pairs(state) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local f, t = tensors[name], state[name]
+    if f == nil then
+      missing[#missing + 1] = name
+    elseif not is_tensor(f) then
+      misshaped[#misshaped + 1] = name .. ": file has a " .. type(f) .. ", not a tensor"
+    elseif not f:isSameSizeAs(t) then
+      misshaped[#misshaped + 1] = name .. ": file " .. f:shape() .. ", net " .. t:shape()
+    end
+  end
+  for name in pairs(tensors) do
+    if type(name) ~= "string" then
+      error("weights.apply: tensor names must be strings, got " .. tostring(name), 2)
+    end
+    if state[name] == nil and not ignored(name) then unexpected[#unexpected + 1] = name end
+  end
+  table.sort(unexpected)
+  local problems = {}
+  if strict and #missing > 0 then problems[#problems + 1] = listing(#missing, "missing", missing) end
+  if strict and #unexpected > 0 then
+    problems[#problems + 1] = listing(#unexpected, "unexpected", unexpected)
+  end
+  if #misshaped > 0 then problems[#problems + 1] = listing(#misshaped, "mis-shaped", misshaped) end
+  if #problems > 0 then error(source .. ": " .. table.concat(problems, ", "), 0) end
+  -- everything fits: nothing below can fail
+  local loaded = 0
+  for _, name in ipairs(names) do
+    local f = tensors[name]
+    if f ~= nil then
+      if opts.copy then state[name]:copy(f) else state[name]:set(f) end
+      loaded = loaded + 1
+    end
+  end
+  return net, { loaded = loaded, missing = missing, unexpected = unexpected }
+end
+
+-- Loads a .safetensors file into net (opts as for apply; source = path).
+function M.load(net, path, opts)
+  local tensors = require("ember.safetensors").load(path, opts)
+  local o = { source = path }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return M.apply(net, tensors, o)
+end
+
+return M

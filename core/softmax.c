@@ -30,12 +30,14 @@ static void softmax_slab(const float *x, float *y, int64_t n, int64_t inner, int
       }
     }
     if (logv) {
-      float shift[BLOCK];
-      for (int j = 0; j < m; j++) shift[j] = (float)(mx[j] + log(sum[j]));
+      /* (x - max) - log(sum), not x - (max + log(sum)): rounding the
+      ** combined shift to float would cost an ulp of max */
+      float lse[BLOCK];
+      for (int j = 0; j < m; j++) lse[j] = (float)log(sum[j]);
       for (int64_t k = 0; k < n; k++) {
         const float *row = x + k * inner + j0;
         float *out = y + k * inner + j0;
-        for (int j = 0; j < m; j++) out[j] = row[j] - shift[j];
+        for (int j = 0; j < m; j++) out[j] = (row[j] - mx[j]) - lse[j];
       }
     } else {
       float inv[BLOCK];

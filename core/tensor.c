@@ -78,6 +78,8 @@ int64_t em_tensor_nelement(const em_tensor *t) {
 
 int em_tensor_is_contiguous(const em_tensor *t) {
   int64_t expect = 1;
+  for (int i = 0; i < t->ndim; i++)
+    if (t->size[i] == 0) return 1;   /* no elements: any strides will do */
   for (int i = t->ndim - 1; i >= 0; i--) {
     if (t->size[i] != 1 && t->stride[i] != expect) return 0;
     expect *= t->size[i];

@@ -38,6 +38,9 @@ function ember.save(net, path, metadata)
   return require("ember.safetensors").save(path, net:state(), metadata)
 end
 
+-- ember.load("resnet18") or ember.load{net = ..., weights = ...}: see ember/model.lua.
+function ember.load(...) return require("ember.model").load(...) end
+
 return setmetatable(ember, {
   __index = function(t, k)
     local mod = lazy[k]

@@ -1,0 +1,12 @@
+-- spec/nets/shufflenet_v2_x1_0_spec.lua -- ShuffleNetV2 1.0x: torchvision's logits on its own
+-- random weights, and num_classes reaching the classifier.
+
+local C = require "nets.check"
+
+describe("nets/shufflenet_v2_x1_0.lua", function()
+  C.equivalence("shufflenet_v2_x1_0")
+
+  it("builds fc for num_classes", function()
+    assert.equal(10, C.state_size("shufflenet_v2_x1_0", "fc.weight", { num_classes = 10 })[1])
+  end)
+end)

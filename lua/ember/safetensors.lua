@@ -59,7 +59,8 @@ local function parse_header(path, text)
       end
       for i, s in ipairs(e.shape) do
         if not is_count(s) then
-          fail(path, where .. "shape[" .. i .. "] = " .. tostring(s) .. " is not a non-negative integer")
+          fail(path, where .. "shape[" .. i .. "] = " .. tostring(math.tointeger(s) or s)
+                     .. " is not a non-negative integer")
         end
       end
       local off = e.data_offsets

@@ -12,8 +12,9 @@ function Container:__init(...)
 end
 
 function Container:add(module)
-  assert(type(module) == "table" and module.forward,
-         self.__typename .. ":add expects an nn module, got " .. type(module))
+  if type(module) ~= "table" or type(module.forward) ~= "function" then
+    error(self.__typename .. ":add expects an nn module, got " .. type(module), 2)
+  end
   self.modules[#self.modules + 1] = module
   return self
 end
@@ -23,7 +24,9 @@ function Container:size() return #self.modules end
 
 -- Runs child i on input; an error gets the child's position added.
 function Container:runChild(i, input)
-  local ok, out = pcall(self.modules[i].forward, self.modules[i], input)
+  local m = self.modules[i]
+  if not m then error("no child " .. tostring(i) .. " (has " .. #self.modules .. ")", 0) end
+  local ok, out = pcall(m.forward, m, input)
   if ok then return out end
   error(self:_errorThrough(out), 0)
 end
@@ -36,6 +39,26 @@ function Container:childLines(indent)
     lines[#lines + 1] = indent .. "  (" .. i .. "): " .. s
   end
   return lines
+end
+
+-- Children of a container whose children all take the same input, as
+-- Torch7 prints nn.Concat and nn.ConcatTable:
+--   nn.Concat {
+--     input
+--       |`-> (1): nn.ReLU
+--        `-> (2): nn.Tanh
+--        ... -> output
+--   }
+function Container:branchString(head)
+  local lines = { head .. " {", "  input" }
+  for i, m in ipairs(self.modules) do
+    local last = i == #self.modules
+    local s = tostring(m):gsub("\n", last and "\n         " or "\n    |    ")
+    lines[#lines + 1] = (last and "     `-> (" or "    |`-> (") .. i .. "): " .. s
+  end
+  lines[#lines + 1] = "     ... -> output"
+  lines[#lines + 1] = "}"
+  return table.concat(lines, "\n")
 end
 
 return Container

@@ -42,8 +42,17 @@ function ModuleError:__tostring()
   return (where ~= "" and where .. " " or "") .. desc .. ": " .. tostring(self.msg)
 end
 
+local raise = error
+
 local function handler(e)
   if getmetatable(e) == ModuleError then return e end
+  -- A kernel's message raised by a binding (luaL_error, from C) carries the
+  -- position of the Lua line that called it: a message, not a code location,
+  -- so it is dropped. error() from Lua and runtime errors keep theirs.
+  local where = debug.getinfo(2, "Sf")
+  if type(e) == "string" and where and where.what == "C" and where.func ~= raise then
+    e = e:gsub("^[^\n]-:%d+: ", "", 1)
+  end
   return setmetatable({ msg = e, path = {}, traceback = debug.traceback("", 2) }, ModuleError)
 end
 
@@ -143,9 +152,12 @@ function Module:state(into)
   return into
 end
 
--- Drops intermediate outputs (they are re-made by the next forward).
+-- Drops intermediate outputs (they are re-made by the next forward); a
+-- module whose output is a Lua table (ConcatTable) gets an empty table.
 function Module:clearState()
-  self:apply(function(m) m.output = core.tensor() end)
+  self:apply(function(m)
+    m.output = type(m.output) == "table" and {} or core.tensor()
+  end)
   return self
 end
 

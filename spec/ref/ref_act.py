@@ -86,24 +86,31 @@ def torch_refs():
     # and the far tails, where naive formulas overflow or cancel
     x[0, 0, 0, :] = torch.tensor([-100.0, -40.0, -20.0, 0.0, 20.0, 40.0, 100.0])
     save(g, "x", x)
-    refs = {
-        "relu": F.relu(x),
-        "relu6": F.relu6(x),
-        "clamp": torch.clamp(x, -0.5, 2.0),
-        "leakyrelu": F.leaky_relu(x, 0.2),
-        "elu": F.elu(x, 1.3),
-        "sigmoid": torch.sigmoid(x),
-        "tanh": torch.tanh(x),
-        "hardsigmoid": F.hardsigmoid(x),
-        "hardswish": F.hardswish(x),
-        "silu": F.silu(x),
-        "gelu": F.gelu(x),
-        "gelu_tanh": F.gelu(x, approximate="tanh"),
-        "softplus": F.softplus(x),
-        "softplus_b2_t5": F.softplus(x, beta=2, threshold=5),
-    }
-    for name, y in refs.items():
+    # and a moderate range, where a tight tolerance tells near formulas apart
+    # (exact GELU from the tanh one: they differ by under 1e-3)
+    xn = torch.linspace(-6, 6, 241).reshape(1, 1, 1, 241)
+    save(g, "xn", xn)
+    def refs_of(x):
+        return {
+            "relu": F.relu(x),
+            "relu6": F.relu6(x),
+            "clamp": torch.clamp(x, -0.5, 2.0),
+            "leakyrelu": F.leaky_relu(x, 0.2),
+            "elu": F.elu(x, 1.3),
+            "sigmoid": torch.sigmoid(x),
+            "tanh": torch.tanh(x),
+            "hardsigmoid": F.hardsigmoid(x),
+            "hardswish": F.hardswish(x),
+            "silu": F.silu(x),
+            "gelu": F.gelu(x),
+            "gelu_tanh": F.gelu(x, approximate="tanh"),
+            "softplus": F.softplus(x),
+            "softplus_b2_t5": F.softplus(x, beta=2, threshold=5),
+        }
+    for name, y in refs_of(x).items():
         save(g, name, y)
+    for name, y in refs_of(xn).items():
+        save(g, name + "_n", y)
 
     w = torch.tensor([0.25, -0.5, 1.5])
     save(g, "prelu_weight", w)

@@ -13,8 +13,8 @@ local function ignored(name)
   return name == "num_batches_tracked" or name:match("%.num_batches_tracked$") ~= nil
 end
 
-local function listing(count, what, items)
-  return count .. " " .. what .. " (" .. table.concat(items, ", ") .. ")"
+local function listing(what, items, sep)
+  return #items .. " " .. what .. " (" .. table.concat(items, sep or ", ") .. ")"
 end
 
 -- Matches net:state() (name -> tensor) against tensors (name -> tensor):
@@ -26,6 +26,7 @@ end
 -- Raises one error listing every problem, e.g.
 --   w.safetensors: 2 missing (fc.bias, fc.weight), 1 unexpected (foo),
 --   1 mis-shaped (conv1.weight: file 64x3x7x7, net 64x3x5x5)
+-- (mis-shaped entries are separated by "; ")
 -- Returns net and a report {loaded = n, missing = {...}, unexpected = {...}}.
 function M.apply(net, tensors, opts)
   opts = opts or {}
@@ -57,11 +58,9 @@ function M.apply(net, tensors, opts)
   end
   table.sort(unexpected)
   local problems = {}
-  if strict and #missing > 0 then problems[#problems + 1] = listing(#missing, "missing", missing) end
-  if strict and #unexpected > 0 then
-    problems[#problems + 1] = listing(#unexpected, "unexpected", unexpected)
-  end
-  if #misshaped > 0 then problems[#problems + 1] = listing(#misshaped, "mis-shaped", misshaped) end
+  if strict and #missing > 0 then problems[#problems + 1] = listing("missing", missing) end
+  if strict and #unexpected > 0 then problems[#problems + 1] = listing("unexpected", unexpected) end
+  if #misshaped > 0 then problems[#problems + 1] = listing("mis-shaped", misshaped, "; ") end
   if #problems > 0 then error(source .. ": " .. table.concat(problems, ", "), 0) end
   -- everything fits: nothing below can fail
   local loaded = 0

@@ -31,10 +31,15 @@ em_tensor *lt_push(lua_State *L) {
 int lt_checkdim(lua_State *L, int arg, int ndim) {
   lua_Integer d = luaL_checkinteger(L, arg);
   if (d < 0) d += ndim + 1;
-  if (d < 1 || d > ndim)
+  if (d < 1 || d > ndim) {
+    lua_Integer given = luaL_checkinteger(L, arg);
+    if (ndim == 0)
+      return luaL_argerror(L, arg, lua_pushfstring(L,
+          "dimension %I out of range for a 0-dimensional tensor (it has none)", given));
     return luaL_argerror(L, arg, lua_pushfstring(L,
-        "dimension %d out of range for a %d-dimensional tensor",
-        (int)luaL_checkinteger(L, arg), ndim));
+        "dimension %I out of range for a %d-dimensional tensor (expected 1 to %d, "
+        "or -%d to -1)", given, ndim, ndim, ndim));
+  }
   return (int)d - 1;
 }
 

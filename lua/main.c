@@ -114,8 +114,7 @@ static const char HELPERS[] =
   "local MAXDEPTH, MAXITEMS, WIDTH = 6, 100, 72\n"
   "local function key_lt(a, b)\n"
   "  local ta, tb = type(a), type(b)\n"
-  "  if ta ~= tb then return ta < tb end\n"
-  "  if ta == 'number' or ta == 'string' then return a < b end\n"
+  "  if ta ~= tb then return ta < tb elseif ta == 'number' or ta == 'string' then return a < b end\n"
   "  return tostring(a) < tostring(b)\n"
   "end\n"
   "local function render(v, indent, depth, seen)\n"
@@ -125,8 +124,7 @@ static const char HELPERS[] =
   "    local ok, s = pcall(tostring, v)\n"
   "    return ok and s or '<' .. type(v) .. ': __tostring failed>'\n"
   "  end\n"
-  "  if seen[v] then return '<cycle>' end\n"
-  "  if depth > MAXDEPTH then return '{...}' end\n"
+  "  if seen[v] then return '<cycle>' elseif depth > MAXDEPTH then return '{...}' end\n"
   "  seen[v] = true\n"
   "  local n, keys, items, inner = rawlen(v), {}, {}, indent .. '  '\n"
   "  for k in next, v do\n"
@@ -134,10 +132,9 @@ static const char HELPERS[] =
   "  end\n"
   "  sort(keys, key_lt)\n"
   "  for i = 1, math.min(n, MAXITEMS) do items[i] = render(rawget(v, i), inner, depth + 1, seen) end\n"
-  "  for _, k in ipairs(keys) do\n"
-  "    if #items >= MAXITEMS then break end\n"
-  "    local ks = type(k) == 'string' and k:match('^[%a_][%w_]*$')\n"
-  "      or '[' .. render(k, inner, depth + 1, seen) .. ']'\n"
+  "  for i = 1, math.min(#keys, MAXITEMS - #items) do\n"
+  "    local k = keys[i]\n"
+  "    local ks = type(k) == 'string' and k:match('^[%a_][%w_]*$') or '[' .. render(k, inner, depth + 1, seen) .. ']'\n"
   "    items[#items + 1] = ks .. ' = ' .. render(rawget(v, k), inner, depth + 1, seen)\n"
   "  end\n"
   "  if n + #keys > #items then items[#items + 1] = fmt('... (%d more)', n + #keys - #items) end\n"
@@ -160,34 +157,30 @@ static const char HELPERS[] =
   "  for i = 1, select('#', ...) do out[i] = render((select(i, ...)), '', 1, {}) end\n"
   "  return concat(out, '\\t')\n"
   "end\n"
-  /* "ember.nn.Sp" -> names under ember.nn starting with Sp, through __index tables */
+  /* "ember.nn.Sp" -> names under ember.nn starting with Sp, through __index
+  ** tables; ember.nn also lists its lazily loaded classes */
   "local function complete(text)\n"
   "  local prefix, sep, word = text:match('^(.-)([.:]?)([%w_]*)$')\n"
   "  local obj, names, seen = _G, {}, {}\n"
-  "  if not prefix then return names end\n"
-  "  for name in prefix:gmatch('[^.:]+') do\n"
+  "  for name in (prefix or ''):gmatch('[^.:]+') do\n"
   "    local ok, v = pcall(function() return obj[name] end)\n"
   "    if not ok or v == nil then return names end\n"
   "    obj = v\n"
   "  end\n"
-  "  local function add1(k)\n"
+  "  local function add(k)\n"
   "    if type(k) == 'string' and k:find('^[%a_][%w_]*$') and k:sub(1, #word) == word and not seen[k] then\n"
-  "      seen[k] = true\n"
-  "      names[#names + 1] = prefix .. sep .. k\n"
+  "      seen[k] = true; names[#names + 1] = prefix .. sep .. k\n"
   "    end\n"
   "  end\n"
-  "  local function add(t)\n"   /* ember.nn lists its lazily loaded classes */
-  "    if type(t) ~= 'table' then return end\n"
-  "    for k in next, t do add1(k) end\n"
-  "    if type(rawget(t, 'classes')) == 'table' then for _, k in ipairs(t.classes) do add1(k) end end\n"
-  "  end\n"
-  "  if ember.isTensor(obj) then add(ember.Tensor.methods) else\n"
-  "    for _ = 1, 8 do\n"
-  "      add(obj)\n"
-  "      local mt = getmetatable(obj)\n"
-  "      obj = type(mt) == 'table' and mt.__index\n"
-  "      if type(obj) ~= 'table' then break end\n"
+  "  if ember.isTensor(obj) then obj = ember.Tensor.methods end\n"
+  "  for _ = 1, 8 do\n"
+  "    if type(obj) == 'table' then\n"
+  "      for k in next, obj do add(k) end\n"
+  "      if type(rawget(obj, 'classes')) == 'table' then for _, k in ipairs(obj.classes) do add(k) end end\n"
   "    end\n"
+  "    local mt = getmetatable(obj)\n"
+  "    obj = type(mt) == 'table' and mt.__index\n"
+  "    if type(obj) ~= 'table' then break end\n"
   "  end\n"
   "  sort(names)\n"
   "  return names\n"
@@ -398,8 +391,8 @@ static void set_path(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* Checks the options; returns the index of the script (argc if none) or -1
-** on a bad option, and sets *has_e, *has_i, *has_v, *has_h. */
+/* Checks the options; returns the index of the script (argc if none) or -i
+** for a bad option at i, and sets *has_e, *has_i, *has_v, *has_h. */
 static int scan_args(char **argv, int argc, int *has_e, int *has_i, int *has_v, int *has_h) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -411,11 +404,12 @@ static int scan_args(char **argv, int argc, int *has_e, int *has_i, int *has_v, 
     case 'h': *has_h = 1; break;
     case 'e': *has_e = 1; /* fall through */
     case 'l':
-      if (a[2] == '\0' && (++i >= argc || argv[i][0] == '-')) return -1;
+      if (a[2] == '\0' && (i + 1 >= argc || argv[i + 1][0] == '-')) return -i;
+      i += a[2] == '\0';
       continue;
-    default: return -1;
+    default: return -i;
     }
-    if (a[2] != '\0') return -1;
+    if (a[2] != '\0') return -i;
   }
   return argc;
 }
@@ -462,6 +456,9 @@ static int pmain(lua_State *L) {
 
   if (argv[0] && argv[0][0]) progname = argv[0];
   if (script < 0 || has_h) {
+    if (script < 0)
+      fprintf(stderr, strchr("el", argv[-script][1]) && argv[-script][1] ? "%s: '%s' needs an argument\n"
+              : "%s: unrecognized option '%s'\n", progname, argv[-script]);
     fprintf(script < 0 ? stderr : stdout, USAGE, progname);
     lua_pushboolean(L, script >= 0);
     return 1;

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """torch2safetensors.py -- writes a PyTorch model's state_dict as .safetensors.
 
 Debian has no safetensors package; the format takes a few lines: 8-byte
@@ -113,6 +113,9 @@ def main(argv=None):
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="a __metadata__ entry (repeatable)")
     args = p.parse_args(argv)
+    for kv in args.meta:
+        if "=" not in kv:
+            p.error("--meta expects KEY=VALUE, got %r" % kv)
     import torch
     torch.manual_seed(args.seed)
     sd = _load_state(args.source, args.state)

@@ -1,7 +1,109 @@
-/* lnn_conv.c -- Lua wrappers of the conv kernels (placeholder until written). */
+/* lnn_conv.c -- Lua wrappers of the convolution and linear kernels, and a
+** bare sgemm so benchmarks can compare a layer with its matrix product. */
+
+#include <limits.h>
 
 #include "lember.h"
 
+/* An optional int argument; range-checked here, sign-checked by the kernel. */
+static int opt_int(lua_State *L, int arg, int def) {
+  lua_Integer v = luaL_optinteger(L, arg, def);
+  luaL_argcheck(L, v >= INT_MIN && v <= INT_MAX, arg, "integer out of range");
+  return (int)v;
+}
+
+/* Kernel size from the weight when it is 4-D; otherwise the kernel's own
+** check reports the weight's rank. */
+static void kernel_from(const em_tensor *w, em_conv_params *p) {
+  int ok = w->ndim == 4 && w->size[2] <= INT_MAX && w->size[3] <= INT_MAX;
+  p->kh = ok ? (int)w->size[2] : 0;
+  p->kw = ok ? (int)w->size[3] : 0;
+}
+
+/* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
+**             padT, padB, dilationW, dilationH, groups) -> output
+** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller. */
+static int nn_conv2d(lua_State *L) {
+  em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
+  em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
+  em_conv_params p;
+  em_err err;
+  kernel_from(weight, &p);
+  p.sw = opt_int(L, 6, 1); p.sh = opt_int(L, 7, 1);
+  p.pl = opt_int(L, 8, 0); p.pr = opt_int(L, 9, 0);
+  p.pt = opt_int(L, 10, 0); p.pb = opt_int(L, 11, 0);
+  p.dw = opt_int(L, 12, 1); p.dh = opt_int(L, 13, 1);
+  p.groups = opt_int(L, 14, 1);
+  LT_CHECK(L, em_conv2d_forward(lt_ctx(L), input, output, weight, bias, buf, &p, &err), &err);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* core.conv_transpose2d(input, output, weight, bias|nil, buf|nil, dW, dH,
+**   padL, padR, padT, padB, adjW, adjH, dilationW, dilationH, groups) -> output
+** weight in,out/groups,kH,kW; adj is PyTorch's output_padding. */
+static int nn_conv_transpose2d(lua_State *L) {
+  em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
+  em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
+  em_conv_params p;
+  em_err err;
+  int adjw, adjh;
+  kernel_from(weight, &p);
+  p.sw = opt_int(L, 6, 1); p.sh = opt_int(L, 7, 1);
+  p.pl = opt_int(L, 8, 0); p.pr = opt_int(L, 9, 0);
+  p.pt = opt_int(L, 10, 0); p.pb = opt_int(L, 11, 0);
+  adjw = opt_int(L, 12, 0); adjh = opt_int(L, 13, 0);
+  p.dw = opt_int(L, 14, 1); p.dh = opt_int(L, 15, 1);
+  p.groups = opt_int(L, 16, 1);
+  LT_CHECK(L, em_conv_transpose2d_forward(lt_ctx(L), input, output, weight, bias, buf, &p,
+                                          adjh, adjw, &err), &err);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* core.linear(input, output, weight, bias|nil) -> output; input (N, in) or (in) */
+static int nn_linear(lua_State *L) {
+  em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
+  em_tensor *bias = lt_opt(L, 4);
+  em_err err;
+  LT_CHECK(L, em_linear_forward(lt_ctx(L), input, output, weight, bias, &err), &err);
+  lua_settop(L, 2);
+  return 1;
+}
+
+static const em_tensor *check_matrix(lua_State *L, int arg) {
+  const em_tensor *t = lt_check(L, arg);
+  luaL_argexpected(L, t->storage && t->ndim == 2 && em_tensor_is_contiguous(t) &&
+                   t->size[0] >= 1 && t->size[1] >= 1 &&
+                   t->size[0] <= INT_MAX && t->size[1] <= INT_MAX, arg,
+                   "non-empty contiguous 2-D ember.Tensor");
+  return t;
+}
+
+/* core.sgemm(A, B, C) -> C: C (resized to M x N) = A (M x K) * B (K x N),
+** straight to OpenBLAS; for comparing a layer with its bare matrix product. */
+static int nn_sgemm(lua_State *L) {
+  const em_tensor *a = check_matrix(L, 1), *b = check_matrix(L, 2);
+  em_tensor *c = lt_check(L, 3);
+  int64_t sz[2];
+  em_err err;
+  if (a->size[1] != b->size[0])
+    return luaL_error(L, "sgemm: A is %dx%d but B is %dx%d", (int)a->size[0], (int)a->size[1],
+                      (int)b->size[0], (int)b->size[1]);
+  if (c == a || c == b || (c->storage && (c->storage == a->storage || c->storage == b->storage)))
+    return luaL_argerror(L, 3, "C must not share memory with A or B");
+  sz[0] = a->size[0]; sz[1] = b->size[1];
+  LT_CHECK(L, em_tensor_resize(c, 2, sz, &err), &err);
+  em_sgemm(0, 0, (int)sz[0], (int)sz[1], (int)a->size[1], 1.0f, em_tensor_data(a), (int)a->size[1],
+           em_tensor_data(b), (int)sz[1], 0.0f, em_tensor_data(c), (int)sz[1]);
+  lua_settop(L, 3);
+  return 1;
+}
+
 const luaL_Reg em_l_nn_conv[] = {
+  {"conv2d", nn_conv2d},
+  {"conv_transpose2d", nn_conv_transpose2d},
+  {"linear", nn_linear},
+  {"sgemm", nn_sgemm},
   {NULL, NULL}
 };

@@ -1,0 +1,50 @@
+-- nn/Linear.lua -- fully connected layer: y = W x + b.
+-- nn.Linear(inputSize, outputSize, [bias=true]); weight out,in; bias out.
+-- Input is (N, in) or (in); :noBias() drops the bias, as in Torch7.
+
+local class = require "ember.class"
+local core = require "ember.core"
+local Module = require "ember.nn.Module"
+local SpatialConvolution = require "ember.nn.SpatialConvolution"
+
+local Linear, parent = class("nn.Linear", Module)
+
+Linear.__params = { "weight", "bias" }
+
+function Linear:__init(inputSize, outputSize, bias)
+  parent.__init(self)
+  SpatialConvolution._positive(inputSize, "inputSize", self.__typename)
+  SpatialConvolution._positive(outputSize, "outputSize", self.__typename)
+  self.weight = core.tensor(outputSize, inputSize)
+  if bias ~= false then self.bias = core.tensor(outputSize) end
+  self:reset()
+end
+
+-- Uniform in +-1/sqrt(inputSize), as Torch7.
+function Linear:reset(stdv)
+  if stdv then
+    stdv = stdv * math.sqrt(3)
+  else
+    stdv = 1 / math.sqrt(self.weight:size(2))
+  end
+  SpatialConvolution._uniform(self.weight, -stdv, stdv)
+  SpatialConvolution._uniform(self.bias, -stdv, stdv)
+  return self
+end
+
+function Linear:noBias()
+  self.bias = nil
+  return self
+end
+
+function Linear:updateOutput(input)
+  core.linear(input, self.output, self.weight, self.bias)
+  return self.output
+end
+
+function Linear:__repr()
+  return string.format("Linear(%d -> %d)%s", self.weight:size(2), self.weight:size(1),
+                       self.bias and "" or " without bias")
+end
+
+return Linear

@@ -22,7 +22,9 @@ end
 --     mis-shaped ones always are;
 --   opts.source: the file name for messages;
 --   opts.copy: copy values into the net's tensors instead of making them
---     views of the file's (the default: no copy, the mapping stays in use).
+--     views of the given ones (the default: no copy; the net's tensors then
+--     share storage with `tensors`, and a mapped file stays mapped while
+--     they live; writing them never changes the file).
 -- Raises one error listing every problem, e.g.
 --   w.safetensors: 2 missing (fc.bias, fc.weight), 1 unexpected (foo),
 --   1 mis-shaped (conv1.weight: file 64x3x7x7, net 64x3x5x5)

@@ -415,15 +415,17 @@ static int tensor_item(lua_State *L) {
 /* __index(t, k): integers select along dim 1 (a number for 1-d), names look
 ** up the methods table (upvalue 1). */
 static int tensor_index(lua_State *L) {
-  if (lua_isinteger(L, 2)) {
+  int isint = 0;
+  lua_Integer key = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &isint) : 0;
+  if (isint) {   /* t[2.0] too, as tables treat float keys with integer values */
     em_tensor *t = check_nonempty(L, 1);
-    lua_Integer i = lua_tointeger(L, 2);
+    lua_Integer i = key;
     em_err err;
     if (t->ndim == 0) return luaL_error(L, "cannot index a 0-dimensional tensor");
     if (i < 0) i += t->size[0] + 1;
     if (i < 1 || i > t->size[0])
       return luaL_error(L, "index %d out of range: dimension 1 has size %d",
-                        (int)lua_tointeger(L, 2), (int)t->size[0]);
+                        (int)key, (int)t->size[0]);
     if (t->ndim == 1) {
       lua_pushnumber(L, em_tensor_data(t)[(i - 1) * t->stride[0]]);
     } else {
@@ -520,6 +522,11 @@ static fmt choose_format(const em_tensor *t) {
 
 static void add_number(luaL_Buffer *b, const fmt *f, float v) {
   char s[64];
+  if (isnan(v)) {   /* printf may say -nan */
+    snprintf(s, sizeof s, " %*s", f->width, "nan");
+    luaL_addstring(b, s);
+    return;
+  }
   if (f->exp) snprintf(s, sizeof s, " %*.4e", f->width, (double)v);
   else snprintf(s, sizeof s, " %*.*f", f->width, f->decimals, (double)v);
   luaL_addstring(b, s);
@@ -561,6 +568,10 @@ static int tensor_tostring(lua_State *L) {
   if (!t->storage) {
     luaL_addstring(&b, "[ember.Tensor with no dimension]");
     luaL_pushresult(&b);
+    return 1;
+  }
+  if (em_tensor_nelement(t) == 0) {   /* a zero size: nothing to lay out */
+    lua_pushfstring(L, "[ember.Tensor of size %s]", em_tensor_shape_str(t, shape, sizeof shape));
     return 1;
   }
   f = choose_format(t);

@@ -91,21 +91,24 @@ static em_status check_conv(const em_tensor *input, const em_tensor *weight, con
   return EM_OK;
 }
 
-/* Each output plane starts as its bias (or zero) so sgemm can add onto it. */
-static void fill_bias(em_ctx *ctx, float *out, const float *bias, int64_t n, int64_t c, int64_t plane) {
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+/* Each output plane starts as its bias so sgemm can add onto it (serial
+** for the reason given at im2col). */
+static void fill_bias(float *out, const float *bias, int64_t n, int64_t c, int64_t plane) {
   for (int64_t i = 0; i < n * c; i++) {
-    float v = bias ? bias[i % c] : 0.0f, *o = out + i * plane;
+    float v = bias[i % c], *o = out + i * plane;
     for (int64_t j = 0; j < plane; j++) o[j] = v;
   }
 }
 
 /* Rows (c, ky, kx) of the im2col matrix of one image: row r holds, for every
-** output position, the input value that tap reads (0 in the padding). */
-static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t h, int64_t w,
+** output position, the input value that tap reads (0 in the padding).
+** Serial on purpose: OpenBLAS's (pthread) workers keep spinning for a while
+** after each sgemm, and an OpenMP team started between two sgemm calls
+** fights them for the cores; measured on 2 cores, a parallel im2col made
+** small layers 3 to 10 times slower than this plain copy. */
+static void im2col(const float *in, float *col, int64_t c, int64_t h, int64_t w,
                    int64_t ho, int64_t wo, const em_conv_params *p) {
   int64_t taps = (int64_t)p->kh * p->kw;
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
   for (int64_t r = 0; r < c * taps; r++) {
     int64_t ch = r / taps, ky = r % taps / p->kw, kx = r % p->kw;
     int64_t offx = kx * p->dw - p->pl, lo, hi;
@@ -170,9 +173,9 @@ static void conv_direct(em_ctx *ctx, const float *in, float *out, const float *w
 
 /* Everything else: output_g (Cout/g x Ho*Wo) = weight_g (Cout/g x K) *
 ** col_g (K x Ho*Wo), K = Cin/g*kH*kW. For a 1x1 kernel with stride 1 and no
-** padding the input already is that matrix. sgemm runs outside any OpenMP
-** region so its own threads are not nested in ours. */
-static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float *wt,
+** padding the input already is that matrix. sgemm brings its own threads;
+** nothing here runs in an OpenMP region. */
+static em_status conv_gemm(const float *in, float *out, const float *wt,
                            int has_bias, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                            int64_t h, int64_t w, int64_t ho, int64_t wo,
                            const em_conv_params *p, em_err *err) {
@@ -190,7 +193,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
     const float *x = in + img * cin * hw, *col = x;
     float *y = out + img * cout * howo;
     if (!direct) {
-      im2col(ctx, x, em_tensor_data(buf), cin, h, w, ho, wo, p);
+      im2col(x, em_tensor_data(buf), cin, h, w, ho, wo, p);
       col = em_tensor_data(buf);
     }
     for (int gi = 0; gi < g; gi++)
@@ -208,7 +211,7 @@ em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
                             const em_tensor *weight, const em_tensor *bias,
                             em_tensor *buf, const em_conv_params *p, em_err *err) {
   em_tensor x, wt, b, scratch;
-  int64_t ho, wo, n, cin, cout, h, w, osz[4];
+  int64_t ho = 0, wo = 0, n, cin, cout, h, w, osz[4];
   int has_bias = bias && bias->storage;
   em_status st;
   if (!ctx || !input || !output || !weight || !p)
@@ -230,8 +233,8 @@ em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
     conv_direct(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
                 has_bias ? em_tensor_data(&b) : NULL, n, cin, cout, h, w, ho, wo, p);
   } else {
-    if (has_bias) fill_bias(ctx, em_tensor_data(output), em_tensor_data(&b), n, cout, ho * wo);
-    st = conv_gemm(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
+    if (has_bias) fill_bias(em_tensor_data(output), em_tensor_data(&b), n, cout, ho * wo);
+    st = conv_gemm(em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
                    has_bias, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
   }
 done:

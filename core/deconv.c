@@ -84,11 +84,11 @@ static em_status check_deconv(const em_tensor *input, const em_tensor *weight, c
   return EM_OK;
 }
 
-/* Adds column rows (oc, ky, kx) (each H*W) onto output plane oc. Planes are
-** disjoint, so the loop over them runs in parallel without atomics. */
-static void col2im(em_ctx *ctx, const float *col, float *out, const float *bias, int64_t cout,
+/* Adds column rows (oc, ky, kx) (each H*W) onto output plane oc. Serial
+** between sgemm calls, as im2col in conv.c: an OpenMP team there competes
+** with OpenBLAS's still-spinning workers. */
+static void col2im(const float *col, float *out, const float *bias, int64_t cout,
                    int64_t h, int64_t w, int64_t ho, int64_t wo, const em_conv_params *p) {
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
   for (int64_t oc = 0; oc < cout; oc++) {
     float *dst = out + oc * ho * wo, b = bias ? bias[oc] : 0.0f;
     for (int64_t j = 0; j < ho * wo; j++) dst[j] = b;
@@ -113,8 +113,7 @@ static void col2im(em_ctx *ctx, const float *col, float *out, const float *bias,
   }
 }
 
-static void fill_bias(em_ctx *ctx, float *out, const float *bias, int64_t c, int64_t plane) {
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+static void fill_bias(float *out, const float *bias, int64_t c, int64_t plane) {
   for (int64_t i = 0; i < c; i++) {
     float *o = out + i * plane;
     for (int64_t j = 0; j < plane; j++) o[j] = bias[i];
@@ -134,7 +133,7 @@ em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_te
                                       em_tensor *buf, const em_conv_params *p,
                                       int out_pad_h, int out_pad_w, em_err *err) {
   em_tensor x, wt, b, scratch;
-  int64_t ho, wo, n, cin, cout, h, w, osz[4], cin_g, cout_g, M, hw;
+  int64_t ho = 0, wo = 0, n, cin, cout, h, w, osz[4], cin_g, cout_g, M, hw;
   int has_bias = bias && bias->storage, direct;
   const float *bp;
   em_status st;
@@ -169,13 +168,13 @@ em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_te
     float *col = direct ? y : em_tensor_data(buf);
     float beta = 0.0f;
     if (direct && bp) {
-      fill_bias(ctx, y, bp, cout, hw);
+      fill_bias(y, bp, cout, hw);
       beta = 1.0f;
     }
     for (int g = 0; g < p->groups; g++)
       em_sgemm(1, 0, (int)M, (int)hw, (int)cin_g, 1.0f, em_tensor_data(&wt) + g * cin_g * M, (int)M,
                xi + g * cin_g * hw, (int)hw, beta, col + g * M * hw, (int)hw);
-    if (!direct) col2im(ctx, col, y, bp, cout, h, w, ho, wo, p);
+    if (!direct) col2im(col, y, bp, cout, h, w, ho, wo, p);
   }
 done:
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&scratch);

@@ -34,10 +34,9 @@ end
 SpatialConvolution._positive = positive
 SpatialConvolution._nonneg = nonneg
 
--- t filled uniformly in [a, b]: Torch7's reset(). The deterministic fill is
--- only for builds whose tensors lack :uniform().
+-- t (if present) filled uniformly in [a, b): Torch7's reset().
 function SpatialConvolution._uniform(t, a, b)
-  if t and t.uniform then t:uniform(a, b) elseif t then t:fill((a + b) / 2 + (b - a) / 4) end
+  if t then t:uniform(a, b) end
 end
 
 function SpatialConvolution:__init(nInputPlane, nOutputPlane, kW, kH, dW, dH, padW, padH, groups)

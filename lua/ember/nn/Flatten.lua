@@ -26,8 +26,8 @@ function Flatten:updateOutput(input)
   local s = self.startDim < 0 and nd + self.startDim + 1 or self.startDim
   local e = self.endDim < 0 and nd + self.endDim + 1 or self.endDim
   if s < 1 or e > nd or s > e then
-    error(string.format("%s does not fit a %d-dimensional input %s", self:__repr(), nd,
-                        input:shape()), 0)
+    error(string.format("dims %d to %d do not fit a %d-dimensional input %s", self.startDim,
+                        self.endDim, nd, input:shape()), 0)
   end
   local shape, k, merged = self._shape, 0, 1
   for i = 1, s - 1 do k = k + 1 shape[k] = input:size(i) end

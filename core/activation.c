@@ -2,8 +2,16 @@
 ** Every op runs over one contiguous buffer; strided inputs are copied once. */
 
 #include <math.h>
+#include <stdint.h>
 
 #include "ember.h"
+
+/* Nothing in ember reads the floating-point exception flags, so GCC may
+** evaluate both arms of a select (x < 0 ? a*x : x) without trapping-math:
+** that is what lets the loops below vectorise. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 
 /* Names for messages, indexed by em_act. */
 static const char *const act_names[] = {
@@ -14,10 +22,35 @@ static const char *const act_names[] = {
 
 /* ------------------------------------------------------------ elementwise */
 
+/* e^x for x <= 0 in plain arithmetic, so that loops calling it vectorise
+** (libm's expf is one call per element): x = n ln2 + r with |r| <= ln2/2,
+** e^r by Cephes' expf polynomial, times 2^n as two normal powers of two
+** (so subnormal results come out right). Within 2 ulp; NaN stays NaN. */
+static inline float exp_neg(float x) {
+  union { uint32_t u; float f; } p1, p2;
+  float xc = x < -104.0f ? -104.0f : x;   /* e^-104 is below half the least subnormal */
+  float n = floorf(xc * 1.44269504088896341f + 0.5f);
+  float r = xc - n * 0.693359375f + n * 2.12194440e-4f, p;
+  int32_t n1, n2;
+  n = n == n ? n : 0;                     /* keeps the conversion defined */
+  p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  n1 = (int32_t)n / 2;                    /* n in [-150, 0]: both halves >= -75 */
+  n2 = (int32_t)n - n1;
+  p1.u = (uint32_t)(n1 + 127) << 23;
+  p2.u = (uint32_t)(n2 + 127) << 23;
+  return p * p1.f * p2.f;
+}
+
 /* exp(-|x|) never overflows, so both halves stay exact at large |x|:
 ** 1/(1+e) for x >= 0 and e/(1+e) = 1 - 1/(1+e) below, without cancellation. */
 static inline float sigmoid1(float x) {
-  float e = expf(-fabsf(x)), r = 1.0f / (1.0f + e);
+  float e = exp_neg(-fabsf(x)), r = 1.0f / (1.0f + e);
   return x >= 0 ? r : e * r;
 }
 

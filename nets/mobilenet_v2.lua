@@ -38,7 +38,7 @@ local function inverted_residual(name, nin, nout, stride, expand)
   body:add(bn(name .. ".conv." .. (i + 1), nout))
   if stride == 1 and nin == nout then
     return nn.Sequential():named(name)
-      :add(nn.ConcatTable():add(nn.Identity()):add(body))
+      :add(nn.ConcatTable():add(body):add(nn.Identity()))   -- the sum goes into body's output
       :add(nn.CAddTable(true))
   end
   return body:named(name)

@@ -2,7 +2,7 @@
 -- the net file's line, no half-loaded model, batch-norm folding, classify.
 
 local ember = require "ember"
-local H = require "helper"
+local C = require "nets.check"
 
 local function write(path, text)
   local f = assert(io.open(path, "w"))
@@ -163,7 +163,7 @@ describe("a loaded model", function()
     assert.is_not.equal(folded.net.modules[1].weight, folded.graph.modules[1].weight)
     ember.manualSeed(5)
     local x = ember.randn(2, 3, 8, 8)
-    H.close(folded:forward(x):clone(), plain:forward(x), 1e-5)
+    C.close(folded:forward(x):clone(), plain:forward(x), 1e-5)
     -- m.net still gives the file's values
     local file = ember.safetensors.load(weights)
     assert.equal(0, (folded.net:state()["conv.weight"] - file["conv.weight"]):abs():max())
@@ -177,7 +177,7 @@ describe("a loaded model", function()
     m.net:state()["bn.running_mean"]:fill(0.25)
     plain.net:state()["bn.running_mean"]:fill(0.25)
     m:refold()
-    H.close(m:forward(x):clone(), plain:forward(x), 1e-5)
+    C.close(m:forward(x):clone(), plain:forward(x), 1e-5)
   end)
 
   it("takes one C,H,W image and drops the batch dimension", function()

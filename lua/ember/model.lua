@@ -187,11 +187,11 @@ local function folded(conv, bn)
   local c = shallow_copy(conv)
   c.output, c._out4 = core.tensor(), nil
   c.weight = conv.weight:clone()
-  c.bias = conv.bias and conv.bias:nElement() > 0 and conv.bias:clone() or core.tensor()
+  local bias = conv.bias and conv.bias:nElement() > 0 and conv.bias:clone() or nil
   local w, b = bn.weight, bn.bias
   if w and w:nElement() == 0 then w = nil end
   if b and b:nElement() == 0 then b = nil end
-  core.batchnorm_fold(c.weight, c.bias, w, b, bn.running_mean, bn.running_var, bn.eps)
+  c.bias = core.batchnorm_fold(c.weight, bias, w, b, bn.running_mean, bn.running_var, bn.eps)
   return c
 end
 

@@ -4,7 +4,9 @@
 local C = require "nets.check"
 
 describe("nets/alexnet.lua", function()
-  C.equivalence("alexnet")
+  it("gives torchvision's logits for the same weights and input", function()
+    C.equivalence("alexnet")
+  end)
 
   it("builds classifier.6 for num_classes", function()
     assert.equal(10, C.state_size("alexnet", "classifier.6.weight", { num_classes = 10 })[1])

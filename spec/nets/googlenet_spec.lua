@@ -4,7 +4,9 @@
 local C = require "nets.check"
 
 describe("nets/googlenet.lua", function()
-  C.equivalence("googlenet")
+  it("gives torchvision's logits for the same weights and input", function()
+    C.equivalence("googlenet")
+  end)
 
   it("builds fc for num_classes", function()
     assert.equal(10, C.state_size("googlenet", "fc.weight", { num_classes = 10 })[1])

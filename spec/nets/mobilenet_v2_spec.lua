@@ -4,7 +4,9 @@
 local C = require "nets.check"
 
 describe("nets/mobilenet_v2.lua", function()
-  C.equivalence("mobilenet_v2")
+  it("gives torchvision's logits for the same weights and input", function()
+    C.equivalence("mobilenet_v2")
+  end)
 
   it("builds classifier.1 for num_classes", function()
     assert.equal(10, C.state_size("mobilenet_v2", "classifier.1.weight", { num_classes = 10 })[1])

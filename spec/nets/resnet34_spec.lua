@@ -4,7 +4,9 @@
 local C = require "nets.check"
 
 describe("nets/resnet34.lua", function()
-  C.equivalence("resnet34")
+  it("gives torchvision's logits for the same weights and input", function()
+    C.equivalence("resnet34")
+  end)
 
   it("builds fc for num_classes", function()
     assert.equal(10, C.state_size("resnet34", "fc.weight", { num_classes = 10 })[1])

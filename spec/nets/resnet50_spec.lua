@@ -4,7 +4,9 @@
 local C = require "nets.check"
 
 describe("nets/resnet50.lua", function()
-  C.equivalence("resnet50")
+  it("gives torchvision's logits for the same weights and input", function()
+    C.equivalence("resnet50")
+  end)
 
   it("builds fc for num_classes", function()
     assert.equal(10, C.state_size("resnet50", "fc.weight", { num_classes = 10 })[1])

@@ -4,7 +4,9 @@
 local C = require "nets.check"
 
 describe("nets/squeezenet1_1.lua", function()
-  C.equivalence("squeezenet1_1")
+  it("gives torchvision's logits for the same weights and input", function()
+    C.equivalence("squeezenet1_1")
+  end)
 
   it("builds classifier.1 for num_classes", function()
     assert.equal(10, C.state_size("squeezenet1_1", "classifier.1.weight", { num_classes = 10 })[1])

@@ -105,6 +105,13 @@ describe("ember.load", function()
     assert.matches("cannot open net file nets/nope.lua", load_error{ net = "nets/nope.lua" }, 1, true)
   end)
 
+  it("takes a net name in the table form, without weights", function()
+    local m = ember.load{ net = "lenet" }
+    assert.equal("nets/lenet.lua", m.path)
+    assert.is_nil(m.weights)
+    assert.equal("lenet", m.name)
+  end)
+
   it("passes options to build (num_classes)", function()
     local net = small_files()
     local m = ember.load{ net = net, num_classes = 9 }
@@ -150,6 +157,23 @@ describe("ember.load", function()
     assert.is_false(ok)
     assert.matches("bad.safetensors: 1 missing (bn.running_var)", m, 1, true)
     assert.matches("fc.weight: file 5x6, net 4x6", m, 1, true)
+  end)
+
+  it("loads a partial weights file with strict = false", function()
+    local d = tmpdir()
+    local net = small_files()
+    local w = small_weights()
+    w["fc.weight"], w["fc.bias"] = nil, nil
+    ember.safetensors.save(d .. "/weights/partial.safetensors", w)
+    local p = d .. "/weights/partial.safetensors"
+    assert.matches("2 missing (fc.bias, fc.weight)", load_error{ net = net, weights = p }, 1, true)
+    local m = ember.load{ net = net, weights = p, strict = false }
+    assert.equal(0, (m.net:state()["bn.bias"] - w["bn.bias"]):abs():max())
+  end)
+
+  it("rejects a spec that is neither a name nor a table", function()
+    assert.matches("expected a net name or a table", load_error(42), 1, true)
+    assert.matches("weights must be a path", load_error{ net = "lenet", weights = 1 }, 1, true)
   end)
 end)
 

@@ -4,6 +4,8 @@
 --   local ember = require "ember"
 --   local m = ember.load("resnet18")   -- nets/resnet18.lua + weights/resnet18.safetensors
 --   local m = ember.load{ net = "nets/resnet18.lua", weights = "w.safetensors", num_classes = 10 }
+--   local m = ember.load{ net = "lenet" }   -- a name or a path without weights:
+--                                           -- the net's initial (random) weights
 --   local logits = m:forward(batch)    -- N,C,H,W (or one C,H,W image)
 --   for _, c in ipairs(m:classify(image, 5)) do print(c.label, c.prob) end
 --
@@ -38,7 +40,12 @@
 -- Sequential is folded into a copy of that convolution and replaced by
 -- nn.Identity. The folded convolutions are copies (one more set of their
 -- weights in memory); ember.load{..., fold = false} runs m.net itself.
--- After changing m.net's weights, m:refold() makes the graph again.
+-- After changing m.net's weights, m:refold() makes the graph again. Leaf
+-- modules are shared between m.net and m.graph (so are their outputs).
+--
+-- Options of ember.load besides net and weights: fold (default true), strict
+-- (default true: names missing from the file or unknown to the net are
+-- errors; shapes are always checked); the rest go to build.
 
 local ember = require "ember"
 local core = require "ember.core"
@@ -260,6 +267,9 @@ local function resolve(spec)
   if type(opts.net) ~= "string" and type(opts.net) ~= "table" then
     error("ember.load: net must be a path to a net file (or a declaration table), got " .. type(opts.net), 0)
   end
+  if type(opts.net) == "string" and not opts.net:find("/", 1, true) and not opts.net:match("%.lua$") then
+    opts.net = "nets/" .. opts.net .. ".lua"   -- a name, as in load("resnet18")
+  end
   if type(opts.net) == "string" and not exists(opts.net) then
     local p = find(opts.net, search_dirs())
     if not p then error("ember.load: cannot open net file " .. opts.net, 0) end
@@ -334,7 +344,7 @@ end
 function Model:forward(x)
   check_input(self, x)
   if x:dim() == 3 then
-    local out = self.graph:forward(x:view(1, x:size(1), x:size(2), x:size(3)))
+    local out = self.graph:forward(x:reshape(1, x:size(1), x:size(2), x:size(3)))
     return out[1]
   end
   return self.graph:forward(x)

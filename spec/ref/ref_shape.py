@@ -162,6 +162,19 @@ def torch_refs():
     # Torch7's v1 dropout at inference: x * (1 - p)
     save(g, "dropout_v1_p025", x * 0.75)
 
+    # containers: a residual block relu(conv(x) + x) (ConcatTable, CAddTable)
+    # and an Inception-like Concat of a 1x1 and a padded 3x3 convolution
+    rx, rw, rb = torch.randn(2, 4, 6, 6), torch.randn(4, 4, 3, 3) * 0.3, torch.randn(4)
+    save(g, "res_x", rx)
+    save(g, "res_w", rw)
+    save(g, "res_b", rb)
+    save(g, "res_out", F.relu(F.conv2d(rx, rw, rb, padding=1) + rx))
+    w1, b1 = torch.randn(3, 4, 1, 1), torch.randn(3)
+    w3, b3 = torch.randn(5, 4, 3, 3) * 0.3, torch.randn(5)
+    for name, t in (("inc_w1", w1), ("inc_b1", b1), ("inc_w3", w3), ("inc_b3", b3)):
+        save(g, name, t)
+    save(g, "inc_out", torch.cat((F.conv2d(rx, w1, b1), F.relu(F.conv2d(rx, w3, b3, padding=1))), 1))
+
     # flattening and views
     save(g, "flatten2", torch.flatten(x, 1))
     save(g, "flatten_2_3", torch.flatten(x, 1, 2))

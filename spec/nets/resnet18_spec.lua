@@ -5,7 +5,11 @@ local C = require "nets.check"
 
 describe("nets/resnet18.lua", function()
   it("gives torchvision's logits for the same weights and input", function()
-    C.equivalence("resnet18")
+    local _, m = C.equivalence("resnet18")
+    assert.same({ 3, 224, 224 }, m.input)
+    assert.equal(1000, #m.labels)
+    assert.equal("tench", m.labels[1])
+    assert.equal("toilet tissue", m.labels[1000])
   end)
 
   it("builds fc for num_classes", function()

@@ -3,6 +3,7 @@
 
 local ember = require "ember"
 local C = require "nets.check"
+local H = require "helper"
 
 describe("nets/tiny_darknet.lua", function()
   it("maps a 224x224 image to 1000 probabilities", function()
@@ -22,6 +23,13 @@ describe("nets/tiny_darknet.lua", function()
     local state = ember.load{ net = C.netfile("tiny_darknet") }.net:state()
     assert.is_nil(state["conv1.bias"])
     assert.is_nil(state["bn16.weight"])
+  end)
+
+  it("reads darknet's labels from ../shared/data when present", function()
+    if not H.shared("darknet labels") then return end
+    local m = ember.load{ net = C.netfile("tiny_darknet") }
+    assert.equal(1000, #m.labels)
+    assert.equal("kit fox", m.labels[1])
   end)
 
   it("gives probabilities straight from its SoftMax in classify", function()

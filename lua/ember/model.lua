@@ -301,6 +301,9 @@ function M.load(spec)
   for k, v in pairs(opts) do if not own[k] then bopts[k] = v end end
   local net = build(decl, path, bopts)
   net:evaluate()
+  -- a root container without a name takes the net's, so that forward errors
+  -- read "resnet18[5] ..." (containers hold no tensors: state() is unchanged)
+  if net.modules and not net.name then net.name = name end
 
   if opts.weights then
     local tensors = require("ember.safetensors").load(opts.weights)

@@ -24,6 +24,12 @@ describe("nets/lenet.lua", function()
     assert.same({ 10 }, C.state_size("lenet", "fc2.bias"))
   end)
 
+  it("names the net and layer when an image has the wrong size", function()
+    local m = ember.load{ net = C.netfile("lenet") }
+    assert.has_error(function() m:forward(ember.randn(1, 1, 32, 32)) end,
+      "lenet[8] Linear(1024 -> 128): expected 1024 input features, got 1600")
+  end)
+
   it("says which size it expected for a 3-channel image", function()
     local m = ember.load{ net = C.netfile("lenet") }
     assert.has_error(function() m:forward(ember.randn(3, 28, 28)) end,

@@ -22,29 +22,57 @@ static const char *const act_names[] = {
 
 /* ------------------------------------------------------------ elementwise */
 
-/* e^x for x <= 0 in plain arithmetic, so that loops calling it vectorise
-** (libm's expf is one call per element): x = n ln2 + r with |r| <= ln2/2,
-** e^r by Cephes' expf polynomial, times 2^n as two normal powers of two
-** (so subnormal results come out right). Within 2 ulp; NaN stays NaN. */
-static inline float exp_neg(float x) {
-  union { uint32_t u; float f; } p1, p2;
-  float xc = x < -104.0f ? -104.0f : x;   /* e^-104 is below half the least subnormal */
-  float n = floorf(xc * 1.44269504088896341f + 0.5f);
-  float r = xc - n * 0.693359375f + n * 2.12194440e-4f, p;
-  int32_t n1, n2;
-  n = n == n ? n : 0;                     /* keeps the conversion defined */
+/* exp in plain arithmetic, so that loops calling it vectorise (libm's expf
+** is one call per element). For x in [-104, 0]: x = n ln2 + r with
+** |r| <= ln2/2; returns e^r - 1 by Cephes' expf polynomial (r + r^2/2 + ...,
+** so no cancellation at small r) and sets *n. NaN gives NaN. */
+static inline float expm1_reduced(float x, int32_t *n) {
+  float xc = x < -104.0f ? -104.0f : x > 0 ? 0.0f : x;   /* e^-104: below any subnormal */
+  float nf = floorf(xc * 1.44269504088896341f + 0.5f);
+  float r = xc - nf * 0.693359375f + nf * 2.12194440e-4f, p;
+  *n = (int32_t)(nf == nf ? nf : 0);   /* keeps the conversion defined */
   p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  n1 = (int32_t)n / 2;                    /* n in [-150, 0]: both halves >= -75 */
-  n2 = (int32_t)n - n1;
-  p1.u = (uint32_t)(n1 + 127) << 23;
-  p2.u = (uint32_t)(n2 + 127) << 23;
-  return p * p1.f * p2.f;
+  return p * r * r + r;
+}
+
+static inline float pow2i(int32_t n) {   /* n in [-126, 127] */
+  union { uint32_t u; float f; } v;
+  v.u = (uint32_t)(n + 127) << 23;
+  return v.f;
+}
+
+/* e^x for x <= 0, within 2 ulp; 2^n goes in as two normal factors so that
+** subnormal results come out right. */
+static inline float exp_neg(float x) {
+  int32_t n, n1;
+  float p = expm1_reduced(x, &n) + 1.0f;
+  n1 = n / 2;                             /* n in [-150, 0]: halves >= -75 */
+  return p * pow2i(n1) * pow2i(n - n1);
+}
+
+/* e^x - 1 for x <= 0 as 2^n (e^r - 1) + (2^n - 1): for n < 0 the result is
+** at least 1 - e^(-ln2/2) in size, so the sum does not cancel. */
+static inline float expm1_neg(float x) {
+  int32_t n;
+  float m = expm1_reduced(x, &n), s;
+  s = pow2i(n < -126 ? -126 : n);         /* there e^x - 1 is -1 in float */
+  return s * m + (s - 1.0f);
+}
+
+/* Cephes' odd polynomial below |x| = 0.625; (1 - e)/(1 + e) with
+** e = e^(-2|x|) <= 0.29 above, where nothing cancels. */
+static inline float tanh1(float x) {
+  float z = x * x, ax = fabsf(x), e = exp_neg(-2.0f * ax), small, big;
+  small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
+           + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+  big = (1.0f - e) / (1.0f + e);
+  big = x < 0 ? -big : big;
+  return ax < 0.625f ? small : big;
 }
 
 /* exp(-|x|) never overflows, so both halves stay exact at large |x|:
@@ -90,13 +118,13 @@ static void run(em_act act, const float *src, float *dst, int64_t n, float a, fl
     for (i = 0; i < n; i++) { float x = src[i]; dst[i] = x < 0 ? a * x : x; }
     break;
   case EM_ACT_ELU:
-    for (i = 0; i < n; i++) { float x = src[i]; dst[i] = x > 0 ? x : a * expm1f(x); }
+    for (i = 0; i < n; i++) { float x = src[i]; dst[i] = x > 0 ? x : a * expm1_neg(x); }
     break;
   case EM_ACT_SIGMOID:
     for (i = 0; i < n; i++) dst[i] = sigmoid1(src[i]);
     break;
   case EM_ACT_TANH:
-    for (i = 0; i < n; i++) dst[i] = tanhf(src[i]);
+    for (i = 0; i < n; i++) dst[i] = tanh1(src[i]);
     break;
   case EM_ACT_HARDSIGMOID:
     for (i = 0; i < n; i++) {

@@ -176,12 +176,15 @@ static void test_tails(void) {
 static void test_sweep(void) {
   em_tensor x, y;
   int n = 22001, bad = 0;
-  em_act acts[] = {EM_ACT_SIGMOID, EM_ACT_SILU, EM_ACT_GELU};
+  em_act acts[] = {EM_ACT_SIGMOID, EM_ACT_SILU, EM_ACT_GELU, EM_ACT_TANH, EM_ACT_ELU};
   new_tensor(&x, 1, n, 0, 0, 0);
   em_tensor_init(&y);
-  for (int i = 0; i < n; i++) em_tensor_data(&x)[i] = -110.0f + 0.01f * (float)i;
-  for (int j = 0; j < 3; j++) {
-    float a = acts[j] == EM_ACT_GELU ? 1 : 0;   /* the tanh GELU: sigmoid inside */
+  /* steps of 0.01, and near zero (where tanh and expm1 could cancel) of 1e-6 */
+  for (int i = 0; i < n; i++)
+    em_tensor_data(&x)[i] = i % 4 == 3 ? (float)(i - n / 2) * 1e-6f : -110.0f + 0.01f * (float)i;
+  for (int j = 0; j < 5; j++) {
+    /* the tanh GELU (sigmoid inside), ELU with alpha 1 */
+    float a = acts[j] == EM_ACT_GELU || acts[j] == EM_ACT_ELU ? 1 : 0;
     CHECK_OK(em_act_forward(&x, &y, acts[j], a, 0, &e_));
     for (int i = 0; i < n; i++) {
       double xi = em_tensor_data(&x)[i], ref = act_ref(acts[j], xi, a, 0);

@@ -246,6 +246,10 @@ static int64_t nearest_index(int64_t dst, int64_t in, int64_t out) {
   return i < in - 1 ? i : in - 1;
 }
 
+/* Column tables are computed per tile of this many output columns, on the
+** stack: the per-pixel index arithmetic is then done once per column. */
+#define TILE 256
+
 em_status em_upsample_nearest_forward(const em_tensor *input, em_tensor *output,
                                       int oh, int ow, em_err *err) {
   em_tensor src;
@@ -256,19 +260,24 @@ em_status em_upsample_nearest_forward(const em_tensor *input, em_tensor *output,
   H = input->size[input->ndim - 2];
   W = input->size[input->ndim - 1];
   planes = span(input, 0, input->ndim - 2);
-  for (int64_t p = 0; p < planes; p++) {
-    const float *in = em_tensor_data(&src) + p * H * W;
-    float *out = em_tensor_data(output) + p * (int64_t)oh * ow;
-    int64_t prev = -1;
-    for (int64_t y = 0; y < oh; y++) {
-      int64_t iy = nearest_index(y, H, oh);
-      float *dst = out + y * ow;
-      if (iy == prev) {   /* upscaling repeats rows: copy the one just made */
-        memcpy(dst, dst - ow, (size_t)ow * sizeof(float));
-        continue;
+  for (int64_t x0 = 0; x0 < ow; x0 += TILE) {
+    int64_t n = ow - x0 < TILE ? ow - x0 : TILE, ix[TILE];
+    for (int64_t k = 0; k < n; k++) ix[k] = nearest_index(x0 + k, W, ow);
+    for (int64_t p = 0; p < planes; p++) {
+      const float *in = em_tensor_data(&src) + p * H * W;
+      float *out = em_tensor_data(output) + p * (int64_t)oh * ow + x0;
+      int64_t prev = -1;
+      for (int64_t y = 0; y < oh; y++) {
+        int64_t iy = nearest_index(y, H, oh);
+        float *dst = out + y * ow;
+        const float *row = in + iy * W;
+        if (iy == prev) {   /* upscaling repeats rows: copy the one just made */
+          memcpy(dst, dst - ow, (size_t)n * sizeof(float));
+          continue;
+        }
+        for (int64_t k = 0; k < n; k++) dst[k] = row[ix[k]];
+        prev = iy;
       }
-      for (int64_t x = 0; x < ow; x++) dst[x] = in[iy * W + nearest_index(x, W, ow)];
-      prev = iy;
     }
   }
   em_tensor_free(&src);
@@ -305,24 +314,30 @@ em_status em_upsample_bilinear_forward(const em_tensor *input, em_tensor *output
   H = input->size[input->ndim - 2];
   W = input->size[input->ndim - 1];
   planes = span(input, 0, input->ndim - 2);
-  for (int64_t p = 0; p < planes; p++) {
-    const float *in = em_tensor_data(&src) + p * H * W;
-    float *out = em_tensor_data(output) + p * (int64_t)oh * ow;
-    for (int64_t y = 0; y < oh; y++) {
-      int64_t y0, dy;
-      float wy1, wy0;
-      const float *r0, *r1;
-      linear_source(y, H, oh, align_corners, &y0, &dy, &wy1);
-      wy0 = 1.0f - wy1;
-      r0 = in + y0 * W;
-      r1 = r0 + dy * W;
-      for (int64_t x = 0; x < ow; x++) {
-        int64_t x0, dx;
-        float wx1, wx0;
-        linear_source(x, W, ow, align_corners, &x0, &dx, &wx1);
-        wx0 = 1.0f - wx1;
-        out[y * ow + x] = wy0 * (wx0 * r0[x0] + wx1 * r0[x0 + dx]) +
-                          wy1 * (wx0 * r1[x0] + wx1 * r1[x0 + dx]);
+  for (int64_t xs = 0; xs < ow; xs += TILE) {
+    int64_t n = ow - xs < TILE ? ow - xs : TILE, lo[TILE], hi[TILE];
+    float w0[TILE], w1[TILE];
+    for (int64_t k = 0; k < n; k++) {
+      int64_t step;
+      linear_source(xs + k, W, ow, align_corners, &lo[k], &step, &w1[k]);
+      hi[k] = lo[k] + step;
+      w0[k] = 1.0f - w1[k];
+    }
+    for (int64_t p = 0; p < planes; p++) {
+      const float *in = em_tensor_data(&src) + p * H * W;
+      float *out = em_tensor_data(output) + p * (int64_t)oh * ow + xs;
+      for (int64_t y = 0; y < oh; y++) {
+        int64_t y0, dy;
+        float wy1, wy0;
+        const float *r0, *r1;
+        float *dst = out + y * ow;
+        linear_source(y, H, oh, align_corners, &y0, &dy, &wy1);
+        wy0 = 1.0f - wy1;
+        r0 = in + y0 * W;
+        r1 = r0 + dy * W;
+        for (int64_t k = 0; k < n; k++)
+          dst[k] = wy0 * (w0[k] * r0[lo[k]] + w1[k] * r0[hi[k]]) +
+                   wy1 * (w0[k] * r1[lo[k]] + w1[k] * r1[hi[k]]);
       }
     }
   }

@@ -261,7 +261,7 @@ static void test_nearest(void) {
     em_tensor_init(&in); em_tensor_init(&out);
     random_sizes(ndim, size, 1, 6);
     make_input(&in, ndim, size, rnd(0, 2));
-    oh = rnd(1, 15); ow = rnd(1, 15);
+    oh = rnd(1, 15); ow = trial % 50 == 1 ? rnd(257, 600) : rnd(1, 15);   /* > 1 tile */
     if (trial % 3 == 0) {   /* integer scale: floor(dst / s) exactly */
       int s = rnd(1, 4);
       oh = (int)size[ndim - 2] * s; ow = (int)size[ndim - 1] * s;
@@ -314,7 +314,8 @@ static double naive_bilinear(const em_tensor *in, const int64_t *oidx, int64_t o
 
 static void test_bilinear(void) {
   for (int trial = 0; trial < 200; trial++) {
-    int ndim = rnd(2, 4), oh = rnd(1, 15), ow = rnd(1, 15), align = trial % 2;
+    int ndim = rnd(2, 4), oh = rnd(1, 15), ow = trial % 50 < 2 ? rnd(257, 600) : rnd(1, 15);
+    int align = trial % 2;
     int64_t size[EM_MAXDIM], idx[EM_MAXDIM] = {0};
     em_tensor in, out;
     double maxerr = 0;

@@ -101,8 +101,7 @@ static int report(lua_State *L, int status) {
 }
 
 static int dochunk(lua_State *L, int status) {
-  if (status == LUA_OK) status = docall(L, 0, 0);
-  return report(L, status);
+  return report(L, status == LUA_OK ? docall(L, 0, 0) : status);
 }
 
 /* ------------------------------------------------------------- REPL helpers */
@@ -210,10 +209,10 @@ static char *complete_next(const char *text, int state) {
   return s;
 }
 
+/* Lua names; file names (inside a string, say) when no name matches. */
 static char **complete(const char *text, int start, int end) {
   char **m = NULL;
   (void)start; (void)end;
-  rl_attempted_completion_over = 1;   /* no file names */
   rl_completion_append_character = '\0';
   push_helper(replL, "complete");
   lua_pushstring(replL, text);
@@ -223,28 +222,24 @@ static char **complete(const char *text, int start, int end) {
   return m;
 }
 
-static void line_done(char *line) {
-  rl_line = line;
-  rl_got_line = 1;
-  rl_callback_handler_remove();
-}
+static void line_done(char *line) { rl_line = line; rl_got_line = 1; rl_callback_handler_remove(); }
 
 /* Pushes one line read with prompt; returns 1, 0 at end of input, -1 on Ctrl-C.
 ** readline's callback interface lets select() see the EINTR of a Ctrl-C. */
 static int read_line(lua_State *L, const char *prompt) {
   struct sigaction old;
   int fd = fileno(rl_instream ? rl_instream : stdin);
-  if (!interactive) {
+  if (!interactive) {   /* -i on a pipe: prompts, but no line editing */
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     fputs(prompt, stdout);
     fflush(stdout);
-    if ((n = getline(&line, &cap, stdin)) < 0) { free(line); fputc('\n', stdout); return 0; }
-    if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
-    lua_pushlstring(L, line, (size_t)n);
+    if ((n = getline(&line, &cap, stdin)) > 0 && line[n - 1] == '\n') line[--n] = '\0';
+    if (n >= 0) lua_pushlstring(L, line, (size_t)n);
+    else fputc('\n', stdout);
     free(line);
-    return 1;
+    return n >= 0;
   }
   catch_sigint(&old);
   rl_got_line = 0;

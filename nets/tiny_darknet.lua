@@ -48,8 +48,9 @@ end
 return {
   build = build,
   input = { 3, 224, 224 },
-  -- darknet feeds RGB in [0, 1], resized to the input size, without normalisation
-  preprocess = { resize = 224, crop = 224, range = 1, channels = "RGB",
+  -- darknet's "classifier predict" letterboxes the image into 224x224 (aspect
+  -- kept, borders 0.5) and feeds RGB in [0, 1] without normalisation
+  preprocess = { letterbox = 224, range = 1, channels = "RGB",
                  mean = { 0, 0, 0 }, std = { 1, 1, 1 } },
   labels = "darknet-labels.txt",
 }

@@ -21,6 +21,8 @@
 --     preprocess = {                  -- how an image becomes its input
 --       resize = 256,                 -- shorter side first resized to this
 --       crop = 224,                   -- then a centred crop of this size
+--       letterbox = 224,              -- or: fit into this square, aspect kept,
+--                                     -- borders 0.5 (darknet), instead of both
 --       range = 1,                    -- pixel values scaled to [0, range]
 --       channels = "RGB",             -- "RGB", "BGR" or "gray"
 --       mean = { 0.485, 0.456, 0.406 }, std = { 0.229, 0.224, 0.225 },

@@ -95,9 +95,9 @@ static inline float gelu_tanh1(float x) {
   return x * sigmoid1(k2 * (x + 0.044715f * x * x * x));
 }
 
-/* The loops keep NaN (comparisons with NaN are false, so x passes through)
-** and have no calls in the cheap cases, so the compiler vectorises them.
-** dst may equal src. */
+/* The loops keep NaN (comparisons with NaN are false, so x passes through).
+** All but exact GELU (erfcf) and SoftPlus (log1pf) are free of libm calls,
+** so the compiler vectorises them. dst may equal src. */
 static void run(em_act act, const float *src, float *dst, int64_t n, float a, float b) {
   int64_t i;
   switch (act) {
@@ -149,10 +149,11 @@ static void run(em_act act, const float *src, float *dst, int64_t n, float a, fl
     else for (i = 0; i < n; i++) dst[i] = gelu1(src[i]);
     break;
   case EM_ACT_SOFTPLUS:
-    /* as PyTorch: linear above the threshold, where log1p(exp) == x in float */
+    /* as PyTorch: x above the threshold; below, log(1 + e^y) written as
+    ** max(y, 0) + log1p(e^-|y|), which no threshold can make overflow */
     for (i = 0; i < n; i++) {
-      float x = src[i], bx = a * x;
-      dst[i] = bx > b ? x : log1pf(expf(bx)) / a;
+      float x = src[i], y = a * x;
+      dst[i] = y > b ? x : ((y > 0 ? y : 0.0f) + log1pf(exp_neg(-fabsf(y)))) / a;
     }
     break;
   }

@@ -29,7 +29,8 @@ static double act_ref(em_act act, double x, double a, double b) {
       return fabs(u) < 1 ? 0.5 * x * (1 + tanh(u)) : x / (1 + exp(-2 * u));
     }
     return 0.5 * x * erfc(-x / sqrt(2.0));
-  case EM_ACT_SOFTPLUS: return a * x > b ? x : log1p(exp(a * x)) / a;
+  case EM_ACT_SOFTPLUS:   /* log(1 + e^y) = max(y, 0) + log1p(e^-|y|): no overflow in double */
+    return a * x > b ? x : (fmax(a * x, 0) + log1p(exp(-fabs(a * x)))) / a;
   }
   return NAN;
 }
@@ -55,6 +56,8 @@ static const act_case cases[] = {
   {EM_ACT_GELU, 1, 0, "gelu tanh"},
   {EM_ACT_SOFTPLUS, 1, 20, "softplus"},
   {EM_ACT_SOFTPLUS, 2, 5, "softplus beta 2 threshold 5"},
+  {EM_ACT_SOFTPLUS, 0.5f, 1e30f, "softplus threshold 1e30"},
+  {EM_ACT_SOFTPLUS, -1, 20, "softplus beta -1"},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -160,6 +160,19 @@ check('_w1.npy', np.array([7., 8., 9.]))
     assert.not_matches("BAD", out, 1, true)
   end)
 
+  it("a 0-d tensor as shape (), an empty tensor as (0,)", function()
+    local t = ember.Tensor{ { 1, 2 }, { 3, 4 } }
+    local s = t:select(1, 2):select(1, 1)
+    assert.equal(0, s:dim())
+    s:save_npy(tmp("_s0.npy"))
+    ember.Tensor():save_npy(tmp("_e0.npy"))
+    local out = python([[
+s = np.load(D + '_s0.npy'); e = np.load(D + '_e0.npy')
+print(s.shape, float(s), s.dtype, e.shape, e.dtype)
+]])
+    assert.equal("() 3.0 float32 (0,) float32\n", out)
+  end)
+
   it("round-trips through ember itself", function()
     local t = ember.Tensor{ { 1.25, -2 }, { 3, 1e-7 } }
     local path = tmp("_rt.npy")

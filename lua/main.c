@@ -354,6 +354,7 @@ static void repl(lua_State *L) {
         report(L, status = LUA_ERRRUN);
       }
     } else if (status != CHUNK_INT) {
+      if (got_sigint && interactive) fputc('\n', stderr);   /* after the echoed ^C */
       report(L, status);
     }
     lua_settop(L, base);

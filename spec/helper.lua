@@ -2,6 +2,7 @@
 -- local H = require "helper"; H.close(out, H.ref("conv", "case1.out0"))
 
 local ember = require "ember"
+local assert = require "luassert"
 
 local H = {}
 

@@ -39,6 +39,28 @@ static int64_t span(const em_tensor *t, int from, int to) {
 
 /* ------------------------------------------------------------------ concat */
 
+/* Whether dims from..ndim-1 of t are laid out contiguously: then each index
+** of the leading dims starts one contiguous block (a channel narrow of an
+** N,C,H,W tensor, as ShuffleNet's split makes, is such a tensor). */
+static int blocks_contiguous(const em_tensor *t, int from) {
+  int64_t expect = 1;
+  for (int d = t->ndim - 1; d >= from; d--) {
+    if (t->size[d] != 1 && t->stride[d] != expect) return 0;
+    expect *= t->size[d];
+  }
+  return 1;
+}
+
+/* Storage offset (from t's data) of the block at flat index o of dims 0..from-1. */
+static int64_t outer_offset(const em_tensor *t, int from, int64_t o) {
+  int64_t off = 0;
+  for (int d = from - 1; d >= 0; d--) {
+    off += (o % t->size[d]) * t->stride[d];
+    o /= t->size[d];
+  }
+  return off;
+}
+
 em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *output,
                             int dim, em_err *err) {
   const em_tensor *first;
@@ -74,12 +96,12 @@ em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *ou
     const em_tensor *t = inputs[i];
     int64_t len = t->size[dim], block = len * inner;
     if (em_tensor_nelement(t) == 0) continue;
-    if (em_tensor_is_contiguous(t)) {
+    if (blocks_contiguous(t, dim)) {
       /* each outer index holds one contiguous block of this input */
-      const float *src = em_tensor_data(t);
       float *dst = em_tensor_data(output) + offset * inner;
       for (int64_t o = 0; o < outer; o++)
-        memcpy(dst + o * total * inner, src + o * block, (size_t)block * sizeof(float));
+        memcpy(dst + o * total * inner, em_tensor_data(t) + outer_offset(t, dim, o),
+               (size_t)block * sizeof(float));
     } else {
       em_tensor part;
       em_tensor_init(&part);

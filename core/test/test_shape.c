@@ -27,7 +27,7 @@ static int next_index(const em_tensor *t, int64_t *idx) {
 
 /* A random tensor of the given sizes into *t; when strided, t is a
 ** non-contiguous view (a transpose of the last two dims of a bigger tensor,
-** or a narrow) so the kernels' stride handling is exercised. */
+** or a narrow of the last dim or of dim 2) so stride handling is exercised. */
 static void make_input(em_tensor *t, int ndim, const int64_t *size, int strided) {
   int64_t big[EM_MAXDIM];
   em_tensor base;
@@ -44,11 +44,16 @@ static void make_input(em_tensor *t, int ndim, const int64_t *size, int strided)
     em_tensor_new(&base, ndim, big, NULL);
     em_rng_uniform(&rng, &base, -1, 1, NULL);
     em_tensor_transpose(t, &base, ndim - 2, ndim - 1, NULL);
-  } else {              /* narrow of the last dim */
+  } else if (strided == 2) {   /* narrow of the last dim */
     big[ndim - 1] = size[ndim - 1] + 3;
     em_tensor_new(&base, ndim, big, NULL);
     em_rng_uniform(&rng, &base, -1, 1, NULL);
     em_tensor_narrow(t, &base, ndim - 1, 1, size[ndim - 1], NULL);
+  } else {                     /* narrow of dim 2: a channel split of N,C,H,W */
+    big[1] = size[1] + 2;
+    em_tensor_new(&base, ndim, big, NULL);
+    em_rng_uniform(&rng, &base, -1, 1, NULL);
+    em_tensor_narrow(t, &base, 1, 1, size[1], NULL);
   }
   em_tensor_free(&base);
 }
@@ -72,7 +77,7 @@ static void test_concat(void) {
       size[dim] = rnd(1, 4);
       total += size[dim];
       em_tensor_init(&in[i]);
-      make_input(&in[i], ndim, size, rnd(0, 2));
+      make_input(&in[i], ndim, size, rnd(0, 3));
       ptrs[i] = &in[i];
     }
     CHECK_OK(em_concat_forward(ptrs, n, &out, dim, &e_));

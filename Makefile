@@ -11,7 +11,8 @@ LUA_LIB   ?= $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 BLAS_LIB  ?= -lopenblas
 DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev libstb-dev \
             lua-busted libreadline-dev python3-numpy python3-torch python3-torchvision \
-            python3-onnx libonnx-testdata lua-cjson
+            python3-onnx libonnx-testdata lua-cjson \
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev
 
 ifeq ($(DEBUG),1)
   OPT = -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -21,6 +22,8 @@ endif
 CFLAGS  ?= $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -fopenmp
 LDFLAGS ?= $(filter -fsanitize=%,$(OPT)) -fopenmp
 LIBS     = $(BLAS_LIB) -lm
+PROTOC_C ?= protoc-c
+ONNX_PROTO_DIR ?= /usr/include/onnx
 
 B = build
 EXE = ember
@@ -32,6 +35,10 @@ CORE_SRC  = $(wildcard core/*.c)
 CORE_OBJ  = $(CORE_SRC:%.c=$(B)/%.o)
 BIND_SRC  = $(filter-out lua/main.c,$(wildcard lua/*.c))
 BIND_OBJ  = $(BIND_SRC:%.c=$(B)/%.o)
+# ONNX import: C code generated from Debian's onnx.proto at build time (never committed)
+GEN       = build/gen
+BIND_OBJ += $(B)/gen/onnx.pb-c.o
+BIND_LIBS = -lprotobuf-c
 TEST_SRC  = $(wildcard core/test/test_*.c)
 TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
 REF_SRC   = $(wildcard spec/ref/ref_*.py)
@@ -52,6 +59,17 @@ $(B)/lua/%.o: lua/%.c lua/lember.h core/ember.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LUA_INC) -Icore -c $< -o $@
 
+$(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO_DIR)/onnx.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) --c_out=$(GEN) -I$(ONNX_PROTO_DIR) onnx.proto
+
+$(B)/gen/onnx.pb-c.o: $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(GEN) -c $< -o $@
+
+$(B)/lua/lonnx.o: $(GEN)/onnx.pb-c.h
+$(B)/lua/lonnx.o: CFLAGS += -I$(GEN)
+
 $(B)/libember.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
@@ -60,11 +78,11 @@ $(B)/libember.so: $(CORE_OBJ)
 
 $(B)/ember/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(BIND_LIBS) $(LIBS)
 
 $(EXE): lua/main.c $(BIND_OBJ) $(B)/libember.a lua/lember.h
 	$(CC) $(CFLAGS) $(LUA_INC) -Icore -DEMBER_LUADIR='"$(PREFIX)/share/lua/5.4"' \
-	  -o $@ lua/main.c $(BIND_OBJ) $(B)/libember.a $(LDFLAGS) $(LUA_LIB) -lreadline $(LIBS)
+	  -o $@ lua/main.c $(BIND_OBJ) $(B)/libember.a $(LDFLAGS) $(LUA_LIB) -lreadline $(BIND_LIBS) $(LIBS)
 
 $(B)/test/%: core/test/%.c core/test/test.h $(B)/libember.a
 	@mkdir -p $(dir $@)

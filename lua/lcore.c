@@ -75,5 +75,6 @@ int luaopen_ember_core(lua_State *L) {
   luaL_setfuncs(L, em_l_nn_act, 0);
   luaL_setfuncs(L, em_l_nn_shape, 0);
   luaL_setfuncs(L, em_l_safetensors_funcs, 0);
+  luaL_setfuncs(L, em_l_onnx_funcs, 0);
   return 1;
 }

@@ -48,6 +48,7 @@ extern const luaL_Reg em_l_nn_pool[];            /* lnn_pool.c: pooling, batchno
 extern const luaL_Reg em_l_nn_act[];             /* lnn_act.c: activations, softmax */
 extern const luaL_Reg em_l_nn_shape[];           /* lnn_shape.c: concat, pad, upsample... */
 extern const luaL_Reg em_l_safetensors_funcs[];  /* lsafetensors.c: map, check, save */
+extern const luaL_Reg em_l_onnx_funcs[];         /* lonnx.c: onnx_load, onnx_load_tensor */
 
 int luaopen_ember_core(lua_State *L);
 

@@ -13,8 +13,10 @@ local function conv_bn_leaky(i, nin, nout, k)
     :add(nn.LeakyReLU(0.1, true))
 end
 
+-- darknet's [maxpool] size=2 stride=2 pads by size-1 on the bottom/right:
+-- on odd sizes it keeps the last partial window, as ceil mode does
 local function maxpool()
-  return nn.SpatialMaxPooling(2, 2, 2, 2)
+  return nn.SpatialMaxPooling(2, 2, 2, 2):ceil()
 end
 
 -- the cfg's layers: {filters, size} for a convolution, "M" for a max pool

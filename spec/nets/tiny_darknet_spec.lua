@@ -13,6 +13,12 @@ describe("nets/tiny_darknet.lua", function()
     for i = 1, 2 do assert.near(1, out[i]:sum(), 1e-4) end
   end)
 
+  it("keeps darknet's last partial pooling window on odd sizes", function()
+    local m = ember.load{ net = C.netfile("tiny_darknet") }
+    m:forward(ember.randn(1, 3, 33, 33))
+    assert.same({ 1, 16, 17, 17 }, m.net.modules[2].output:size())
+  end)
+
   it("names the sixteen convolutions conv1..conv16 in cfg order", function()
     assert.same({ 16, 3, 3, 3 }, C.state_size("tiny_darknet", "conv1.weight"))
     assert.same({ 16 }, C.state_size("tiny_darknet", "bn1.running_var"))

@@ -4,7 +4,7 @@
 local classes = {
   -- base and containers
   "Module", "Container", "Sequential", "Concat", "ConcatTable", "CAddTable",
-  "CMulTable", "Identity", "JoinTable",
+  "CMulTable", "Identity", "JoinTable", "Narrow",
   -- convolution and linear
   "SpatialConvolution", "SpatialDilatedConvolution", "SpatialFullConvolution", "Linear",
   -- pooling and normalisation

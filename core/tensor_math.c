@@ -333,9 +333,35 @@ static em_status reduce_all(const em_tensor *src, em_reduce op, double *out, em_
 
 #define BLOCK 256   /* inner positions reduced together: rows stay in cache */
 
+/* The first NaN wins; otherwise the first strict improvement. */
+#define BEST_STEP(CMP, x, b, p, k) do { \
+    if ((x) CMP (b)) { (b) = (x); (p) = (k); } \
+    else if ((x) != (x) && (b) == (b)) { (b) = (x); (p) = (k); } \
+  } while (0)
+
+/* One contiguous row: reducing the last dim. */
+static void reduce_row(const float *x, int64_t n, em_reduce op, float *v, float *idx) {
+  float b = x[0];
+  int64_t p = 0;
+  if (op == EM_SUM || op == EM_MEAN) {
+    double s = 0;
+    for (int64_t k = 0; k < n; k++) s += x[k];
+    *v = (float)(op == EM_SUM ? s : s / (double)n);
+    return;
+  }
+  if (op == EM_MAX) for (int64_t k = 1; k < n; k++) BEST_STEP(>, x[k], b, p, k);
+  else for (int64_t k = 1; k < n; k++) BEST_STEP(<, x[k], b, p, k);
+  *v = b;
+  if (idx) *idx = (float)p;
+}
+
 /* x is [n][inner] (contiguous); writes inner results into v (and idx). */
 static void reduce_block(const float *x, int64_t n, int64_t inner, em_reduce op,
                          float *v, float *idx) {
+  if (inner == 1) {
+    reduce_row(x, n, op, v, idx);
+    return;
+  }
   for (int64_t j0 = 0; j0 < inner; j0 += BLOCK) {
     int m = (int)(inner - j0 < BLOCK ? inner - j0 : BLOCK);
     if (op == EM_SUM || op == EM_MEAN) {
@@ -349,12 +375,11 @@ static void reduce_block(const float *x, int64_t n, int64_t inner, em_reduce op,
     } else {
       float best[BLOCK];
       int64_t pos[BLOCK] = {0};
-      int max = op == EM_MAX;
       memcpy(best, x + j0, (size_t)m * sizeof(float));
       for (int64_t k = 1; k < n; k++) {
         const float *row = x + k * inner + j0;
-        for (int j = 0; j < m; j++)
-          if (beats(row[j], best[j], max)) { best[j] = row[j]; pos[j] = k; }
+        if (op == EM_MAX) for (int j = 0; j < m; j++) BEST_STEP(>, row[j], best[j], pos[j], k);
+        else for (int j = 0; j < m; j++) BEST_STEP(<, row[j], best[j], pos[j], k);
       }
       memcpy(v + j0, best, (size_t)m * sizeof(float));
       if (idx)
@@ -454,6 +479,36 @@ static void select_k(pair *p, int64_t n, int64_t k, before_fn before, int (*cmp)
   }
 }
 
+/* Small k: the k best so far sit in a heap with the worst of them at the
+** root, so most elements lose with one comparison and no scratch of size n. */
+static void heap_sift(pair *h, int64_t k, int64_t i, before_fn before) {
+  for (;;) {
+    int64_t l = 2 * i + 1, r = l + 1, w = i;
+    pair t;
+    if (l < k && before(&h[w], &h[l])) w = l;
+    if (r < k && before(&h[w], &h[r])) w = r;
+    if (w == i) return;
+    t = h[i]; h[i] = h[w]; h[w] = t;
+    i = w;
+  }
+}
+
+static void heap_select(const float *x, int64_t n, int64_t stride, int64_t k, int largest,
+                        before_fn before, pair *h) {
+  for (int64_t i = 0; i < k; i++) { h[i].v = x[i * stride]; h[i].i = i; }
+  for (int64_t i = k / 2 - 1; i >= 0; i--) heap_sift(h, k, i, before);
+  for (int64_t i = k; i < n; i++) {
+    float v = x[i * stride], r = h[0].v;
+    /* a later element wins only strictly (NaN counts as largest) */
+    int wins = largest ? v > r || (v != v && r == r) : v < r || (r != r && v == v);
+    if (wins) {
+      h[0].v = v;
+      h[0].i = i;
+      heap_sift(h, k, 0, before);
+    }
+  }
+}
+
 em_status em_tensor_topk(em_tensor *values, em_tensor *indices, const em_tensor *src,
                          int64_t k, int dim, int largest, em_err *err) {
   int64_t size[EM_MAXDIM], outer = 1, inner = 1, n;
@@ -462,6 +517,7 @@ em_status em_tensor_topk(em_tensor *values, em_tensor *indices, const em_tensor 
   em_tensor ls;
   em_status st;
   pair *p;
+  int use_heap;
   if ((st = check_input(src, "topk", err))) return st;
   if (dim < 0 || dim >= src->ndim)
     return em_fail(err, EM_EARG, "topk: dimension %d out of range for a %d-dimensional tensor "
@@ -478,7 +534,8 @@ em_status em_tensor_topk(em_tensor *values, em_tensor *indices, const em_tensor 
     if (i < dim) outer *= src->size[i];
     if (i > dim) inner *= src->size[i];
   }
-  p = malloc((size_t)(n ? n : 1) * sizeof *p);
+  use_heap = k * 8 <= n;
+  p = malloc((size_t)(use_heap ? k : n ? n : 1) * sizeof *p);
   if (!p) return em_fail(err, EM_ENOMEM, "topk: out of memory for %lld entries", (long long)n);
   em_tensor_init(&ls);
   if ((st = em_tensor_contiguous(&ls, src, err)) ||
@@ -492,8 +549,12 @@ em_status em_tensor_topk(em_tensor *values, em_tensor *indices, const em_tensor 
     for (int64_t j = 0; j < inner; j++) {
       const float *x = em_tensor_data(&ls) + o * n * inner + j;
       float *v = em_tensor_data(values) + o * k * inner + j;
-      for (int64_t i = 0; i < n; i++) { p[i].v = x[i * inner]; p[i].i = i; }
-      if (k < n) select_k(p, n, k, before, cmp);
+      if (use_heap) {
+        heap_select(x, n, inner, k, largest, before, p);
+      } else {
+        for (int64_t i = 0; i < n; i++) { p[i].v = x[i * inner]; p[i].i = i; }
+        if (k < n) select_k(p, n, k, before, cmp);
+      }
       qsort(p, (size_t)k, sizeof *p, cmp);
       for (int64_t i = 0; i < k; i++) v[i * inner] = p[i].v;
       if (indices) {

@@ -430,6 +430,23 @@ static void test_topk_edges(void) {
   CHECK(em_tensor_topk(&v, &ix, &a, 1, 1, 1, &err) == EM_EARG);
   CHECK(strstr(err.msg, "expected 1 to 1") != NULL);
   CHECK(em_tensor_topk(&v, &v, &a, 1, 0, 1, &err) == EM_EARG);
+  /* the same through the heap used for small k: NaN largest, ties by position */
+  {
+    int64_t s40[1] = {40};
+    float *d;
+    CHECK_OK(em_tensor_new(&a, 1, s40, &e_));
+    d = em_tensor_data(&a);
+    for (int i = 0; i < 40; i++) d[i] = (float)(i % 20);
+    d[0] = d[1] = d[30] = NAN;
+    CHECK_OK(em_tensor_topk(&v, &ix, &a, 4, 0, 1, &e_));
+    CHECK(isnan(em_tensor_data(&v)[2]) && em_tensor_data(&ix)[2] == 30);
+    CHECK(em_tensor_data(&ix)[0] == 0 && em_tensor_data(&ix)[1] == 1);
+    CHECK(em_tensor_data(&v)[3] == 19 && em_tensor_data(&ix)[3] == 19);
+    CHECK_OK(em_tensor_topk(&v, &ix, &a, 3, 0, 0, &e_));   /* NaN at the front is pushed out */
+    CHECK(em_tensor_data(&v)[0] == 0 && em_tensor_data(&ix)[0] == 20);
+    CHECK(em_tensor_data(&v)[1] == 1 && em_tensor_data(&ix)[1] == 21);
+    CHECK(em_tensor_data(&v)[2] == 2 && em_tensor_data(&ix)[2] == 2);   /* 2 before 22 */
+  }
   em_tensor_free(&a);
   make_tensor(&a, 2, s24, 1);
   CHECK_OK(em_tensor_topk(&a, &ix, &a, 2, 1, 1, &e_));   /* values may replace src */

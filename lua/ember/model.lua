@@ -45,6 +45,7 @@
 -- After changing m.net's weights, m:refold() makes the graph again. Leaf
 -- modules are shared between m.net and m.graph (so are their outputs).
 --
+-- net may also be a declaration table itself (handy in tests).
 -- Options of ember.load besides net and weights: fold (default true), strict
 -- (default true: names missing from the file or unknown to the net are
 -- errors; shapes are always checked); the rest go to build.

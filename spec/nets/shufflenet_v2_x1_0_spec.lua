@@ -3,15 +3,7 @@
 
 local C = require "nets.check"
 
--- The channel split of the stride-1 units needs nn.Narrow (Torch7's).
-local has_narrow = pcall(function() return require("ember.nn").Narrow end)
-
 describe("nets/shufflenet_v2_x1_0.lua", function()
-  if not has_narrow then
-    pending("needs nn.Narrow, not yet in ember.nn")
-    return
-  end
-
   it("gives torchvision's logits for the same weights and input", function()
     C.equivalence("shufflenet_v2_x1_0")
   end)

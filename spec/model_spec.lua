@@ -36,6 +36,11 @@ local function tmpdir()
   return dir
 end
 
+-- the temporary tree goes when the file's specs are done
+teardown(function()
+  if dir and dir:match("^/tmp/") then os.execute("rm -rf '" .. dir .. "'") end
+end)
+
 -- Weights for SMALL with non-trivial batch-norm statistics.
 local function small_weights()
   ember.manualSeed(11)

@@ -98,15 +98,62 @@ static int nthreads(const em_ctx *ctx) {
   return ctx && ctx->nthreads > 0 ? ctx->nthreads : 1;
 }
 
+/* Output columns [*lo, *hi) whose windows lie wholly inside the input
+** width: they need no bounds checks, and run as vector loops over ox. */
+static void interior(int64_t W, int64_t ow, int k, int s, int pl, int d, int64_t *lo, int64_t *hi) {
+  int64_t last = W - 1 - (int64_t)(k - 1) * d + pl;   /* ox*s may reach this */
+  *lo = ceil_div(pl, s);
+  *hi = last < 0 ? 0 : last / s + 1;
+  if (*hi > ow) *hi = ow;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* NaN wins, as in PyTorch; written as a select so the loops vectorise */
+static inline float max_nan(float m, float v) { return (v > m) | (v != v) ? v : m; }
+
+/* y[i] = max(y[i], r[i*s]) for i < n; inlined with s = 1 and 2 so those
+** (the common strides) get constant-stride vector code */
+static inline void max_row(float *restrict y, const float *restrict r, int64_t n, int64_t s) {
+  for (int64_t i = 0; i < n; i++) y[i] = max_nan(y[i], r[i * s]);
+}
+
+static inline void sum_row(float *restrict y, const float *restrict r, int64_t n, int64_t s) {
+  for (int64_t i = 0; i < n; i++) y[i] += r[i * s];
+}
+
+typedef void (*row_fn)(float *restrict, const float *restrict, int64_t, int64_t);
+static void max_row_s1(float *restrict y, const float *restrict r, int64_t n, int64_t s) { (void)s; max_row(y, r, n, 1); }
+static void max_row_s2(float *restrict y, const float *restrict r, int64_t n, int64_t s) { (void)s; max_row(y, r, n, 2); }
+static void max_row_sn(float *restrict y, const float *restrict r, int64_t n, int64_t s) { max_row(y, r, n, s); }
+static void sum_row_s1(float *restrict y, const float *restrict r, int64_t n, int64_t s) { (void)s; sum_row(y, r, n, 1); }
+static void sum_row_s2(float *restrict y, const float *restrict r, int64_t n, int64_t s) { (void)s; sum_row(y, r, n, 2); }
+static void sum_row_sn(float *restrict y, const float *restrict r, int64_t n, int64_t s) { sum_row(y, r, n, s); }
+
 /* ---------------------------------------------------------------- max */
+
+/* One output: the max over the window's cells inside the input. */
+static float max_window(const float *x, int64_t H, int64_t W, int64_t ys, int64_t ky0, int64_t ky1,
+                        int64_t xs, const em_pool_params *p) {
+  int64_t kx0 = xs < 0 ? ceil_div(-xs, p->dw) : 0;
+  int64_t kx1 = ceil_div(W - xs, p->dw);
+  float m = -INFINITY;
+  (void)H;
+  if (kx1 > p->kw) kx1 = p->kw;
+  for (int64_t ky = ky0; ky < ky1; ky++) {
+    const float *row = x + (ys + ky * p->dh) * W + xs;
+    for (int64_t kx = kx0; kx < kx1; kx++) m = max_nan(m, row[kx * p->dw]);
+  }
+  return m;
+}
 
 em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                                const em_pool_params *p, em_err *err) {
-  int64_t oh, ow, planes, H, W;
+  int64_t oh, ow, planes, H, W, lo, hi;
   em_tensor in;
   em_status st;
   const float *src;
   float *dst;
+  row_fn row;
   if ((st = check_io(input, output, err)) || (st = check_params(input, p, 1, &oh, &ow, err)) ||
       (st = setup(input, &in, output, oh, ow, err)))
     return st;
@@ -115,31 +162,26 @@ em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
   W = input->size[3];
   src = em_tensor_data(&in);
   dst = em_tensor_data(output);
+  interior(W, ow, p->kw, p->sw, p->pl, p->dw, &lo, &hi);
+  row = p->sw == 1 ? max_row_s1 : p->sw == 2 ? max_row_s2 : max_row_sn;
   #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
   for (int64_t pl = 0; pl < planes; pl++) {
     const float *x = src + pl * H * W;
-    float *y = dst + pl * oh * ow;
     for (int64_t oy = 0; oy < oh; oy++) {
+      float *y = dst + (pl * oh + oy) * ow;
       /* kernel rows ky with 0 <= ys + ky*dh < H */
       int64_t ys = oy * p->sh - p->pt;
       int64_t ky0 = ys < 0 ? ceil_div(-ys, p->dh) : 0;
       int64_t ky1 = ceil_div(H - ys, p->dh);
       if (ky1 > p->kh) ky1 = p->kh;
-      for (int64_t ox = 0; ox < ow; ox++) {
-        int64_t xs = ox * p->sw - p->pl;
-        int64_t kx0 = xs < 0 ? ceil_div(-xs, p->dw) : 0;
-        int64_t kx1 = ceil_div(W - xs, p->dw);
-        float m = -INFINITY;
-        if (kx1 > p->kw) kx1 = p->kw;
-        for (int64_t ky = ky0; ky < ky1; ky++) {
-          const float *row = x + (ys + ky * p->dh) * W + xs;
-          for (int64_t kx = kx0; kx < kx1; kx++) {
-            float v = row[kx * p->dw];
-            /* NaN wins, as in PyTorch */
-            if (v > m || v != v) m = v;
-          }
-        }
-        y[oy * ow + ox] = m;
+      for (int64_t ox = 0; ox < lo; ox++)
+        y[ox] = max_window(x, H, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
+      for (int64_t ox = hi; ox < ow; ox++)
+        y[ox] = max_window(x, H, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
+      for (int64_t ox = lo; ox < hi; ox++) y[ox] = -INFINITY;
+      for (int64_t ky = ky0; ky < ky1; ky++) {
+        const float *r = x + (ys + ky * p->dh) * W + lo * p->sw - p->pl;
+        for (int kx = 0; kx < p->kw; kx++) row(y + lo, r + kx * p->dw, hi - lo, p->sw);
       }
     }
   }
@@ -151,11 +193,12 @@ em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
 
 em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                                const em_pool_params *p, em_err *err) {
-  int64_t oh, ow, planes, H, W;
+  int64_t oh, ow, planes, H, W, lo, hi;
   em_tensor in;
   em_status st;
   const float *src;
   float *dst;
+  row_fn row;
   if ((st = check_io(input, output, err)) || (st = check_params(input, p, 0, &oh, &ow, err)) ||
       (st = setup(input, &in, output, oh, ow, err)))
     return st;
@@ -164,11 +207,13 @@ em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
   W = input->size[3];
   src = em_tensor_data(&in);
   dst = em_tensor_data(output);
+  interior(W, ow, p->kw, p->sw, p->pl, 1, &lo, &hi);
+  row = p->sw == 1 ? sum_row_s1 : p->sw == 2 ? sum_row_s2 : sum_row_sn;
   #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
   for (int64_t pl = 0; pl < planes; pl++) {
     const float *x = src + pl * H * W;
-    float *y = dst + pl * oh * ow;
     for (int64_t oy = 0; oy < oh; oy++) {
+      float *y = dst + (pl * oh + oy) * ow;
       /* PyTorch's divisor: with count_include_pad the window is clipped to
       ** the padded input (so the ceil-mode overhang does not count), else
       ** to the input itself */
@@ -178,17 +223,30 @@ em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
       if (y0 < 0) y0 = 0;
       if (y1 > H) y1 = H;
       for (int64_t ox = 0; ox < ow; ox++) {
+        if (ox == lo) ox = hi;   /* the interior is done below */
+        if (ox >= ow) break;
         int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
         if (x1 > W + p->pr) x1 = W + p->pr;
         int64_t pw = x1 - x0, count;
         float s = 0;
         if (x0 < 0) x0 = 0;
         if (x1 > W) x1 = W;
-        if (y0 >= y1 || x0 >= x1) { y[oy * ow + ox] = 0; continue; }
+        if (y0 >= y1 || x0 >= x1) { y[ox] = 0; continue; }
         for (int64_t yy = y0; yy < y1; yy++)
           for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
         count = p->count_include_pad ? ph * pw : (y1 - y0) * (x1 - x0);
-        y[oy * ow + ox] = s / (float)count;
+        y[ox] = s / (float)count;
+      }
+      /* interior columns: the window spans kw input columns */
+      if (lo < hi) {
+        float count = (float)((p->count_include_pad ? ph : y1 - y0) * p->kw);
+        for (int64_t ox = lo; ox < hi; ox++) y[ox] = 0;
+        for (int64_t yy = y0; yy < y1; yy++) {
+          const float *r = x + yy * W + lo * p->sw - p->pl;
+          for (int kx = 0; kx < p->kw; kx++) row(y + lo, r + kx, hi - lo, p->sw);
+        }
+        if (y0 >= y1) count = 1;   /* no rows: the sums stay 0, as PyTorch */
+        for (int64_t ox = lo; ox < hi; ox++) y[ox] /= count;
       }
     }
   }

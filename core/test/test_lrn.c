@@ -79,6 +79,29 @@ static void test_large(void) {
   em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
 }
 
+/* A huge channel among tiny ones: after it leaves the window the running
+** sum must not keep its rounding error (checked element by element). */
+static void test_running_sum_drift(void) {
+  int64_t sz[4] = {1, 64, 1, 5};
+  em_tensor x, y, ref;
+  em_tensor_init(&x); em_tensor_init(&y); em_tensor_init(&ref);
+  CHECK_OK(em_tensor_new(&x, 4, sz, &e_));
+  CHECK_OK(em_rng_uniform(&rng, &x, -1e-2f, 1e-2f, &e_));
+  for (int c = 3; c < 64; c += 13)
+    for (int i = 0; i < 5; i++) em_tensor_data(&x)[c * 5 + i] = 3e3f * (i + 1);
+  CHECK_OK(em_tensor_new(&ref, 4, sz, &e_));
+  naive_lrn(&x, &ref, 3, 1.0, 0.75, 1e-3);
+  CHECK_OK(em_lrn_forward(&ctx, &x, &y, 3, 1.0f, 0.75f, 1e-3f, &e_));
+  double worst = 0;
+  for (int64_t i = 0; i < em_tensor_nelement(&x); i++) {
+    double r = em_tensor_data(&ref)[i], d = fabs(em_tensor_data(&y)[i] - r) / (fabs(r) + 1e-30);
+    if (d > worst) worst = d;
+  }
+  if (!(worst < 1e-5)) fprintf(stderr, "  worst relative error %g\n", worst);
+  CHECK(worst < 1e-5);
+  em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
+}
+
 static void test_strided(void) {
   int64_t sz[4] = {2, 6, 5, 7};
   em_tensor x, xt, xc, y, ref;
@@ -118,6 +141,21 @@ static void test_errors(void) {
   expect_error(em_lrn_forward(&ctx, &x, &y, 0, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "size must be positive, got 0");
   expect_error(em_lrn_forward(&ctx, &x, &x, 5, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "must not share storage");
   expect_error(em_lrn_forward(&ctx, &x, &y, 5, INFINITY, 0.75f, 1, &e), EM_EARG, &e, "must be finite");
+  {
+    int64_t wide[3] = {1, 5000, 1};
+    em_tensor w;
+    em_tensor_init(&w);
+    CHECK_OK(em_tensor_new(&w, 3, wide, &e_));
+    CHECK_OK(em_tensor_fill(&w, 1, &e_));
+    expect_error(em_lrn_forward(&ctx, &w, &y, 4097, 1e-4f, 0.75f, 1, &e), EM_EARG, &e,
+                 "size 4097 over 5000 channels is more than the 4096 supported");
+    /* a window as wide as all 5000 channels is one group of 5000 > 4096 too,
+    ** but 4096 fits: channel c gets 1 / (1 + count/4096), count = channels in [c-2047, c+2048] */
+    CHECK_OK(em_lrn_forward(&ctx, &w, &y, 4096, 1.0f, 1.0f, 1, &e_));
+    CHECK_CLOSE(em_tensor_data(&y)[2500], 1.0 / (1.0 + 4096.0 / 4096.0), 1e-6);
+    CHECK_CLOSE(em_tensor_data(&y)[0], 1.0 / (1.0 + 2049.0 / 4096.0), 1e-6);
+    em_tensor_free(&w);
+  }
   em_tensor_free(&x2); em_tensor_free(&x); em_tensor_free(&zero); em_tensor_free(&empty); em_tensor_free(&y);
 }
 
@@ -126,6 +164,7 @@ int main(void) {
   em_ctx_init(&ctx);
   TEST_RUN(test_random);
   TEST_RUN(test_large);
+  TEST_RUN(test_running_sum_drift);
   TEST_RUN(test_strided);
   TEST_RUN(test_errors);
   TEST_REPORT();

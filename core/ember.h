@@ -190,7 +190,13 @@ em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_te
 em_status em_linear_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                             const em_tensor *weight, const em_tensor *bias, em_err *err);
 
-/* pool.c */
+/* pool.c: output sizes and average divisors as PyTorch (ONNX agrees). Each
+** pad must be smaller than the (dilated) kernel (PyTorch's nn layers ask
+** pad <= kernel/2; the Lua modules check that). ceil_mode keeps a last
+** partial window only if it starts inside the input or the top/left
+** padding. Padded cells never win a max; with count_include_pad they count
+** in the divisor, but not the ceil-mode overhang past the padding.
+** Adaptive cell i of n over L covers [floor(i*L/n), ceil((i+1)*L/n)). */
 typedef struct em_pool_params {
   int kh, kw, sh, sw, pt, pl, pb, pr;
   int ceil_mode;
@@ -218,7 +224,9 @@ em_status em_batchnorm_fold(em_tensor *conv_weight, em_tensor *conv_bias,
                             const em_tensor *mean, const em_tensor *var, float eps, em_err *err);
 
 /* lrn.c: across channels, as torch.nn.LocalResponseNorm / ONNX LRN:
-** b = a / (k + alpha/size * sum over the window of a^2)^beta */
+** b = a / (k + alpha/size * sum over the window of a^2)^beta, the window
+** [c - floor((size-1)/2), c + ceil((size-1)/2)] clipped (ONNX's; PyTorch's
+** mirror image for even sizes). Input N,C,... of rank >= 3. */
 em_status em_lrn_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                          int size, float alpha, float beta, float k, em_err *err);
 

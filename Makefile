@@ -9,6 +9,7 @@ PYTHON    ?= /usr/bin/python3
 LUA_INC   ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIB   ?= $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 BLAS_LIB  ?= -lopenblas
+STB_LIB   ?= $(shell pkg-config --libs stb 2>/dev/null || echo -lstb)
 DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev libstb-dev \
             lua-busted libreadline-dev python3-numpy python3-torch python3-torchvision \
             python3-onnx libonnx-testdata lua-cjson \
@@ -21,7 +22,7 @@ else
 endif
 CFLAGS  ?= $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -fopenmp
 LDFLAGS ?= $(filter -fsanitize=%,$(OPT)) -fopenmp
-LIBS     = $(BLAS_LIB) -lm
+LIBS     = $(BLAS_LIB) $(STB_LIB) -lm
 PROTOC_C ?= protoc-c
 ONNX_PROTO_DIR ?= /usr/include/onnx
 

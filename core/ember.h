@@ -334,4 +334,81 @@ em_status em_st_tensor(em_tensor *t, em_st_mapping *m, const em_st_entry *e,
 em_status em_st_save(const char *path, const char *header, size_t header_len,
                      const em_tensor *const *tensors, int n, em_err *err);
 
+/* ------------------------------------------------------------------ image.c */
+/* Images in and out, and preprocessing. Decoded pixels are an em_image:
+** uint8, H,W,C interleaved (row-major, as decoded). The float operations
+** take C,H,W tensors (leading dims are planes for resize/crop/letterbox).
+**
+**   em_image im; em_tensor x;
+**   em_image_init(&im); em_tensor_init(&x);
+**   if (em_image_load(&im, "cat.jpg", 3, NULL, &err)) ...;  // NULL: default limits
+**   em_image_to_tensor(&im, &x, 1.0f, &err);                // 3,H,W in [0, 1]
+**   em_image_free(&im); em_tensor_free(&x);
+*/
+typedef struct em_image {
+  uint8_t *data;               /* h * w * c bytes, malloc'd; NULL when empty */
+  int w, h, c;                 /* c: 1 (grey), 2 (grey, alpha), 3 (RGB), 4 (RGBA) */
+} em_image;
+#define EM_IMAGE_MAX_SIDE 16384
+#define EM_IMAGE_MAX_BYTES ((int64_t)1 << 30)
+/* Checked against the header before decoding; 0 fields take the defaults. */
+typedef struct em_image_limits {
+  int64_t max_side;            /* width and height at most this */
+  int64_t max_bytes;           /* decoded pixels at most this many bytes */
+} em_image_limits;
+void em_image_init(em_image *im);
+void em_image_free(em_image *im);
+em_status em_image_alloc(em_image *im, int w, int h, int c, em_err *err);
+/* JPEG, PNG, BMP, GIF (first frame), PGM/PPM, TGA, PSD (stb_image) from
+** memory or a file. channels: 0 keeps the file's, 1 gives grey (PIL's "L"
+** weights from colour), 3 RGB, 4 RGBA. name is used in messages. */
+em_status em_image_decode(em_image *im, const void *buf, size_t len, int channels,
+                          const em_image_limits *lim, const char *name, em_err *err);
+em_status em_image_load(em_image *im, const char *path, int channels,
+                        const em_image_limits *lim, em_err *err);
+/* PNG, JPEG (quality 1..100) or BMP by the extension; written beside the
+** file, then renamed over it. */
+em_status em_image_save(const em_image *im, const char *path, int quality, em_err *err);
+/* uint8 H,W,C <-> float C,H,W with values in [0, range] (x / 255 * range;
+** back with rounding and clamping). from_tensor takes C,H,W (C 1..4) or H,W. */
+em_status em_image_to_tensor(const em_image *im, em_tensor *t, float range, em_err *err);
+em_status em_image_from_tensor(em_image *im, const em_tensor *t, float range, em_err *err);
+
+/* BILINEAR: half-pixel centres, no antialiasing (PyTorch's interpolate with
+** align_corners=False, OpenCV's INTER_LINEAR). ANTIALIAS: PIL's triangle
+** filter whose support widens with the downscale factor (Image.resize with
+** BILINEAR; interpolate with antialias=True). ALIGNED: align_corners=True,
+** darknet's resize_image. */
+typedef enum em_resize { EM_RESIZE_BILINEAR, EM_RESIZE_ANTIALIAS, EM_RESIZE_ALIGNED } em_resize;
+/* 8-bit resampling exactly as PIL's ImagingResample (fixed-point weights,
+** horizontal pass, rounding to 8 bits, vertical pass): torchvision's Resize
+** on PIL images. dst must not be src. */
+em_status em_image_resize_u8(const em_image *src, em_image *dst, int w, int h,
+                             em_resize mode, em_err *err);
+/* PIL's convert("L"): L = (19595 R + 38470 G + 7471 B + 2^15) >> 16. */
+em_status em_image_grayscale_u8(const em_image *src, em_image *dst, em_err *err);
+
+/* Float images. dst must not share memory with src unless stated. */
+em_status em_image_resize(const em_tensor *src, em_tensor *dst, int w, int h,
+                          em_resize mode, em_err *err);
+/* the w x h region whose top-left pixel is (x, y), 0-based */
+em_status em_image_crop(const em_tensor *src, em_tensor *dst, int x, int y, int w, int h, em_err *err);
+/* top-left of a centred tw x th box, rounded as torchvision's CenterCrop */
+void em_image_center_box(int w, int h, int tw, int th, int *x, int *y);
+/* the size torchvision's Resize(n) gives: shorter side n, longer int(n * long / short) */
+void em_image_short_side(int w, int h, int n, int *ow, int *oh);
+/* fit inside w x h keeping the aspect ratio, centred, borders = fill
+** (darknet's letterbox_image: fill 0.5, mode ALIGNED) */
+em_status em_image_letterbox(const em_tensor *src, em_tensor *dst, int w, int h, float fill,
+                             em_resize mode, em_err *err);
+/* C = 3 or 4 -> 1,H,W luma 0.299 R + 0.587 G + 0.114 B; C = 1 copied */
+em_status em_image_grayscale(const em_tensor *src, em_tensor *dst, em_err *err);
+/* (x - mean) / std per channel, n = 1 or C values; dst may be src */
+em_status em_image_normalize(const em_tensor *src, em_tensor *dst, const float *mean,
+                             const float *std, int n, em_err *err);
+/* range - x; dst may be src */
+em_status em_image_invert(const em_tensor *src, em_tensor *dst, float range, em_err *err);
+/* channels 0 and 2 swapped (RGB <-> BGR), C = 3 or 4 */
+em_status em_image_swap_rb(const em_tensor *src, em_tensor *dst, em_err *err);
+
 #endif

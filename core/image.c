@@ -1,0 +1,630 @@
+/* image.c -- images in and out (stb_image, stb_image_write) and the
+** preprocessing a classifier needs: resizing, crops, letterbox, colour. */
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include "ember.h"
+
+/* PIL's fixed point for 8-bit resampling (Resample.c): 32 bits less 8 for
+** the pixel and 2 for the sign and the overshoot of negative weights. */
+#define PRECISION_BITS (32 - 8 - 2)
+
+/* ------------------------------------------------------------ u8 images */
+
+void em_image_init(em_image *im) { memset(im, 0, sizeof *im); }
+
+void em_image_free(em_image *im) {
+  free(im->data);
+  em_image_init(im);
+}
+
+em_status em_image_alloc(em_image *im, int w, int h, int c, em_err *err) {
+  if (w <= 0 || h <= 0 || c < 1 || c > 4)
+    return em_fail(err, EM_EARG, "image size %dx%d with %d channels is not valid", w, h, c);
+  size_t n = (size_t)w * (size_t)h * (size_t)c;
+  if (im->data && (size_t)im->w * im->h * im->c == n) {
+    im->w = w; im->h = h; im->c = c;
+    return EM_OK;
+  }
+  uint8_t *p = malloc(n);
+  if (!p) return em_fail(err, EM_ENOMEM, "out of memory for a %dx%d image", w, h);
+  free(im->data);
+  im->data = p; im->w = w; im->h = h; im->c = c;
+  return EM_OK;
+}
+
+/* "28 GiB", "300 MiB": sizes in limit messages. */
+static const char *human(double bytes, char *buf, size_t len) {
+  if (bytes >= 1024.0 * 1024 * 1024) snprintf(buf, len, "%.0f GiB", bytes / (1024.0 * 1024 * 1024));
+  else if (bytes >= 1024.0 * 1024) snprintf(buf, len, "%.0f MiB", bytes / (1024.0 * 1024));
+  else snprintf(buf, len, "%.0f bytes", bytes);
+  return buf;
+}
+
+/* stb_image decodes whatever JPEG data there is and fills the rest with
+** grey, so a cut file would pass as an image. Walks the marker segments
+** (skipping APPn segments whole, so an EXIF thumbnail's end marker does not
+** count) and the entropy-coded data after each SOS up to EOI. */
+static int jpeg_complete(const uint8_t *p, size_t n) {
+  size_t i = 2;
+  while (i + 1 < n) {
+    if (p[i] != 0xFF) return 0;
+    uint8_t m = p[i + 1];
+    if (m == 0xFF) { i++; continue; }              /* fill byte */
+    if (m == 0xD9) return 1;                        /* EOI */
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { i += 2; continue; }
+    if (i + 3 >= n) return 0;
+    size_t seg = ((size_t)p[i + 2] << 8) | p[i + 3];
+    i += 2 + seg;
+    if (m != 0xDA) continue;
+    /* entropy-coded data: ends at a marker that is not a stuffed 0 or RSTn */
+    while (i + 1 < n && !(p[i] == 0xFF && p[i + 1] != 0 && !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7)))
+      i++;
+  }
+  return 0;
+}
+
+static void to_gray_u8(const uint8_t *src, uint8_t *dst, size_t npix, int c);
+
+em_status em_image_decode(em_image *im, const void *buf, size_t len, int channels,
+                          const em_image_limits *lim, const char *name, em_err *err) {
+  int64_t max_side = lim && lim->max_side > 0 ? lim->max_side : EM_IMAGE_MAX_SIDE;
+  int64_t max_bytes = lim && lim->max_bytes > 0 ? lim->max_bytes : EM_IMAGE_MAX_BYTES;
+  const uint8_t *p = buf;
+  int w, h, c, req;
+  char s1[32], s2[32];
+  if (!name) name = "image";
+  if (channels < 0 || channels > 4)
+    return em_fail(err, EM_EARG, "%s: channels must be 1 to 4 (or 0 for the file's), got %d", name, channels);
+  if (!buf || len == 0) return em_fail(err, EM_EFORMAT, "%s: empty file", name);
+  if (len > INT_MAX) return em_fail(err, EM_EFORMAT, "%s: file of %zu bytes is too large to decode", name, len);
+  if (!stbi_info_from_memory(p, (int)len, &w, &h, &c))
+    return em_fail(err, EM_EFORMAT, "%s: not an image of a known format (%s)", name, stbi_failure_reason());
+  int outc = channels ? channels : c;
+  if (w <= 0 || h <= 0)
+    return em_fail(err, EM_EFORMAT, "%s: image declares a size of %dx%d", name, w, h);
+  /* stb may hold both its native and the converted buffer: count the larger */
+  double need = (double)w * h * (outc > c ? outc : c);
+  if (w > max_side || h > max_side || need > (double)max_bytes)
+    return em_fail(err, EM_ENOMEM, "%s: image %dx%d would need %s (limits: %lldx%lld, %s)", name,
+                   w, h, human(need, s1, sizeof s1), (long long)max_side, (long long)max_side,
+                   human((double)max_bytes, s2, sizeof s2));
+  if (len >= 2 && p[0] == 0xFF && p[1] == 0xD8 && !jpeg_complete(p, len))
+    return em_fail(err, EM_EFORMAT, "%s: truncated JPEG (no end of image marker)", name);
+  /* grey from colour with PIL's weights, not stb's own */
+  req = (outc == 1 && c >= 3) ? 3 : outc;
+  uint8_t *px = stbi_load_from_memory(p, (int)len, &w, &h, &c, req);
+  if (!px) return em_fail(err, EM_EFORMAT, "%s: cannot decode (%s)", name, stbi_failure_reason());
+  em_status st = em_image_alloc(im, w, h, outc, err);
+  if (st == EM_OK) {
+    if (req == outc) memcpy(im->data, px, (size_t)w * h * outc);
+    else to_gray_u8(px, im->data, (size_t)w * h, req);
+  }
+  stbi_image_free(px);
+  return st;
+}
+
+em_status em_image_load(em_image *im, const char *path, int channels,
+                        const em_image_limits *lim, em_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return em_fail(err, EM_EIO, "%s: cannot open", path);
+  uint8_t *buf = NULL;
+  size_t len = 0, cap = 0, got;
+  em_status st = EM_OK;
+  do {   /* read in growing chunks: works for pipes and sizes fseek cannot tell */
+    if (len == cap) {
+      cap = cap ? cap * 2 : 1 << 16;
+      if (cap > (size_t)INT_MAX + 1) { st = em_fail(err, EM_EFORMAT, "%s: file too large to decode", path); break; }
+      uint8_t *nb = realloc(buf, cap);
+      if (!nb) { st = em_fail(err, EM_ENOMEM, "%s: out of memory reading the file", path); break; }
+      buf = nb;
+    }
+    got = fread(buf + len, 1, cap - len, f);
+    len += got;
+  } while (got > 0);
+  if (st == EM_OK && ferror(f)) st = em_fail(err, EM_EIO, "%s: read error", path);
+  fclose(f);
+  if (st == EM_OK) st = em_image_decode(im, buf, len, channels, lim, path, err);
+  free(buf);
+  return st;
+}
+
+static void write_func(void *ctx, void *data, int size) {
+  FILE *f = ctx;
+  fwrite(data, 1, (size_t)size, f);   /* a short write sets ferror(f), checked after */
+}
+
+em_status em_image_save(const em_image *im, const char *path, int quality, em_err *err) {
+  const char *ext = strrchr(path, '.');
+  int kind = !ext ? -1 : !strcasecmp(ext, ".png") ? 0
+           : (!strcasecmp(ext, ".jpg") || !strcasecmp(ext, ".jpeg")) ? 1
+           : !strcasecmp(ext, ".bmp") ? 2 : -1;
+  if (kind < 0) return em_fail(err, EM_EARG, "%s: unknown image format (use .png, .jpg or .bmp)", path);
+  if (!im || !im->data || im->w <= 0 || im->h <= 0 || im->c < 1 || im->c > 4)
+    return em_fail(err, EM_EARG, "%s: no image to save", path);
+  if (quality < 1 || quality > 100) return em_fail(err, EM_EARG, "JPEG quality must be 1 to 100, got %d", quality);
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + 8);
+  if (!tmp) return em_fail(err, EM_ENOMEM, "out of memory");
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".XXXXXX", 8);
+  /* a reader never sees half a file: write beside it, then rename over */
+  int fd = mkstemp(tmp);
+  if (fd < 0) { free(tmp); return em_fail(err, EM_EIO, "%s: cannot create a file beside it", path); }
+  FILE *f = fdopen(fd, "wb");
+  if (!f) { close(fd); unlink(tmp); free(tmp); return em_fail(err, EM_EIO, "%s: cannot write", path); }
+  int ok = kind == 0 ? stbi_write_png_to_func(write_func, f, im->w, im->h, im->c, im->data, im->w * im->c)
+         : kind == 1 ? stbi_write_jpg_to_func(write_func, f, im->w, im->h, im->c, im->data, quality)
+         : stbi_write_bmp_to_func(write_func, f, im->w, im->h, im->c, im->data);
+  int werr = ferror(f);
+  if (fclose(f) != 0) werr = 1;
+  if (!ok || werr || rename(tmp, path) != 0) {
+    unlink(tmp);
+    free(tmp);
+    return em_fail(err, EM_EIO, "%s: %s", path, ok ? "write failed (disk full?)" : "encoding failed");
+  }
+  free(tmp);
+  return EM_OK;
+}
+
+/* ---------------------------------------------------- u8 <-> float C,H,W */
+
+static em_status check_image_tensor(const em_tensor *t, const char *what, em_err *err) {
+  char s[128];
+  if (!t || !t->storage || em_tensor_nelement(t) == 0) return em_fail(err, EM_EARG, "%s is empty", what);
+  if (t->ndim != 3 && t->ndim != 2)
+    return em_fail(err, EM_ESHAPE, "expected a C,H,W (or H,W) %s, got %s", what, em_tensor_shape_str(t, s, sizeof s));
+  return EM_OK;
+}
+
+em_status em_image_to_tensor(const em_image *im, em_tensor *t, float range, em_err *err) {
+  if (!im || !im->data) return em_fail(err, EM_EARG, "image is empty");
+  int64_t sz[3] = {im->c, im->h, im->w};
+  if (em_tensor_resize(t, 3, sz, err)) return EM_ENOMEM;
+  float *o = em_tensor_data(t);
+  size_t hw = (size_t)im->w * im->h;
+  for (int ch = 0; ch < im->c; ch++)
+    for (size_t i = 0; i < hw; i++) {
+      /* x / 255 as torchvision's ToTensor, so range 1 matches it bit for bit */
+      float v = im->data[i * im->c + ch];
+      o[ch * hw + i] = range == 255.0f ? v : v / 255.0f * range;
+    }
+  return EM_OK;
+}
+
+em_status em_image_from_tensor(em_image *im, const em_tensor *t, float range, em_err *err) {
+  em_tensor c;
+  char s[128];
+  if (check_image_tensor(t, "image", err)) return EM_EARG;
+  int nc = t->ndim == 3 ? (int)t->size[0] : 1;
+  if (nc < 1 || nc > 4)
+    return em_fail(err, EM_ESHAPE, "expected 1 to 4 channels, got %s", em_tensor_shape_str(t, s, sizeof s));
+  if (t->size[t->ndim - 1] > INT_MAX || t->size[t->ndim - 2] > INT_MAX)
+    return em_fail(err, EM_ESHAPE, "image %s is too large", em_tensor_shape_str(t, s, sizeof s));
+  if (!(range > 0)) return em_fail(err, EM_EARG, "range must be positive, got %g", range);
+  int h = (int)t->size[t->ndim - 2], w = (int)t->size[t->ndim - 1];
+  em_tensor_init(&c);
+  if (em_tensor_contiguous(&c, t, err)) return EM_ENOMEM;
+  em_status st = em_image_alloc(im, w, h, nc, err);
+  if (st == EM_OK) {
+    const float *x = em_tensor_data(&c);
+    size_t hw = (size_t)w * h;
+    float k = 255.0f / range;
+    for (int ch = 0; ch < nc; ch++)
+      for (size_t i = 0; i < hw; i++) {
+        float v = x[ch * hw + i] * k;
+        im->data[i * nc + ch] = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)lrintf(v) : 0;   /* NaN -> 0 */
+      }
+  }
+  em_tensor_free(&c);
+  return st;
+}
+
+/* ------------------------------------------------------- resampling tables */
+
+/* For each output position: the first input index, the tap count and the
+** weights (summing to 1). Separable: one table per axis. */
+typedef struct taps {
+  int n;            /* outputs */
+  int ksize;        /* weights per output */
+  int *first, *count;
+  double *w;        /* n * ksize */
+} taps;
+
+static void taps_free(taps *t) { free(t->first); free(t->count); free(t->w); }
+
+static int taps_alloc(taps *t, int n, int ksize) {
+  t->n = n; t->ksize = ksize;
+  t->first = malloc(sizeof(int) * (size_t)n);
+  t->count = malloc(sizeof(int) * (size_t)n);
+  t->w = calloc((size_t)n * (size_t)ksize, sizeof(double));
+  if (t->first && t->count && t->w) return 1;
+  taps_free(t);
+  return 0;
+}
+
+/* PIL's precompute_coeffs with the triangle (bilinear) filter: its support
+** grows with the downscale factor, so each output averages every input it
+** covers (torch's interpolate(antialias=True) computes the same weights). */
+static int taps_antialias(taps *t, int in, int out) {
+  double scale = (double)in / out, fs = scale < 1.0 ? 1.0 : scale;
+  double support = 1.0 * fs;
+  if (!taps_alloc(t, out, (int)ceil(support) * 2 + 1)) return 0;
+  for (int o = 0; o < out; o++) {
+    double center = (o + 0.5) * scale, ww = 0.0, ss = 1.0 / fs;
+    int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+    if (xmin < 0) xmin = 0;
+    if (xmax > in) xmax = in;
+    xmax -= xmin;
+    double *k = t->w + (size_t)o * t->ksize;
+    for (int x = 0; x < xmax; x++) {
+      double a = fabs((x + xmin - center + 0.5) * ss);
+      k[x] = a < 1.0 ? 1.0 - a : 0.0;
+      ww += k[x];
+    }
+    for (int x = 0; x < xmax; x++) if (ww != 0.0) k[x] /= ww;
+    t->first[o] = xmin;
+    t->count[o] = xmax;
+  }
+  return 1;
+}
+
+/* Two-tap bilinear. Half-pixel centres (align_corners false, as OpenCV and
+** PyTorch): src = (o + 0.5) * in/out - 0.5, clamped at 0. Aligned corners
+** (darknet's resize_image): src = o * (in-1)/(out-1). */
+static int taps_bilinear(taps *t, int in, int out, int aligned) {
+  if (!taps_alloc(t, out, 2)) return 0;
+  float scale = aligned ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f) : (float)in / (float)out;
+  for (int o = 0; o < out; o++) {
+    float src = aligned ? o * scale : (o + 0.5f) * scale - 0.5f;
+    if (src < 0) src = 0;
+    int x0 = (int)src;
+    if (x0 > in - 1) x0 = in - 1;
+    float l = src - x0;
+    t->first[o] = x0;
+    if (x0 < in - 1) {
+      t->count[o] = 2;
+      t->w[2 * o] = 1.0f - l;
+      t->w[2 * o + 1] = l;
+    } else {
+      t->count[o] = 1;
+      t->w[2 * o] = 1.0;
+    }
+  }
+  return 1;
+}
+
+static int make_taps(taps *t, int in, int out, em_resize mode) {
+  if (mode == EM_RESIZE_ANTIALIAS) return taps_antialias(t, in, out);
+  return taps_bilinear(t, in, out, mode == EM_RESIZE_ALIGNED);
+}
+
+static em_status check_mode(em_resize mode, em_err *err) {
+  if (mode != EM_RESIZE_BILINEAR && mode != EM_RESIZE_ANTIALIAS && mode != EM_RESIZE_ALIGNED)
+    return em_fail(err, EM_EARG, "unknown resize mode %d", (int)mode);
+  return EM_OK;
+}
+
+/* ------------------------------------------------------- u8 resampling */
+
+static inline uint8_t clip8(int64_t v) {
+  if (v >= (int64_t)256 << PRECISION_BITS) return 255;
+  if (v <= 0) return 0;
+  return (uint8_t)(v >> PRECISION_BITS);
+}
+
+/* Weights to PIL's fixed point, rounded away from zero as PIL does. */
+static int *fixed_weights(const taps *t) {
+  size_t n = (size_t)t->n * t->ksize;
+  int *k = malloc(sizeof(int) * n);
+  if (!k) return NULL;
+  for (size_t i = 0; i < n; i++)
+    k[i] = t->w[i] < 0 ? (int)(-0.5 + t->w[i] * (1 << PRECISION_BITS))
+                       : (int)(0.5 + t->w[i] * (1 << PRECISION_BITS));
+  return k;
+}
+
+/* PIL's ImagingResample for 8-bit images: horizontal pass, rounding to
+** 8 bits, then vertical pass. A pass whose size does not change is skipped
+** (as PIL does; its weights would be the identity anyway). */
+em_status em_image_resize_u8(const em_image *src, em_image *dst, int w, int h, em_resize mode, em_err *err) {
+  if (!src || !src->data || src->w <= 0 || src->h <= 0) return em_fail(err, EM_EARG, "image is empty");
+  if (w <= 0 || h <= 0) return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", w, h);
+  if (src == dst) return em_fail(err, EM_EARG, "output is the input image");
+  if (check_mode(mode, err)) return EM_EARG;
+  taps tx = {0}, ty = {0};
+  int *kx = NULL, *ky = NULL, c = src->c;
+  uint8_t *mid = NULL;
+  em_status st = EM_OK;
+  if (!make_taps(&tx, src->w, w, mode) || !make_taps(&ty, src->h, h, mode) ||
+      !(kx = fixed_weights(&tx)) || !(ky = fixed_weights(&ty)) ||
+      !(mid = malloc((size_t)w * src->h * c))) {
+    st = em_fail(err, EM_ENOMEM, "out of memory resizing %dx%d to %dx%d", src->w, src->h, w, h);
+    goto done;
+  }
+  if ((st = em_image_alloc(dst, w, h, c, err))) goto done;
+  const uint8_t *in = src->data;
+  if (w != src->w) {
+    for (int y = 0; y < src->h; y++)
+      for (int x = 0; x < w; x++) {
+        const int *k = kx + (size_t)x * tx.ksize;
+        const uint8_t *row = in + ((size_t)y * src->w + tx.first[x]) * c;
+        for (int ch = 0; ch < c; ch++) {
+          int64_t ss = 1 << (PRECISION_BITS - 1);
+          for (int i = 0; i < tx.count[x]; i++) ss += (int64_t)row[i * c + ch] * k[i];
+          mid[((size_t)y * w + x) * c + ch] = clip8(ss);
+        }
+      }
+    in = mid;
+  }
+  size_t rowlen = (size_t)w * c;
+  for (int y = 0; y < h; y++) {
+    uint8_t *o = dst->data + (size_t)y * rowlen;
+    if (h == src->h) { memcpy(o, in + (size_t)y * rowlen, rowlen); continue; }
+    const int *k = ky + (size_t)y * ty.ksize;
+    for (size_t i = 0; i < rowlen; i++) {
+      int64_t ss = 1 << (PRECISION_BITS - 1);
+      for (int j = 0; j < ty.count[y]; j++) ss += (int64_t)in[(size_t)(ty.first[y] + j) * rowlen + i] * k[j];
+      o[i] = clip8(ss);
+    }
+  }
+done:
+  taps_free(&tx); taps_free(&ty);
+  free(kx); free(ky); free(mid);
+  return st;
+}
+
+/* PIL's "L" conversion (Convert.c, L24): ITU-R 601-2 luma in 16-bit fixed point. */
+static void to_gray_u8(const uint8_t *src, uint8_t *dst, size_t npix, int c) {
+  for (size_t i = 0; i < npix; i++, src += c)
+    dst[i] = (uint8_t)((src[0] * 19595 + src[1] * 38470 + src[2] * 7471 + 0x8000) >> 16);
+}
+
+em_status em_image_grayscale_u8(const em_image *src, em_image *dst, em_err *err) {
+  if (!src || !src->data) return em_fail(err, EM_EARG, "image is empty");
+  if (src == dst) return em_fail(err, EM_EARG, "output is the input image");
+  if (em_image_alloc(dst, src->w, src->h, 1, err)) return EM_ENOMEM;
+  size_t n = (size_t)src->w * src->h;
+  if (src->c >= 3) to_gray_u8(src->data, dst->data, n, src->c);
+  else for (size_t i = 0; i < n; i++) dst->data[i] = src->data[i * src->c];   /* L or LA */
+  return EM_OK;
+}
+
+/* ------------------------------------------------ float C,H,W operations */
+
+/* Leading dims are planes; the last two are H,W. dst gets src's leading
+** sizes and oh, ow. */
+static em_status resize_like(em_tensor *dst, const em_tensor *src, int64_t oh, int64_t ow, em_err *err) {
+  int64_t sz[EM_MAXDIM];
+  memcpy(sz, src->size, sizeof(int64_t) * (size_t)src->ndim);
+  sz[src->ndim - 2] = oh;
+  sz[src->ndim - 1] = ow;
+  return em_tensor_resize(dst, src->ndim, sz, err);
+}
+
+static em_status check_float_image(const em_tensor *src, const em_tensor *dst, em_err *err) {
+  char s[128];
+  if (!src || !src->storage || em_tensor_nelement(src) == 0) return em_fail(err, EM_EARG, "image is empty");
+  if (src->ndim < 2 || src->ndim > 4)
+    return em_fail(err, EM_ESHAPE, "expected an image C,H,W (or H,W or N,C,H,W), got %s",
+                   em_tensor_shape_str(src, s, sizeof s));
+  if (src->size[src->ndim - 1] > INT_MAX || src->size[src->ndim - 2] > INT_MAX)
+    return em_fail(err, EM_ESHAPE, "image %s is too large", em_tensor_shape_str(src, s, sizeof s));
+  if (dst == src || (dst->storage && dst->storage == src->storage))
+    return em_fail(err, EM_EARG, "output shares memory with the input");
+  return EM_OK;
+}
+
+em_status em_image_resize(const em_tensor *src, em_tensor *dst, int w, int h, em_resize mode, em_err *err) {
+  if (check_float_image(src, dst, err)) return EM_EARG;
+  if (w <= 0 || h <= 0) return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", w, h);
+  if (check_mode(mode, err)) return EM_EARG;
+  int ih = (int)src->size[src->ndim - 2], iw = (int)src->size[src->ndim - 1];
+  int64_t planes = em_tensor_nelement(src) / ((int64_t)ih * iw);
+  taps tx = {0}, ty = {0};
+  float *mid = NULL;
+  em_tensor c;
+  em_tensor_init(&c);
+  em_status st = EM_OK;
+  if (!make_taps(&tx, iw, w, mode) || !make_taps(&ty, ih, h, mode) ||
+      !(mid = malloc(sizeof(float) * (size_t)w * ih))) {
+    st = em_fail(err, EM_ENOMEM, "out of memory resizing %dx%d to %dx%d", iw, ih, w, h);
+    goto done;
+  }
+  if ((st = em_tensor_contiguous(&c, src, err)) || (st = resize_like(dst, src, h, w, err))) goto done;
+  for (int64_t p = 0; p < planes; p++) {
+    const float *in = em_tensor_data(&c) + p * (int64_t)ih * iw;
+    float *out = em_tensor_data(dst) + p * (int64_t)h * w;
+    for (int y = 0; y < ih; y++)
+      for (int x = 0; x < w; x++) {
+        const double *k = tx.w + (size_t)x * tx.ksize;
+        const float *row = in + (size_t)y * iw + tx.first[x];
+        float s = 0;
+        for (int i = 0; i < tx.count[x]; i++) s += row[i] * (float)k[i];
+        mid[(size_t)y * w + x] = s;
+      }
+    for (int y = 0; y < h; y++) {
+      const double *k = ty.w + (size_t)y * ty.ksize;
+      float *o = out + (size_t)y * w;
+      for (int x = 0; x < w; x++) o[x] = 0;
+      for (int j = 0; j < ty.count[y]; j++) {
+        const float *r = mid + (size_t)(ty.first[y] + j) * w;
+        float kj = (float)k[j];
+        for (int x = 0; x < w; x++) o[x] += kj * r[x];
+      }
+    }
+  }
+done:
+  taps_free(&tx); taps_free(&ty);
+  free(mid);
+  em_tensor_free(&c);
+  return st;
+}
+
+em_status em_image_crop(const em_tensor *src, em_tensor *dst, int x, int y, int w, int h, em_err *err) {
+  em_tensor v;
+  if (check_float_image(src, dst, err)) return EM_EARG;
+  int64_t ih = src->size[src->ndim - 2], iw = src->size[src->ndim - 1];
+  if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + (int64_t)w > iw || y + (int64_t)h > ih)
+    return em_fail(err, EM_ESHAPE, "crop of %dx%d at (%d, %d) does not fit in a %lldx%lld image",
+                   w, h, x, y, (long long)iw, (long long)ih);
+  em_tensor_init(&v);
+  em_status st = em_tensor_narrow(&v, src, src->ndim - 2, y, h, err);
+  if (!st) st = em_tensor_narrow(&v, &v, src->ndim - 1, x, w, err);
+  if (!st) st = resize_like(dst, src, h, w, err);
+  if (!st) st = em_tensor_copy(dst, &v, err);
+  em_tensor_free(&v);
+  return st;
+}
+
+/* torchvision's center_crop: top = int(round((h - th) / 2.0)), and Python
+** rounds halves to even. */
+static int center_offset(int64_t d) {
+  int64_t half = d / 2;
+  if (d % 2 == 0) return (int)half;
+  return (int)(half % 2 == 0 ? half : half + 1);
+}
+
+void em_image_center_box(int w, int h, int tw, int th, int *x, int *y) {
+  *x = center_offset((int64_t)w - tw);
+  *y = center_offset((int64_t)h - th);
+}
+
+/* torchvision's Resize(int): the shorter side becomes n, the longer
+** int(n * long / short). */
+void em_image_short_side(int w, int h, int n, int *ow, int *oh) {
+  int s = w <= h ? w : h, l = w <= h ? h : w;
+  int nl = s > 0 ? (int)((double)((int64_t)n * l) / s) : 0;
+  *ow = w <= h ? n : nl;
+  *oh = w <= h ? nl : n;
+}
+
+em_status em_image_letterbox(const em_tensor *src, em_tensor *dst, int w, int h, float fill,
+                             em_resize mode, em_err *err) {
+  em_tensor r, v;
+  if (check_float_image(src, dst, err)) return EM_EARG;
+  if (w <= 0 || h <= 0) return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", w, h);
+  int64_t ih = src->size[src->ndim - 2], iw = src->size[src->ndim - 1];
+  int64_t nw, nh;
+  /* darknet's letterbox_image, integer arithmetic included */
+  if ((float)w / iw < (float)h / ih) { nw = w; nh = ih * w / iw; }
+  else { nh = h; nw = iw * h / ih; }
+  if (nw < 1) nw = 1;
+  if (nh < 1) nh = 1;
+  em_tensor_init(&r);
+  em_tensor_init(&v);
+  em_status st = em_image_resize(src, &r, (int)nw, (int)nh, mode, err);
+  if (!st) st = resize_like(dst, src, h, w, err);
+  if (!st) st = em_tensor_fill(dst, fill, err);
+  if (!st) st = em_tensor_narrow(&v, dst, src->ndim - 2, (h - nh) / 2, nh, err);
+  if (!st) st = em_tensor_narrow(&v, &v, src->ndim - 1, (w - nw) / 2, nw, err);
+  if (!st) st = em_tensor_copy(&v, &r, err);
+  em_tensor_free(&r);
+  em_tensor_free(&v);
+  return st;
+}
+
+/* C,H,W with C = 3 or 4 (alpha ignored) -> 1,H,W; C = 1 is copied. */
+em_status em_image_grayscale(const em_tensor *src, em_tensor *dst, em_err *err) {
+  em_tensor c;
+  char s[128];
+  if (check_float_image(src, dst, err)) return EM_EARG;
+  if (src->ndim != 3 || (src->size[0] != 1 && src->size[0] != 3 && src->size[0] != 4))
+    return em_fail(err, EM_ESHAPE, "expected an image of 1, 3 or 4 channels (C,H,W), got %s",
+                   em_tensor_shape_str(src, s, sizeof s));
+  em_tensor_init(&c);
+  em_status st = em_tensor_contiguous(&c, src, err);
+  if (!st) {
+    int64_t sz[3] = {1, src->size[1], src->size[2]};
+    st = em_tensor_resize(dst, 3, sz, err);
+  }
+  if (!st) {
+    size_t hw = (size_t)(src->size[1] * src->size[2]);
+    const float *x = em_tensor_data(&c);
+    float *o = em_tensor_data(dst);
+    if (src->size[0] == 1) memcpy(o, x, hw * sizeof(float));
+    else for (size_t i = 0; i < hw; i++)
+      o[i] = 0.299f * x[i] + 0.587f * x[hw + i] + 0.114f * x[2 * hw + i];
+  }
+  em_tensor_free(&c);
+  return st;
+}
+
+/* (x - mean[c]) / std[c] per channel (dim 0 of C,H,W; dim 1 of N,C,H,W);
+** n is 1 (every channel) or C. Subtract then divide, as torchvision's
+** Normalize, so results agree to the bit. dst may be src. */
+em_status em_image_normalize(const em_tensor *src, em_tensor *dst, const float *mean,
+                             const float *std, int n, em_err *err) {
+  em_tensor c;
+  char s[128];
+  if (!src || !src->storage || em_tensor_nelement(src) == 0) return em_fail(err, EM_EARG, "image is empty");
+  if (src->ndim < 3 || src->ndim > 4)
+    return em_fail(err, EM_ESHAPE, "expected an image C,H,W or N,C,H,W, got %s", em_tensor_shape_str(src, s, sizeof s));
+  int cd = src->ndim - 3;
+  int64_t C = src->size[cd], hw = src->size[cd + 1] * src->size[cd + 2];
+  int64_t N = cd ? src->size[0] : 1;
+  if (n != 1 && n != C)
+    return em_fail(err, EM_ESHAPE, "expected 1 or %lld mean/std values, got %d", (long long)C, n);
+  for (int i = 0; i < n; i++)
+    if (std[i] == 0 || !isfinite(std[i]) || !isfinite(mean[i]))
+      return em_fail(err, EM_EARG, "std must be non-zero and finite, mean finite (channel %d: mean %g, std %g)",
+                     i + 1, mean[i], std[i]);
+  if (dst != src && dst->storage && dst->storage == src->storage)
+    return em_fail(err, EM_EARG, "output shares memory with the input");
+  em_tensor_init(&c);
+  em_status st = em_tensor_contiguous(&c, src, err);   /* a view when src is contiguous */
+  if (!st && dst != src) st = em_tensor_resize_as(dst, src, err);
+  if (!st) {
+    const float *x = em_tensor_data(&c);
+    float *o = dst == src ? em_tensor_data(&c) : em_tensor_data(dst);
+    for (int64_t b = 0; b < N; b++)
+      for (int64_t ch = 0; ch < C; ch++) {
+        float m = mean[n == 1 ? 0 : ch], sd = std[n == 1 ? 0 : ch];
+        size_t off = (size_t)((b * C + ch) * hw);
+        for (int64_t i = 0; i < hw; i++) o[off + i] = (x[off + i] - m) / sd;
+      }
+    /* in place on a non-contiguous src: the work was done in the copy */
+    if (dst == src && c.storage != src->storage) st = em_tensor_copy(dst, &c, err);
+  }
+  em_tensor_free(&c);
+  return st;
+}
+
+/* range - x: a negative for dark-on-light inputs (MNIST digits are light on dark). */
+em_status em_image_invert(const em_tensor *src, em_tensor *dst, float range, em_err *err) {
+  if (!src || !src->storage || em_tensor_nelement(src) == 0) return em_fail(err, EM_EARG, "image is empty");
+  em_status st = em_tensor_scalar(dst, src, -1.0f, EM_MUL, err);
+  if (!st) st = em_tensor_scalar(dst, dst, range, EM_ADD, err);
+  return st;
+}
+
+/* Swaps channels 0 and 2 (RGB <-> BGR) of C,H,W with C = 3 or 4. */
+em_status em_image_swap_rb(const em_tensor *src, em_tensor *dst, em_err *err) {
+  em_tensor a, b;
+  char s[128];
+  if (check_float_image(src, dst, err)) return EM_EARG;
+  if (src->ndim != 3 || (src->size[0] != 3 && src->size[0] != 4))
+    return em_fail(err, EM_ESHAPE, "expected an image of 3 or 4 channels (C,H,W), got %s",
+                   em_tensor_shape_str(src, s, sizeof s));
+  em_tensor_init(&a);
+  em_tensor_init(&b);
+  em_status st = em_tensor_resize_as(dst, src, err);
+  if (!st) st = em_tensor_copy(dst, src, err);
+  for (int k = 0; !st && k < 2; k++) {
+    st = em_tensor_select(&a, dst, 0, k * 2, err);
+    if (!st) st = em_tensor_select(&b, src, 0, 2 - k * 2, err);
+    if (!st) st = em_tensor_copy(&a, &b, err);
+  }
+  em_tensor_free(&a);
+  em_tensor_free(&b);
+  return st;
+}

@@ -132,12 +132,11 @@ static void sum_row_sn(float *restrict y, const float *restrict r, int64_t n, in
 /* ---------------------------------------------------------------- max */
 
 /* One output: the max over the window's cells inside the input. */
-static float max_window(const float *x, int64_t H, int64_t W, int64_t ys, int64_t ky0, int64_t ky1,
+static float max_window(const float *x, int64_t W, int64_t ys, int64_t ky0, int64_t ky1,
                         int64_t xs, const em_pool_params *p) {
   int64_t kx0 = xs < 0 ? ceil_div(-xs, p->dw) : 0;
   int64_t kx1 = ceil_div(W - xs, p->dw);
   float m = -INFINITY;
-  (void)H;
   if (kx1 > p->kw) kx1 = p->kw;
   for (int64_t ky = ky0; ky < ky1; ky++) {
     const float *row = x + (ys + ky * p->dh) * W + xs;
@@ -175,9 +174,9 @@ em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
       int64_t ky1 = ceil_div(H - ys, p->dh);
       if (ky1 > p->kh) ky1 = p->kh;
       for (int64_t ox = 0; ox < lo; ox++)
-        y[ox] = max_window(x, H, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
+        y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
       for (int64_t ox = hi; ox < ow; ox++)
-        y[ox] = max_window(x, H, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
+        y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
       for (int64_t ox = lo; ox < hi; ox++) y[ox] = -INFINITY;
       for (int64_t ky = ky0; ky < ky1; ky++) {
         const float *r = x + (ys + ky * p->dh) * W + lo * p->sw - p->pl;

@@ -1,0 +1,135 @@
+-- bench/layers.lua -- the convolutions of ResNet-50 and Inception v3 (batch 1):
+-- ember's GFLOP/s beside OpenBLAS sgemm on the same matrix product.
+-- ./ember bench/layers.lua [threads=2] [seconds per measurement=0.15]
+--
+-- For a layer Cin -> Cout, kH x kW, the product is M = Cout/groups,
+-- N = Ho*Wo, K = Cin/groups*kH*kW; the sgemm column times that product alone
+-- (no im2col, no bias), so the ratio shows what the convolution loses around
+-- it. Times are medians of repeated runs; "x" is how often the shape occurs
+-- in the net, and the totals weigh each row by it.
+
+local ember = require "ember"
+local core = ember.core
+
+local threads = tonumber(arg and arg[1]) or 2
+local budget = tonumber(arg and arg[2]) or 0.15
+
+-- name, count, Cin, H, W, Cout, kH, kW, stride, padH, padW
+local nets = {
+  { "ResNet-50 (224x224)", {
+    { "conv1", 1, 3, 224, 224, 64, 7, 7, 2, 3, 3 },
+    { "layer1 1x1 reduce", 1, 64, 56, 56, 64, 1, 1, 1, 0, 0 },
+    { "layer1 1x1 reduce'", 2, 256, 56, 56, 64, 1, 1, 1, 0, 0 },
+    { "layer1 3x3", 3, 64, 56, 56, 64, 3, 3, 1, 1, 1 },
+    { "layer1 1x1 expand", 4, 64, 56, 56, 256, 1, 1, 1, 0, 0 },     -- 3 + downsample
+    { "layer2 1x1 reduce", 1, 256, 56, 56, 128, 1, 1, 1, 0, 0 },
+    { "layer2 3x3 s2", 1, 128, 56, 56, 128, 3, 3, 2, 1, 1 },
+    { "layer2 downsample", 1, 256, 56, 56, 512, 1, 1, 2, 0, 0 },
+    { "layer2 1x1 reduce'", 3, 512, 28, 28, 128, 1, 1, 1, 0, 0 },
+    { "layer2 3x3", 3, 128, 28, 28, 128, 3, 3, 1, 1, 1 },
+    { "layer2 1x1 expand", 4, 128, 28, 28, 512, 1, 1, 1, 0, 0 },
+    { "layer3 1x1 reduce", 1, 512, 28, 28, 256, 1, 1, 1, 0, 0 },
+    { "layer3 3x3 s2", 1, 256, 28, 28, 256, 3, 3, 2, 1, 1 },
+    { "layer3 downsample", 1, 512, 28, 28, 1024, 1, 1, 2, 0, 0 },
+    { "layer3 1x1 reduce'", 5, 1024, 14, 14, 256, 1, 1, 1, 0, 0 },
+    { "layer3 3x3", 5, 256, 14, 14, 256, 3, 3, 1, 1, 1 },
+    { "layer3 1x1 expand", 6, 256, 14, 14, 1024, 1, 1, 1, 0, 0 },
+    { "layer4 1x1 reduce", 1, 1024, 14, 14, 512, 1, 1, 1, 0, 0 },
+    { "layer4 3x3 s2", 1, 512, 14, 14, 512, 3, 3, 2, 1, 1 },
+    { "layer4 downsample", 1, 1024, 14, 14, 2048, 1, 1, 2, 0, 0 },
+    { "layer4 1x1 reduce'", 2, 2048, 7, 7, 512, 1, 1, 1, 0, 0 },
+    { "layer4 3x3", 2, 512, 7, 7, 512, 3, 3, 1, 1, 1 },
+    { "layer4 1x1 expand", 3, 512, 7, 7, 2048, 1, 1, 1, 0, 0 },
+  } },
+  { "Inception v3 (299x299)", {
+    { "Conv2d_1a 3x3 s2", 1, 3, 299, 299, 32, 3, 3, 2, 0, 0 },
+    { "Conv2d_2a 3x3", 1, 32, 149, 149, 32, 3, 3, 1, 0, 0 },
+    { "Conv2d_2b 3x3", 1, 32, 147, 147, 64, 3, 3, 1, 1, 1 },
+    { "Conv2d_3b 1x1", 1, 64, 73, 73, 80, 1, 1, 1, 0, 0 },
+    { "Conv2d_4a 3x3", 1, 80, 73, 73, 192, 3, 3, 1, 0, 0 },
+    { "Mixed_5b 1x1 ->64", 2, 192, 35, 35, 64, 1, 1, 1, 0, 0 },
+    { "Mixed_5b 1x1 ->48", 1, 192, 35, 35, 48, 1, 1, 1, 0, 0 },
+    { "Mixed_5b pool 1x1", 1, 192, 35, 35, 32, 1, 1, 1, 0, 0 },
+    { "Mixed_5x 5x5", 3, 48, 35, 35, 64, 5, 5, 1, 2, 2 },
+    { "Mixed_5x 3x3 64->96", 3, 64, 35, 35, 96, 3, 3, 1, 1, 1 },
+    { "Mixed_5x 3x3 96->96", 3, 96, 35, 35, 96, 3, 3, 1, 1, 1 },
+    { "Mixed_5c 1x1 ->64", 3, 256, 35, 35, 64, 1, 1, 1, 0, 0 },
+    { "Mixed_5c 1x1 ->48", 1, 256, 35, 35, 48, 1, 1, 1, 0, 0 },
+    { "Mixed_5d 1x1 ->64", 3, 288, 35, 35, 64, 1, 1, 1, 0, 0 },
+    { "Mixed_5d 1x1 ->48", 1, 288, 35, 35, 48, 1, 1, 1, 0, 0 },
+    { "Mixed_6a 3x3 s2", 1, 288, 35, 35, 384, 3, 3, 2, 0, 0 },
+    { "Mixed_6a 3x3 s2 dbl", 1, 96, 35, 35, 96, 3, 3, 2, 0, 0 },
+    { "Mixed_6x 1x1 ->192", 10, 768, 17, 17, 192, 1, 1, 1, 0, 0 },
+    { "Mixed_6b 1x1 ->128", 2, 768, 17, 17, 128, 1, 1, 1, 0, 0 },
+    { "Mixed_6b 1x7 128", 3, 128, 17, 17, 128, 1, 7, 1, 0, 3 },
+    { "Mixed_6b 7x1 128", 3, 128, 17, 17, 128, 7, 1, 1, 3, 0 },
+    { "Mixed_6b 7x1 ->192", 1, 128, 17, 17, 192, 7, 1, 1, 3, 0 },
+    { "Mixed_6b 1x7 ->192", 1, 128, 17, 17, 192, 1, 7, 1, 0, 3 },
+    { "Mixed_6c/d 1x1 ->160", 4, 768, 17, 17, 160, 1, 1, 1, 0, 0 },
+    { "Mixed_6c/d 1x7 160", 6, 160, 17, 17, 160, 1, 7, 1, 0, 3 },
+    { "Mixed_6c/d 7x1 160", 6, 160, 17, 17, 160, 7, 1, 1, 3, 0 },
+    { "Mixed_6c/d 7x1 ->192", 2, 160, 17, 17, 192, 7, 1, 1, 3, 0 },
+    { "Mixed_6c/d 1x7 ->192", 2, 160, 17, 17, 192, 1, 7, 1, 0, 3 },
+    { "Mixed_6e/7a 1x7 192", 4, 192, 17, 17, 192, 1, 7, 1, 0, 3 },
+    { "Mixed_6e/7a 7x1 192", 4, 192, 17, 17, 192, 7, 1, 1, 3, 0 },
+    { "Mixed_7a 3x3 s2 ->320", 1, 192, 17, 17, 320, 3, 3, 2, 0, 0 },
+    { "Mixed_7a 3x3 s2 ->192", 1, 192, 17, 17, 192, 3, 3, 2, 0, 0 },
+    { "Mixed_7b 1x1 ->320", 1, 1280, 8, 8, 320, 1, 1, 1, 0, 0 },
+    { "Mixed_7b 1x1 ->384", 1, 1280, 8, 8, 384, 1, 1, 1, 0, 0 },
+    { "Mixed_7b 1x1 ->448", 1, 1280, 8, 8, 448, 1, 1, 1, 0, 0 },
+    { "Mixed_7b pool 1x1", 1, 1280, 8, 8, 192, 1, 1, 1, 0, 0 },
+    { "Mixed_7x 1x3", 4, 384, 8, 8, 384, 1, 3, 1, 0, 1 },
+    { "Mixed_7x 3x1", 4, 384, 8, 8, 384, 3, 1, 1, 1, 0 },
+    { "Mixed_7x 3x3 448->384", 2, 448, 8, 8, 384, 3, 3, 1, 1, 1 },
+    { "Mixed_7c 1x1 ->320", 1, 2048, 8, 8, 320, 1, 1, 1, 0, 0 },
+    { "Mixed_7c 1x1 ->384", 1, 2048, 8, 8, 384, 1, 1, 1, 0, 0 },
+    { "Mixed_7c 1x1 ->448", 1, 2048, 8, 8, 448, 1, 1, 1, 0, 0 },
+    { "Mixed_7c pool 1x1", 1, 2048, 8, 8, 192, 1, 1, 1, 0, 0 },
+  } },
+}
+
+-- Median time of fn over repeated runs (at least 5, about `budget` seconds).
+local function median_time(fn)
+  fn()
+  local t0 = ember.now()
+  fn()
+  local once = math.max(ember.now() - t0, 1e-6)
+  local reps = math.max(5, math.min(200, math.floor(budget / once)))
+  local times = {}
+  for i = 1, reps do
+    local t = ember.now()
+    fn()
+    times[i] = ember.now() - t
+  end
+  table.sort(times)
+  return times[(reps + 1) // 2]
+end
+
+core.setNumThreads(threads)
+ember.manualSeed(1)
+print(string.format("ember conv2d vs OpenBLAS sgemm, batch 1, %d threads, median times", threads))
+
+for _, net in ipairs(nets) do
+  local name, layers = net[1], net[2]
+  print(string.format("\n%s\n%-22s %3s %-15s %-9s %14s %8s %8s %8s %6s", name, "layer", "x",
+                      "input", "kernel", "M x N x K", "ms", "GF/s", "sgemm", "ratio"))
+  local total, total_gemm, flops = 0, 0, 0
+  for _, l in ipairs(layers) do
+    local lname, count, cin, h, w, cout, kh, kw, s, ph, pw = table.unpack(l)
+    local m = ember.nn.SpatialConvolution(cin, cout, kw, kh, s, s, pw, ph):noBias()
+    local x = ember.rand(1, cin, h, w)
+    local ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
+    local M, N, K = cout, ho * wo, cin * kh * kw
+    local A, B, C = ember.rand(M, K), ember.rand(K, N), ember.Tensor()
+    local t = median_time(function() m:forward(x) end)
+    local tg = median_time(function() core.sgemm(A, B, C) end)
+    local f = 2 * M * N * K
+    total, total_gemm, flops = total + count * t, total_gemm + count * tg, flops + count * f
+    print(string.format("%-22s %3d %-15s %-9s %14s %8.3f %8.1f %8.1f %6.2f", lname, count,
+                        cin .. "x" .. h .. "x" .. w, kh .. "x" .. kw .. " s" .. s,
+                        M .. "x" .. N .. "x" .. K, t * 1e3, f / t / 1e9, f / tg / 1e9, t / tg))
+  end
+  print(string.format("%-22s %3s %-15s %-9s %14s %8.2f %8.1f %8.1f %6.2f", "all convolutions", "",
+                      "", "", string.format("%.2f GFLOP", flops / 1e9), total * 1e3,
+                      flops / total / 1e9, flops / total_gemm / 1e9, total / total_gemm))
+end

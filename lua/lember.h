@@ -49,6 +49,7 @@ extern const luaL_Reg em_l_nn_act[];             /* lnn_act.c: activations, soft
 extern const luaL_Reg em_l_nn_shape[];           /* lnn_shape.c: concat, pad, upsample... */
 extern const luaL_Reg em_l_safetensors_funcs[];  /* lsafetensors.c: map, check, save */
 extern const luaL_Reg em_l_onnx_funcs[];         /* lonnx.c: onnx_load, onnx_load_tensor */
+extern const luaL_Reg em_l_image_funcs[];        /* limage.c: the table core.image */
 
 int luaopen_ember_core(lua_State *L);
 

@@ -502,6 +502,29 @@ static void test_softmax_edges(void) {
   CHECK(em_softmax_forward(&out, &a, -1, 1, &err) == EM_EARG);
   CHECK(strncmp(err.msg, "logsoftmax:", 11) == 0);
   CHECK(em_softmax_forward(&out, &empty, 0, 0, &err) == EM_EARG);
+  /* -inf gives 0, far below the max gives about 0, NaN poisons its row */
+  {
+    int64_t s24[2] = {2, 4};
+    float in[8] = {0, -INFINITY, 1, -200, 1, NAN, 2, 3}, *o;
+    double z = 1 + exp(1.0) + exp(-201.0);
+    em_tensor t;
+    em_tensor_init(&t);
+    CHECK_OK(em_tensor_new(&t, 2, s24, &e_));
+    memcpy(em_tensor_data(&t), in, sizeof in);
+    CHECK_OK(em_softmax_forward(&out, &t, 1, 0, &e_));
+    o = em_tensor_data(&out);
+    CHECK_CLOSE(o[0], 1 / z, 1e-7);
+    CHECK(o[1] == 0);
+    CHECK_CLOSE(o[2], exp(1.0) / z, 1e-7);
+    CHECK(o[3] == 0);   /* e^-201: below float's normal range */
+    CHECK(isnan(o[4]) && isnan(o[5]) && isnan(o[6]) && isnan(o[7]));
+    CHECK_OK(em_softmax_forward(&out, &t, 1, 1, &e_));
+    o = em_tensor_data(&out);
+    CHECK(isinf(o[1]) && o[1] < 0);
+    CHECK_CLOSE(o[3], -200.0 - log(z), 1e-4);
+    CHECK(isnan(o[4]));
+    em_tensor_free(&t);
+  }
   /* dst shares storage with src at another offset: result still correct */
   {
     int64_t s6[1] = {6};

@@ -30,6 +30,7 @@ local lazy = {
   Timer = "ember.Timer",
   safetensors = "ember.safetensors",
   weights = "ember.weights",
+  image = "ember.image",
 }
 
 -- Saves a net's named tensors (net:state()) as a .safetensors file;

@@ -372,11 +372,32 @@ function Model:normalize(x)
   return (y - mean) / std
 end
 
+---------------------------------------------------------------- images (ember.image)
+
+-- The net's input from an image: a file path (always preprocessed), or a
+-- tensor C,H,W / H,W,C / H,W with values in [0, 1], preprocessed as the net
+-- file declares (ember.image.preprocess) unless it already has the declared
+-- input shape (taken as ready) or opts.preprocess is false. opts.preprocess
+-- = true forces it. Batches (4-D) are left alone.
+function Model:prepare(x, opts)
+  local want = opts and opts.preprocess
+  if want == false or (ember.isTensor(x) and x:dim() == 4) then return x end
+  if ember.isTensor(x) and want == nil and self.input and x:dim() == #self.input then
+    local same = true
+    for i = 1, x:dim() do if x:size(i) ~= self.input[i] then same = false end end
+    if same then return x end
+  end
+  if type(x) ~= "string" and not ember.isTensor(x) then return x end   -- check_input says what is wrong
+  return require("ember.image").preprocess(x, self.preprocess or {}, self.input)
+end
+
 -- The k best classes of one image (C,H,W, or 1,C,H,W): a list of
--- {label=, index=, prob=}, best first; index is 1-based. The image is taken as
--- already preprocessed unless opts.normalize is set. Probabilities are the
+-- {label=, index=, prob=}, best first; index is 1-based. x may also be a file
+-- path or a raw image, preprocessed by Model:prepare; a tensor of the declared
+-- input shape is taken as ready (opts.normalize normalises it). Probabilities are the
 -- softmax of the output, or the output itself when the net ends in SoftMax.
 function Model:classify(x, k, opts)
+  x = self:prepare(x, opts)
   check_input(self, x)
   if x:dim() == 4 and x:size(1) ~= 1 then
     error(string.format("%s: classify takes one image, got a batch of %d", self.name, x:size(1)), 2)

@@ -30,6 +30,7 @@ local lazy = {
   Timer = "ember.Timer",
   safetensors = "ember.safetensors",
   weights = "ember.weights",
+  darknet = "ember.darknet",
   image = "ember.image",
 }
 

@@ -1,0 +1,544 @@
+-- ember/darknet.lua -- darknet's cfg and .weights files as an ember net (and
+-- as a net file), reproducing darknet's arithmetic and its preprocessing.
+--
+--   local darknet = require "ember.darknet"
+--   local net, info = darknet.load("tiny.cfg", "tiny.weights")
+--   local x = ember.image.preprocess("dog.jpg", info.preprocess)  -- darknet's letterbox
+--   local probs = net:forward(x:view(1, 3, 224, 224))
+--   darknet.source("tiny.cfg")      -- the same net as a net file (Lua text)
+--
+-- The net is built from the Lua text that darknet.source returns (one line
+-- per darknet layer), so a converted net file and the loaded net are the same.
+-- Layer names count layers of a kind in cfg order: conv<i> and bn<i> for
+-- [convolutional], fc<i> and fcbn<i> for [connected] (nets/tiny_darknet.lua
+-- uses the same names). Darknet's layer k is module k+1 of the Sequential.
+--
+-- Darknet normalises by sqrt(var) + 1e-6, not sqrt(var + eps): the loaded
+-- running_var is (sqrt(var) + 1e-6)^2 - 1e-6, so that eps = 1e-6 gives
+-- darknet's divisor exactly.
+
+local ember = require "ember"
+local core = require "ember.core"
+
+local M = {}
+
+local function fail(where, msg)
+  error(where .. ": " .. msg, 0)
+end
+
+-- x rounded to float32, as darknet's float arithmetic rounds it
+local function f32(x)
+  return (string.unpack("<f", string.pack("<f", x)))
+end
+
+---------------------------------------------------------------- cfg files
+
+local aliases = {
+  net = "net", network = "net",
+  convolutional = "convolutional", conv = "convolutional",
+  connected = "connected", conn = "connected",
+  maxpool = "maxpool", max = "maxpool",
+  avgpool = "avgpool", avg = "avgpool",
+  softmax = "softmax", soft = "softmax",
+  dropout = "dropout", route = "route", shortcut = "shortcut",
+  upsample = "upsample", cost = "cost",
+}
+
+-- Sections of a cfg file, as darknet's read_cfg reads them: whitespace is
+-- dropped everywhere in a line, '#' and ';' start comment lines. Each section:
+-- {type=, name= (as written), line=, opts = {key = {value=, line=}}}.
+function M.parse_cfg(path)
+  local f, err = io.open(path, "rb")
+  if not f then error("darknet: cannot open cfg " .. tostring(err), 0) end
+  local text = f:read("a")
+  f:close()
+  local sections, cur, n = {}, nil, 0
+  for raw in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    local line = raw:gsub("%s", "")
+    local c = line:sub(1, 1)
+    if line == "" or c == "#" or c == ";" then
+      -- nothing
+    elseif c == "[" then
+      local name = line:match("^%[([^%]]*)%]$")
+      if not name then fail(path .. ":" .. n, "malformed section header '" .. raw .. "'") end
+      local t = aliases[name]
+      if not t then fail(path .. ":" .. n, "unknown section [" .. name .. "]") end
+      cur = { type = t, name = name, line = n, opts = {} }
+      sections[#sections + 1] = cur
+    else
+      local k, v = line:match("^([^=]+)=(.*)$")
+      if not k then fail(path .. ":" .. n, "expected key=value, got '" .. raw .. "'") end
+      if not cur then fail(path .. ":" .. n, "'" .. k .. "' before any section") end
+      cur.opts[k] = { value = v, line = n }
+    end
+  end
+  if #sections == 0 then fail(path, "no sections") end
+  if sections[1].type ~= "net" then
+    fail(path .. ":" .. sections[1].line, "the first section must be [net], got [" .. sections[1].name .. "]")
+  end
+  return sections
+end
+
+-- Option readers for one section; `where` names the file, line and layer.
+local function reader(path, s, index)
+  local function where(key)
+    local line = key and s.opts[key] and s.opts[key].line or s.line
+    local what = index and string.format("layer %d [%s]", index, s.name) or "[" .. s.name .. "]"
+    return string.format("%s:%d: %s", path, line, what)
+  end
+  local r = { where = where }
+  function r.int(key, default)
+    local o = s.opts[key]
+    if not o then
+      if default == nil then fail(where(), "missing key '" .. key .. "'") end
+      return default
+    end
+    -- darknet reads with atoi: a leading integer (a float's integer part)
+    local v = o.value:match("^[+-]?%d+")
+    if not v then fail(where(key), key .. " must be an integer, got '" .. o.value .. "'") end
+    return math.tointeger(tonumber(v))
+  end
+  function r.float(key, default)
+    local o = s.opts[key]
+    if not o then return default end
+    local v = tonumber(o.value)
+    if not v then fail(where(key), key .. " must be a number, got '" .. o.value .. "'") end
+    return v
+  end
+  function r.str(key, default)
+    local o = s.opts[key]
+    if not o then
+      if default == nil then fail(where(), "missing key '" .. key .. "'") end
+      return default
+    end
+    return o.value
+  end
+  return r
+end
+
+---------------------------------------------------------------- layers
+
+-- darknet activation -> Lua text of the module (nil for linear)
+local activations = {
+  linear = false,
+  leaky = "nn.LeakyReLU(0.1, true)",
+  relu = "nn.ReLU(true)",
+  logistic = "nn.Sigmoid()",
+  tanh = "nn.Tanh()",
+  elu = "nn.ELU(1, true)",
+}
+
+local function activation(r, default)
+  local a = r.str("activation", default)
+  local m = activations[a]
+  if m == nil then
+    local known = {}
+    for k in pairs(activations) do known[#known + 1] = k end
+    table.sort(known)
+    fail(r.where("activation"), "unsupported activation '" .. a .. "' (ember knows "
+         .. table.concat(known, ", ") .. ")")
+  end
+  return a, m or nil
+end
+
+local function shape_str(s)
+  if s.c then return string.format("%dx%dx%d", s.c, s.h, s.w) end
+  return tostring(s.n)
+end
+
+-- Each builder takes (r, shape, counters) and returns the layer:
+-- {line = Lua text, out = shape, params = {{name, sizes}, ...} in weights-file
+-- order, desc = what darknet prints}. A shape is {c=, h=, w=} or {n=} (flat).
+local builders = {}
+
+local function spatial(r, shape)
+  if not shape.c then fail(r.where(), "needs a C,H,W input, got a flat one of " .. shape.n) end
+end
+
+function builders.convolutional(r, shape, count)
+  spatial(r, shape)
+  local n = r.int("filters")
+  local size = r.int("size", 1)
+  local stride = r.int("stride", 1)
+  local padding = r.int("padding", 0)
+  if r.int("pad", 0) ~= 0 then padding = size // 2 end
+  local groups = r.int("groups", 1)
+  local bn = r.int("batch_normalize", 0) ~= 0
+  local act, actm = activation(r, "logistic")
+  for _, k in ipairs{ "binary", "xnor", "flipped" } do
+    if r.int(k, 0) ~= 0 then fail(r.where(k), k .. "=1 is not supported") end
+  end
+  if n < 1 then fail(r.where("filters"), "filters must be positive, got " .. n) end
+  if size < 1 then fail(r.where("size"), "size must be positive, got " .. size) end
+  if stride < 1 then fail(r.where("stride"), "stride must be positive, got " .. stride) end
+  if padding < 0 then fail(r.where("padding"), "padding must be >= 0, got " .. padding) end
+  if groups < 1 or shape.c % groups ~= 0 or n % groups ~= 0 then
+    fail(r.where("groups"), string.format("groups = %d must divide the %d input channels and %d filters",
+         groups, shape.c, n))
+  end
+  local oh = (shape.h + 2 * padding - size) // stride + 1
+  local ow = (shape.w + 2 * padding - size) // stride + 1
+  if oh < 1 or ow < 1 then
+    fail(r.where(), string.format("a %dx%d kernel does not fit the %dx%d input (padding %d)",
+         size, size, shape.h, shape.w, padding))
+  end
+  count.conv = count.conv + 1
+  local i = count.conv
+  local params = { { "conv" .. i .. ".bias", { n } } }
+  if bn then
+    params[1] = { "bn" .. i .. ".bias", { n } }
+    params[2] = { "bn" .. i .. ".weight", { n } }
+    params[3] = { "bn" .. i .. ".running_mean", { n } }
+    params[4] = { "bn" .. i .. ".running_var", { n }, variance = true }
+  end
+  params[#params + 1] = { "conv" .. i .. ".weight", { n, shape.c // groups, size, size } }
+  return {
+    line = string.format("conv(%d, %d, %d, %d, %d, %d, %d, %s, %s)", i, shape.c, n, size, stride,
+                         padding, groups, tostring(bn), actm and string.format("%q", act) or "nil"),
+    out = { c = n, h = oh, w = ow },
+    params = params,
+    desc = string.format("conv %d %dx%d/%d%s", n, size, size, stride, groups > 1 and (" g" .. groups) or ""),
+  }
+end
+
+function builders.connected(r, shape, count)
+  local n = r.int("output")
+  local bn = r.int("batch_normalize", 0) ~= 0
+  local act, actm = activation(r, "logistic")
+  if n < 1 then fail(r.where("output"), "output must be positive, got " .. n) end
+  local nin = shape.n or shape.c * shape.h * shape.w
+  count.fc = count.fc + 1
+  local i = count.fc
+  local params = {
+    { (bn and "fcbn" or "fc") .. i .. ".bias", { n } },
+    { "fc" .. i .. ".weight", { n, nin }, transposable = true },
+  }
+  if bn then
+    params[3] = { "fcbn" .. i .. ".weight", { n } }
+    params[4] = { "fcbn" .. i .. ".running_mean", { n } }
+    params[5] = { "fcbn" .. i .. ".running_var", { n }, variance = true }
+  end
+  return {
+    line = string.format("connected(%d, %d, %d, %s, %s)", i, nin, n, tostring(bn),
+                         actm and string.format("%q", act) or "nil"),
+    out = { n = n }, params = params, desc = string.format("connected %d", n),
+  }
+end
+
+function builders.maxpool(r, shape)
+  spatial(r, shape)
+  local stride = r.int("stride", 1)
+  local size = r.int("size", stride)
+  local padding = r.int("padding", size - 1)
+  if size < 1 or stride < 1 then fail(r.where(), "size and stride must be positive") end
+  -- darknet: out = (w + padding - size)/stride + 1, windows start at -padding/2,
+  -- cells outside the input never win
+  local pl, pr = padding // 2, padding - padding // 2
+  if padding < 0 or pr >= size then
+    fail(r.where("padding"), string.format("padding %d: ember needs each side smaller than size %d", padding, size))
+  end
+  local oh = (shape.h + padding - size) // stride + 1
+  local ow = (shape.w + padding - size) // stride + 1
+  if oh < 1 or ow < 1 then
+    fail(r.where(), string.format("a %dx%d window does not fit the %dx%d input", size, size, shape.h, shape.w))
+  end
+  return {
+    line = string.format("maxpool(%d, %d, %d, %d)", size, stride, pl, pr),
+    out = { c = shape.c, h = oh, w = ow },
+    desc = string.format("max %dx%d/%d", size, size, stride),
+  }
+end
+
+function builders.avgpool(r, shape)
+  spatial(r, shape)
+  return { line = "avgpool()", out = { c = shape.c, h = 1, w = 1 }, desc = "avg" }
+end
+
+function builders.softmax(r, shape)
+  local groups = r.int("groups", 1)
+  if groups ~= 1 then fail(r.where("groups"), "only groups=1 is supported, got " .. groups) end
+  local t = r.float("temperature", 1)
+  if t ~= 1 then fail(r.where("temperature"), "only temperature=1 is supported, got " .. t) end
+  local n = shape.n or shape.c * shape.h * shape.w
+  return { line = "softmax()", out = { n = n }, desc = "softmax" }
+end
+
+function builders.dropout(r, shape)
+  local p = r.float("probability", 0.5)
+  return { line = string.format("nn.Dropout(%s)", p), out = shape, desc = "dropout" }
+end
+
+function builders.upsample(r, shape)
+  spatial(r, shape)
+  local s = r.int("stride", 2)
+  if s < 1 then fail(r.where("stride"), "only positive strides are supported, got " .. s) end
+  if r.float("scale", 1) ~= 1 then fail(r.where("scale"), "only scale=1 is supported") end
+  return { line = string.format("nn.SpatialUpSamplingNearest(%d)", s),
+           out = { c = shape.c, h = shape.h * s, w = shape.w * s }, desc = "upsample" }
+end
+
+-- the helpers a converted net file starts with: one call per darknet layer
+local prelude = [[
+local function act(name)
+  if name == "leaky" then return nn.LeakyReLU(0.1, true) end
+  if name == "relu" then return nn.ReLU(true) end
+  if name == "logistic" then return nn.Sigmoid() end
+  if name == "tanh" then return nn.Tanh() end
+  if name == "elu" then return nn.ELU(1, true) end
+  error("unknown activation " .. tostring(name))
+end
+
+-- [convolutional]: with batch_normalize, darknet's biases are the batch norm's
+local function conv(i, nin, nout, size, stride, pad, groups, bn, activation)
+  local s = nn.Sequential()
+  local c = nn.SpatialConvolution(nin, nout, size, size, stride, stride, pad, pad, groups)
+  s:add(bn and c:noBias():named("conv" .. i) or c:named("conv" .. i))
+  if bn then s:add(nn.SpatialBatchNormalization(nout, 1e-6):named("bn" .. i)) end
+  if activation then s:add(act(activation)) end
+  return s
+end
+
+-- [connected] on the flattened C,H,W input
+local function connected(i, nin, nout, bn, activation)
+  local s = nn.Sequential():add(nn.Flatten())
+  s:add(bn and nn.Linear(nin, nout):noBias():named("fc" .. i) or nn.Linear(nin, nout):named("fc" .. i))
+  if bn then s:add(nn.BatchNormalization(nout, 1e-6):named("fcbn" .. i)) end
+  if activation then s:add(act(activation)) end
+  return s
+end
+
+-- [maxpool]: darknet pads size-1 by default, padding/2 of it before
+local function maxpool(size, stride, before, after)
+  local p = nn.SpatialMaxPooling(size, size, stride, stride)
+  if before ~= 0 or after ~= 0 then p:setPadding(before, before, after, after) end
+  return p
+end
+
+-- [avgpool]: darknet's is global
+local function avgpool() return nn.SpatialAdaptiveAveragePooling(1, 1) end
+
+-- [softmax] over all of a sample's values
+local function softmax() return nn.Sequential():add(nn.Flatten()):add(nn.SoftMax()) end
+]]
+
+---------------------------------------------------------------- the net
+
+-- Reads a cfg into {sections, layers, input = {c, h, w}}; raises on anything
+-- ember cannot reproduce.
+function M.describe(cfgPath)
+  local sections = M.parse_cfg(cfgPath)
+  local r = reader(cfgPath, sections[1])
+  local c, h, w = r.int("channels", 0), r.int("height", 0), r.int("width", 0)
+  if c < 1 or h < 1 or w < 1 then
+    fail(r.where(), string.format("needs positive channels, height and width, got %d, %d, %d", c, h, w))
+  end
+  local shape = { c = c, h = h, w = w }
+  local layers, count = {}, { conv = 0, fc = 0 }
+  local index = 0
+  for k = 2, #sections do
+    local s = sections[k]
+    local lr = reader(cfgPath, s, index)
+    if s.type == "net" then fail(lr.where(), "a second [" .. s.name .. "] section") end
+    if s.type == "cost" then
+      -- darknet's output is that of the last layer before [cost]: nothing to run
+    elseif s.type == "route" or s.type == "shortcut" then
+      fail(lr.where(), "[" .. s.name .. "] is not supported yet: ember imports chains of layers")
+    else
+      local l = builders[s.type](lr, shape, count)
+      l.index, l.type, l.section, l.input = index, s.type, s, shape
+      layers[#layers + 1] = l
+      shape = l.out
+      index = index + 1
+    end
+  end
+  if #layers == 0 then fail(cfgPath, "no layers after [net]") end
+  return { sections = sections, layers = layers, input = { c, h, w }, output = shape, path = cfgPath }
+end
+
+local function basename(path)
+  return path:match("([^/]+)$") or path
+end
+
+-- The Lua text of a net file for the cfg: one line per darknet layer.
+-- opts.labels: a labels file name or nil; opts.name: for the header comment.
+function M.source(cfgPath, opts)
+  opts = opts or {}
+  local d = type(cfgPath) == "table" and cfgPath or M.describe(cfgPath)
+  local name = opts.name or basename(d.path):gsub("%.cfg$", "")
+  local out = {}
+  local function add(s) out[#out + 1] = s end
+  add(string.format("-- %s.lua -- darknet's %s as an ember net: one line per darknet layer.", name, basename(d.path)))
+  add("-- Made by `ember apps/convert.lua darknet`; weights named conv<i>/bn<i>/fc<i>/fcbn<i> in cfg order.")
+  add("")
+  add(prelude)
+  add("local function build()")
+  add("  return nn.Sequential()")
+  for _, l in ipairs(d.layers) do
+    local call = "    :add(" .. l.line .. ")"
+    add(string.format("%-72s -- %2d %-18s -> %s", call, l.index, l.desc, shape_str(l.out)))
+  end
+  add("end")
+  add("")
+  add("return {")
+  add("  build = build,")
+  add(string.format("  input = { %d, %d, %d },", d.input[1], d.input[2], d.input[3]))
+  add("  -- darknet's `classifier predict`: its own letterbox (aspect kept, borders")
+  add("  -- 0.5, its corner-aligned resize), RGB in [0, 1], no normalisation")
+  add(string.format("  preprocess = { letterbox = %s, interpolation = \"aligned\", fill = 0.5,",
+                    d.input[2] == d.input[3] and tostring(d.input[2])
+                    or string.format("{ %d, %d }", d.input[3], d.input[2])))
+  add("                 range = 1, channels = \"RGB\" },")
+  if opts.labels then add(string.format("  labels = %q,", opts.labels)) end
+  add("}")
+  return table.concat(out, "\n") .. "\n"
+end
+
+---------------------------------------------------------------- weights
+
+local function read_all(path)
+  local f, err = io.open(path, "rb")
+  if not f then error("darknet: cannot open weights " .. tostring(err), 0) end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+-- A tensor of the given sizes from n float32 values of data at byte pos (1-based).
+local CHUNK = 4096
+local function floats(data, pos, sizes)
+  local n = 1
+  for _, s in ipairs(sizes) do n = n * s end
+  local vals, k = {}, 0
+  while k < n do
+    local m = math.min(CHUNK, n - k)
+    local chunk = table.pack(string.unpack("<" .. string.rep("f", m), data, pos + 4 * k))
+    for j = 1, m do vals[k + j] = chunk[j] end
+    k = k + m
+  end
+  return core.tensor(vals):view(sizes)
+end
+
+-- The header of a weights file: major, minor, revision, seen, and where the
+-- floats start (1-based byte position).
+function M.read_header(path, data)
+  if #data < 16 then
+    fail(path, string.format("bad header: %d bytes, a darknet weights file starts with at least 16", #data))
+  end
+  local major, minor, revision = string.unpack("<i4i4i4", data)
+  if major < 0 or minor < 0 or revision < 0 then
+    fail(path, string.format("bad header: version %d.%d.%d is not a darknet weights version", major, minor, revision))
+  end
+  local seen, pos
+  if major * 10 + minor >= 2 and major < 1000 and minor < 1000 then
+    if #data < 20 then fail(path, "bad header: version " .. major .. "." .. minor .. " needs 20 bytes") end
+    seen, pos = string.unpack("<i8", data, 13)
+  else
+    seen, pos = string.unpack("<i4", data, 13)
+  end
+  return { major = major, minor = minor, revision = revision, seen = seen, start = pos,
+           transpose = major > 1000 or minor > 1000 }
+end
+
+-- Named tensors (name -> ember.Tensor) for the layers of a description, read
+-- from a weights file; the size is checked against the cfg before reading.
+function M.read_weights(d, path)
+  local data = read_all(path)
+  local hdr = M.read_header(path, data)
+  local need = 0
+  for _, l in ipairs(d.layers) do
+    for _, p in ipairs(l.params or {}) do
+      local n = 1
+      for _, s in ipairs(p[2]) do n = n * s end
+      need = need + n
+    end
+  end
+  local have = #data - hdr.start + 1
+  if have ~= 4 * need then
+    -- say which layer runs out, when the file is short
+    local where, acc = "", 0
+    for _, l in ipairs(d.layers) do
+      for _, p in ipairs(l.params or {}) do
+        local n = 1
+        for _, s in ipairs(p[2]) do n = n * s end
+        acc = acc + n
+        if where == "" and 4 * acc > have then
+          where = string.format(" (it ends inside layer %d %s, %s, cfg line %d)", l.index, l.desc, p[1], l.section.line)
+        end
+      end
+    end
+    fail(path, string.format("%s: the cfg needs %d bytes of weights after the %d-byte header, the file has %d%s",
+         have < 4 * need and "too short" or "too long", 4 * need, hdr.start - 1, have,
+         have < 4 * need and where or string.format(" (%d bytes left over)", have - 4 * need)))
+  end
+  local tensors, pos = {}, hdr.start
+  for _, l in ipairs(d.layers) do
+    for _, p in ipairs(l.params or {}) do
+      local sizes = p[2]
+      local t
+      if p.transposable and hdr.transpose then
+        t = floats(data, pos, { sizes[2], sizes[1] }):t():contiguous()
+      else
+        t = floats(data, pos, sizes)
+      end
+      if p.variance then
+        -- darknet divides by sqrt(var) + 1e-6; ember by sqrt(var' + 1e-6)
+        local v = t:totable()
+        for j = 1, #v do
+          local s = math.sqrt(math.max(v[j], 0)) + 1e-6
+          v[j] = math.max(s * s - 1e-6, 0)
+        end
+        t = core.tensor(v)
+      end
+      tensors[p[1]] = t
+      pos = pos + 4 * t:nElement()
+    end
+  end
+  return tensors, hdr
+end
+
+---------------------------------------------------------------- loading
+
+-- The declaration a net file's text gives, run as model.lua runs net files.
+local function declaration(text, chunkname)
+  local env = {
+    nn = ember.nn, math = math, string = string, table = table,
+    ember = { Tensor = ember.Tensor },
+    ipairs = ipairs, pairs = pairs, next = next, select = select, type = type,
+    tostring = tostring, tonumber = tonumber, error = error, assert = assert,
+  }
+  local chunk = assert(load(text, "=" .. chunkname, "t", env))
+  return chunk()
+end
+
+-- ember.darknet.load(cfg, weights): an nn.Sequential in evaluate mode with
+-- darknet's weights, and info {input = {c,h,w}, source = net file text,
+-- tensors = name -> tensor, header = {...}, preprocess = {...}}. weights may
+-- be nil (the net's initial weights). Raises naming the file and layer.
+function M.load(cfgPath, weightsPath, opts)
+  local d = M.describe(cfgPath)
+  local text = M.source(d, opts)
+  local tensors, hdr
+  if weightsPath then tensors, hdr = M.read_weights(d, weightsPath) end
+  local decl = declaration(text, basename(cfgPath))
+  local net = decl.build()
+  net:evaluate()
+  if tensors then
+    require("ember.weights").apply(net, tensors, { strict = true, source = weightsPath })
+  end
+  return net, { input = d.input, source = text, tensors = tensors, header = hdr,
+                preprocess = decl.preprocess, layers = d.layers }
+end
+
+---------------------------------------------------------------- preprocessing
+
+-- darknet's letterbox_image for `classifier predict`: the image (C,H,W in
+-- [0, 1]) resized with darknet's resize_image (corners aligned, float32, its
+-- last-row rule) to fit w x h with the aspect kept, centred on 0.5. This is
+-- ember.image's "aligned" letterbox; spec/darknet_spec.lua checks it against
+-- a transcription of darknet's C.
+function M.letterbox(img, w, h)
+  return ember.image.letterbox(img, w, h or w, 0.5, "aligned")
+end
+
+return M

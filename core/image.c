@@ -73,6 +73,55 @@ static int jpeg_complete(const uint8_t *p, size_t n) {
   return 0;
 }
 
+/* Width and height from the header of a PNG, BMP, GIF or JPEG, read here
+** because stb_image's own header reader refuses images over 1 GiB with
+** only "too large"; 0 if the format is not one of these. */
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]; }
+
+static int header_dims(const uint8_t *p, size_t n, int64_t *w, int64_t *h) {
+  if (n >= 24 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) {
+    *w = be32(p + 16); *h = be32(p + 20);
+    return 1;
+  }
+  if (n >= 26 && p[0] == 'B' && p[1] == 'M') {
+    if (le32(p + 14) == 12) { *w = p[18] | p[19] << 8; *h = p[20] | p[21] << 8; return 1; }
+    *w = llabs((int64_t)(int32_t)le32(p + 18));
+    *h = llabs((int64_t)(int32_t)le32(p + 22));   /* negative: top-down rows */
+    return 1;
+  }
+  if (n >= 10 && !memcmp(p, "GIF8", 4)) {
+    *w = p[6] | p[7] << 8; *h = p[8] | p[9] << 8;
+    return 1;
+  }
+  if (n >= 4 && p[0] == 0xFF && p[1] == 0xD8) {
+    for (size_t i = 2; i + 8 < n;) {   /* marker segments up to the frame header */
+      if (p[i] != 0xFF) return 0;
+      uint8_t m = p[i + 1];
+      if (m == 0xFF) { i++; continue; }
+      if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+        *h = p[i + 5] << 8 | p[i + 6]; *w = p[i + 7] << 8 | p[i + 8];
+        return 1;
+      }
+      if (m == 0xD9 || m == 0xDA) return 0;
+      if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { i += 2; continue; }
+      i += 2 + ((size_t)p[i + 2] << 8 | p[i + 3]);
+    }
+  }
+  return 0;
+}
+
+static em_status check_limits(int64_t w, int64_t h, int c, int64_t max_side, int64_t max_bytes,
+                              const char *name, em_err *err) {
+  char s1[32], s2[32];
+  double need = (double)w * h * c;
+  if (w > max_side || h > max_side || need > (double)max_bytes)
+    return em_fail(err, EM_ENOMEM, "%s: image %lldx%lld would need %s (limits: %lldx%lld, %s)", name,
+                   (long long)w, (long long)h, human(need, s1, sizeof s1), (long long)max_side,
+                   (long long)max_side, human((double)max_bytes, s2, sizeof s2));
+  return EM_OK;
+}
+
 static void to_gray_u8(const uint8_t *src, uint8_t *dst, size_t npix, int c);
 
 em_status em_image_decode(em_image *im, const void *buf, size_t len, int channels,
@@ -81,23 +130,21 @@ em_status em_image_decode(em_image *im, const void *buf, size_t len, int channel
   int64_t max_bytes = lim && lim->max_bytes > 0 ? lim->max_bytes : EM_IMAGE_MAX_BYTES;
   const uint8_t *p = buf;
   int w, h, c, req;
-  char s1[32], s2[32];
   if (!name) name = "image";
   if (channels < 0 || channels > 4)
     return em_fail(err, EM_EARG, "%s: channels must be 1 to 4 (or 0 for the file's), got %d", name, channels);
   if (!buf || len == 0) return em_fail(err, EM_EFORMAT, "%s: empty file", name);
   if (len > INT_MAX) return em_fail(err, EM_EFORMAT, "%s: file of %zu bytes is too large to decode", name, len);
+  int64_t hw, hh;
+  if (header_dims(p, len, &hw, &hh) && check_limits(hw, hh, channels ? channels : 3, max_side, max_bytes, name, err))
+    return EM_ENOMEM;
   if (!stbi_info_from_memory(p, (int)len, &w, &h, &c))
     return em_fail(err, EM_EFORMAT, "%s: not an image of a known format (%s)", name, stbi_failure_reason());
   int outc = channels ? channels : c;
   if (w <= 0 || h <= 0)
     return em_fail(err, EM_EFORMAT, "%s: image declares a size of %dx%d", name, w, h);
   /* stb may hold both its native and the converted buffer: count the larger */
-  double need = (double)w * h * (outc > c ? outc : c);
-  if (w > max_side || h > max_side || need > (double)max_bytes)
-    return em_fail(err, EM_ENOMEM, "%s: image %dx%d would need %s (limits: %lldx%lld, %s)", name,
-                   w, h, human(need, s1, sizeof s1), (long long)max_side, (long long)max_side,
-                   human((double)max_bytes, s2, sizeof s2));
+  if (check_limits(w, h, outc > c ? outc : c, max_side, max_bytes, name, err)) return EM_ENOMEM;
   if (len >= 2 && p[0] == 0xFF && p[1] == 0xD8 && !jpeg_complete(p, len))
     return em_fail(err, EM_EFORMAT, "%s: truncated JPEG (no end of image marker)", name);
   /* grey from colour with PIL's weights, not stb's own */
@@ -204,7 +251,8 @@ em_status em_image_to_tensor(const em_image *im, em_tensor *t, float range, em_e
 em_status em_image_from_tensor(em_image *im, const em_tensor *t, float range, em_err *err) {
   em_tensor c;
   char s[128];
-  if (check_image_tensor(t, "image", err)) return EM_EARG;
+  em_status cs = check_image_tensor(t, "image", err);
+  if (cs) return cs;
   int nc = t->ndim == 3 ? (int)t->size[0] : 1;
   if (nc < 1 || nc > 4)
     return em_fail(err, EM_ESHAPE, "expected 1 to 4 channels, got %s", em_tensor_shape_str(t, s, sizeof s));
@@ -425,7 +473,8 @@ static em_status check_float_image(const em_tensor *src, const em_tensor *dst, e
 }
 
 em_status em_image_resize(const em_tensor *src, em_tensor *dst, int w, int h, em_resize mode, em_err *err) {
-  if (check_float_image(src, dst, err)) return EM_EARG;
+  em_status st = check_float_image(src, dst, err);
+  if (st) return st;
   if (w <= 0 || h <= 0) return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", w, h);
   if (check_mode(mode, err)) return EM_EARG;
   int ih = (int)src->size[src->ndim - 2], iw = (int)src->size[src->ndim - 1];
@@ -434,7 +483,6 @@ em_status em_image_resize(const em_tensor *src, em_tensor *dst, int w, int h, em
   float *mid = NULL;
   em_tensor c;
   em_tensor_init(&c);
-  em_status st = EM_OK;
   if (!make_taps(&tx, iw, w, mode) || !make_taps(&ty, ih, h, mode) ||
       !(mid = malloc(sizeof(float) * (size_t)w * ih))) {
     st = em_fail(err, EM_ENOMEM, "out of memory resizing %dx%d to %dx%d", iw, ih, w, h);
@@ -472,7 +520,8 @@ done:
 
 em_status em_image_crop(const em_tensor *src, em_tensor *dst, int x, int y, int w, int h, em_err *err) {
   em_tensor v;
-  if (check_float_image(src, dst, err)) return EM_EARG;
+  em_status cs = check_float_image(src, dst, err);
+  if (cs) return cs;
   int64_t ih = src->size[src->ndim - 2], iw = src->size[src->ndim - 1];
   if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + (int64_t)w > iw || y + (int64_t)h > ih)
     return em_fail(err, EM_ESHAPE, "crop of %dx%d at (%d, %d) does not fit in a %lldx%lld image",
@@ -511,7 +560,8 @@ void em_image_short_side(int w, int h, int n, int *ow, int *oh) {
 em_status em_image_letterbox(const em_tensor *src, em_tensor *dst, int w, int h, float fill,
                              em_resize mode, em_err *err) {
   em_tensor r, v;
-  if (check_float_image(src, dst, err)) return EM_EARG;
+  em_status cs = check_float_image(src, dst, err);
+  if (cs) return cs;
   if (w <= 0 || h <= 0) return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", w, h);
   int64_t ih = src->size[src->ndim - 2], iw = src->size[src->ndim - 1];
   int64_t nw, nh;
@@ -537,7 +587,8 @@ em_status em_image_letterbox(const em_tensor *src, em_tensor *dst, int w, int h,
 em_status em_image_grayscale(const em_tensor *src, em_tensor *dst, em_err *err) {
   em_tensor c;
   char s[128];
-  if (check_float_image(src, dst, err)) return EM_EARG;
+  em_status cs = check_float_image(src, dst, err);
+  if (cs) return cs;
   if (src->ndim != 3 || (src->size[0] != 1 && src->size[0] != 3 && src->size[0] != 4))
     return em_fail(err, EM_ESHAPE, "expected an image of 1, 3 or 4 channels (C,H,W), got %s",
                    em_tensor_shape_str(src, s, sizeof s));
@@ -611,7 +662,8 @@ em_status em_image_invert(const em_tensor *src, em_tensor *dst, float range, em_
 em_status em_image_swap_rb(const em_tensor *src, em_tensor *dst, em_err *err) {
   em_tensor a, b;
   char s[128];
-  if (check_float_image(src, dst, err)) return EM_EARG;
+  em_status cs = check_float_image(src, dst, err);
+  if (cs) return cs;
   if (src->ndim != 3 || (src->size[0] != 3 && src->size[0] != 4))
     return em_fail(err, EM_ESHAPE, "expected an image of 3 or 4 channels (C,H,W), got %s",
                    em_tensor_shape_str(src, s, sizeof s));

@@ -32,6 +32,7 @@ local lazy = {
   weights = "ember.weights",
   darknet = "ember.darknet",
   image = "ember.image",
+  onnx = "ember.onnx",
 }
 
 -- Saves a net's named tensors (net:state()) as a .safetensors file;

@@ -18,6 +18,10 @@ local classes = {
   "View", "Reshape", "Flatten", "Dropout", "SpatialZeroPadding", "SpatialReflectionPadding",
   "SpatialReplicationPadding", "SpatialUpSamplingNearest", "SpatialUpSamplingBilinear",
   "ChannelShuffle",
+  -- ONNX import (ember.onnx): a DAG container and the ops it maps to
+  "Graph", "CSubTable", "CDivTable", "MulConstant", "AddConstant", "MatMul", "Transpose",
+  "Gather", "Slice", "Split", "Pad", "OnnxReshape", "Squeeze", "Unsqueeze", "Resize",
+  "ReduceMean", "OnnxSoftMax", "Expand", "Tile", "Sqrt", "Exp", "Log", "Abs", "Power", "Erf",
 }
 
 local known = {}

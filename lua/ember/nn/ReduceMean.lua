@@ -1,0 +1,44 @@
+-- nn/ReduceMean.lua -- nn.ReduceMean(dims, keepdims): the mean over 1-based
+-- dims (nil: all), keeping them as size 1 or dropping them (ONNX ReduceMean).
+
+local class = require "ember.class"
+local Module = require "ember.nn.Module"
+
+local ReduceMean = class("nn.ReduceMean", Module)
+
+function ReduceMean:__init(dims, keepdims)
+  Module.__init(self)
+  if dims ~= nil and type(dims) ~= "table" then error("nn.ReduceMean(dims): dims must be a list", 2) end
+  self.dims = dims and { table.unpack(dims) } or nil
+  self.keepdims = keepdims ~= false
+end
+
+function ReduceMean:updateOutput(input)
+  local nd = input:dim()
+  local dims, drop = {}, {}
+  if self.dims and #self.dims > 0 then
+    for _, d in ipairs(self.dims) do
+      local p = d < 0 and nd + d + 1 or d
+      if p < 1 or p > nd then error(string.format("dim %d out of range for %s", d, input:shape()), 0) end
+      dims[#dims + 1] = p
+    end
+  else
+    for d = 1, nd do dims[d] = d end
+  end
+  local x = input
+  for _, d in ipairs(dims) do x = x:mean(d) drop[d] = true end
+  if not self.keepdims then
+    local s = {}
+    for d = 1, nd do if not drop[d] then s[#s + 1] = x:size(d) end end
+    x = x:reshape(#s > 0 and s or {})
+  end
+  self.output = x
+  return x
+end
+
+function ReduceMean:__repr()
+  return "ReduceMean(" .. (self.dims and ("{" .. table.concat(self.dims, ", ") .. "}") or "all")
+         .. (self.keepdims and "" or ", drop") .. ")"
+end
+
+return ReduceMean

@@ -1,0 +1,124 @@
+-- nn/Resize.lua -- nn.Resize{...}: ONNX Resize/Upsample, nearest or linear, on
+-- any dims, separably. Fields: mode ("nearest" | "linear"), coord (ONNX's
+-- coordinate_transformation_mode), nearest (nearest_mode), and either scales
+-- (one per dim) or sizes (one per dim). The common 4-D cases run the C kernels.
+
+local class = require "ember.class"
+local core = require "ember.core"
+local Module = require "ember.nn.Module"
+local Gather = require "ember.nn.Gather"
+
+local Resize = class("nn.Resize", Module)
+
+local coords = { half_pixel = true, pytorch_half_pixel = true, align_corners = true,
+                 asymmetric = true, tf_half_pixel_for_nn = true }
+local nearests = { round_prefer_floor = true, round_prefer_ceil = true, floor = true, ceil = true }
+
+function Resize:__init(p)
+  Module.__init(self)
+  if type(p) ~= "table" then error("nn.Resize{mode=, coord=, scales= | sizes=}: expected a table", 2) end
+  self.mode = p.mode or "nearest"
+  self.coord = p.coord or "half_pixel"
+  self.nearest = p.nearest or "round_prefer_floor"
+  if self.mode ~= "nearest" and self.mode ~= "linear" then
+    error("nn.Resize: mode must be nearest or linear, got " .. tostring(self.mode), 2)
+  end
+  if not coords[self.coord] then error("nn.Resize: unsupported coordinate mode " .. tostring(self.coord), 2) end
+  if not nearests[self.nearest] then error("nn.Resize: unsupported nearest mode " .. tostring(self.nearest), 2) end
+  if (p.scales == nil) == (p.sizes == nil) then error("nn.Resize: give scales or sizes", 2) end
+  self.scales = p.scales and { table.unpack(p.scales) }
+  self.sizes = p.sizes and { table.unpack(p.sizes) }
+end
+
+-- source coordinate of output position o (0-based) along a dim in -> out
+local function source(coord, o, n, m, scale)
+  if coord == "half_pixel" then return (o + 0.5) / scale - 0.5
+  elseif coord == "pytorch_half_pixel" then return m > 1 and (o + 0.5) / scale - 0.5 or 0
+  elseif coord == "align_corners" then return m == 1 and 0 or o * (n - 1) / (m - 1)
+  elseif coord == "asymmetric" then return o / scale
+  else return (o + 0.5) / scale end    -- tf_half_pixel_for_nn
+end
+
+local function round_nearest(mode, x)
+  if mode == "floor" then return math.floor(x)
+  elseif mode == "ceil" then return math.ceil(x) end
+  local f = math.floor(x)
+  if x - f == 0.5 then return mode == "round_prefer_floor" and f or f + 1 end
+  return math.floor(x + 0.5)
+end
+
+function Resize:_plan(input)
+  local nd = input:dim()
+  local n = self.scales and #self.scales or #self.sizes
+  if n ~= nd then error(string.format("%d scales/sizes for the %d-dimensional input %s", n, nd, input:shape()), 0) end
+  local out, scale = {}, {}
+  for d = 1, nd do
+    local s = input:size(d)
+    if self.sizes then
+      out[d] = self.sizes[d]
+      scale[d] = s > 0 and out[d] / s or 1
+    else
+      scale[d] = self.scales[d]
+      out[d] = math.floor(s * scale[d] + 1e-9)
+    end
+    if out[d] < 0 or scale[d] <= 0 then error("scales and sizes must be positive", 0) end
+  end
+  return out, scale
+end
+
+function Resize:updateOutput(input)
+  local out, scale = self:_plan(input)
+  local nd = input:dim()
+  -- the C kernels where their formula is ONNX's: 4-D, N and C kept, scale = out/in
+  if nd == 4 and out[1] == input:size(1) and out[2] == input:size(2)
+     and scale[3] == out[3] / input:size(3) and scale[4] == out[4] / input:size(4) then
+    if self.mode == "nearest" and self.coord == "asymmetric" and self.nearest == "floor" then
+      return core.upsample_nearest(input, self.output, out[3], out[4])
+    end
+    if self.mode == "linear" and (self.coord == "align_corners"
+        or self.coord == "pytorch_half_pixel" or (self.coord == "half_pixel" and out[3] > 1 and out[4] > 1)) then
+      return core.upsample_bilinear(input, self.output, out[3], out[4], self.coord == "align_corners")
+    end
+  end
+  local x = input
+  for d = 1, nd do
+    local n, m = x:size(d), out[d]
+    local ident = n == m and (self.coord ~= "tf_half_pixel_for_nn") and scale[d] == 1
+    if not ident then
+      if n == 0 then error("cannot resize an empty dim", 0) end
+      if self.mode == "nearest" then
+        local idx = {}
+        for o = 0, m - 1 do
+          local i = round_nearest(self.nearest, source(self.coord, o, n, m, scale[d]))
+          idx[o + 1] = math.max(0, math.min(n - 1, i)) + 1
+        end
+        x = Gather.take(x, core.tensor(), d, idx)
+      else
+        local i0, i1, w = {}, {}, core.tensor(m)
+        for o = 0, m - 1 do
+          local c = source(self.coord, o, n, m, scale[d])
+          c = math.max(0, math.min(n - 1, c))
+          local f = math.floor(c)
+          i0[o + 1] = f + 1
+          i1[o + 1] = math.min(f + 1, n - 1) + 1
+          w[o + 1] = c - f
+        end
+        local a = Gather.take(x, core.tensor(), d, i0)
+        local b = Gather.take(x, core.tensor(), d, i1)
+        local ws = {}
+        for k = 1, nd do ws[k] = k == d and m or 1 end
+        x = a + (b - a) * w:view(ws)
+      end
+    end
+  end
+  self.output:resizeAs(x):copy(x)
+  return self.output
+end
+
+function Resize:__repr()
+  local what = self.scales and ("scales {" .. table.concat(self.scales, ", ") .. "}")
+               or ("sizes {" .. table.concat(self.sizes, ", ") .. "}")
+  return "Resize(" .. self.mode .. ", " .. self.coord .. ", " .. what .. ")"
+end
+
+return Resize

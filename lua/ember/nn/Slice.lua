@@ -1,0 +1,78 @@
+-- nn/Slice.lua -- nn.Slice(dims, starts, ends, steps): ONNX Slice with constant
+-- bounds. dims are 1-based, starts/ends 0-based as ONNX (ends exclusive,
+-- negatives count from the end, out-of-range values clamped), steps nonzero.
+
+local class = require "ember.class"
+local core = require "ember.core"
+local Module = require "ember.nn.Module"
+local Gather = require "ember.nn.Gather"
+
+local Slice = class("nn.Slice", Module)
+
+local function ints(v, what)
+  if type(v) ~= "table" then error("nn.Slice: " .. what .. " must be a list of integers", 3) end
+  for _, x in ipairs(v) do
+    if math.type(x) ~= "integer" then error("nn.Slice: " .. what .. " must be integers", 3) end
+  end
+  return { table.unpack(v) }
+end
+
+function Slice:__init(dims, starts, ends, steps)
+  Module.__init(self)
+  self.dims, self.starts, self.ends = ints(dims, "dims"), ints(starts, "starts"), ints(ends, "ends")
+  self.steps = steps and ints(steps, "steps") or {}
+  if #self.starts ~= #self.dims or #self.ends ~= #self.dims then
+    error("nn.Slice: dims, starts and ends must have the same length", 2)
+  end
+  for i = 1, #self.dims do
+    self.steps[i] = self.steps[i] or 1
+    if self.steps[i] == 0 then error("nn.Slice: steps must be nonzero", 2) end
+  end
+end
+
+-- The 1-based positions one dim keeps (ONNX's clamping rules).
+function Slice.positions(n, start, stop, step)
+  if start < 0 then start = start + n end
+  if stop < 0 then stop = stop + n end
+  local idx = {}
+  if step > 0 then
+    start = math.max(0, math.min(start, n))
+    stop = math.max(0, math.min(stop, n))
+    for i = start, stop - 1, step do idx[#idx + 1] = i + 1 end
+  else
+    start = math.max(-1, math.min(start, n - 1))
+    stop = math.max(-1, math.min(stop, n - 1))
+    for i = start, stop + 1, step do idx[#idx + 1] = i + 1 end
+  end
+  return idx
+end
+
+function Slice:updateOutput(input)
+  local nd = input:dim()
+  local x = input
+  for i, dim in ipairs(self.dims) do
+    local d = dim < 0 and nd + dim + 1 or dim
+    if d < 1 or d > nd then error(string.format("dim %d out of range for %s", dim, input:shape()), 0) end
+    local idx = Slice.positions(x:size(d), self.starts[i], self.ends[i], self.steps[i])
+    if #idx == 0 then
+      local size = x:size()
+      size[d] = 0
+      self.output = core.tensor(table.unpack(size))
+      return self.output
+    end
+    if self.steps[i] == 1 then
+      x = x:narrow(d, idx[1], #idx)
+    else
+      x = Gather.take(x, core.tensor(), d, idx)
+    end
+  end
+  self.output:resizeAs(x):copy(x)
+  return self.output
+end
+
+function Slice:__repr()
+  return "Slice(dims {" .. table.concat(self.dims, ", ") .. "}, starts {" .. table.concat(self.starts, ", ")
+         .. "}, ends {" .. table.concat(self.ends, ", ") .. "})"
+end
+
+return Slice

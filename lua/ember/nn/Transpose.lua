@@ -1,0 +1,36 @@
+-- nn/Transpose.lua -- nn.Transpose(perm): the input's dims permuted (ONNX
+-- Transpose; perm is 1-based as Lua's dims: {1, 3, 2} swaps the last two of
+-- three), copied into a contiguous output.
+
+local class = require "ember.class"
+local Module = require "ember.nn.Module"
+
+local Transpose = class("nn.Transpose", Module)
+
+function Transpose:__init(perm)
+  Module.__init(self)
+  if type(perm) ~= "table" or #perm == 0 then
+    error("nn.Transpose(perm): expected a list of dims", 2)
+  end
+  local seen = {}
+  for _, d in ipairs(perm) do
+    if math.type(d) ~= "integer" or d < 1 or d > #perm or seen[d] then
+      error("nn.Transpose(perm): {" .. table.concat(perm, ", ") .. "} is not a permutation", 2)
+    end
+    seen[d] = true
+  end
+  self.perm = { table.unpack(perm) }
+end
+
+function Transpose:updateOutput(input)
+  if input:dim() ~= #self.perm then
+    error(string.format("expected a %d-dimensional input, got %s", #self.perm, input:shape()), 0)
+  end
+  local v = input:permute(table.unpack(self.perm))
+  self.output:resizeAs(v):copy(v)
+  return self.output
+end
+
+function Transpose:__repr() return "Transpose(" .. table.concat(self.perm, ", ") .. ")" end
+
+return Transpose

@@ -1,0 +1,507 @@
+-- ember/onnx.lua -- ONNX import: a model file becomes an nn.Graph of ember's modules.
+-- local g = require("ember.onnx").load("resnet18.onnx"); local y = g:forward(x)
+--
+-- The C binding (lonnx.c) decodes the protobuf into Lua tables with every size
+-- checked. Here the graph is checked (each input produced by something, no
+-- cycle, every operator known), sorted, and converted node by node through
+-- the converters of lua/ember/onnx/*.lua (the registry below). Along the way:
+--   * nodes whose inputs are all constants (initializers, Constant outputs,
+--     Shape of a value whose shape is static) are evaluated at import, so the
+--     shape arithmetic exporters emit (Shape, Gather, Unsqueeze, Concat, ...)
+--     leaves only constants behind; integer values stay exact;
+--   * Identity and Dropout vanish; a BatchNormalization right after a Conv
+--     whose output has no other reader is folded into the Conv's weights;
+--   * one probe forward on zeros (when the input shapes are static) gives
+--     every value's shape to the converters that need it (auto_pad, Shape),
+--     and reports size mismatches at import, naming the node.
+
+local core = require "ember.core"
+local nn = require "ember.nn"
+
+local M = {}
+
+-- op_type -> {convert = fn(cx, node), fold = fn(cx, node) | nil, doc = "..."}
+M.families = { "conv", "act", "pool", "math", "shape" }
+M.registry = {}
+for _, fam in ipairs(M.families) do
+  for op, def in pairs(require("ember.onnx." .. fam)) do
+    if type(def) == "table" and def.convert then   -- "_helpers" are functions
+      def.family = fam
+      M.registry[op] = def
+    end
+  end
+end
+
+M.MIN_OPSET, M.MAX_OPSET = 7, 17
+
+local function is_tensor(x)
+  local mt = getmetatable(x)
+  return type(mt) == "table" and mt.__name == "ember.Tensor"
+end
+
+---------------------------------------------------------------- constants
+
+-- A constant value: {dims = {...}, dtype = "float" | "int64" | ..., tensor =
+-- ember.Tensor (float32), ints = exact integers (integral dtypes)}.
+local INTEGRAL = { int64 = true, int32 = true, int16 = true, int8 = true, uint8 = true,
+                   uint16 = true, uint32 = true, uint64 = true, bool = true }
+M.INTEGRAL = INTEGRAL
+
+-- A constant from a flat list of numbers.
+function M.const_from(values, dims, dtype)
+  local n = 1
+  for _, d in ipairs(dims) do n = n * d end
+  if n ~= #values then error(string.format("internal: %d values for %d elements", #values, n), 0) end
+  local t
+  if n == 0 then
+    t = core.tensor(table.unpack(dims))
+  else
+    local fl = {}
+    for i, v in ipairs(values) do fl[i] = v + 0.0 end
+    t = core.tensor(fl)
+    t = #dims == 0 and t:view({}) or t:view(dims)
+  end
+  local c = { dims = { table.unpack(dims) }, dtype = dtype or "float", tensor = t }
+  if INTEGRAL[c.dtype] then
+    c.ints = {}
+    for i, v in ipairs(values) do c.ints[i] = math.tointeger(v) or math.floor(v) end
+  end
+  return c
+end
+
+-- A constant of dtype float from a tensor.
+function M.const_tensor(t)
+  return { dims = t:dim() == 0 and {} or t:size(), dtype = "float", tensor = t }
+end
+
+-- Flat list of a constant's values (exact integers when it has them).
+function M.values(c)
+  if c.ints then return c.ints end
+  if not c.list then
+    local n = 1
+    for _, d in ipairs(c.dims) do n = n * d end
+    c.list = n == 0 and {} or c.tensor:contiguous():view(-1):totable()
+  end
+  return c.list
+end
+
+---------------------------------------------------------------- import context
+
+local Cx = {}
+Cx.__index = Cx
+
+local function fail(cx, msg)
+  error({ onnx = true, msg = msg }, 0)
+end
+M.fail = fail
+
+function Cx:resolve(name) return self.alias[name] or name end
+
+-- Name of input i of the current node ("" when absent).
+function Cx:input(i)
+  local n = self.node.inputs[i]
+  if n == nil or n == "" then return nil end
+  return self:resolve(n)
+end
+
+function Cx:has(i) return self:input(i) ~= nil end
+function Cx:const(i)
+  local n = self:input(i)
+  return n and self.consts[n]
+end
+
+-- Integer list of a constant input (raises naming the input otherwise).
+function Cx:ints(i, what)
+  local c = self:const(i)
+  if not c then fail(self, (what or ("input " .. i)) .. " must be a constant (computed at run time here)") end
+  local v = M.values(c)
+  local out = {}
+  for k, x in ipairs(v) do
+    out[k] = math.tointeger(x)
+    if not out[k] then fail(self, (what or ("input " .. i)) .. " must hold integers, got " .. tostring(x)) end
+  end
+  return out
+end
+
+function Cx:floats(i, what)
+  local c = self:const(i)
+  if not c then fail(self, (what or ("input " .. i)) .. " must be a constant (computed at run time here)") end
+  return M.values(c)
+end
+
+function Cx:tensor(i, what)
+  local c = self:const(i)
+  if not c then fail(self, (what or ("input " .. i)) .. " must be a constant (weights computed at run time are not supported)") end
+  return c.tensor
+end
+
+-- Sizes of input i: a constant's dims or the probe's; nil when unknown.
+function Cx:shape(i)
+  local n = self:input(i)
+  if not n then return nil end
+  if self.consts[n] then return self.consts[n].dims end
+  return self.shapes[n]
+end
+
+function Cx:rank(i)
+  local s = self:shape(i)
+  return s and #s
+end
+
+function Cx:attr(name, default)
+  local v = self.node.attrs[name]
+  if v == nil then return default end
+  return v
+end
+
+function Cx:output(i) return self.node.outputs[i or 1] end
+
+-- The output as a constant (folding).
+function Cx:set_const(i, c)
+  local n = self.node.outputs[i]
+  if n and n ~= "" then self.consts[n] = c end
+end
+
+-- Output i is input j itself (Identity, Dropout).
+function Cx:set_alias(i, j)
+  local n = self.node.outputs[i]
+  if n and n ~= "" then
+    local src = self:input(j)
+    if not src then fail(self, "missing input " .. j) end
+    self.alias[n] = src
+  end
+end
+
+-- A fresh internal value name for multi-module nodes.
+function Cx:temp(what)
+  self.ntemp = self.ntemp + 1
+  return (self.node.name ~= "" and self.node.name or self.node.op_type) .. "/" .. what .. "_" .. self.ntemp
+end
+
+-- Adds module m reading `inputs` (a name, or a list: table input) and writing
+-- `outputs` (a name or a list). Inputs that are constants become graph
+-- constants. Names the module after the node; runs it on the probe values.
+function Cx:emit(m, inputs, outputs)
+  local ins = type(inputs) == "table" and inputs or { inputs }
+  for k, n in ipairs(ins) do ins[k] = self:resolve(n) end
+  local base = self.node.name ~= "" and self.node.name or (self.node.op_type .. "_" .. self.nodeindex)
+  local name, k = base, 1
+  while self.names[name] do k = k + 1; name = base .. "_" .. k end
+  self.names[name] = true
+  m:named(name)
+  if self.folding then
+    -- all inputs constant: evaluate now instead of adding a node
+    local x
+    if type(inputs) == "table" then
+      x = {}
+      for j, n in ipairs(ins) do x[j] = self.consts[n].tensor end
+    else
+      x = self.consts[ins[1]].tensor
+    end
+    local out = m:forward(x)
+    local outs = type(outputs) == "table" and outputs or { outputs }
+    for j, n in ipairs(outs) do
+      local t = type(outputs) == "table" and out[j] or out
+      self.consts[n] = M.const_tensor(t:clone())
+    end
+    return out
+  end
+  for _, n in ipairs(ins) do
+    if self.consts[n] and not self.graph.constants[n] then
+      self.graph:constant(n, self.consts[n].tensor)
+    end
+  end
+  self.graph:add(m, type(inputs) == "table" and ins or ins[1], outputs)
+  local outs = type(outputs) == "table" and outputs or { outputs }
+  for _, n in ipairs(outs) do self.producer[n] = { module = m, inputs = ins, table = type(inputs) == "table" } end
+  if self.probing then
+    local x
+    if type(inputs) == "table" then
+      x = {}
+      for j, n in ipairs(ins) do x[j] = self.vals[n] or (self.consts[n] and self.consts[n].tensor) end
+    else
+      x = self.vals[ins[1]] or (self.consts[ins[1]] and self.consts[ins[1]].tensor)
+    end
+    local ok, out = pcall(m.forward, m, x)
+    if not ok then fail(self, tostring(out)) end
+    for j, n in ipairs(outs) do
+      local t = type(outputs) == "table" and out[j] or out
+      self.vals[n] = t
+      self.shapes[n] = t:dim() == 0 and {} or t:size()
+    end
+  end
+  return m
+end
+
+-- Re-runs the producer of value n on the probe (after its weights changed).
+function Cx:reprobe(n)
+  local p = self.producer[n]
+  if not self.probing or not p then return end
+  local x
+  if p.table then
+    x = {}
+    for j, v in ipairs(p.inputs) do x[j] = self.vals[v] or self.consts[v].tensor end
+  else
+    x = self.vals[p.inputs[1]] or self.consts[p.inputs[1]].tensor
+  end
+  self.vals[n] = p.module:forward(x)
+end
+
+-- Number of readers of value n (node inputs and graph outputs).
+function Cx:readers(n) return self.uses[n] or 0 end
+
+---------------------------------------------------------------- graph checks
+
+local function node_label(node, i)
+  local name = node.name ~= "" and node.name or ("#" .. i)
+  return "node '" .. name .. "' (" .. node.op_type .. ")"
+end
+
+local function op_key(node)
+  if node.domain == "" or node.domain == "ai.onnx" then return node.op_type end
+  return node.domain .. "." .. node.op_type
+end
+
+-- Every unsupported operator with counts and node names, as one error.
+local function check_ops(file, nodes)
+  local bad, order = {}, {}
+  for i, node in ipairs(nodes) do
+    local key = op_key(node)
+    if key ~= node.op_type or not M.registry[node.op_type] then
+      if not bad[key] then bad[key] = {} order[#order + 1] = key end
+      local l = bad[key]
+      l[#l + 1] = node.name ~= "" and node.name or ("#" .. i)
+    end
+  end
+  if #order == 0 then return end
+  table.sort(order)
+  local parts, total = {}, 0
+  for _, k in ipairs(order) do
+    local l = bad[k]
+    total = total + #l
+    local shown = {}
+    for j = 1, math.min(#l, 10) do shown[j] = l[j] end
+    if #l > 10 then shown[#shown + 1] = "..." end
+    parts[#parts + 1] = string.format("%s x%d (%s)", k, #l, table.concat(shown, ", "))
+  end
+  error(string.format("%s: %d unsupported operator%s: %s", file, total, total == 1 and "" or "s",
+                      table.concat(parts, ", ")), 0)
+end
+
+-- Topological order; raises on duplicate outputs, dangling inputs, cycles.
+local function sort_nodes(file, graph, defined)
+  local producer = {}
+  for i, node in ipairs(graph.nodes) do
+    for _, o in ipairs(node.outputs) do
+      if o ~= "" then
+        if defined[o] or producer[o] then
+          error(string.format("%s: %s: output '%s' is already defined", file, node_label(node, i), o), 0)
+        end
+        producer[o] = i
+      end
+    end
+  end
+  for i, node in ipairs(graph.nodes) do
+    for _, n in ipairs(node.inputs) do
+      if n ~= "" and not defined[n] and not producer[n] then
+        error(string.format("%s: %s: input '%s' is produced by nothing", file, node_label(node, i), n), 0)
+      end
+    end
+  end
+  -- Kahn's algorithm, keeping the file's order among ready nodes
+  local waiting, readers, order = {}, {}, {}
+  for i, node in ipairs(graph.nodes) do
+    local w, seen = 0, {}
+    for _, n in ipairs(node.inputs) do
+      local p = n ~= "" and producer[n]
+      if p and not seen[n] then
+        seen[n] = true
+        w = w + 1
+        readers[p] = readers[p] or {}
+        table.insert(readers[p], i)
+      end
+    end
+    waiting[i] = w
+  end
+  local ready = {}
+  for i = #graph.nodes, 1, -1 do if waiting[i] == 0 then ready[#ready + 1] = i end end
+  while #ready > 0 do
+    table.sort(ready, function(a, b) return a > b end)
+    local i = table.remove(ready)
+    order[#order + 1] = i
+    for _, r in ipairs(readers[i] or {}) do
+      waiting[r] = waiting[r] - 1
+      if waiting[r] == 0 then ready[#ready + 1] = r end
+    end
+  end
+  if #order < #graph.nodes then
+    local stuck = {}
+    for i, node in ipairs(graph.nodes) do
+      if waiting[i] > 0 and #stuck < 5 then stuck[#stuck + 1] = node_label(node, i) end
+    end
+    error(string.format("%s: the graph has a cycle through %s", file, table.concat(stuck, ", ")), 0)
+  end
+  for _, o in ipairs(graph.outputs) do
+    if not defined[o.name] and not producer[o.name] then
+      error(string.format("%s: graph output '%s' is produced by nothing", file, o.name), 0)
+    end
+  end
+  return order
+end
+
+---------------------------------------------------------------- load
+
+-- Whether a value is used only by node inputs that fold, etc. is not needed:
+-- uses count readers so BatchNormalization knows whether a conv is shared.
+local function count_uses(graph)
+  local uses = {}
+  for _, node in ipairs(graph.nodes) do
+    for _, n in ipairs(node.inputs) do if n ~= "" then uses[n] = (uses[n] or 0) + 1 end end
+  end
+  for _, o in ipairs(graph.outputs) do uses[o.name] = (uses[o.name] or 0) + 1 end
+  return uses
+end
+
+local function all_const(cx, node)
+  local any = false
+  for _, n in ipairs(node.inputs) do
+    if n ~= "" then
+      any = true
+      if not cx.consts[cx:resolve(n)] then return false end
+    end
+  end
+  return any
+end
+
+-- Loads an ONNX model: an nn.Graph whose forward takes the graph inputs
+-- (a tensor, or a table of them in order or by name) and returns the output
+-- (a tensor, or a list for several). opts.probe = false skips the probe
+-- forward (shapes then unknown: auto_pad and Shape need them).
+function M.load(path, opts)
+  opts = opts or {}
+  if type(path) ~= "string" then error("ember.onnx.load: expected a file name", 2) end
+  local model = core.onnx_load(path)
+  local file = path
+  local opset = model.opsets[""] or model.opsets["ai.onnx"]
+  if not opset then error(file .. ": the model imports no ai.onnx opset", 0) end
+  if opset < 1 or opset > M.MAX_OPSET then
+    error(string.format("%s: opset %d is not supported (%d to %d)", file, opset, M.MIN_OPSET, M.MAX_OPSET), 0)
+  end
+  local g = model.graph
+  if g.sparse_initializers then error(file .. ": sparse initializers are not supported", 0) end
+
+  local consts, defined = {}, {}
+  for _, t in ipairs(g.initializers) do
+    consts[t.name] = { dims = t.dims, dtype = t.dtype, tensor = t.tensor, ints = t.ints }
+    defined[t.name] = true
+  end
+  -- opts.constants: graph inputs bound at import (name -> tensor or a
+  -- load_tensor record), e.g. the weights a conformance case feeds as inputs
+  for name, v in pairs(opts.constants or {}) do
+    local rec = is_tensor(v) and M.const_tensor(v) or v
+    consts[name] = { dims = rec.dims, dtype = rec.dtype, tensor = rec.tensor, ints = rec.ints }
+    defined[name] = true
+  end
+  local inputs, static = {}, opts.probe ~= false
+  for _, v in ipairs(g.inputs) do
+    if not consts[v.name] then
+      if defined[v.name] then error(file .. ": graph input '" .. v.name .. "' is listed twice", 0) end
+      defined[v.name] = true
+      inputs[#inputs + 1] = v
+      if not v.shape then static = false
+      else
+        for _, d in ipairs(v.shape) do if math.type(d) ~= "integer" then static = false end end
+      end
+    end
+  end
+  if #inputs == 0 then error(file .. ": the graph has no inputs", 0) end
+  if #g.outputs == 0 then error(file .. ": the graph has no outputs", 0) end
+
+  check_ops(file, g.nodes)
+  local order = sort_nodes(file, g, defined)
+
+  local in_names, out_names = {}, {}
+  for i, v in ipairs(inputs) do in_names[i] = v.name end
+  for i, v in ipairs(g.outputs) do out_names[i] = v.name end
+  local graph = nn.Graph(in_names, out_names)
+
+  local cx = setmetatable({
+    file = file, opset = opset, consts = consts, alias = {}, graph = graph,
+    vals = {}, shapes = {}, producer = {}, names = {}, ntemp = 0,
+    uses = count_uses(g), probing = static,
+  }, Cx)
+  if static then
+    for _, v in ipairs(inputs) do
+      local n = 1
+      for _, d in ipairs(v.shape) do n = n * d end
+      if n > (opts.probe_limit or 2 ^ 28) then cx.probing = false break end
+    end
+  end
+  if cx.probing then
+    for _, v in ipairs(inputs) do
+      local t = #v.shape == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(v.shape))
+      cx.vals[v.name] = t
+      cx.shapes[v.name] = { table.unpack(v.shape) }
+    end
+  end
+
+  for _, i in ipairs(order) do
+    local node = g.nodes[i]
+    local def = M.registry[node.op_type]
+    cx.node, cx.nodeindex = node, i
+    local ok, err = pcall(function()
+      if def.fold and (all_const(cx, node) or (def.foldable and def.foldable(cx, node))) then
+        cx.folding = true
+        -- false: too large for lists, evaluate through the module instead
+        if def.fold(cx, node) == false then def.convert(cx, node) end
+      elseif all_const(cx, node) and not def.no_eval then
+        cx.folding = true
+        def.convert(cx, node)
+      else
+        cx.folding = false
+        def.convert(cx, node)
+      end
+      cx.folding = false
+    end)
+    cx.folding = false
+    if not ok then
+      local msg = type(err) == "table" and err.msg or tostring(err)
+      error(string.format("%s: %s: %s", file, node_label(node, i), msg), 0)
+    end
+  end
+
+  -- graph outputs that are constants or other values' aliases
+  for _, o in ipairs(out_names) do
+    local r = cx:resolve(o)
+    if consts[r] then
+      local cname = r == o and (o .. "/value") or r
+      if not graph.constants[cname] then graph:constant(cname, consts[r].tensor) end
+      graph:add(nn.Identity():named(o .. "/output"), cname, o)
+    elseif r ~= o then
+      graph:add(nn.Identity():named(o .. "/output"), r, o)
+    end
+  end
+  graph:check()
+  graph:clearState()
+  graph:evaluate()
+  graph.onnx = { file = file, opset = opset, producer = model.producer_name, inputs = inputs,
+                 outputs = g.outputs, ir_version = model.ir_version }
+  return graph
+end
+
+-- A TensorProto file (.pb) as {name, dtype, dims, tensor, ints}.
+function M.load_tensor(path)
+  if type(path) ~= "string" then error("ember.onnx.load_tensor: expected a file name", 2) end
+  return core.onnx_load_tensor(path)
+end
+
+-- The supported operators: a sorted list of {op, family, doc}.
+function M.operators()
+  local list = {}
+  for op, def in pairs(M.registry) do list[#list + 1] = { op = op, family = def.family, doc = def.doc or "" } end
+  table.sort(list, function(a, b) return a.op < b.op end)
+  return list
+end
+
+M.is_tensor = is_tensor
+return M

@@ -30,6 +30,15 @@ int lt_error(lua_State *L, const em_err *err);
 /* Raises on a failed status; returns otherwise. */
 #define LT_CHECK(L, call, errp) do { if ((call) != EM_OK) lt_error((L), (errp)); } while (0)
 
+/* Pushes a value read from a tensor: whole numbers (|v| < 2^53) as Lua
+** integers, so that sums, indices and counts print as 10, not 10.0. */
+static inline void lt_pushvalue(lua_State *L, double v) {
+  if (v == (double)(lua_Integer)v && v > -9007199254740992.0 && v < 9007199254740992.0)
+    lua_pushinteger(L, (lua_Integer)v);
+  else
+    lua_pushnumber(L, v);
+}
+
 /* Lua's 1-based dimension (negative counts from the end) to C's 0-based;
 ** raises if out of range for a tensor of ndim dimensions. */
 int lt_checkdim(lua_State *L, int arg, int ndim);
@@ -49,6 +58,12 @@ extern const luaL_Reg em_l_nn_act[];             /* lnn_act.c: activations, soft
 extern const luaL_Reg em_l_nn_shape[];           /* lnn_shape.c: concat, pad, upsample... */
 extern const luaL_Reg em_l_safetensors_funcs[];  /* lsafetensors.c: map, check, save */
 extern const luaL_Reg em_l_onnx_funcs[];         /* lonnx.c: onnx_load, onnx_load_tensor */
+extern const luaL_Reg em_l_sandbox_funcs[];      /* lsandbox.c: sandbox_enter/leave, file_stat */
+
+/* lsandbox.c: while a sandbox session runs (a net file loading), raises if a
+** new tensor of these sizes would take the session past its tensor cap;
+** otherwise counts it. Called by constructors before they allocate. */
+void lt_sandbox_tensor(lua_State *L, int ndim, const int64_t *size);
 extern const luaL_Reg em_l_image_funcs[];        /* limage.c: the table core.image */
 
 int luaopen_ember_core(lua_State *L);

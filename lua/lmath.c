@@ -117,7 +117,7 @@ static int reduce(lua_State *L, em_reduce op) {
   int dim, best = op == EM_MAX || op == EM_MIN;
   if (lua_isnoneornil(L, 2)) {
     LT_CHECK(L, em_tensor_reduce(NULL, NULL, t, -1, op, &r, &err), &err);
-    lua_pushnumber(L, r);
+    lt_pushvalue(L, r);
     return 1;
   }
   dim = lt_checkdim(L, 2, t->ndim);

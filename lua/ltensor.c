@@ -121,6 +121,7 @@ static int tensor_new(lua_State *L) {
     float *p;
     char path[256] = "";
     ndim = nested_shape(L, 1, size);
+    lt_sandbox_tensor(L, ndim, size);   /* cap while a net file loads (lsandbox.c) */
     t = lt_push(L);
     LT_CHECK(L, em_tensor_new(t, ndim, size, &err), &err);
     p = em_tensor_data(t);
@@ -128,6 +129,7 @@ static int tensor_new(lua_State *L) {
     return 1;
   }
   ndim = read_sizes(L, 1, size);
+  lt_sandbox_tensor(L, ndim, size);     /* cap while a net file loads (lsandbox.c) */
   t = lt_push(L);
   if (ndim > 0) {
     LT_CHECK(L, em_tensor_new(t, ndim, size, &err), &err);
@@ -297,6 +299,7 @@ static int tensor_clone(lua_State *L) {
   em_err err;
   v = lt_push(L);
   if (!t->storage) return 1;
+  lt_sandbox_tensor(L, t->ndim, t->size);   /* cap while a net file loads */
   LT_CHECK(L, em_tensor_new(v, t->ndim, t->size, &err), &err);
   LT_CHECK(L, em_tensor_copy(v, t, &err), &err);
   return 1;
@@ -308,6 +311,7 @@ static int tensor_resize(lua_State *L) {
   int64_t size[EM_MAXDIM];
   int ndim = read_sizes(L, 2, size);
   em_err err;
+  lt_sandbox_tensor(L, ndim, size);     /* cap while a net file loads */
   LT_CHECK(L, em_tensor_resize(t, ndim, size, &err), &err);
   lua_settop(L, 1);
   return 1;
@@ -364,7 +368,7 @@ static void push_table(lua_State *L, const em_tensor *t, int d, int64_t *idx) {
   lua_createtable(L, (int)t->size[d], 0);
   for (int64_t i = 0; i < t->size[d]; i++) {
     idx[d] = i;
-    if (d == t->ndim - 1) lua_pushnumber(L, *element(t, idx));
+    if (d == t->ndim - 1) lt_pushvalue(L, *element(t, idx));
     else push_table(L, t, d + 1, idx);
     lua_seti(L, -2, i + 1);
   }
@@ -374,7 +378,7 @@ static int tensor_totable(lua_State *L) {
   em_tensor *t = lt_check(L, 1);
   int64_t idx[EM_MAXDIM] = {0};
   if (!t->storage) { lua_newtable(L); return 1; }
-  if (t->ndim == 0) { lua_pushnumber(L, *em_tensor_data(t)); return 1; }
+  if (t->ndim == 0) { lt_pushvalue(L, *em_tensor_data(t)); return 1; }
   luaL_checkstack(L, t->ndim + 4, "tensor too deep");
   push_table(L, t, 0, idx);
   return 1;
@@ -398,7 +402,7 @@ static float *index_args(lua_State *L, em_tensor *t, int from) {
 
 static int tensor_get(lua_State *L) {
   em_tensor *t = check_nonempty(L, 1);
-  lua_pushnumber(L, *index_args(L, t, 2));
+  lt_pushvalue(L, *index_args(L, t, 2));
   return 1;
 }
 
@@ -406,7 +410,7 @@ static int tensor_item(lua_State *L) {
   em_tensor *t = check_nonempty(L, 1);
   if (em_tensor_nelement(t) != 1)
     return luaL_error(L, "item: tensor has %d elements, expected 1", (int)em_tensor_nelement(t));
-  lua_pushnumber(L, *em_tensor_data(t));
+  lt_pushvalue(L, *em_tensor_data(t));
   return 1;
 }
 
@@ -427,7 +431,7 @@ static int tensor_index(lua_State *L) {
       return luaL_error(L, "index %d out of range: dimension 1 has size %d",
                         (int)key, (int)t->size[0]);
     if (t->ndim == 1) {
-      lua_pushnumber(L, em_tensor_data(t)[(i - 1) * t->stride[0]]);
+      lt_pushvalue(L, em_tensor_data(t)[(i - 1) * t->stride[0]]);
     } else {
       em_tensor *v = lt_push(L);
       LT_CHECK(L, em_tensor_select(v, t, 0, i - 1, &err), &err);

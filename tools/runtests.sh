@@ -21,9 +21,9 @@ line=$(echo "$out" | grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ erro
 if [ -z "$line" ]; then
   echo "busted: crashed or printed no summary (exit $rc)"; failed=$((failed + 1))
 else
-  s=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) successes?.*/\1/')
-  f=$(echo "$line" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
-  e=$(echo "$line" | sed -E 's/.* ([0-9]+) errors?.*/\1/')
+  s=$(echo "$line" | grep -oE '[0-9]+ success' | grep -oE '[0-9]+')
+  f=$(echo "$line" | grep -oE '[0-9]+ failure' | grep -oE '[0-9]+')
+  e=$(echo "$line" | grep -oE '[0-9]+ error' | grep -oE '[0-9]+')
   passed=$((passed + s)); failed=$((failed + f + e))
 fi
 echo "$passed passed, $failed failed"

@@ -26,11 +26,6 @@ local function fail(where, msg)
   error(where .. ": " .. msg, 0)
 end
 
--- x rounded to float32, as darknet's float arithmetic rounds it
-local function f32(x)
-  return (string.unpack("<f", string.pack("<f", x)))
-end
-
 ---------------------------------------------------------------- cfg files
 
 local aliases = {
@@ -43,6 +38,14 @@ local aliases = {
   dropout = "dropout", route = "route", shortcut = "shortcut",
   upsample = "upsample", cost = "cost",
 }
+
+-- darknet layers ember does not import (yet)
+local darknet_only = {}
+for _, k in ipairs{ "crop", "detection", "region", "yolo", "local", "deconv", "deconvolutional",
+                    "activation", "logistic", "l2norm", "crnn", "gru", "lstm", "rnn", "reorg",
+                    "lrn", "normalization", "batchnorm", "iseg" } do
+  darknet_only[k] = true
+end
 
 -- Sections of a cfg file, as darknet's read_cfg reads them: whitespace is
 -- dropped everywhere in a line, '#' and ';' start comment lines. Each section:
@@ -63,6 +66,9 @@ function M.parse_cfg(path)
       local name = line:match("^%[([^%]]*)%]$")
       if not name then fail(path .. ":" .. n, "malformed section header '" .. raw .. "'") end
       local t = aliases[name]
+      if not t and darknet_only[name] then
+        fail(path .. ":" .. n, "darknet's [" .. name .. "] layer is not supported by ember's import")
+      end
       if not t then fail(path .. ":" .. n, "unknown section [" .. name .. "]") end
       cur = { type = t, name = name, line = n, opts = {} }
       sections[#sections + 1] = cur
@@ -278,6 +284,65 @@ function builders.upsample(r, shape)
            out = { c = shape.c, h = shape.h * s, w = shape.w * s }, desc = "upsample" }
 end
 
+-- A layer index as darknet's parser reads it (atoi; negative counts back
+-- from this layer), checked to name an earlier layer.
+local function earlier(r, key, tok, index)
+  local v = tok:match("^%s*([+-]?%d+)")
+  if not v then fail(r.where(key), key .. " must list layer indices, got '" .. tok .. "'") end
+  v = math.tointeger(tonumber(v))
+  if v < 0 then v = index + v end
+  if v < 0 or v >= index then
+    fail(r.where(key), string.format("%s = %s: layer %d is not an earlier layer (this is layer %d)",
+         key, r.str(key), v, index))
+  end
+  return v
+end
+
+-- [route]: the listed layers' outputs, concatenated along channels
+function builders.route(r, shape, count, layers, index)
+  local from, c, n = {}, 0, 0
+  local first
+  for tok in r.str("layers"):gmatch("[^,]+") do
+    local v = earlier(r, "layers", tok, index)
+    local o = layers[v + 1].out
+    first = first or o
+    if (o.c == nil) ~= (first.c == nil) or (o.c and (o.h ~= first.h or o.w ~= first.w)) then
+      fail(r.where("layers"), string.format("layers %s: sizes %s and %s do not concatenate",
+           r.str("layers"), shape_str(first), shape_str(o)))
+    end
+    from[#from + 1] = v
+    c, n = c + (o.c or 0), n + (o.n or 0)
+  end
+  if #from == 0 then fail(r.where("layers"), "layers lists no layer") end
+  local line = #from == 1 and "nn.Identity()" or (first.c and "nn.JoinTable(1, 3)" or "nn.JoinTable(1, 1)")
+  local inputs = {}
+  for i, v in ipairs(from) do inputs[i] = "l" .. v end
+  return {
+    line = line, inputs = inputs, tableInput = #from > 1,
+    out = first.c and { c = c, h = first.h, w = first.w } or { n = n },
+    desc = "route " .. table.concat(from, " "),
+  }
+end
+
+-- [shortcut]: the previous layer's output plus an earlier one's
+function builders.shortcut(r, shape, count, layers, index)
+  local from = earlier(r, "from", r.str("from"), index)
+  local o = layers[from + 1].out
+  if shape_str(o) ~= shape_str(shape) then
+    fail(r.where("from"), string.format("from = %s: layer %d gives %s, the previous layer %s; ember adds equal sizes only",
+         r.str("from"), from, shape_str(o), shape_str(shape)))
+  end
+  for _, k in ipairs{ "alpha", "beta" } do
+    if r.float(k, 1) ~= 1 then fail(r.where(k), "only " .. k .. "=1 is supported") end
+  end
+  local act, actm = activation(r, "linear")
+  return {
+    line = actm and string.format("shortcut(%q)", act) or "shortcut()",
+    inputs = { "l" .. (index - 1), "l" .. from }, tableInput = true,
+    out = shape, desc = "shortcut " .. from,
+  }
+end
+
 -- the helpers a converted net file starts with: one call per darknet layer
 local prelude = [[
 local function act(name)
@@ -320,6 +385,12 @@ local function avgpool() return nn.SpatialAdaptiveAveragePooling(1, 1) end
 
 -- [softmax] over all of a sample's values
 local function softmax() return nn.Sequential():add(nn.Flatten()):add(nn.SoftMax()) end
+
+-- [shortcut]: a sum, then the activation
+local function shortcut(activation)
+  if not activation then return nn.CAddTable() end
+  return nn.Sequential():add(nn.CAddTable()):add(act(activation))
+end
 ]]
 
 ---------------------------------------------------------------- the net
@@ -335,25 +406,28 @@ function M.describe(cfgPath)
   end
   local shape = { c = c, h = h, w = w }
   local layers, count = {}, { conv = 0, fc = 0 }
-  local index = 0
+  local index, graph = 0, false
   for k = 2, #sections do
     local s = sections[k]
     local lr = reader(cfgPath, s, index)
     if s.type == "net" then fail(lr.where(), "a second [" .. s.name .. "] section") end
     if s.type == "cost" then
-      -- darknet's output is that of the last layer before [cost]: nothing to run
-    elseif s.type == "route" or s.type == "shortcut" then
-      fail(lr.where(), "[" .. s.name .. "] is not supported yet: ember imports chains of layers")
+      -- darknet's output is that of the last layer before [cost]: nothing to
+      -- run, but a layer index that later layers would count
+      if k ~= #sections then fail(lr.where(), "[" .. s.name .. "] must be the last section") end
     else
-      local l = builders[s.type](lr, shape, count)
-      l.index, l.type, l.section, l.input = index, s.type, s, shape
+      local l = builders[s.type](lr, shape, count, layers, index)
+      l.index, l.type, l.section = index, s.type, s
+      l.inputs = l.inputs or { index == 0 and "input" or ("l" .. (index - 1)) }
       layers[#layers + 1] = l
+      graph = graph or l.type == "route" or l.type == "shortcut"
       shape = l.out
       index = index + 1
     end
   end
   if #layers == 0 then fail(cfgPath, "no layers after [net]") end
-  return { sections = sections, layers = layers, input = { c, h, w }, output = shape, path = cfgPath }
+  return { sections = sections, layers = layers, input = { c, h, w }, output = shape, path = cfgPath,
+           graph = graph }
 end
 
 local function basename(path)
@@ -373,10 +447,23 @@ function M.source(cfgPath, opts)
   add("")
   add(prelude)
   add("local function build()")
-  add("  return nn.Sequential()")
-  for _, l in ipairs(d.layers) do
-    local call = "    :add(" .. l.line .. ")"
-    add(string.format("%-72s -- %2d %-18s -> %s", call, l.index, l.desc, shape_str(l.out)))
+  if d.graph then
+    -- routes and shortcuts: a graph whose value l<k> is darknet layer k's output
+    add(string.format("  local g = nn.Graph(\"input\", \"l%d\")", d.layers[#d.layers].index))
+    for _, l in ipairs(d.layers) do
+      local ins = {}
+      for i, n in ipairs(l.inputs) do ins[i] = string.format("%q", n) end
+      ins = l.tableInput and ("{ " .. table.concat(ins, ", ") .. " }") or ins[1]
+      local call = string.format("  g:add(%s, %s, \"l%d\")", l.line, ins, l.index)
+      add(string.format("%-72s -- %2d %-18s -> %s", call, l.index, l.desc, shape_str(l.out)))
+    end
+    add("  return g:check()")
+  else
+    add("  return nn.Sequential()")
+    for _, l in ipairs(d.layers) do
+      local call = "    :add(" .. l.line .. ")"
+      add(string.format("%-72s -- %2d %-18s -> %s", call, l.index, l.desc, shape_str(l.out)))
+    end
   end
   add("end")
   add("")

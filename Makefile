@@ -13,7 +13,7 @@ STB_LIB   ?= $(shell pkg-config --libs stb 2>/dev/null || echo -lstb)
 DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev libstb-dev \
             lua-busted libreadline-dev python3-numpy python3-torch python3-torchvision \
             python3-onnx libonnx-testdata lua-cjson \
-            libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev darknet
 
 ifeq ($(DEBUG),1)
   OPT = -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer

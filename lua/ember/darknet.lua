@@ -513,7 +513,8 @@ function M.read_header(path, data)
     fail(path, string.format("bad header: %d bytes, a darknet weights file starts with at least 16", #data))
   end
   local major, minor, revision = string.unpack("<i4i4i4", data)
-  if major < 0 or minor < 0 or revision < 0 then
+  -- real files say 0.1.0 or 0.2.0; darknet's own check is none at all
+  if major < 0 or minor < 0 or revision < 0 or major > 99999 or minor > 99999 or revision > 99999 then
     fail(path, string.format("bad header: version %d.%d.%d is not a darknet weights version", major, minor, revision))
   end
   local seen, pos
@@ -598,10 +599,12 @@ local function declaration(text, chunkname)
   return chunk()
 end
 
--- ember.darknet.load(cfg, weights): an nn.Sequential in evaluate mode with
+-- ember.darknet.load(cfg, [weights], [opts]): an nn module (nn.Sequential,
+-- or nn.Graph when the cfg has routes or shortcuts) in evaluate mode with
 -- darknet's weights, and info {input = {c,h,w}, source = net file text,
--- tensors = name -> tensor, header = {...}, preprocess = {...}}. weights may
--- be nil (the net's initial weights). Raises naming the file and layer.
+-- tensors = name -> tensor, header = {...}, preprocess = {...}}. Without
+-- weights the net keeps its initial weights. opts go to darknet.source.
+-- Raises naming the file and the layer; never returns half a net.
 function M.load(cfgPath, weightsPath, opts)
   local d = M.describe(cfgPath)
   local text = M.source(d, opts)
@@ -614,7 +617,36 @@ function M.load(cfgPath, weightsPath, opts)
     require("ember.weights").apply(net, tensors, { strict = true, source = weightsPath })
   end
   return net, { input = d.input, source = text, tensors = tensors, header = hdr,
-                preprocess = decl.preprocess, layers = d.layers }
+                preprocess = decl.preprocess, layers = d.layers, declaration = decl }
+end
+
+-- ember.darknet.model(cfg, weights, [opts]): an ember model (see
+-- ember/model.lua: m:classify("dog.jpg", 5) with darknet's preprocessing).
+-- opts.labels: a list of names or a labels file (one per line); opts.fold
+-- (default true) as in ember.load.
+function M.model(cfgPath, weightsPath, opts)
+  opts = opts or {}
+  local d = M.describe(cfgPath)
+  local tensors = weightsPath and M.read_weights(d, weightsPath) or nil
+  local decl = declaration(M.source(d), basename(cfgPath))
+  if opts.labels then decl.labels = opts.labels end
+  local model = require("ember.model")
+  local m = model.load{ net = decl, fold = false }
+  if tensors then
+    require("ember.weights").apply(m.net, tensors, { strict = true, source = weightsPath })
+  end
+  m.name = basename(cfgPath):gsub("%.cfg$", "")
+  m.path, m.weights = cfgPath, weightsPath
+  if type(opts.labels) == "string" then
+    local list = {}
+    for line in io.lines(opts.labels) do
+      line = line:gsub("\r$", "")
+      if line ~= "" then list[#list + 1] = line end
+    end
+    m.labels = list
+  end
+  m.fold = opts.fold ~= false
+  return m:refold()
 end
 
 ---------------------------------------------------------------- preprocessing

@@ -30,11 +30,13 @@ function Resize:__init(p)
   self.sizes = p.sizes and { table.unpack(p.sizes) }
 end
 
--- source coordinate of output position o (0-based) along a dim in -> out
+-- source coordinate of output position o (0-based) along a dim of n; ONNX
+-- takes the resized length as n * scale, unrounded, where given scales
 local function source(coord, o, n, m, scale)
+  local lm = n * scale
   if coord == "half_pixel" then return (o + 0.5) / scale - 0.5
-  elseif coord == "pytorch_half_pixel" then return m > 1 and (o + 0.5) / scale - 0.5 or 0
-  elseif coord == "align_corners" then return m == 1 and 0 or o * (n - 1) / (m - 1)
+  elseif coord == "pytorch_half_pixel" then return lm > 1 and (o + 0.5) / scale - 0.5 or 0
+  elseif coord == "align_corners" then return lm == 1 and 0 or o * (n - 1) / (lm - 1)
   elseif coord == "asymmetric" then return o / scale
   else return (o + 0.5) / scale end    -- tf_half_pixel_for_nn
 end
@@ -75,8 +77,8 @@ function Resize:updateOutput(input)
     if self.mode == "nearest" and self.coord == "asymmetric" and self.nearest == "floor" then
       return core.upsample_nearest(input, self.output, out[3], out[4])
     end
-    if self.mode == "linear" and (self.coord == "align_corners"
-        or self.coord == "pytorch_half_pixel" or (self.coord == "half_pixel" and out[3] > 1 and out[4] > 1)) then
+    if self.mode == "linear" and (self.coord == "align_corners" or ((self.coord == "pytorch_half_pixel"
+        or self.coord == "half_pixel") and out[3] > 1 and out[4] > 1)) then
       return core.upsample_bilinear(input, self.output, out[3], out[4], self.coord == "align_corners")
     end
   end

@@ -51,8 +51,19 @@ ops.PRelu = { doc = "slope of 1 or C values", convert = function(cx)
   local slope = cx:tensor(2, "slope")
   local n, s = slope:nElement(), cx:shape(1)
   local c = s and s[2]
-  if n ~= 1 and not (c and n == c) then
-    onnx_fail("slope " .. slope:shape() .. " must have 1 or C values")
+  local sd = slope:dim()
+  -- 1 value, or C values laid out along dim 2 (C or C,1,1 for N,C,H,W)
+  local per_channel = n == 1 or (c and n == c and s and (sd == #s - 1 or sd == 1))
+  if not per_channel then
+    -- any other broadcast: relu(x) - slope * relu(-x)
+    local x = cx:input(1)
+    local pos, negx, neg, sneg = cx:temp("pos"), cx:temp("negx"), cx:temp("neg"), cx:temp("sneg")
+    cx:emit(nn.ReLU(), x, pos)
+    cx:emit(nn.MulConstant(-1), x, negx)
+    cx:emit(nn.ReLU(), negx, neg)
+    cx:emit(nn.CMulTable(), { neg, cx:input(2) }, sneg)
+    cx:emit(nn.CSubTable(), { pos, sneg }, cx:output())
+    return
   end
   local m = nn.PReLU(n == 1 and 0 or n)
   m.weight = slope:reshape(n)
@@ -77,15 +88,15 @@ end
 ops.Softmax = softmax(false)
 ops.LogSoftmax = softmax(true)
 
-ops.Pow = { doc = "constant scalar exponent", convert = function(cx)
+ops.Pow = { doc = "scalar constant exponent (fast) or any broadcast exponent", convert = function(cx)
   local e = cx:const(2)
-  if not e then onnx_fail("the exponent must be a constant") end
-  local v = e.ints or e.list or e.tensor:contiguous():view(-1):totable()
-  for i = 2, #v do
-    if v[i] ~= v[1] then onnx_fail("only a scalar exponent is supported") end
+  local rank = cx:rank(1)
+  if e and e.tensor:nElement() == 1 and rank and #e.dims <= rank then
+    local v = e.ints or e.tensor:contiguous():view(-1):totable()
+    cx:emit(nn.Power(v[1] + 0.0), cx:input(1), cx:output())
+    return
   end
-  if #v == 0 then onnx_fail("empty exponent") end
-  cx:emit(nn.Power(v[1] + 0.0), cx:input(1), cx:output())
+  cx:emit(nn.CPowTable(), { cx:input(1), cx:input(2) }, cx:output())
 end }
 
 return ops

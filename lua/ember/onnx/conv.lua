@@ -82,9 +82,11 @@ ops.Conv = { doc = "2-D and 1-D; group, dilations, pads, auto_pad", convert = fu
   if rank == 3 then emit_1d(cx, m, cx:input(1)) else cx:emit(m, cx:input(1), cx:output()) end
 end }
 
-ops.ConvTranspose = { doc = "2-D; group, dilations, pads, output_padding, output_shape", convert = function(cx)
+ops.ConvTranspose = { doc = "1-D and 2-D; group, dilations, pads, output_padding, output_shape", convert = function(cx)
   local W = cx:tensor(2, "weight W")
-  if W:dim() ~= 4 then onnx_fail("only 2-D transposed convolutions are supported, weight is " .. W:shape()) end
+  local rank = W:dim()
+  if rank ~= 4 and rank ~= 3 then onnx_fail("only 1-D and 2-D transposed convolutions are supported, weight is " .. W:shape()) end
+  if rank == 3 then W = W:view(W:size(1), W:size(2), W:size(3), 1) end
   local kernel = { W:size(3), W:size(4) }
   local group = cx:attr("group", 1)
   local strides, dil = cx:attr("strides", { 1, 1 }), cx:attr("dilations", { 1, 1 })
@@ -93,6 +95,13 @@ ops.ConvTranspose = { doc = "2-D; group, dilations, pads, output_padding, output
   local oshape = cx:attr("output_shape")
   local auto = cx:attr("auto_pad", "NOTSET")
   local inshape = cx:shape(1)
+  if rank == 3 then
+    -- 1-D as 2-D with width 1
+    strides, dil, adj = { strides[1] or 1, 1 }, { dil[1] or 1, 1 }, { adj[1] or 0, 0 }
+    p = { p[1] or 0, 0, p[2] or 0, 0 }
+    if oshape then oshape = { oshape[#oshape], 1 } end
+    if inshape then inshape = { inshape[1], inshape[2], inshape[3], 1 } end
+  end
   if oshape or auto == "SAME_UPPER" or auto == "SAME_LOWER" then
     if not inshape then onnx_fail("output_shape/auto_pad need the input's shape, which is unknown") end
     p, adj = { 0, 0, 0, 0 }, { adj[1] or 0, adj[2] or 0 }
@@ -115,7 +124,7 @@ ops.ConvTranspose = { doc = "2-D; group, dilations, pads, output_padding, output
   m:setDilation(dil[2], dil[1])
   m.weight = W
   if cx:has(3) then m.bias = cx:tensor(3, "bias B") else m:noBias() end
-  cx:emit(m, cx:input(1), cx:output())
+  if rank == 3 then emit_1d(cx, m, cx:input(1)) else cx:emit(m, cx:input(1), cx:output()) end
 end }
 
 -- y = alpha op(A) op(B) + beta C

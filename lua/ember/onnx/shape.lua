@@ -385,7 +385,6 @@ ops.Gather = { doc = "constant indices",
   convert = function(cx)
     local ind = cx:const(2)
     if not ind then onnx_fail("indices must be constants") end
-    if #ind.dims > 1 then onnx_fail("only scalar or 1-D indices are supported at run time") end
     local axis = cx:attr("axis", 0)
     local idx = {}
     local rank, shape = cx:rank(1), cx:shape(1)
@@ -400,7 +399,21 @@ ops.Gather = { doc = "constant indices",
       idx[i] = v + 1
     end
     if #ind.dims == 0 then idx = idx[1] end
-    cx:emit(nn.Gather(axis < 0 and axis or axis + 1, idx), cx:input(1), cx:output())
+    local dim = axis < 0 and axis or axis + 1
+    if #ind.dims <= 1 then
+      cx:emit(nn.Gather(dim, idx), cx:input(1), cx:output())
+      return
+    end
+    -- N-D indices: gather the flat list, then split that dim into the indices' dims
+    if not shape then onnx_fail("N-D indices need the input's shape") end
+    local a = axis < 0 and axis + rank or axis
+    local dims = {}
+    for d = 1, a do dims[#dims + 1] = shape[d] end
+    for _, d in ipairs(ind.dims) do dims[#dims + 1] = d end
+    for d = a + 2, rank do dims[#dims + 1] = shape[d] end
+    local t = cx:temp("flat")
+    cx:emit(nn.Gather(dim, idx), cx:input(1), t)
+    cx:emit(nn.OnnxReshape(dims), t, cx:output())
   end }
 
 ---------------------------------------------------------------- padding, resizing, tiling

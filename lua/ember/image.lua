@@ -56,8 +56,8 @@ function image.save(path, img, o)
   C.save(path, img, opt(o, "range", 1), opt(o, "quality", 90))
 end
 
--- C,H,W view of an image given as C,H,W, H,W,C (C = 1, 3 or 4 last, not
--- first) or H,W.
+-- C,H,W form of an image given as C,H,W, H,W,C or H,W. A first size of 1 or
+-- 3 means C,H,W; else a last size of 1, 3 or 4 means H,W,C.
 function image.chw(img)
   if not ember.isTensor(img) then error("expected an image tensor, got " .. type(img), 3) end
   local d = img:dim()
@@ -65,9 +65,11 @@ function image.chw(img)
   if d ~= 3 then
     error(string.format("expected an image C,H,W, H,W,C or H,W, got a %d-dimensional tensor (%s)", d, img:shape()), 3)
   end
+  -- 1 or 3 first is C,H,W; then 1, 3 or 4 last is H,W,C; then 4 first (RGBA)
   local c1, c3 = img:size(1), img:size(3)
-  local chan = { [1] = true, [3] = true, [4] = true }
-  if not chan[c1] and chan[c3] then return img:permute(3, 1, 2):contiguous() end
+  if c1 ~= 1 and c1 ~= 3 and (c3 == 1 or c3 == 3 or c3 == 4) then
+    return img:permute(3, 1, 2):contiguous()
+  end
   return img
 end
 

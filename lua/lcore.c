@@ -76,6 +76,7 @@ int luaopen_ember_core(lua_State *L) {
   luaL_setfuncs(L, em_l_nn_shape, 0);
   luaL_setfuncs(L, em_l_safetensors_funcs, 0);
   luaL_setfuncs(L, em_l_onnx_funcs, 0);
+  luaL_setfuncs(L, em_l_sandbox_funcs, 0);
   lua_newtable(L);                         /* core.image: image.c */
   luaL_setfuncs(L, em_l_image_funcs, 0);
   lua_setfield(L, -2, "image");

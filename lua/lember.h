@@ -64,6 +64,9 @@ extern const luaL_Reg em_l_sandbox_funcs[];      /* lsandbox.c: sandbox_enter/le
 ** new tensor of these sizes would take the session past its tensor cap;
 ** otherwise counts it. Called by constructors before they allocate. */
 void lt_sandbox_tensor(lua_State *L, int ndim, const int64_t *size);
+/* lsandbox.c: while a sandbox session runs, raises if the process heap grew
+** past the session's caps (tensors made by arithmetic); lt_push calls it. */
+void lt_sandbox_check(lua_State *L);
 extern const luaL_Reg em_l_image_funcs[];        /* limage.c: the table core.image */
 
 int luaopen_ember_core(lua_State *L);

@@ -22,7 +22,9 @@ em_tensor *lt_opt(lua_State *L, int idx) {
 }
 
 em_tensor *lt_push(lua_State *L) {
-  em_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
+  em_tensor *t;
+  lt_sandbox_check(L);   /* while a net file loads: heap cap (lsandbox.c) */
+  t = lua_newuserdatauv(L, sizeof *t, 0);
   em_tensor_init(t);
   luaL_setmetatable(L, LT_TENSOR);
   return t;

@@ -9,9 +9,10 @@
 --   local logits = m:forward(batch)    -- N,C,H,W (or one C,H,W image)
 --   for _, c in ipairs(m:classify(image, 5)) do print(c.label, c.prob) end
 --
--- A net file is Lua that runs with only nn, math, string, table, ember.Tensor
--- and the safe base functions (no I/O, no printing, no require), and returns
--- its declaration:
+-- A net file is Lua that runs in a sandbox (ember/sandbox.lua) with only nn,
+-- math, string, table, utf8, ember.Tensor and the safe base functions (no
+-- I/O, no printing, no require), under limits on instructions, memory and
+-- tensor storage, and returns its declaration:
 --
 --   return {
 --     build = function(opts) ... return net end,  -- required: the nn module;
@@ -48,11 +49,17 @@
 -- net may also be a declaration table itself (handy in tests).
 -- Options of ember.load besides net and weights: fold (default true), strict
 -- (default true: names missing from the file or unknown to the net are
--- errors; shapes are always checked); the rest go to build.
+-- errors; shapes are always checked), limits (the sandbox's, e.g.
+-- {instructions = 1e8, memory = 256 * 2^20, tensors = 2^31}: everything the
+-- load runs, from the net file to folding, counts), copy (default false:
+-- copy the weights into the net's own tensors instead of viewing the mapped
+-- file, so rewriting the file later cannot change the model); the rest go to
+-- build.
 
 local ember = require "ember"
 local core = require "ember.core"
 local nn = require "ember.nn"
+local sandbox = require "ember.sandbox"
 
 local M = {}
 
@@ -98,15 +105,18 @@ end
 
 ---------------------------------------------------------------- net files
 
--- What a net file may use. A later issue replaces this with a full sandbox.
-local function net_env()
-  return {
-    nn = nn, math = math, string = string, table = table,
-    ember = { Tensor = ember.Tensor },
-    ipairs = ipairs, pairs = pairs, next = next, select = select, type = type,
-    tostring = tostring, tonumber = tonumber, error = error, assert = assert,
-    pcall = pcall, unpack = table.unpack,
-  }
+-- A copy of a value a net file returned, made with raw access only (no
+-- metamethod of the script runs later in the host, outside the limits).
+local function plain(v, depth)
+  if type(v) ~= "table" then return v end
+  if depth > 8 then error("declaration nested deeper than 8 tables", 0) end
+  local c = {}
+  local k, x = next(v)
+  while k ~= nil do
+    c[plain(k, depth + 1)] = plain(x, depth + 1)
+    k, x = next(v, k)
+  end
+  return c
 end
 
 -- An error raised anywhere below a net file's code, reported at the net
@@ -126,17 +136,20 @@ local function at_net_line(chunkname)
   end
 end
 
--- Runs a net file and returns its declaration (checked).
-function M.declaration(path)
-  local chunk, err = loadfile(path, "t", net_env())
-  if not chunk then error(err, 0) end
-  local ok, decl = xpcall(chunk, at_net_line(path))
-  if not ok then error(decl, 0) end
-  if type(decl) ~= "table" or type(decl.build) ~= "function" then
-    error(path .. ": a net file must return a table with a build function, got "
-          .. (type(decl) == "table" and "a table without build" or type(decl)), 0)
-  end
-  return decl
+-- Runs a net file in the sandbox and returns its declaration (checked; a
+-- plain copy). limits: the sandbox's (inside ember.load, the load's own).
+function M.declaration(path, limits)
+  return sandbox.run(path, limits, function()
+    local chunk, err = sandbox.loadfile(path)
+    if not chunk then error(err, 0) end
+    local ok, decl = xpcall(chunk, at_net_line(path))
+    if not ok then error(decl, 0) end
+    if type(decl) ~= "table" or type(rawget(decl, "build")) ~= "function" then
+      error(path .. ": a net file must return a table with a build function, got "
+            .. (type(decl) == "table" and "a table without build" or type(decl)), 0)
+    end
+    return plain(decl, 1)
+  end)
 end
 
 local function is_module(x)
@@ -286,12 +299,18 @@ local function resolve(spec)
 end
 
 -- Options for build: everything but the keys load itself uses.
-local own = { net = true, weights = true, fold = true, strict = true }
+local own = { net = true, weights = true, fold = true, strict = true, limits = true, copy = true }
 
 -- ember.load(name) or ember.load{net = path, weights = path, fold = true,
 -- strict = true, <build options...>}: a model, or an error (never half a model).
 function M.load(spec)
   local opts, name = resolve(spec)
+  -- everything below runs in one sandbox session: the net file, its build,
+  -- weights and folding count towards the same limits
+  return sandbox.run(type(opts.net) == "string" and opts.net or name, opts.limits, M._load, opts, name)
+end
+
+function M._load(opts, name)
   local decl, path
   if type(opts.net) == "table" then
     decl, path = opts.net, name
@@ -310,7 +329,8 @@ function M.load(spec)
 
   if opts.weights then
     local tensors = require("ember.safetensors").load(opts.weights)
-    require("ember.weights").apply(net, tensors, { strict = opts.strict ~= false, source = opts.weights })
+    require("ember.weights").apply(net, tensors, { strict = opts.strict ~= false, source = opts.weights,
+                                                   copy = opts.copy or nil })
   end
 
   local m = setmetatable({

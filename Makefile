@@ -45,7 +45,7 @@ TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
 REF_SRC   = $(wildcard spec/ref/ref_*.py)
 REF_STAMP = $(REF_SRC:spec/ref/%.py=$(B)/ref/%.stamp)
 
-.PHONY: all deps test asan ctest spec refs demo lenet bench install uninstall clean
+.PHONY: all deps test asan ctest spec refs demo lenet bench bench-quick install uninstall clean
 
 all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so $(EXE)
 
@@ -120,6 +120,32 @@ demo: deps
 # weights/lenet.safetensors and apps/digits/*.png (deterministic; minutes on 2 cores).
 lenet: deps
 	$(PYTHON) tools/train_lenet.py
+
+# ember against ONNX Runtime on torchvision's nets (bench/run.py): same ONNX
+# graphs, weights and input, batch 1, 2 threads, alternating rounds; then the
+# convolution table of bench/layers.lua. BENCH=quick (or make bench-quick): a
+# one-minute check on three nets. Exports are made once into build/bench.
+BENCH       ?= full
+BENCH_DIR    = build/bench
+BENCH_ORT    = $(BENCH_DIR)/node/node_modules/onnxruntime-node/package.json
+BENCH_QUICK  = $(filter quick,$(BENCH))
+
+$(BENCH_ORT): bench/package.json bench/package-lock.json
+	@command -v npm >/dev/null 2>&1 || sh tools/deps.sh nodejs npm
+	@mkdir -p $(BENCH_DIR)/node
+	cp bench/package.json bench/package-lock.json $(BENCH_DIR)/node/
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(BENCH_DIR)/node
+	node -e "require('./$(BENCH_DIR)/node/node_modules/onnxruntime-node')"
+	@touch $@
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_ORT)
+	$(PYTHON) bench/export.py $(BENCH_DIR) $(if $(BENCH_QUICK),resnet18 mobilenet_v2 squeezenet1_1)
+	@BENCH=$(BENCH) $(PYTHON) bench/run.py; s=$$?; echo; \
+	  ./ember bench/layers.lua 2 $(if $(BENCH_QUICK),0.02,0.15) && exit $$s
+
+bench-quick:
+	@$(MAKE) --no-print-directory bench BENCH=quick
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

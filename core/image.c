@@ -50,10 +50,14 @@ static const char *human(double bytes, char *buf, size_t len) {
   return buf;
 }
 
-/* stb_image decodes whatever JPEG data there is and fills the rest with
-** grey, so a cut file would pass as an image. Walks the marker segments
-** (skipping APPn segments whole, so an EXIF thumbnail's end marker does not
-** count) and the entropy-coded data after each SOS up to EOI. */
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]; }
+
+/* stb_image decodes whatever data there is and fills the rest (grey or
+** black) for JPEG, BMP, GIF and PNM, so a cut file would pass as an image.
+** JPEG: walks the marker segments (APPn skipped whole, so an EXIF
+** thumbnail's end marker does not count) and the entropy-coded data after
+** each SOS up to EOI. */
 static int jpeg_complete(const uint8_t *p, size_t n) {
   size_t i = 2;
   while (i + 1 < n) {
@@ -73,11 +77,50 @@ static int jpeg_complete(const uint8_t *p, size_t n) {
   return 0;
 }
 
+static size_t skip_gif_blocks(const uint8_t *p, size_t n, size_t i) {
+  while (i < n && p[i] != 0) i += (size_t)p[i] + 1;
+  return i + 1;   /* past the terminator; > n when cut */
+}
+
+/* The format's name if the file ends before the data its header declares
+** (for the first GIF frame: through its last data sub-block), else NULL. */
+static const char *truncated(const uint8_t *p, size_t n, int w, int h) {
+  if (n >= 2 && p[0] == 0xFF && p[1] == 0xD8) return jpeg_complete(p, n) ? NULL : "JPEG (no end of image marker)";
+  if (n >= 34 && p[0] == 'B' && p[1] == 'M') {
+    int core = le32(p + 14) == 12;
+    uint64_t bpp = core ? (uint64_t)(p[24] | p[25] << 8) : (uint64_t)(p[28] | p[29] << 8);
+    uint32_t comp = core ? 0 : le32(p + 30);
+    uint64_t need = le32(p + 10) + (bpp * (uint64_t)w + 31) / 32 * 4 * (uint64_t)h;
+    return (comp == 0 || comp == 3) && n < need ? "BMP" : NULL;
+  }
+  if (n >= 6 && !memcmp(p, "GIF8", 4)) {
+    size_t i = 13;
+    if (n > 10 && (p[10] & 0x80)) i += (size_t)3 << ((p[10] & 7) + 1);
+    while (i < n && p[i] == 0x21) i = skip_gif_blocks(p, n, i + 2);   /* extensions */
+    if (i + 10 > n || p[i] != 0x2C) return i < n ? NULL : "GIF";   /* no image: stb says so */
+    uint8_t flags = p[i + 9];
+    i += 10 + ((flags & 0x80) ? (size_t)3 << ((flags & 7) + 1) : 0) + 1;
+    return skip_gif_blocks(p, n, i) > n ? "GIF" : NULL;
+  }
+  if (n >= 3 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
+    size_t i = 2;
+    uint64_t v[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+      for (;;) {   /* whitespace and # comments */
+        while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'))) i++;
+        if (i < n && p[i] == '#') { while (i < n && p[i] != '\n') i++; } else break;
+      }
+      while (i < n && p[i] >= '0' && p[i] <= '9' && v[k] < 1u << 30) v[k] = v[k] * 10 + (p[i++] - '0');
+    }
+    uint64_t need = i + 1 + v[0] * v[1] * (p[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
+    return n < need ? "PNM" : NULL;
+  }
+  return NULL;
+}
+
 /* Width and height from the header of a PNG, BMP, GIF or JPEG, read here
 ** because stb_image's own header reader refuses images over 1 GiB with
 ** only "too large"; 0 if the format is not one of these. */
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]; }
 
 static int header_dims(const uint8_t *p, size_t n, int64_t *w, int64_t *h) {
   if (n >= 24 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) {
@@ -145,12 +188,15 @@ em_status em_image_decode(em_image *im, const void *buf, size_t len, int channel
     return em_fail(err, EM_EFORMAT, "%s: image declares a size of %dx%d", name, w, h);
   /* stb may hold both its native and the converted buffer: count the larger */
   if (check_limits(w, h, outc > c ? outc : c, max_side, max_bytes, name, err)) return EM_ENOMEM;
-  if (len >= 2 && p[0] == 0xFF && p[1] == 0xD8 && !jpeg_complete(p, len))
-    return em_fail(err, EM_EFORMAT, "%s: truncated JPEG (no end of image marker)", name);
+  const char *cut = truncated(p, len, w, h);
+  if (cut) return em_fail(err, EM_EFORMAT, "%s: truncated %s", name, cut);
   /* grey from colour with PIL's weights, not stb's own */
   req = (outc == 1 && c >= 3) ? 3 : outc;
   uint8_t *px = stbi_load_from_memory(p, (int)len, &w, &h, &c, req);
-  if (!px) return em_fail(err, EM_EFORMAT, "%s: cannot decode (%s)", name, stbi_failure_reason());
+  if (!px) {
+    const char *why = stbi_failure_reason();
+    return em_fail(err, EM_EFORMAT, "%s: cannot decode (%s)", name, why && *why ? why : "corrupt or truncated data");
+  }
   em_status st = em_image_alloc(im, w, h, outc, err);
   if (st == EM_OK) {
     if (req == outc) memcpy(im->data, px, (size_t)w * h * outc);

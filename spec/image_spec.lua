@@ -178,8 +178,16 @@ describe("ember.image", function()
     assert.matches("not an image of a known format", err_of(string.rep("hello world ", 40)))
     local png = read(DIR .. "/noise.png")
     assert.matches(": cannot decode %(", err_of(png:sub(1, #png // 2)))
+    assert.matches(": cannot decode %(", err_of(png:sub(1, #png - 12)))   -- no IEND
     local jpg = read(DIR .. "/smooth.jpg")
     assert.matches("truncated JPEG", err_of(jpg:sub(1, #jpg - 100)))
+    assert.matches("truncated JPEG", err_of(jpg:sub(1, #jpg - 2)))
+    -- stb_image would fill the missing rows of these: refused instead
+    for _, f in ipairs{ { "tall.bmp", "BMP" }, { "pal.gif", "GIF" }, { "noise.ppm", "PNM" } } do
+      local b = read(DIR .. "/" .. f[1])
+      assert.matches("truncated " .. f[2], err_of(b:sub(1, #b - 2)))   -- a GIF needs no trailer
+      assert.matches("truncated " .. f[2], err_of(b:sub(1, #b // 2)))
+    end
     -- IHDR claiming 100000 x 100000: refused from the header
     local huge = png:sub(1, 16) .. string.pack(">I4>I4", 100000, 100000) .. png:sub(25)
     assert.matches("image 100000x100000 would need 28 GiB", err_of(huge))

@@ -375,8 +375,16 @@ static void test_encode_decode(void) {
   lim.max_bytes = 37 * 23 * 3;
   CHECK_OK(em_image_decode(&b, p, len, 3, &lim, "a.png", &e_));
   free(h); free(p);
-  /* a BMP header claiming 60000 x 60000 */
+  /* a BMP, PPM cut short (stb_image would fill the rows) */
   p = read_all(path_in("a.bmp"), &len);
+  CHECK_OK(em_image_decode(&b, p, len, 3, NULL, "a.bmp", &e_));
+  CHECK(em_image_decode(&b, p, len - 1, 3, NULL, "a.bmp", &err) == EM_EFORMAT);
+  CHECK(strstr(err.msg, "a.bmp: truncated BMP") != NULL);
+  static const unsigned char ppm[] = "P6\n# comment\n2 2\n255\n0123456789a";
+  CHECK(em_image_decode(&b, ppm, sizeof ppm - 1, 3, NULL, "a.ppm", &err) == EM_EFORMAT);
+  CHECK(strstr(err.msg, "a.ppm: truncated PNM") != NULL);
+  CHECK_OK(em_image_decode(&b, ppm, sizeof ppm, 3, NULL, "a.ppm", &e_));   /* with the NUL: 12 bytes */
+  /* a BMP header claiming 60000 x 60000 */
   p[18] = 0x60; p[19] = 0xEA; p[20] = 0; p[21] = 0;
   p[22] = 0x60; p[23] = 0xEA; p[24] = 0; p[25] = 0;
   CHECK(em_image_decode(&b, p, len, 3, NULL, "x.bmp", &err) == EM_ENOMEM);
@@ -422,6 +430,9 @@ static void test_other_formats(void) {
     0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0, 0x3B};
   CHECK_OK(em_image_decode(&b, gif, sizeof gif, 3, NULL, "a.gif", &e_));
   CHECK(b.w == 1 && b.h == 1 && b.data[0] == 255 && b.data[1] == 255 && b.data[2] == 255);
+  em_err err;
+  CHECK(em_image_decode(&b, gif, sizeof gif - 3, 3, NULL, "a.gif", &err) == EM_EFORMAT);
+  CHECK(strstr(err.msg, "truncated GIF") != NULL);
   em_image_free(&b);
 }
 

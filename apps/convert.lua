@@ -67,7 +67,7 @@ commands.darknet = {
       format = "pt", source = "darknet", cfg = cfg:match("([^/]+)$"),
       darknet_version = string.format("%d.%d.%d", h.major, h.minor, h.revision),
       darknet_seen = tostring(h.seen),
-      note = "running_var holds (sqrt(var) + 1e-6)^2 - 1e-6: with eps 1e-6 it divides by darknet's sqrt(var) + 1e-6",
+      note = "batch norm weight = darknet scale * sqrt(var + 1e-6) / (sqrt(var) + 1e-6): eps 1e-6 gives darknet's output",
     })
     if not ok then
       os.remove(tmp)

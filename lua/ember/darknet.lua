@@ -14,8 +14,9 @@
 -- uses the same names). Darknet's layer k is module k+1 of the Sequential.
 --
 -- Darknet normalises by sqrt(var) + 1e-6, not sqrt(var + eps): the loaded
--- running_var is (sqrt(var) + 1e-6)^2 - 1e-6, so that eps = 1e-6 gives
--- darknet's divisor exactly.
+-- batch norm weight is darknet's scale times sqrt(var + 1e-6) / (sqrt(var) +
+-- 1e-6), so that eps = 1e-6 gives darknet's output exactly; the running
+-- statistics are darknet's own.
 
 local ember = require "ember"
 local core = require "ember.core"
@@ -196,7 +197,7 @@ function builders.convolutional(r, shape, count)
     params[1] = { "bn" .. i .. ".bias", { n } }
     params[2] = { "bn" .. i .. ".weight", { n } }
     params[3] = { "bn" .. i .. ".running_mean", { n } }
-    params[4] = { "bn" .. i .. ".running_var", { n }, variance = true }
+    params[4] = { "bn" .. i .. ".running_var", { n }, variance = true, scale = "bn" .. i .. ".weight" }
   end
   params[#params + 1] = { "conv" .. i .. ".weight", { n, shape.c // groups, size, size } }
   return {
@@ -223,7 +224,7 @@ function builders.connected(r, shape, count)
   if bn then
     params[3] = { "fcbn" .. i .. ".weight", { n } }
     params[4] = { "fcbn" .. i .. ".running_mean", { n } }
-    params[5] = { "fcbn" .. i .. ".running_var", { n }, variance = true }
+    params[5] = { "fcbn" .. i .. ".running_var", { n }, variance = true, scale = "fcbn" .. i .. ".weight" }
   end
   return {
     line = string.format("connected(%d, %d, %d, %s, %s)", i, nin, n, tostring(bn),
@@ -569,16 +570,17 @@ function M.read_weights(d, path)
       else
         t = floats(data, pos, sizes)
       end
-      if p.variance then
-        -- darknet divides by sqrt(var) + 1e-6; ember by sqrt(var' + 1e-6)
-        local v = t:totable()
-        for j = 1, #v do
-          local s = math.sqrt(math.max(v[j], 0)) + 1e-6
-          v[j] = math.max(s * s - 1e-6, 0)
-        end
-        t = core.tensor(v)
-      end
       tensors[p[1]] = t
+      if p.variance then
+        -- darknet divides by sqrt(var) + 1e-6, ember by sqrt(var + eps):
+        -- the scale takes the ratio, so eps = 1e-6 gives darknet's output
+        local scale = tensors[p.scale]
+        local v, g = t:totable(), scale:totable()
+        for j = 1, #v do
+          g[j] = g[j] * math.sqrt(v[j] + 1e-6) / (math.sqrt(math.max(v[j], 0)) + 1e-6)
+        end
+        tensors[p.scale] = core.tensor(g)
+      end
       pos = pos + 4 * t:nElement()
     end
   end
@@ -646,18 +648,96 @@ function M.model(cfgPath, weightsPath, opts)
     m.labels = list
   end
   m.fold = opts.fold ~= false
+  -- images go through darknet's own letterbox (exact, unlike "aligned")
+  local input = d.input
+  m.prepare = function(self, x, popts)
+    if popts and popts.preprocess == false then return x end
+    if ember.isTensor(x) and (x:dim() == 4 or (x:size(1) == input[1] and x:size(2) == input[2]
+                                                and x:size(3) == input[3])) then
+      return x
+    end
+    return M.prepare(x, input)
+  end
   return m:refold()
 end
 
 ---------------------------------------------------------------- preprocessing
 
+-- x rounded to float32, as darknet's float arithmetic rounds it
+local function f32(x)
+  return (string.unpack("<f", string.pack("<f", x)))
+end
+
+-- darknet's resize_image (src/image.c): corners aligned, width first, in
+-- float32, and its edge rules: the last column copies the last input column;
+-- the last row is only the (1 - dy) share of row iy, so when (h-1) * scale
+-- rounds just below the last input row (about one size in 25) darknet's
+-- bottom row comes out nearly black. ember.image's "aligned" mode
+-- interpolates there instead. img is C,H,W; returns a new C,h,w tensor.
+function M.resize(img, w, h)
+  if not ember.isTensor(img) or img:dim() ~= 3 then
+    error("darknet.resize: expected a C,H,W image tensor", 2)
+  end
+  if math.type(w) ~= "integer" or math.type(h) ~= "integer" or w < 1 or h < 1 then
+    error("darknet.resize: width and height must be positive integers", 2)
+  end
+  local c, ih, iw = img:size(1), img:size(2), img:size(3)
+  local part = core.tensor(c, ih, w)
+  local ws = w > 1 and f32(f32(iw - 1) / f32(w - 1)) or 0
+  for x = 0, w - 1 do
+    local dst = part:select(3, x + 1)
+    if x == w - 1 or iw == 1 then
+      dst:copy(img:select(3, iw))
+    else
+      local sx = f32(x * ws)
+      local ix = math.min(math.floor(sx), iw - 2)
+      local dx = f32(sx - ix)
+      -- (1 - dx) * a + dx * b, each step rounded to float as in C
+      dst:copy(img:select(3, ix + 1)):mul(f32(1 - dx)):add(dx, img:select(3, ix + 2))
+    end
+  end
+  local out = core.tensor(c, h, w)
+  local hs = h > 1 and f32(f32(ih - 1) / f32(h - 1)) or 0
+  for y = 0, h - 1 do
+    local sy = f32(y * hs)
+    local iy = math.min(math.floor(sy), ih - 1)
+    local dy = f32(sy - iy)
+    local dst = out:select(2, y + 1)
+    dst:copy(part:select(2, iy + 1)):mul(f32(1 - dy))
+    if y ~= h - 1 and ih ~= 1 and iy + 1 < ih then dst:add(dy, part:select(2, iy + 2)) end
+  end
+  return out
+end
+
 -- darknet's letterbox_image for `classifier predict`: the image (C,H,W in
--- [0, 1]) resized with darknet's resize_image (corners aligned, float32, its
--- last-row rule) to fit w x h with the aspect kept, centred on 0.5. This is
--- ember.image's "aligned" letterbox; spec/darknet_spec.lua checks it against
--- a transcription of darknet's C.
+-- [0, 1]) resized by darknet.resize to fit w x h with the aspect kept
+-- (darknet's integer sizes), centred on a canvas of 0.5.
 function M.letterbox(img, w, h)
-  return ember.image.letterbox(img, w, h or w, 0.5, "aligned")
+  if not ember.isTensor(img) or img:dim() ~= 3 then
+    error("darknet.letterbox: expected a C,H,W image tensor", 2)
+  end
+  h = h or w
+  local c, ih, iw = img:size(1), img:size(2), img:size(3)
+  local nw, nh
+  if f32(w / iw) < f32(h / ih) then
+    nw, nh = w, (ih * w) // iw
+  else
+    nh, nw = h, (iw * h) // ih
+  end
+  local out = core.tensor(c, h, w):fill(0.5)
+  if nw < 1 or nh < 1 then return out end   -- darknet embeds an empty image
+  out:narrow(2, (h - nh) // 2 + 1, nh):narrow(3, (w - nw) // 2 + 1, nw):copy(M.resize(img, nw, nh))
+  return out
+end
+
+-- A net's input from an image path or a C,H,W tensor in [0, 1], as darknet's
+-- `classifier predict` makes it: RGB, letterboxed to the net's width x height.
+function M.prepare(x, input)
+  if type(x) == "string" then x = ember.image.load(x, { channels = 3 }) end
+  if not ember.isTensor(x) or x:dim() ~= 3 then
+    error("darknet.prepare: expected an image path or a C,H,W tensor", 2)
+  end
+  return M.letterbox(x, input[3], input[2])
 end
 
 return M

@@ -2,8 +2,8 @@
 its top-5 for Tiny Darknet, and all ten outputs of a small random net that
 has every layer kind ember imports; the references of spec/darknet_spec.lua.
 
-Runs /usr/bin/darknet once per image in ../shared/data/photos and
-/usr/share/darknet/data/*.jpg with /usr/share/darknet/cfg/tiny.cfg and
+Runs /usr/bin/darknet once per image in ../shared/data/photos,
+/usr/share/darknet/data/*.jpg and one made here (quirk-300x455.png) with /usr/share/darknet/cfg/tiny.cfg and
 ../shared/data/imagenet/tiny-darknet.weights, and writes OUTDIR/darknet/<name>.txt:
 a first line "# <image path>", then five lines "<probability>\t<label>", best
 first, parsed from darknet's "%5.2f%%: label" output. Skips with a notice when
@@ -203,6 +203,13 @@ def main():
     d = outdir()
     for old in glob.glob(os.path.join(d, "*.txt")):
         os.remove(old)
+    # a 300x455 photo: letterboxed to 224 rows, (223 * scale) rounds below
+    # row 454 and darknet's bottom row comes out nearly black
+    from PIL import Image
+    quirk = os.path.join(d, "quirk-300x455.png")
+    Image.open(os.path.join(SHARED, "photos", "grace_hopper.bmp")).convert("RGB") \
+        .resize((300, 455), Image.BILINEAR).save(quirk)
+    images.append(quirk)
     for image in images:
         name = os.path.basename(image)
         if image.startswith(DARKNET_DIR):

@@ -33,6 +33,8 @@ local lazy = {
   darknet = "ember.darknet",
   image = "ember.image",
   onnx = "ember.onnx",
+  models = "ember.models",
+  sandbox = "ember.sandbox",
 }
 
 -- Saves a net's named tensors (net:state()) as a .safetensors file;

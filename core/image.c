@@ -283,14 +283,19 @@ em_status em_image_to_tensor(const em_image *im, em_tensor *t, float range, em_e
   if (!im || !im->data) return em_fail(err, EM_EARG, "image is empty");
   int64_t sz[3] = {im->c, im->h, im->w};
   if (em_tensor_resize(t, 3, sz, err)) return EM_ENOMEM;
-  float *o = em_tensor_data(t);
+  float *o = em_tensor_data(t), lut[256];
   size_t hw = (size_t)im->w * im->h;
-  for (int ch = 0; ch < im->c; ch++)
-    for (size_t i = 0; i < hw; i++) {
-      /* x / 255 as torchvision's ToTensor, so range 1 matches it bit for bit */
-      float v = im->data[i * im->c + ch];
-      o[ch * hw + i] = range == 255.0f ? v : v / 255.0f * range;
+  /* x / 255 as torchvision's ToTensor, so range 1 matches it bit for bit */
+  for (int v = 0; v < 256; v++) lut[v] = range == 255.0f ? (float)v : (float)v / 255.0f * range;
+  const uint8_t *px = im->data;
+  if (im->c == 3) {   /* the common case, one pass */
+    for (size_t i = 0; i < hw; i++, px += 3) {
+      o[i] = lut[px[0]]; o[hw + i] = lut[px[1]]; o[2 * hw + i] = lut[px[2]];
     }
+  } else {
+    for (size_t i = 0; i < hw; i++)
+      for (int ch = 0; ch < im->c; ch++) o[ch * hw + i] = lut[*px++];
+  }
   return EM_OK;
 }
 
@@ -313,10 +318,11 @@ em_status em_image_from_tensor(em_image *im, const em_tensor *t, float range, em
     const float *x = em_tensor_data(&c);
     size_t hw = (size_t)w * h;
     float k = 255.0f / range;
-    for (int ch = 0; ch < nc; ch++)
-      for (size_t i = 0; i < hw; i++) {
+    uint8_t *o = im->data;
+    for (size_t i = 0; i < hw; i++)
+      for (int ch = 0; ch < nc; ch++) {
         float v = x[ch * hw + i] * k;
-        im->data[i * nc + ch] = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)lrintf(v) : 0;   /* NaN -> 0 */
+        *o++ = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)(int)(v + 0.5f) : 0;   /* NaN -> 0 */
       }
   }
   em_tensor_free(&c);

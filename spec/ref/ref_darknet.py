@@ -205,11 +205,14 @@ def main():
         os.remove(old)
     # a 300x455 photo: letterboxed to 224 rows, (223 * scale) rounds below
     # row 454 and darknet's bottom row comes out nearly black
-    from PIL import Image
-    quirk = os.path.join(d, "quirk-300x455.png")
-    Image.open(os.path.join(SHARED, "photos", "grace_hopper.bmp")).convert("RGB") \
-        .resize((300, 455), Image.BILINEAR).save(quirk)
-    images.append(quirk)
+    try:
+        from PIL import Image
+        quirk = os.path.join(d, "quirk-300x455.png")
+        Image.open(os.path.join(SHARED, "photos", "grace_hopper.bmp")).convert("RGB") \
+            .resize((300, 455), Image.BILINEAR).save(quirk)
+        images.append(quirk)
+    except ImportError:
+        print("ref_darknet: no PIL (python3-pil): no quirk-size image")
     for image in images:
         name = os.path.basename(image)
         if image.startswith(DARKNET_DIR):

@@ -31,7 +31,6 @@ typedef struct sandbox {
   long long tensor_limit, tensor_used;
   long long heap_base;          /* process heap at enter; -1 if unknown */
   int hit, first;               /* limits hit (bits), and the first one */
-  lua_State *hooked;            /* the thread our hook is on */
   lua_Hook old_hook;            /* whatever hook was there (a debugger, luacov) */
   int old_mask, old_count;
 } sandbox;
@@ -177,32 +176,6 @@ static long long limit_arg(lua_State *L, int arg) {
   return (long long)v;
 }
 
-/* core.sandbox_enter(instructions, memory_bytes, tensor_bytes): starts
-** counting on the calling thread. One session at a time. */
-static int sb_enter(lua_State *L) {
-  long long instr = limit_arg(L, 1), mem = limit_arg(L, 2), tens = limit_arg(L, 3);
-  sandbox *sb = install(L);
-  if (sb->active) return luaL_error(L, "sandbox: a session is already running");
-  lua_gc(L, LUA_GCCOLLECT, 0);   /* the cap is on what the script adds, not on old garbage */
-  sb->mem_limit = mem;
-  sb->mem_cap = sb->used + mem;
-  sb->mem_peak = sb->used;
-  sb->instr_limit = instr;
-  sb->instr_used = 0;
-  sb->instr_chunk = instr < CHUNK ? (int)instr : CHUNK;
-  sb->tensor_limit = tens;
-  sb->tensor_used = 0;
-  sb->heap_base = heap_now();
-  sb->hit = sb->first = 0;
-  sb->hooked = L;
-  sb->old_hook = lua_gethook(L);
-  sb->old_mask = lua_gethookmask(L);
-  sb->old_count = lua_gethookcount(L);
-  lua_sethook(L, count_hook, LUA_MASKCOUNT, sb->instr_chunk);
-  sb->active = 1;
-  return 0;
-}
-
 static const char *hit_name(int h) {
   return h == HIT_INSTR ? "instructions" : h == HIT_MEM ? "memory" : h == HIT_TENSOR ? "tensors" : NULL;
 }
@@ -216,16 +189,46 @@ static int sb_status(lua_State *L) {
   return 1;
 }
 
-/* core.sandbox_leave() -> {hit = nil|"instructions"|"memory"|"tensors",
-** instructions = n, memory = peak bytes added, tensors = bytes}. Restores the
-** previous hook. */
-static int sb_leave(lua_State *L) {
-  sandbox *sb = get_sandbox(L);
+/* core.sandbox_call(instructions, memory_bytes, tensor_bytes, fn, ...) ->
+**   true, stats, fn's results   or   false, stats, error
+** Runs fn(...) as one session on the calling thread: the hook and the caps
+** are on from just before the call to just after it, with no Lua code in
+** between (a hook firing there, or an allocation failing, could not leave
+** the session half open). stats = {hit = nil|"instructions"|"memory"|
+** "tensors", instructions = n, memory = peak bytes added, tensors = bytes}.
+** One session at a time. */
+static int sb_call(lua_State *L) {
+  long long instr = limit_arg(L, 1), mem = limit_arg(L, 2), tens = limit_arg(L, 3);
+  int nargs = lua_gettop(L) - 4, status, nres;
   const char *h;
-  if (!sb || !sb->active) return luaL_error(L, "sandbox: no session is running");
+  sandbox *sb;
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  sb = install(L);
+  if (sb->active) return luaL_error(L, "sandbox: a session is already running");
+  lua_gc(L, LUA_GCCOLLECT, 0);   /* the cap is on what the script adds, not on old garbage */
+  sb->mem_limit = mem;
+  sb->mem_cap = sb->used + mem;
+  sb->mem_peak = sb->used;
+  sb->instr_limit = instr;
+  sb->instr_used = 0;
+  sb->instr_chunk = instr < CHUNK ? (int)instr : CHUNK;
+  sb->tensor_limit = tens;
+  sb->tensor_used = 0;
+  sb->heap_base = heap_now();
+  sb->hit = sb->first = 0;
+  sb->old_hook = lua_gethook(L);
+  sb->old_mask = lua_gethookmask(L);
+  sb->old_count = lua_gethookcount(L);
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, sb->instr_chunk);
+  sb->active = 1;
+
+  status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+
   sb->active = 0;   /* first: what follows may allocate freely */
-  lua_sethook(sb->hooked, sb->old_hook, sb->old_mask, sb->old_count);
-  sb->hooked = NULL;
+  lua_sethook(L, sb->old_hook, sb->old_mask, sb->old_count);
+  nres = lua_gettop(L) - 3;           /* results (or the error) above the limits */
+  luaL_checkstack(L, 4, "sandbox results");
+  lua_pushboolean(L, status == LUA_OK);
   lua_createtable(L, 0, 4);
   h = hit_name(sb->first);
   if (h) { lua_pushstring(L, h); lua_setfield(L, -2, "hit"); }
@@ -235,7 +238,8 @@ static int sb_leave(lua_State *L) {
   lua_setfield(L, -2, "memory");
   lua_pushinteger(L, (lua_Integer)sb->tensor_used);
   lua_setfield(L, -2, "tensors");
-  return 1;
+  lua_rotate(L, 4, 2);                /* ok, stats before the results */
+  return nres + 2;
 }
 
 /* core.sandbox_active() -> boolean */
@@ -271,8 +275,7 @@ static int sb_file_stat(lua_State *L) {
 }
 
 const luaL_Reg em_l_sandbox_funcs[] = {
-  {"sandbox_enter", sb_enter},
-  {"sandbox_leave", sb_leave},
+  {"sandbox_call", sb_call},
   {"sandbox_status", sb_status},
   {"sandbox_active", sb_active},
   {"sandbox_memory", sb_memory},

@@ -217,6 +217,18 @@ describe("sandbox limits", function()
     assert.equal(1e5, #t)
   end)
 
+  it("ends the session cleanly when the script keeps its hog reachable", function()
+    for _ = 1, 3 do
+      assert.equal("nets/x.lua: memory limit (16 MB) exceeded",
+        fails("big = {} while true do big[#big + 1] = { 1, 2, 3 } end", { memory = 16 * MB }))
+      assert.is_false(core.sandbox_active())
+      assert.equal(string, getmetatable("").__index)
+    end
+    local ok, v = run("return 1 + 1")
+    assert.is_true(ok)
+    assert.equal(2, v)
+  end)
+
   it("stops a giant tensor before it is allocated", function()
     local path = net_file("huge", "return nn.SpatialConvolution(100000, 100000, 3, 3)")
     local ok, err = pcall(ember.load, { net = path })

@@ -272,19 +272,19 @@ function M.run(name, limits, fn, ...)
   local lim = M.limits(limits)
   if core.sandbox_active() then return fn(...) end
   local saved = enter_host()
-  local ok, entered = pcall(core.sandbox_enter, lim.instructions, lim.memory, lim.tensors)
-  if not ok then leave_host(saved) error(entered, 0) end
-  local r = table.pack(pcall(fn, ...))
-  local stats = core.sandbox_leave()
+  local r = table.pack(pcall(core.sandbox_call, lim.instructions, lim.memory, lim.tensors, fn, ...))
   leave_host(saved)
+  if not r[1] then error(r[2], 0) end   -- bad limits, or a session already running
+  local stats = r[3]
   M.last = stats
-  M.last_err = r[2]
   if stats.hit then
+    local err = r[4]
+    r = nil
     collectgarbage()   -- what the script piled up goes now, not at some later step
-    error(limit_message(name, stats.hit, lim, r[2]), 0)
+    error(limit_message(name, stats.hit, lim, err), 0)
   end
-  if not r[1] then error(r[2], 0) end
-  return table.unpack(r, 2, r.n)
+  if not r[2] then error(r[4], 0) end
+  return table.unpack(r, 4, r.n)
 end
 
 -- Loads and runs a file in a fresh environment under the limits: its results.

@@ -3,6 +3,7 @@
 --
 --   ./ember apps/convert.lua darknet tiny.cfg tiny.weights --net nets/tiny.lua \
 --       --weights weights/tiny.safetensors [--labels darknet-labels.txt]
+--   ./ember apps/convert.lua onnx model.onnx --net nets/model.lua --weights weights/model.safetensors
 --
 -- Each subcommand is {usage = "...", run = function(args) ... end}; run gets
 -- the arguments after the subcommand's name and raises on failure. Files are
@@ -88,6 +89,51 @@ commands.darknet = {
     for _ in pairs(info.tensors) do n = n + 1 end
     print(string.format("%s: %d layers, %d tensors (darknet %d.%d.%d) -> %s, %s (reloaded: identical output)",
                         cfg, #info.layers, n, h.major, h.minor, h.revision, opts.net, opts.weights))
+  end,
+}
+
+commands.onnx = {
+  usage = "onnx MODEL.onnx --net OUT.lua --weights OUT.safetensors",
+  run = function(args)
+    local pos, opts = parse(args, { net = true, weights = true })
+    if #pos ~= 1 then fail("expected one MODEL.onnx, got " .. #pos .. " file names") end
+    if not opts.net or not opts.weights then fail("--net and --weights name the output files") end
+    local model = pos[1]
+    local g = ember.onnx.load(model)
+    local input, i1 = nil, g.onnx.inputs[1]
+    if #g.onnx.inputs == 1 and i1.shape and #i1.shape == 4 then
+      input = { i1.shape[2], i1.shape[3], i1.shape[4] }
+      for _, v in ipairs(input) do if math.type(v) ~= "integer" then input = nil break end end
+    end
+    local title = string.format("%s: converted from %s (ONNX opset %d%s) by apps/convert.lua",
+      opts.net:match("([^/]+)$"), model:match("([^/]+)$"), g.onnx.opset,
+      g.onnx.producer ~= "" and (", " .. g.onnx.producer) or "")
+    local tmp = write_file(opts.net, require("ember.onnx.declare").source(g, title, input))
+    local state = g:state()
+    local ok, err = pcall(ember.safetensors.save, opts.weights, state,
+                          { format = "pt", source = "onnx", model = model:match("([^/]+)$") })
+    if not ok then
+      os.remove(tmp)
+      fail(err)
+    end
+    local renamed, rerr = os.rename(tmp, opts.net)
+    if not renamed then
+      os.remove(tmp)
+      fail("cannot write " .. opts.net .. ": " .. tostring(rerr))
+    end
+    -- the files must give the same net: reload them and compare on noise
+    local m = ember.load{ net = opts.net, weights = opts.weights, fold = false }
+    local x
+    if input then
+      ember.manualSeed(1)
+      x = ember.rand(1, table.unpack(input))
+      local d = maxdiff(g:forward(x):clone(), m.net:forward(x))
+      if d ~= 0 then fail(string.format("the reloaded net differs from the converted one by %g", d)) end
+    end
+    local n = 0
+    for _ in pairs(state) do n = n + 1 end
+    print(string.format("%s: %d nodes, %d tensors -> %s, %s%s", model, #g.modules, n, opts.net, opts.weights,
+                        x and " (reloaded: identical output)" or ""))
   end,
 }
 

@@ -144,9 +144,10 @@ describe("cfg files", function()
         "bad.cfg:7: layer 1 %[route%]: layers = %-1,3: layer 3 is not an earlier layer %(this is layer 1%)" },
       { NET:format(5, 5, 2) .. "[convolutional]\nfilters=3\nactivation=relu\n[shortcut]\nfrom=-2\n",
         "layer 1 %[shortcut%]: from = %-2: layer %-1 is not an earlier layer" },
-      { NET:format(4, 4, 2) .. "[convolutional]\nfilters=3\nactivation=relu\n[convolutional]\nfilters=2\nactivation=relu\n[shortcut]\nfrom=0\n",
-        "from = 0: layer 0 gives 3x4x4, the previous layer 2x4x4" },
+      { NET:format(4, 4, 2) .. "[maxpool]\nsize=2\nstride=2\n[upsample]\nstride=2\n[shortcut]\nfrom=0\n",
+        "from = 0: layer 0 gives 2x2x2, the previous layer 2x4x4: ember samples a larger earlier layer only" },
       { NET:format(5, 5, 2) .. "[softmax]\ngroups=2\n", "only groups=1 is supported, got 2" },
+      { NET:format(5, 5, 2) .. "[softmax]\ntemperature=0\n", "temperature must be positive, got 0" },
       { NET:format(5, 5, 2) .. "[cost]\n[avgpool]\n", "%[cost%] must be the last section" },
       { NET:format(5, 5, 2), "bad.cfg: no layers after %[net%]" },
     }
@@ -388,7 +389,7 @@ describe("against Debian's darknet", function()
     local worst = 0
     for _, f in ipairs(files) do
       local image, rows = read_ref(f)
-      local x = ember.image.preprocess(image, info.preprocess)
+      local x = darknet.prepare(image, info.input)
       local out = net:forward(x:view(1, 3, 35, 35))[1]
       for i = 1, 10 do worst = math.max(worst, math.abs(out[i] - rows[i].prob)) end
     end

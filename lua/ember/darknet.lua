@@ -266,9 +266,9 @@ function builders.softmax(r, shape)
   local groups = r.int("groups", 1)
   if groups ~= 1 then fail(r.where("groups"), "only groups=1 is supported, got " .. groups) end
   local t = r.float("temperature", 1)
-  if t ~= 1 then fail(r.where("temperature"), "only temperature=1 is supported, got " .. t) end
+  if not (t > 0) then fail(r.where("temperature"), "temperature must be positive, got " .. t) end
   local n = shape.n or shape.c * shape.h * shape.w
-  return { line = "softmax()", out = { n = n }, desc = "softmax" }
+  return { line = t == 1 and "softmax()" or string.format("softmax(%s)", t), out = { n = n }, desc = "softmax" }
 end
 
 function builders.dropout(r, shape)
@@ -325,23 +325,37 @@ function builders.route(r, shape, count, layers, index)
   }
 end
 
--- [shortcut]: the previous layer's output plus an earlier one's
+-- [shortcut]: the previous layer's output plus an earlier one's. Sizes may
+-- differ as darknet's shortcut_cpu allows: an earlier layer w times larger
+-- is sampled every w-th pixel, and only the channels both have are added
+-- (the rest of the previous layer's pass through).
 function builders.shortcut(r, shape, count, layers, index)
   local from = earlier(r, "from", r.str("from"), index)
   local o = layers[from + 1].out
-  if shape_str(o) ~= shape_str(shape) then
-    fail(r.where("from"), string.format("from = %s: layer %d gives %s, the previous layer %s; ember adds equal sizes only",
-         r.str("from"), from, shape_str(o), shape_str(shape)))
-  end
   for _, k in ipairs{ "alpha", "beta" } do
     if r.float(k, 1) ~= 1 then fail(r.where(k), "only " .. k .. "=1 is supported") end
   end
   local act, actm = activation(r, "linear")
-  return {
-    line = actm and string.format("shortcut(%q)", act) or "shortcut()",
-    inputs = { "l" .. (index - 1), "l" .. from }, tableInput = true,
-    out = shape, desc = "shortcut " .. from,
-  }
+  local actq = actm and string.format("%q", act) or "nil"
+  local prev = "l" .. (index - 1)
+  local l = { inputs = { prev, "l" .. from }, tableInput = true, out = shape, desc = "shortcut " .. from }
+  if shape_str(o) == shape_str(shape) then
+    l.line = actm and string.format("shortcut(%q)", act) or "shortcut()"
+    return l
+  end
+  local function unsupported(why)
+    fail(r.where("from"), string.format("from = %s: layer %d gives %s, the previous layer %s: %s",
+         r.str("from"), from, shape_str(o), shape_str(shape), why))
+  end
+  if not o.c or not shape.c then unsupported("ember adds flat outputs of equal sizes only") end
+  local stride = math.max(o.w // shape.w, 1)
+  if stride ~= math.max(o.h // shape.h, 1) or shape.w // o.w > 1 or shape.h // o.h > 1 then
+    unsupported("ember samples a larger earlier layer only, by the same factor in both directions")
+  end
+  if o.w < shape.w or o.h < shape.h then unsupported("the earlier layer is smaller") end
+  l.stmt = string.format("shortcut_sampled(g, %q, %q, \"l%d\", { stride = %d, c = %d, h = %d, w = %d, into = %d }, %s)",
+                         prev, "l" .. from, index, stride, o.c, shape.h, shape.w, shape.c, actq)
+  return l
 end
 
 -- the helpers a converted net file starts with: one call per darknet layer
@@ -384,13 +398,36 @@ end
 -- [avgpool]: darknet's is global
 local function avgpool() return nn.SpatialAdaptiveAveragePooling(1, 1) end
 
--- [softmax] over all of a sample's values
-local function softmax() return nn.Sequential():add(nn.Flatten()):add(nn.SoftMax()) end
+-- [softmax] over all of a sample's values, of x / temperature
+local function softmax(temperature)
+  local s = nn.Sequential():add(nn.Flatten())
+  if temperature then s:add(nn.MulConstant(1 / temperature)) end
+  return s:add(nn.SoftMax())
+end
 
 -- [shortcut]: a sum, then the activation
 local function shortcut(activation)
   if not activation then return nn.CAddTable() end
   return nn.Sequential():add(nn.CAddTable()):add(act(activation))
+end
+
+-- [shortcut] from a larger layer (s.c channels, s.stride times the size):
+-- every stride-th pixel of it added to the first min(c, into) channels of
+-- the previous layer's s.into, the other channels unchanged (darknet's
+-- shortcut_cpu); several graph nodes named out.add, out.sum, ...
+local function shortcut_sampled(g, prev, from, out, s, activation)
+  local c = math.min(s.c, s.into)
+  local add = nn.Sequential()
+  if s.stride > 1 then add:add(nn.SpatialMaxPooling(1, 1, s.stride, s.stride)) end
+  add:add(nn.Narrow(-3, 1, c)):add(nn.Narrow(-2, 1, s.h)):add(nn.Narrow(-1, 1, s.w))
+  g:add(add, from, out .. ".add")
+  if c == s.into then return g:add(shortcut(activation), { prev, out .. ".add" }, out) end
+  g:add(nn.Narrow(-3, 1, c), prev, out .. ".head")
+  g:add(nn.Narrow(-3, c + 1, s.into - c), prev, out .. ".tail")
+  g:add(nn.CAddTable(), { out .. ".head", out .. ".add" }, out .. ".sum")
+  local join = nn.Sequential():add(nn.JoinTable(1, 3))
+  if activation then join:add(act(activation)) end
+  return g:add(join, { out .. ".sum", out .. ".tail" }, out)
 end
 ]]
 
@@ -455,7 +492,8 @@ function M.source(cfgPath, opts)
       local ins = {}
       for i, n in ipairs(l.inputs) do ins[i] = string.format("%q", n) end
       ins = l.tableInput and ("{ " .. table.concat(ins, ", ") .. " }") or ins[1]
-      local call = string.format("  g:add(%s, %s, \"l%d\")", l.line, ins, l.index)
+      local call = l.stmt and ("  " .. l.stmt)
+        or string.format("  g:add(%s, %s, \"l%d\")", l.line, ins, l.index)
       add(string.format("%-72s -- %2d %-18s -> %s", call, l.index, l.desc, shape_str(l.out)))
     end
     add("  return g:check()")

@@ -118,21 +118,45 @@ activation=elu
 layers=-1
 
 # 9
+[convolutional]
+filters=24
+size=3
+stride=1
+pad=1
+activation=leaky
+
+# 10: from 16x18x18 into 24x9x9: every other pixel, into the first 16 channels
+[shortcut]
+from=-4
+
+# 11
+[convolutional]
+filters=8
+size=1
+stride=1
+activation=relu
+
+# 12: from 24x9x9 into 8x9x9: its first 8 channels
+[shortcut]
+from=-2
+activation=leaky
+
+# 13
 [dropout]
 probability=.3
 
-# 10
+# 14
 [connected]
 output=32
 batch_normalize=1
 activation=tanh
 
-# 11
+# 15
 [connected]
 output=10
 activation=linear
 
-# 12
+# 16
 [softmax]
 groups=1
 
@@ -143,7 +167,8 @@ type=sse
 # (filters, inputs per group, size, batch_normalize) of the convolutions and
 # (outputs, inputs, batch_normalize) of the connected layers, in cfg order
 MINI_LAYERS = [("conv", 8, 3, 3, True), ("conv", 8, 4, 3, True), ("conv", 8, 8, 1, False),
-               ("conv", 16, 16, 5, True), ("fc", 32, 16 * 9 * 9, True), ("fc", 10, 32, False)]
+               ("conv", 16, 16, 5, True), ("conv", 24, 16, 3, False), ("conv", 8, 24, 1, False),
+               ("fc", 32, 8 * 9 * 9, True), ("fc", 10, 32, False)]
 
 
 def write_mini(d):

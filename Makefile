@@ -45,7 +45,7 @@ TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
 REF_SRC   = $(wildcard spec/ref/ref_*.py)
 REF_STAMP = $(REF_SRC:spec/ref/%.py=$(B)/ref/%.stamp)
 
-.PHONY: all deps test asan ctest spec refs demo lenet bench bench-quick install uninstall clean
+.PHONY: onnx-ops all deps test asan ctest spec refs demo lenet bench bench-quick install uninstall clean
 
 all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so $(EXE)
 
@@ -95,6 +95,10 @@ $(B)/ref/%.stamp: spec/ref/%.py spec/ref/common.py
 	$(PYTHON) $< $(B)/ref && touch $@
 
 refs: $(REF_STAMP)
+
+# The markdown table of supported ONNX operators, from the importer's registry.
+onnx-ops: all
+	@./$(EXE) tools/onnxops.lua
 
 # the digits model's reference logits follow its weights and sample digits
 $(B)/ref/ref_lenet.stamp: weights/lenet.safetensors tools/train_lenet.py $(wildcard apps/digits/*.png)

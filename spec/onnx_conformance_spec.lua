@@ -9,6 +9,7 @@
 local ember = require "ember"
 local core = require "ember.core"
 local onnx = require "ember.onnx"
+local declare = require "ember.onnx.declare"
 
 local ROOT = "/usr/share/libonnx-testdata/data"
 local GROUPS = { "node", "pytorch-converted", "pytorch-operator", "simple" }
@@ -96,6 +97,32 @@ end
 
 local INTEGRAL = onnx.INTEGRAL
 
+-- Writes g as a net file, rebuilds it, loads g's state into it by name and
+-- checks that it gives the same outputs; nil or an error message.
+local function roundtrip(g, x, out)
+  local src = declare.source(g, "roundtrip", nil)
+  local env = { nn = ember.nn, math = math }
+  local chunk, err = load(src, "=roundtrip", "t", env)
+  if not chunk then return err end
+  local ok, decl = pcall(chunk)
+  if not ok then return tostring(decl) end
+  local ok2, net = pcall(decl.build)
+  if not ok2 then return tostring(net) end
+  local ok3, e3 = pcall(ember.weights.apply, net, g:state(), { copy = true })
+  if not ok3 then return tostring(e3) end
+  local y = net:forward(x)
+  if ember.isTensor(out) then out, y = { out }, { y } end
+  for k = 1, #out do
+    if out[k]:nElement() > 0 then
+      local a, b = out[k]:contiguous():view(-1):totable(), y[k]:contiguous():view(-1):totable()
+      for i = 1, #a do
+        if a[i] ~= b[i] and (a[i] == a[i] or b[i] == b[i]) then return "output " .. k .. " differs" end
+      end
+    end
+  end
+  return nil
+end
+
 -- Runs one case; returns nil on success or an error message.
 local function run_case(dir, model)
   local real = {}
@@ -118,6 +145,9 @@ local function run_case(dir, model)
       if not ok then return "load: " .. tostring(g) end
       local ok2, out = pcall(g.forward, g, ins[1].tensor)
       if not ok2 then return "forward: " .. tostring(out) end
+      -- the net-file writer must rebuild the same graph (weights by name)
+      local err = roundtrip(g, ins[1].tensor, out)
+      if err then return "net file: " .. err end
       if core.tensor and getmetatable(out) and getmetatable(out).__name == "ember.Tensor" then out = { out } end
       for k, ref in ipairs(refs) do
         local o = out[k]

@@ -107,8 +107,9 @@ teardown(function() os.execute("rm -rf " .. tmpdir) end)
 
 describe("cfg files", function()
   it("reads darknet's sections, comments and whitespace", function()
-    local cfg = write("ws.cfg", "# comment\n[net]\n width = 5\nheight=5\n channels=2\n; other\n\n"
-      .. "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=leaky\n\n[avgpool]\n[softmax]\n")
+    -- repeated keys: darknet takes the first; integers read as atoi does
+    local cfg = write("ws.cfg", "# comment\r\n[net]\r\n width = 5\nheight=5\n channels=2\n; other\n\n"
+      .. "[convolutional]\nfilters=3\nfilters=7\nsize=3.0\npad=1\nactivation=leaky\n\n[avgpool]\n[softmax]\n")
     local d = darknet.describe(cfg)
     assert.equal(3, #d.layers)
     assert.same({ 2, 5, 5 }, d.input)

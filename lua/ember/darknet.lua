@@ -3,15 +3,18 @@
 --
 --   local darknet = require "ember.darknet"
 --   local net, info = darknet.load("tiny.cfg", "tiny.weights")
---   local x = ember.image.preprocess("dog.jpg", info.preprocess)  -- darknet's letterbox
+--   local x = darknet.prepare("dog.jpg", info.input)  -- darknet's own letterbox
 --   local probs = net:forward(x:view(1, 3, 224, 224))
 --   darknet.source("tiny.cfg")      -- the same net as a net file (Lua text)
+--   local m = darknet.model("tiny.cfg", "tiny.weights", { labels = "labels.txt" })
+--   for _, c in ipairs(m:classify("dog.jpg", 5)) do print(c.label, c.prob) end
 --
 -- The net is built from the Lua text that darknet.source returns (one line
 -- per darknet layer), so a converted net file and the loaded net are the same.
 -- Layer names count layers of a kind in cfg order: conv<i> and bn<i> for
 -- [convolutional], fc<i> and fcbn<i> for [connected] (nets/tiny_darknet.lua
--- uses the same names). Darknet's layer k is module k+1 of the Sequential.
+-- uses the same names). Darknet's layer k is module k+1 of the Sequential,
+-- or value "l<k>" of an nn.Graph when the cfg has routes or shortcuts.
 --
 -- Darknet normalises by sqrt(var) + 1e-6, not sqrt(var + eps): the loaded
 -- batch norm weight is darknet's scale times sqrt(var + 1e-6) / (sqrt(var) +
@@ -77,7 +80,8 @@ function M.parse_cfg(path)
       local k, v = line:match("^([^=]+)=(.*)$")
       if not k then fail(path .. ":" .. n, "expected key=value, got '" .. raw .. "'") end
       if not cur then fail(path .. ":" .. n, "'" .. k .. "' before any section") end
-      cur.opts[k] = { value = v, line = n }
+      -- darknet's option_find takes the first of repeated keys
+      if not cur.opts[k] then cur.opts[k] = { value = v, line = n } end
     end
   end
   if #sections == 0 then fail(path, "no sections") end
@@ -101,10 +105,12 @@ local function reader(path, s, index)
       if default == nil then fail(where(), "missing key '" .. key .. "'") end
       return default
     end
-    -- darknet reads with atoi: a leading integer (a float's integer part)
-    local v = o.value:match("^[+-]?%d+")
-    if not v then fail(where(key), key .. " must be an integer, got '" .. o.value .. "'") end
-    return math.tointeger(tonumber(v))
+    -- darknet reads with atoi: a number's integer part
+    local v = tonumber(o.value) or tonumber(o.value:match("^[+-]?%d+") or "")
+    if not v or v ~= v or math.abs(v) > 2^31 then
+      fail(where(key), key .. " must be an integer, got '" .. o.value .. "'")
+    end
+    return math.tointeger(v < 0 and math.ceil(v) or math.floor(v))
   end
   function r.float(key, default)
     local o = s.opts[key]
@@ -126,16 +132,11 @@ end
 
 ---------------------------------------------------------------- layers
 
--- darknet activation -> Lua text of the module (nil for linear)
-local activations = {
-  linear = false,
-  leaky = "nn.LeakyReLU(0.1, true)",
-  relu = "nn.ReLU(true)",
-  logistic = "nn.Sigmoid()",
-  tanh = "nn.Tanh()",
-  elu = "nn.ELU(1, true)",
-}
+-- darknet's activations ember reproduces (act() in the prelude below makes
+-- the module); linear needs none
+local activations = { linear = false, leaky = true, relu = true, logistic = true, tanh = true, elu = true }
 
+-- The activation's name and whether it needs a module (not for linear).
 local function activation(r, default)
   local a = r.str("activation", default)
   local m = activations[a]

@@ -8,7 +8,8 @@
 -- file, else lua). Replies, one line each on stdout: after start
 -- "ready load_ms=.. first_ms=.. engine=..", then "run N" -> "times t1 .. tN"
 -- (ms), "save PATH" -> "saved", "mem" -> "mem hwm_kb=.. rss_kb=..",
--- "profile N" -> lines "prof <type> <ms per inference> <calls>" then "end",
+-- "profile N" -> lines "prof <type> <ms per inference> <calls>", then
+-- "top <ms> <module>" for the ten slowest modules, then "end",
 -- "quit". Errors: "error <message>" and exit code 1.
 
 local ember = require "ember"
@@ -80,10 +81,28 @@ local function status()
   return tonumber(s:match("VmHWM:%s*(%d+)")) or 0, tonumber(s:match("VmRSS:%s*(%d+)")) or 0
 end
 
+-- The profile's row for a module: its type, convolutions split by shape
+-- (depthwise, grouped, 1x1, kxk), as they take different kernel paths.
+local function kind(m)
+  local ty = m.__typename or "?"
+  if ty:match("Convolution$") and m.kW then
+    local g = m.groups or 1
+    if g > 1 and g == m.nInputPlane then
+      ty = ty .. " depthwise " .. m.kH .. "x" .. m.kW
+    elseif g > 1 then
+      ty = ty .. " grouped " .. m.kH .. "x" .. m.kW
+    else
+      ty = ty .. " " .. m.kH .. "x" .. m.kW
+    end
+    if (m.dW or 1) > 1 or (m.dH or 1) > 1 then ty = ty .. " s" .. m.dH end
+  end
+  return ty
+end
+
 -- Times every leaf module's updateOutput (containers only pass data along),
 -- summed by type over n inferences.
 local function profile(n)
-  local sums, calls, wrapped = {}, {}, {}
+  local sums, calls, wrapped, own = {}, {}, {}, {}
   local function wrap(m)
     if m.modules then
       for _, c in ipairs(m.modules) do wrap(c) end
@@ -92,11 +111,13 @@ local function profile(n)
     if wrapped[m] then return end
     wrapped[m] = true
     local orig = m.updateOutput
-    local ty = m.__typename or "?"
+    local ty = kind(m)
     m.updateOutput = function(self, input)
       local t0 = now()
       local o = orig(self, input)
-      sums[ty] = (sums[ty] or 0) + (now() - t0)
+      local dt = now() - t0
+      sums[ty] = (sums[ty] or 0) + dt
+      own[self] = (own[self] or 0) + dt
       calls[ty] = (calls[ty] or 0) + 1
       return o
     end
@@ -104,6 +125,7 @@ local function profile(n)
   wrap(root)
   forward(x)   -- warm the wrappers
   for k in pairs(sums) do sums[k], calls[k] = 0, 0 end
+  for k in pairs(own) do own[k] = 0 end
   local t0 = now()
   for _ = 1, n do out = forward(x) end
   local total = now() - t0
@@ -115,6 +137,14 @@ local function profile(n)
     reply(string.format("prof %s %.4f %d", k, sums[k] * 1e3 / n, calls[k] // n))
   end
   reply(string.format("prof (total) %.4f 0", total * 1e3 / n))
+  local mods = {}
+  for m in pairs(own) do mods[#mods + 1] = m end
+  table.sort(mods, function(a, b) return own[a] > own[b] end)
+  for i = 1, math.min(10, #mods) do   -- the slowest single modules
+    local m = mods[i]
+    local label = ((m.name and (m.name .. " ")) or "") .. (m.__repr and m:__repr() or kind(m))
+    reply(string.format("top %.4f %s", own[m] * 1e3 / n, (label:gsub("%s+", " "))))
+  end
   reply("end")
 end
 

@@ -87,12 +87,16 @@ class Worker:
     def profile(self, n):
         self.proc.stdin.write("profile %d\n" % n)
         self.proc.stdin.flush()
-        rows = []
+        rows, top = [], []
         while True:
             line = self._line("")
             if line == "end":
-                return rows
-            _, ty, ms, calls = line.split()
+                return rows, top
+            if line.startswith("top "):
+                ms, label = line[4:].split(None, 1)
+                top.append((float(ms), label))
+                continue
+            ty, ms, calls = line[len("prof "):].rsplit(None, 2)
             rows.append((ty, float(ms), int(calls)))
 
     def cpu_by_thread(self):
@@ -147,6 +151,15 @@ def machine():
     return name, cores
 
 
+def ember_env(env, args):
+    """The environment of ember's workers: env plus --ember-env settings."""
+    e = dict(env)
+    for kv in args.ember_env:
+        k, _, v = kv.partition("=")
+        e[k] = v
+    return e
+
+
 def bench_model(name, args, env):
     d = args.dir
     onnx, st = os.path.join(d, name + ".onnx"), os.path.join(d, name + ".safetensors")
@@ -156,7 +169,7 @@ def bench_model(name, args, env):
             raise RuntimeError("missing %s (bench/export.py makes it)" % f)
     # one after the other: neither load competes with the other process
     em = Worker("ember", [args.ember, "bench/ember_worker.lua", name, onnx, st, inp,
-                          args.front, str(args.threads)], env)
+                          args.front, str(args.threads)], ember_env(env, args))
     try:
         ort = Worker("ort", ["node", "bench/ort_worker.js", onnx, inp, str(args.threads)], env)
     except Exception:
@@ -228,10 +241,12 @@ def table(results, args):
         "runs after warm-up, the two engines taking turns in alternating rounds. "
         "ORT: %s, graph optimisation 'all', sequential. Peak memory: VmHWM of each process. "
         "Load: file to ready model; 1st: the first inference. Max |diff|: largest absolute "
-        "difference between the two outputs (max |ORT output| in brackets)."
-        % (args.threads, ortv.replace("onnxruntime-node-", "onnxruntime-node ")),
+        "difference between the two outputs (max |ORT output| in brackets). "
+        "Load average at start / end: %.1f / %.1f."
+        % (args.threads, ortv.replace("onnxruntime-node-", "onnxruntime-node "),
+           args.load_start, os.getloadavg()[0]),
         "",
-        "| model | ember ms | ORT ms | ember/ORT | ember MB | ORT MB | load ms ember / ORT "
+        "| model | ember ms | ORT ms | ember/ORT (of mins) | ember MB | ORT MB | load ms ember / ORT "
         "| 1st ms ember / ORT | max abs diff | runs | ember from |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -240,11 +255,11 @@ def table(results, args):
             lines.append("| %s | failed: %s |  |  |  |  |  |  |  |  |  |" % (r["name"], r["error"]))
             continue
         e, o = r["ember"], r["ort"]
-        lines.append("| %s | %s (%s-%s) | %s (%s-%s) | %.2f | %.0f | %.0f | %s / %s | %s / %s "
+        lines.append("| %s | %s (%s-%s) | %s (%s-%s) | %.2f (%.2f) | %.0f | %.0f | %s / %s | %s / %s "
                      "| %.1e (%.2g)%s | %d / %d | %s |" % (
                          r["name"], fmt_ms(e["median"]), fmt_ms(e["min"]), fmt_ms(e["max"]),
                          fmt_ms(o["median"]), fmt_ms(o["min"]), fmt_ms(o["max"]),
-                         e["median"] / o["median"], e["hwm_mb"], o["hwm_mb"],
+                         e["median"] / o["median"], e["min"] / o["min"], e["hwm_mb"], o["hwm_mb"],
                          fmt_ms(e["load"]), fmt_ms(o["load"]), fmt_ms(e["first"]), fmt_ms(o["first"]),
                          r["diff"], r["scale"], "" if r["argmax_same"] else " argmax differs",
                          e["n"], o["n"], e["engine"].replace("ember-", "")))
@@ -278,6 +293,11 @@ def checks(results, args):
                          r["name"], e["cpu_per_wall"], sh(e), o["cpu_per_wall"], sh(o),
                          "%.1e" % dt["ember"] if dt else "-", "%.1e" % dt["ort"] if dt else "-",
                          ("  <-- " + "; ".join(note)) if note else ""))
+    cw = [r["ort"]["cpu_per_wall"] for r in results if "error" not in r]
+    if cw and args.threads > 1 and statistics.median(cw) < 0.75 * args.threads:
+        lines.append("note: ORT got %.2f CPU seconds per wall second (median) with %d threads: "
+                     "the machine was busy, so latencies are inflated for both engines and the "
+                     "ratios are the figure to read" % (statistics.median(cw), args.threads))
     return "\n".join(lines)
 
 
@@ -285,9 +305,10 @@ def profile(name, args, env):
     d = args.dir
     em = Worker("ember", [args.ember, "bench/ember_worker.lua", name,
                           os.path.join(d, name + ".onnx"), os.path.join(d, name + ".safetensors"),
-                          os.path.join(d, name + ".input.npy"), args.front, str(args.threads)], env)
+                          os.path.join(d, name + ".input.npy"), args.front, str(args.threads)],
+                ember_env(env, args))
     try:
-        rows = em.profile(args.profile_runs)
+        rows, top = em.profile(args.profile_runs)
     finally:
         em.close()
     total = next(ms for ty, ms, _ in rows if ty == "(total)")
@@ -300,6 +321,9 @@ def profile(name, args, env):
     summed = sum(ms for ty, ms, _ in rows if ty != "(total)")
     out.append("| (all modules) | %.2f | %.1f | |" % (summed, 100 * summed / total))
     out.append("| (inference, wall) | %.2f | 100.0 | |" % total)
+    out += ["", "Slowest single modules:", "", "| ms | % | module |", "|---:|---:|---|"]
+    for ms, label in top:
+        out.append("| %.2f | %.1f | %s |" % (ms, 100 * ms / total, label.replace("|", "/")))
     return "\n".join(out)
 
 
@@ -325,6 +349,9 @@ def main(argv=None):
     p.add_argument("--profile", default=None, metavar="MODEL",
                    help="time ember's modules by type on MODEL (also EMBER_PROFILE=1)")
     p.add_argument("--profile-runs", type=int, default=5)
+    p.add_argument("--ember-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="set in ember's workers only (e.g. OMP_WAIT_POLICY=PASSIVE); "
+                        "noted under the table")
     args = p.parse_args(argv)
     if args.runs is None:
         args.runs = 10 if args.quick else 20
@@ -343,6 +370,7 @@ def main(argv=None):
     env["OPENBLAS_NUM_THREADS"] = str(args.threads)
 
     results = []
+    args.load_start = os.getloadavg()[0]
     t_all = time.monotonic()
     for name in models:
         t0 = time.monotonic()
@@ -358,7 +386,14 @@ def main(argv=None):
 
     md = table(results, args)
     chk = checks(results, args)
-    prof = profile(args.profile, args, env) if args.profile else ""
+    if args.ember_env:
+        md += "\n\nember's workers ran with " + " ".join(args.ember_env) + "."
+    prof = ""
+    if args.profile:
+        try:
+            prof = profile(args.profile, args, env)
+        except Exception as e:
+            prof = "\nprofile of %s failed: %s" % (args.profile, e)
     print()
     print(md)
     print()

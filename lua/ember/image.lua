@@ -147,7 +147,8 @@ end
 --   resize   n: shorter side to n (torchvision's Resize(n)), or {w, h}
 --   crop     n or {w, h}: centred crop (torchvision's CenterCrop)
 --   letterbox n or {w, h}: fit, aspect kept, borders `fill` (default 0.5)
---   interpolation  resize mode, default "pil" (torchvision on PIL images)
+--   interpolation  resize mode, default "pil" (torchvision on PIL images);
+--            letterbox uses it unless "pil", else "aligned" (darknet)
 --   range    values scaled to [0, range] (default 1)
 --   mean, std  per channel, applied last: (x - mean) / std
 -- An image tensor is C,H,W, H,W,C or H,W with values in [0, 1]. input
@@ -189,7 +190,8 @@ function image.preprocess(img, spec, input)
   end
   if spec.letterbox then
     local w, h = pair(spec.letterbox, "letterbox")
-    img = C.letterbox(img, w, h, spec.fill or 0.5, spec.interpolation or "aligned")
+    local lmode = spec.interpolation ~= "pil" and spec.interpolation or "aligned"
+    img = C.letterbox(img, w, h, spec.fill or 0.5, lmode)
   end
   if input and input[2] and input[3] then
     local iw, ih = size_of(img)

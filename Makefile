@@ -30,7 +30,7 @@ B = build
 EXE = ember
 ifeq ($(DEBUG),1)
   B = build/debug
-  EXE = build/debug/ember
+  EXE = build/debug/bin/ember
 endif
 CORE_SRC  = $(wildcard core/*.c)
 CORE_OBJ  = $(CORE_SRC:%.c=$(B)/%.o)
@@ -82,6 +82,7 @@ $(B)/ember/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(BIND_LIBS) $(LIBS)
 
 $(EXE): lua/main.c $(BIND_OBJ) $(B)/libember.a lua/lember.h
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LUA_INC) -Icore -DEMBER_LUADIR='"$(PREFIX)/share/lua/5.4"' \
 	  -o $@ lua/main.c $(BIND_OBJ) $(B)/libember.a $(LDFLAGS) $(LUA_LIB) -lreadline $(BIND_LIBS) $(LIBS)
 
@@ -114,7 +115,7 @@ test: deps
 asan: deps
 	@$(MAKE) --no-print-directory DEBUG=1 all ctest
 	@$(MAKE) --no-print-directory refs
-	@ASAN_OPTIONS=detect_leaks=1 EMBER=build/debug/ember sh tools/runtests.sh $(patsubst build/%,build/debug/%,$(TEST_BIN))
+	@ASAN_OPTIONS=detect_leaks=1 EMBER=build/debug/bin/ember sh tools/runtests.sh $(patsubst build/%,build/debug/%,$(TEST_BIN))
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -148,9 +148,22 @@ function Cx:rank(i)
   return s and #s
 end
 
+-- Attribute name, or default; a value of another kind than the default
+-- (number, string, list of numbers) is an error naming the attribute.
 function Cx:attr(name, default)
   local v = self.node.attrs[name]
   if v == nil then return default end
+  local want = default ~= nil and type(default) or nil
+  if want and type(v) ~= want then
+    fail(self, string.format("attribute %s must be a %s, got a %s", name, want, type(v)))
+  end
+  if type(v) == "table" and not v.tensor then
+    for _, x in ipairs(v) do
+      if type(x) ~= "number" and type(x) ~= "string" then
+        fail(self, "attribute " .. name .. " holds a " .. type(x))
+      end
+    end
+  end
   return v
 end
 
@@ -308,8 +321,22 @@ local function sort_nodes(file, graph, defined)
       end
     end
   end
-  -- Kahn's algorithm, keeping the file's order among ready nodes
-  local waiting, readers, order = {}, {}, {}
+  -- the file's order, when it is already topological (ONNX asks for it)
+  local done, sorted = {}, true
+  for k in pairs(defined) do done[k] = true end
+  for _, node in ipairs(graph.nodes) do
+    for _, n in ipairs(node.inputs) do
+      if n ~= "" and not done[n] then sorted = false break end
+    end
+    if not sorted then break end
+    for _, o in ipairs(node.outputs) do if o ~= "" then done[o] = true end end
+  end
+  local order = {}
+  if sorted then
+    for i = 1, #graph.nodes do order[i] = i end
+  end
+  -- else Kahn's algorithm (a FIFO of ready nodes)
+  local waiting, readers = {}, {}
   for i, node in ipairs(graph.nodes) do
     local w, seen = 0, {}
     for _, n in ipairs(node.inputs) do
@@ -323,18 +350,18 @@ local function sort_nodes(file, graph, defined)
     end
     waiting[i] = w
   end
-  local ready = {}
-  for i = #graph.nodes, 1, -1 do if waiting[i] == 0 then ready[#ready + 1] = i end end
-  while #ready > 0 do
-    table.sort(ready, function(a, b) return a > b end)
-    local i = table.remove(ready)
+  local ready, head = {}, 1
+  for i = 1, #graph.nodes do if waiting[i] == 0 then ready[#ready + 1] = i end end
+  while not sorted and head <= #ready do
+    local i = ready[head]
+    head = head + 1
     order[#order + 1] = i
     for _, r in ipairs(readers[i] or {}) do
       waiting[r] = waiting[r] - 1
       if waiting[r] == 0 then ready[#ready + 1] = r end
     end
   end
-  if #order < #graph.nodes then
+  if not sorted and #order < #graph.nodes then
     local stuck = {}
     for i, node in ipairs(graph.nodes) do
       if waiting[i] > 0 and #stuck < 5 then stuck[#stuck + 1] = node_label(node, i) end
@@ -434,7 +461,7 @@ function M.load(path, opts)
     for _, v in ipairs(inputs) do
       local n = 1
       for _, d in ipairs(v.shape) do n = n * d end
-      if n > (opts.probe_limit or 2 ^ 28) then cx.probing = false break end
+      if n > (opts.probe_limit or 2 ^ 25) then cx.probing = false break end
     end
   end
   if cx.probing then

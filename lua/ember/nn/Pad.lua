@@ -47,6 +47,9 @@ function Pad:updateOutput(input)
     error(string.format("pads are for %d dims, the input %s has %d", k, input:shape(), nd), 0)
   end
   local size = input:size()
+  local total = 1
+  for d = 1, nd do total = total * math.max(0, size[d] + self.pads[d] + self.pads[d + nd]) end
+  if total > 2 ^ 31 then error("padded output of " .. total .. " elements is too large", 0) end
   for d = 1, nd do
     local b, e = self.pads[d], self.pads[d + nd]
     if size[d] + b + e < 0 then

@@ -63,7 +63,12 @@ function Resize:_plan(input)
       scale[d] = self.scales[d]
       out[d] = math.floor(s * scale[d] + 1e-9)
     end
-    if out[d] < 0 or scale[d] <= 0 then error("scales and sizes must be positive", 0) end
+    if not (out[d] >= 0) or not (scale[d] > 0) then error("scales and sizes must be positive", 0) end
+  end
+  local total = 1
+  for d = 1, nd do total = total * out[d] end
+  if not (total <= 2 ^ 31) then
+    error(string.format("output of %s elements is too large", table.concat(out, "x")), 0)
   end
   return out, scale
 end

@@ -20,6 +20,9 @@ function Tile:updateOutput(input)
   if #self.repeats ~= input:dim() then
     error(string.format("%d repeats for the %d-dimensional input %s", #self.repeats, input:dim(), input:shape()), 0)
   end
+  local total = input:nElement()
+  for _, r in ipairs(self.repeats) do total = total * r end
+  if total > 2 ^ 31 then error("tiled output of " .. total .. " elements is too large", 0) end
   local x = input
   for d, r in ipairs(self.repeats) do
     if r ~= 1 then

@@ -60,7 +60,7 @@ ops.ConstantOfShape = { doc = "folded", foldable = function() return true end,
   fold = function(cx)
     local dims = cx:has(1) and cx:ints(1, "shape") or {}
     for _, d in ipairs(dims) do if d < 0 then onnx_fail("negative size in shape") end end
-    if F.numel(dims) > 2 ^ 28 then onnx_fail("absurd shape {" .. table.concat(dims, ", ") .. "}") end
+    if F.numel(dims) > 2 ^ 26 then onnx_fail("absurd shape {" .. table.concat(dims, ", ") .. "}") end
     local v, dtype = 0, "float"
     local a = cx.node.attrs.value
     if type(a) == "table" and a.tensor then

@@ -84,7 +84,11 @@ commands.darknet = {
     ember.manualSeed(1)
     local x = ember.rand(1, table.unpack(info.input))
     local d = maxdiff(net:forward(x):clone(), m:forward(x))
-    if d ~= 0 then fail(string.format("the reloaded net differs from the converted one by %g", d)) end
+    if d ~= 0 then
+      os.remove(opts.net)
+      os.remove(opts.weights)
+      fail(string.format("the reloaded net differs from the converted one by %g (files removed)", d))
+    end
     local n = 0
     for _ in pairs(info.tensors) do n = n + 1 end
     print(string.format("%s: %d layers, %d tensors (darknet %d.%d.%d) -> %s, %s (reloaded: identical output)",
@@ -128,7 +132,11 @@ commands.onnx = {
       ember.manualSeed(1)
       x = ember.rand(1, table.unpack(input))
       local d = maxdiff(g:forward(x):clone(), m.net:forward(x))
-      if d ~= 0 then fail(string.format("the reloaded net differs from the converted one by %g", d)) end
+      if d ~= 0 then
+      os.remove(opts.net)
+      os.remove(opts.weights)
+      fail(string.format("the reloaded net differs from the converted one by %g (files removed)", d))
+    end
     end
     local n = 0
     for _ in pairs(state) do n = n + 1 end

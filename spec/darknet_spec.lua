@@ -190,6 +190,16 @@ describe("weights files", function()
     for name, t in pairs(a.tensors) do assert.equal(0, (t - b.tensors[name]):abs():max()) end
   end)
 
+  it("reads connected weights transposed from very old files (version > 1000)", function()
+    local _, a = darknet.load(cfg, weights_file("v2t.weights", small_floats(), 0, 2))
+    local _, b = darknet.load(cfg, weights_file("old.weights", small_floats(), 0, 1001))
+    assert.equal(16, b.header.start - 1)
+    -- the file's 300 values read as in x out: element (o, i) is value (i, o)
+    local flat = a.tensors["fc1.weight"]:contiguous():view(75, 4)
+    assert.equal(0, (b.tensors["fc1.weight"] - flat:t()):abs():max())
+    assert.equal(0, (b.tensors["conv1.weight"] - a.tensors["conv1.weight"]):abs():max())
+  end)
+
   it("says how many bytes the cfg needs and the file has", function()
     local floats = small_floats()
     local need = 4 * #floats

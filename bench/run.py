@@ -202,12 +202,14 @@ def bench_model(name, args, env):
             nbusy, cpu, shares = busy_threads(c0, cpu1[k])
             out = os.path.join(d, "%s.%s.out.npy" % (name, k))
             wk.save(out)
+            mem = wk.mem()
             res[k] = {
                 "median": statistics.median(ts), "min": min(ts), "max": max(ts), "n": len(ts),
                 "load": wk.ready["load_ms"], "first": wk.ready["first_ms"],
-                "engine": wk.ready["engine"], "hwm_mb": wk.mem()["hwm_kb"] / 1024,
+                "engine": wk.ready["engine"],
                 "threads": nbusy, "shares": shares, "cpu_per_wall": cpu / wall[k] if wall[k] > 0 else 0.0,
                 "out": np.load(out),
+                "hwm_mb": mem["hwm_kb"] / 1024, "rss_mb": mem["rss_kb"] / 1024,
             }
         a, b = res["ember"]["out"], res["ort"]["out"]
         if a.size != b.size:
@@ -289,8 +291,9 @@ def checks(results, args):
         def sh(v):
             return "/".join("%.0f" % (100 * x) for x in v["shares"][:4])
         lines.append("%-19s CPU/wall ember %.2f (thread shares %s%%), ORT %.2f (%s%%); "
-                     "vs PyTorch: ember %s, ORT %s%s" % (
+                     "RSS at end %.0f / %.0f MB; vs PyTorch: ember %s, ORT %s%s" % (
                          r["name"], e["cpu_per_wall"], sh(e), o["cpu_per_wall"], sh(o),
+                         e["rss_mb"], o["rss_mb"],
                          "%.1e" % dt["ember"] if dt else "-", "%.1e" % dt["ort"] if dt else "-",
                          ("  <-- " + "; ".join(note)) if note else ""))
     cw = [r["ort"]["cpu_per_wall"] for r in results if "error" not in r]
@@ -349,6 +352,9 @@ def main(argv=None):
     p.add_argument("--profile", default=None, metavar="MODEL",
                    help="time ember's modules by type on MODEL (also EMBER_PROFILE=1)")
     p.add_argument("--profile-runs", type=int, default=5)
+    p.add_argument("--wait-quiet", type=float, default=float(os.environ.get("BENCH_WAIT_QUIET", "0")),
+                   metavar="SECONDS", help="first wait up to this long for the 1-minute load "
+                   "average to fall below threads + 0.5 (also BENCH_WAIT_QUIET)")
     p.add_argument("--ember-env", action="append", default=[], metavar="KEY=VALUE",
                    help="set in ember's workers only (e.g. OMP_WAIT_POLICY=PASSIVE); "
                         "noted under the table")
@@ -369,6 +375,9 @@ def main(argv=None):
     env["OMP_NUM_THREADS"] = str(args.threads)
     env["OPENBLAS_NUM_THREADS"] = str(args.threads)
 
+    deadline = time.monotonic() + args.wait_quiet
+    while os.getloadavg()[0] >= args.threads + 0.5 and time.monotonic() < deadline:
+        time.sleep(5)
     results = []
     args.load_start = os.getloadavg()[0]
     t_all = time.monotonic()

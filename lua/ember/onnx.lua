@@ -227,37 +227,74 @@ function Cx:emit(m, inputs, outputs)
   self.graph:add(m, type(inputs) == "table" and ins or ins[1], outputs)
   local outs = type(outputs) == "table" and outputs or { outputs }
   for _, n in ipairs(outs) do self.producer[n] = { module = m, inputs = ins, table = type(inputs) == "table" } end
-  if self.probing then
+  if self.probing then self:probe(m, ins, type(inputs) == "table", outs, type(outputs) == "table") end
+  return m
+end
+
+-- Runs m on the probe values of its inputs (vals; with symbolic input dims
+-- also vals2, the probe with those dims at 2, so dims that differ are known
+-- to be dynamic) and records its outputs' values and shapes.
+function Cx:probe(m, ins, is_table, outs, multi)
+  for pass = 1, self.vals2 and 2 or 1 do
+    local vals = pass == 1 and self.vals or self.vals2
     local x
-    if type(inputs) == "table" then
+    if is_table then
       x = {}
-      for j, n in ipairs(ins) do x[j] = self.vals[n] or (self.consts[n] and self.consts[n].tensor) end
+      for j, n in ipairs(ins) do x[j] = vals[n] or (self.consts[n] and self.consts[n].tensor) end
     else
-      x = self.vals[ins[1]] or (self.consts[ins[1]] and self.consts[ins[1]].tensor)
+      x = vals[ins[1]] or (self.consts[ins[1]] and self.consts[ins[1]].tensor)
     end
     local ok, out = pcall(m.forward, m, x)
     if not ok then fail(self, tostring(out)) end
     for j, n in ipairs(outs) do
-      local t = type(outputs) == "table" and out[j] or out
-      self.vals[n] = t
-      self.shapes[n] = t:dim() == 0 and {} or t:size()
+      local t = multi and out[j] or out
+      -- the module reuses its output tensor: the first pass keeps a copy
+      if self.vals2 and pass == 1 then t = t:clone() end
+      vals[n] = t
+      if pass == 1 then self.shapes[n] = t:dim() == 0 and {} or t:size()
+      else self.shapes2[n] = t:dim() == 0 and {} or t:size() end
     end
   end
-  return m
+  -- a value computed from shapes alone that is the same in both probes does
+  -- not depend on the symbolic dims: it becomes a constant (the modules that
+  -- made it are dropped at the end if nothing else reads them)
+  if self.vals2 and self.derived_node then
+    for _, n in ipairs(outs) do
+      self.derived[n] = true
+      local a, b = self.vals[n], self.vals2[n]
+      if a:nElement() <= 4096 and a:isSameSizeAs(b) then
+        local va = a:nElement() > 0 and a:contiguous():view(-1):totable() or {}
+        local vb = b:nElement() > 0 and b:contiguous():view(-1):totable() or {}
+        local same, integral = true, true
+        for i = 1, #va do
+          if va[i] ~= vb[i] then same = false break end
+          if va[i] ~= math.floor(va[i]) then integral = false end
+        end
+        if same then
+          local dims = a:dim() == 0 and {} or a:size()
+          self.consts[n] = M.const_from(va, dims, integral and "int64" or "float")
+        end
+      end
+    end
+  end
 end
 
 -- Re-runs the producer of value n on the probe (after its weights changed).
 function Cx:reprobe(n)
   local p = self.producer[n]
   if not self.probing or not p then return end
-  local x
-  if p.table then
-    x = {}
-    for j, v in ipairs(p.inputs) do x[j] = self.vals[v] or self.consts[v].tensor end
-  else
-    x = self.vals[p.inputs[1]] or self.consts[p.inputs[1]].tensor
-  end
-  self.vals[n] = p.module:forward(x)
+  self:probe(p.module, p.inputs, p.table, { n }, false)
+end
+
+-- Whether dims [from, to] (1-based) of value name are the same in both
+-- probes (always, without symbolic dims).
+function Cx:static_dims(name, from, to)
+  if self.static then return true end
+  if not self.vals2 then return false end
+  local a, b = self.shapes[name], self.shapes2[name]
+  if not a or not b then return false end
+  for d = from, to do if a[d] ~= b[d] then return false end end
+  return true
 end
 
 -- Number of readers of value n (node inputs and graph outputs).
@@ -429,18 +466,21 @@ function M.load(path, opts)
     consts[name] = { dims = rec.dims, dtype = rec.dtype, tensor = rec.tensor, ints = rec.ints }
     defined[name] = true
   end
-  local inputs, static = {}, opts.probe ~= false
+  -- static: every input dim is a number (Shape then folds); probe: every
+  -- input has a shape (symbolic dims probed as 1, for ranks and sizes)
+  local inputs, static, probe = {}, true, opts.probe ~= false
   for _, v in ipairs(g.inputs) do
     if not consts[v.name] then
       if defined[v.name] then error(file .. ": graph input '" .. v.name .. "' is listed twice", 0) end
       defined[v.name] = true
       inputs[#inputs + 1] = v
-      if not v.shape then static = false
+      if not v.shape then static, probe = false, false
       else
         for _, d in ipairs(v.shape) do if math.type(d) ~= "integer" then static = false end end
       end
     end
   end
+  if not probe then static = false end
   if #inputs == 0 then error(file .. ": the graph has no inputs", 0) end
   if #g.outputs == 0 then error(file .. ": the graph has no outputs", 0) end
 
@@ -455,20 +495,33 @@ function M.load(path, opts)
   local cx = setmetatable({
     file = file, opset = opset, consts = consts, alias = {}, graph = graph,
     vals = {}, shapes = {}, producer = {}, names = {}, ntemp = 0,
-    uses = count_uses(g), probing = static,
+    uses = count_uses(g), probing = probe, static = static, derived = {},
   }, Cx)
-  if static then
-    for _, v in ipairs(inputs) do
-      local n = 1
-      for _, d in ipairs(v.shape) do n = n * d end
-      if n > (opts.probe_limit or 2 ^ 25) then cx.probing = false break end
+  local probe_shapes = {}
+  if probe then
+    for i, v in ipairs(inputs) do
+      local n, s = 1, {}
+      for k, d in ipairs(v.shape) do
+        s[k] = math.type(d) == "integer" and d or 1
+        n = n * s[k]
+      end
+      probe_shapes[i] = s
+      if n > (opts.probe_limit or 2 ^ 25) then cx.probing, cx.static = false, false end
     end
   end
   if cx.probing then
-    for _, v in ipairs(inputs) do
-      local t = #v.shape == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(v.shape))
+    if not cx.static then cx.vals2, cx.shapes2 = {}, {} end
+    for i, v in ipairs(inputs) do
+      local s = probe_shapes[i]
+      local t = #s == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(s))
       cx.vals[v.name] = t
-      cx.shapes[v.name] = { table.unpack(v.shape) }
+      cx.shapes[v.name] = s
+      if cx.vals2 then
+        local s2 = {}
+        for k, d in ipairs(v.shape) do s2[k] = math.type(d) == "integer" and d or 2 end
+        cx.vals2[v.name] = #s2 == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(s2))
+        cx.shapes2[v.name] = s2
+      end
     end
   end
 
@@ -476,6 +529,19 @@ function M.load(path, opts)
     local node = g.nodes[i]
     local def = M.registry[node.op_type]
     cx.node, cx.nodeindex = node, i
+    -- computed from shapes alone (Shape at run time, constants, such values)?
+    cx.derived_node = false
+    if cx.vals2 then
+      local d, any = true, false
+      for _, n in ipairs(node.inputs) do
+        if n ~= "" then
+          local r = cx:resolve(n)
+          if not cx.consts[r] and not cx.derived[r] then d = false end
+          any = true
+        end
+      end
+      cx.derived_node = node.op_type == "Shape" or (d and any)
+    end
     local ok, err = pcall(function()
       if def.fold and (all_const(cx, node) or (def.foldable and def.foldable(cx, node))) then
         cx.folding = true
@@ -509,11 +575,42 @@ function M.load(path, opts)
     end
   end
   graph:check()
+  M.prune(graph)
   graph:clearState()
   graph:evaluate()
   graph.onnx = { file = file, opset = opset, producer = model.producer_name, inputs = inputs,
                  outputs = g.outputs, ir_version = model.ir_version }
   return graph
+end
+
+-- Drops the nodes of g whose outputs nothing reads (and unread constants).
+function M.prune(g)
+  local need = {}
+  for _, n in ipairs(g.outputNames) do need[n] = true end
+  local keep = {}
+  for i = #g.modules, 1, -1 do
+    local node = g.nodes[i]
+    local used = false
+    for _, n in ipairs(node.outputs) do if need[n] then used = true end end
+    if used then
+      keep[i] = true
+      for _, n in ipairs(node.inputs) do need[n] = true end
+    end
+  end
+  local mods, nodes = {}, {}
+  for i, m in ipairs(g.modules) do
+    if keep[i] then
+      mods[#mods + 1] = m
+      nodes[#mods] = g.nodes[i]
+    end
+  end
+  g.modules, g.nodes = mods, nodes
+  local names = {}
+  for _, n in ipairs(g.constantNames) do
+    if need[n] then names[#names + 1] = n else g.constants[n] = nil end
+  end
+  g.constantNames = names
+  return g
 end
 
 -- A TensorProto file (.pb) as {name, dtype, dims, tensor, ints}.

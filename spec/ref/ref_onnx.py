@@ -56,6 +56,29 @@ def export_nets(d, only=None):
         np.save(os.path.join(d, name + ".out.npy"), y.numpy().astype(np.float32))
 
 
+def export_dynamic(d):
+    """Exports with a symbolic batch dim: ShuffleNet's channel shuffle then
+    computes its view sizes at run time (Shape, Gather, ... Reshape)."""
+    import torch
+    import torchvision
+    for name, size in [("shufflenet_v2_x1_0", 224), ("resnet18", 64)]:
+        torch.manual_seed(1)
+        net = getattr(torchvision.models, name)(weights=None)
+        net.train()
+        with torch.no_grad():
+            for _ in range(2):
+                net(torch.randn(4, 3, size, size))
+        net.eval()
+        x = torch.randn(2, 3, size, size)
+        with torch.no_grad():
+            y = net(x)
+        torch.onnx.export(net, x, os.path.join(d, name + "_dyn.onnx"), opset_version=13,
+                          input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        np.save(os.path.join(d, name + "_dyn.in.npy"), x.numpy().astype(np.float32))
+        np.save(os.path.join(d, name + "_dyn.out.npy"), y.numpy().astype(np.float32))
+
+
 def small_models(d):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -179,6 +202,8 @@ def small_models(d):
 def main():
     d = outdir("onnx")
     small_models(d)
+    if len(sys.argv) <= 2:
+        export_dynamic(d)
     export_nets(d, sys.argv[2:] or None)
 
 

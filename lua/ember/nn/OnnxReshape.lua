@@ -8,8 +8,12 @@ local Module = require "ember.nn.Module"
 
 local OnnxReshape = class("nn.OnnxReshape", View)
 
+-- Without a shape, the input is a table {x, shape tensor} (a shape computed
+-- at run time).
 function OnnxReshape:__init(shape, allowzero)
   Module.__init(self)
+  self.allowzero, self._shape = allowzero and true or false, {}
+  if shape == nil then return end
   if type(shape) ~= "table" then error("nn.OnnxReshape(shape): shape must be a list", 2) end
   local infer = 0
   for _, s in ipairs(shape) do
@@ -49,11 +53,23 @@ function OnnxReshape.resolve(shape, allowzero, size, shapestr)
 end
 
 function OnnxReshape:updateOutput(input)
-  local out = OnnxReshape.resolve(self.shape, self.allowzero, input:size(), input:shape())
+  local shape = self.shape
+  if not shape then
+    if type(input) ~= "table" or #input ~= 2 then error("expected a table {input, shape}", 0) end
+    local s = input[2]:nElement() > 0 and input[2]:contiguous():view(-1):totable() or {}
+    shape = {}
+    for i, v in ipairs(s) do
+      shape[i] = math.tointeger(v)
+      if not shape[i] or shape[i] < -1 then error("shape value " .. tostring(v) .. " is not a size", 0) end
+    end
+    input = input[1]
+  end
+  local out = OnnxReshape.resolve(shape, self.allowzero, input:size(), input:shape())
   return self:viewInto(input, out)
 end
 
 function OnnxReshape:__repr()
+  if not self.shape then return "OnnxReshape(run-time shape)" end
   return "OnnxReshape({" .. table.concat(self.shape, ", ") .. "})"
 end
 

@@ -116,6 +116,8 @@ local declare = {
   end,
   ["nn.ReduceMean"] = function(m) return call("ReduceMean", m.dims, m.keepdims) end,
   ["nn.Expand"] = function(m) return call("Expand", m.sizes) end,
+  ["nn.Shape"] = function(m) return call("Shape", m.start, m.stop) end,
+  ["nn.Cast"] = function(m) return call("Cast", m.to) end,
   ["nn.Tile"] = function(m) return call("Tile", m.repeats) end,
   ["nn.Power"] = function(m) return call("Power", m.pow) end,
   ["nn.Flatten"] = function(m) return call("Flatten", m.startDim, m.endDim) end,

@@ -79,28 +79,42 @@ ops.ConstantOfShape = { doc = "folded", foldable = function() return true end,
   convert = function() onnx_fail("the shape must be a constant") end }
 
 -- Shape folds when the input's shape is static (known at import).
-ops.Shape = { doc = "folded (static shapes); start/end", no_eval = true,
-  foldable = function(cx) return cx.probing and cx:shape(1) ~= nil end,
+-- The 0-based [start, end) range of a Shape node over rank r.
+local function shape_range(cx, r)
+  local st, en = cx:attr("start", 0), cx:attr("end", r)
+  if st < 0 then st = st + r end
+  if en < 0 then en = en + r end
+  return math.max(0, math.min(st, r)), math.max(0, math.min(en, r))
+end
+
+ops.Shape = { doc = "folded where the dims are static (also with a symbolic batch dim), else computed at run time; start/end",
+  no_eval = true,
+  foldable = function(cx)
+    local s = cx:shape(1)
+    if not s then return false end
+    if cx:const(1) then return true end
+    local st, en = shape_range(cx, #s)
+    return cx:static_dims(cx:input(1), st + 1, en)
+  end,
   fold = function(cx)
     local s = cx:shape(1)
     local r = #s
-    local st, en = cx:attr("start", 0), cx:attr("end", r)
-    if st < 0 then st = st + r end
-    if en < 0 then en = en + r end
-    st, en = math.max(0, math.min(st, r)), math.max(0, math.min(en, r))
+    local st, en = shape_range(cx, r)
     local v = {}
     for i = st + 1, en do v[#v + 1] = s[i] end
     cx:set_const(1, mk(v, { #v }, "int64"))
   end,
-  convert = function()
-    onnx_fail("Shape of a value whose shape is not known at import (symbolic input dims) is not supported")
+  convert = function(cx)
+    -- symbolic input dims: the shape is computed at run time
+    local st, en = cx.node.attrs["start"], cx.node.attrs["end"]
+    cx:emit(nn.Shape(st, en), cx:input(1), cx:output())
   end }
 
 local CAST = { [1] = "float", [2] = "uint8", [3] = "int8", [4] = "uint16", [5] = "int16", [6] = "int32",
                [7] = "int64", [9] = "bool", [10] = "float", [11] = "float", [12] = "uint32",
                [13] = "uint64", [16] = "float" }
 
-ops.Cast = { doc = "exact on integer constants; identity at run time (float32)",
+ops.Cast = { doc = "exact on integer constants; at run time values stay float32 (truncated for integer types)",
   fold = function(cx)
     local to = CAST[cx:attr("to", 1)]
     if not to then onnx_fail("cast to type " .. tostring(cx:attr("to")) .. " is not supported") end
@@ -123,15 +137,14 @@ ops.Cast = { doc = "exact on integer constants; identity at run time (float32)",
   end,
   convert = function(cx)
     local to = CAST[cx:attr("to", 1)]
-    if to ~= "float" then
-      onnx_fail("casting run-time values to " .. tostring(to) .. " is not supported (ember computes in float32)")
-    end
-    cx:set_alias(1, 1)
+    if not to then onnx_fail("cast to type " .. tostring(cx:attr("to")) .. " is not supported") end
+    if to == "float" then cx:set_alias(1, 1) return end
+    cx:emit(nn.Cast(to), cx:input(1), cx:output())
   end }
 
 ---------------------------------------------------------------- reshaping
 
-ops.Reshape = { doc = "constant shape; 0, -1, allowzero",
+ops.Reshape = { doc = "0, -1, allowzero; shape constant or computed at run time",
   fold = function(cx)
     if not small(cx, 1) then return false end
     local c = cx:const(1)
@@ -140,9 +153,14 @@ ops.Reshape = { doc = "constant shape; 0, -1, allowzero",
     cx:set_const(1, mk(vals(c), out, c.dtype))
   end,
   convert = function(cx)
-    local shape
-    if cx.opset < 5 then shape = cx:attr("shape") else shape = cx:ints(2, "shape") end
-    cx:emit(nn.OnnxReshape(shape, cx:attr("allowzero", 0) ~= 0), cx:input(1), cx:output())
+    local allowzero = cx:attr("allowzero", 0) ~= 0
+    if cx.opset < 5 then
+      cx:emit(nn.OnnxReshape(cx:attr("shape"), allowzero), cx:input(1), cx:output())
+    elseif cx:const(2) then
+      cx:emit(nn.OnnxReshape(cx:ints(2, "shape"), allowzero), cx:input(1), cx:output())
+    else
+      cx:emit(nn.OnnxReshape(nil, allowzero), { cx:input(1), cx:input(2) }, cx:output())
+    end
   end }
 
 local function flatten_dims(dims, axis)
@@ -468,9 +486,13 @@ ops.Upsample = { doc = "nearest/linear (opset 7 to 9)",
     resize(cx, scales, nil, cx:attr("mode", "nearest"), "asymmetric", "floor")
   end }
 
-ops.Expand = { doc = "constant shape",
+ops.Expand = { doc = "shape constant or computed at run time",
   convert = function(cx)
-    cx:emit(nn.Expand(cx:ints(2, "shape")), cx:input(1), cx:output())
+    if cx:const(2) then
+      cx:emit(nn.Expand(cx:ints(2, "shape")), cx:input(1), cx:output())
+    else
+      cx:emit(nn.Expand(), { cx:input(1), cx:input(2) }, cx:output())
+    end
   end }
 
 ops.Tile = { doc = "constant repeats",

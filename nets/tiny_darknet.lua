@@ -3,7 +3,8 @@
 
 -- Darknet's [convolutional] with batch_normalize=1: conv without bias, batch
 -- norm whose bias is darknet's "biases", leaky ReLU (slope 0.1). Darknet divides
--- by sqrt(var) + 1e-6 rather than sqrt(var + eps); eps 1e-6 is the closest.
+-- by sqrt(var) + 1e-6 rather than sqrt(var + eps): weights converted by
+-- ember.darknet carry the difference in bn<i>.weight, so eps 1e-6 is exact.
 -- "pad=1" in a cfg means size/2. Names count the convolutions in cfg order:
 -- conv<i>.weight, bn<i>.weight/bias/running_mean/running_var.
 local function conv_bn_leaky(i, nin, nout, k)

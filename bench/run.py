@@ -168,8 +168,11 @@ def bench_model(name, args, env):
         if not os.path.exists(f):
             raise RuntimeError("missing %s (bench/export.py makes it)" % f)
     # one after the other: neither load competes with the other process
-    em = Worker("ember", [args.ember, "bench/ember_worker.lua", name, onnx, st, inp,
-                          args.front, str(args.threads)], ember_env(env, args))
+    if args.self_check:   # the instrument against itself: ORT in both seats
+        em = Worker("ort(a)", ["node", "bench/ort_worker.js", onnx, inp, str(args.threads)], env)
+    else:
+        em = Worker("ember", [args.ember, "bench/ember_worker.lua", name, onnx, st, inp,
+                              args.front, str(args.threads)], ember_env(env, args))
     try:
         ort = Worker("ort", ["node", "bench/ort_worker.js", onnx, inp, str(args.threads)], env)
     except Exception:
@@ -355,6 +358,8 @@ def main(argv=None):
     p.add_argument("--wait-quiet", type=float, default=float(os.environ.get("BENCH_WAIT_QUIET", "0")),
                    metavar="SECONDS", help="first wait up to this long for the 1-minute load "
                    "average to fall below threads + 0.5 (also BENCH_WAIT_QUIET)")
+    p.add_argument("--self-check", action="store_true",
+                   help="ONNX Runtime in both seats: the ratios should come out near 1")
     p.add_argument("--ember-env", action="append", default=[], metavar="KEY=VALUE",
                    help="set in ember's workers only (e.g. OMP_WAIT_POLICY=PASSIVE); "
                         "noted under the table")
@@ -395,6 +400,8 @@ def main(argv=None):
 
     md = table(results, args)
     chk = checks(results, args)
+    if args.self_check:
+        md += "\n\nSelf-check: the 'ember' columns are a second ONNX Runtime process."
     if args.ember_env:
         md += "\n\nember's workers ran with " + " ".join(args.ember_env) + "."
     prof = ""

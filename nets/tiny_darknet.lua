@@ -53,7 +53,7 @@ return {
   input = { 3, 224, 224 },
   -- darknet's "classifier predict" letterboxes the image into 224x224 (aspect
   -- kept, borders 0.5) and feeds RGB in [0, 1] without normalisation
-  preprocess = { letterbox = 224, range = 1, channels = "RGB",
+  preprocess = { letterbox = 224, interpolation = "darknet", range = 1, channels = "RGB",
                  mean = { 0, 0, 0 }, std = { 1, 1, 1 } },
   labels = "darknet-labels.txt",
 }

@@ -379,7 +379,7 @@ describe("preprocessing", function()
   it("declares darknet's letterbox in the net files it writes", function()
     local decl = assert(load(darknet.source(write("small.cfg", SMALL)), "=x", "t",
                              { nn = ember.nn, string = string, error = error, tostring = tostring }))()
-    assert.same({ letterbox = 5, interpolation = "aligned", fill = 0.5, range = 1, channels = "RGB" },
+    assert.same({ letterbox = 5, interpolation = "darknet", fill = 0.5, range = 1, channels = "RGB" },
                 decl.preprocess)
     ember.manualSeed(2)
     local img = ember.rand(3, 7, 11)

@@ -512,7 +512,7 @@ function M.source(cfgPath, opts)
   add(string.format("  input = { %d, %d, %d },", d.input[1], d.input[2], d.input[3]))
   add("  -- darknet's `classifier predict`: its own letterbox (aspect kept, borders")
   add("  -- 0.5, its corner-aligned resize), RGB in [0, 1], no normalisation")
-  add(string.format("  preprocess = { letterbox = %s, interpolation = \"aligned\", fill = 0.5,",
+  add(string.format("  preprocess = { letterbox = %s, interpolation = \"darknet\", fill = 0.5,",
                     d.input[2] == d.input[3] and tostring(d.input[2])
                     or string.format("{ %d, %d }", d.input[3], d.input[2])))
   add("                 range = 1, channels = \"RGB\" },")

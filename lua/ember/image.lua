@@ -148,7 +148,8 @@ end
 --   crop     n or {w, h}: centred crop (torchvision's CenterCrop)
 --   letterbox n or {w, h}: fit, aspect kept, borders `fill` (default 0.5)
 --   interpolation  resize mode, default "pil" (torchvision on PIL images);
---            letterbox uses it unless "pil", else "aligned" (darknet)
+--            letterbox uses it unless "pil", else "aligned"; "darknet"
+--            reproduces darknet's letterbox_image exactly
 --   range    values scaled to [0, range] (default 1)
 --   mean, std  per channel, applied last: (x - mean) / std
 -- An image tensor is C,H,W, H,W,C or H,W with values in [0, 1]. input
@@ -190,8 +191,13 @@ function image.preprocess(img, spec, input)
   end
   if spec.letterbox then
     local w, h = pair(spec.letterbox, "letterbox")
-    local lmode = spec.interpolation ~= "pil" and spec.interpolation or "aligned"
-    img = C.letterbox(img, w, h, spec.fill or 0.5, lmode)
+    if spec.interpolation == "darknet" then
+      -- darknet's own resize, edge rule included (ember.darknet.letterbox)
+      img = require("ember.darknet").letterbox(img, w, h)
+    else
+      local lmode = spec.interpolation ~= "pil" and spec.interpolation or "aligned"
+      img = C.letterbox(img, w, h, spec.fill or 0.5, lmode)
+    end
   end
   if input and input[2] and input[3] then
     local iw, ih = size_of(img)

@@ -1,6 +1,6 @@
 -- bench/layers.lua -- the convolutions of ResNet-50 and Inception v3 (batch 1):
 -- ember's GFLOP/s beside OpenBLAS sgemm on the same matrix product.
--- ./ember bench/layers.lua [threads=2] [seconds per measurement=0.15]
+-- ./ember bench/layers.lua [threads=2] [seconds per measurement=0.15] [net name pattern]
 --
 -- For a layer Cin -> Cout, kH x kW, the product is M = Cout/groups,
 -- N = Ho*Wo, K = Cin/groups*kH*kW; the sgemm column times that product alone
@@ -13,6 +13,7 @@ local core = ember.core
 
 local threads = tonumber(arg and arg[1]) or 2
 local budget = tonumber(arg and arg[2]) or 0.15
+local only = arg and arg[3]   -- e.g. "Inception" to run one table
 
 -- name, count, Cin, H, W, Cout, kH, kW, stride, padH, padW
 local nets = {
@@ -111,6 +112,7 @@ print(string.format("ember conv2d vs OpenBLAS sgemm, batch 1, %d threads, median
 
 for _, net in ipairs(nets) do
   local name, layers = net[1], net[2]
+  if only and not name:find(only) then goto next end
   print(string.format("\n%s\n%-22s %3s %-15s %-9s %14s %8s %8s %8s %6s", name, "layer", "x",
                       "input", "kernel", "M x N x K", "ms", "GF/s", "sgemm", "ratio"))
   local total, total_gemm, flops = 0, 0, 0
@@ -132,4 +134,5 @@ for _, net in ipairs(nets) do
   print(string.format("%-22s %3s %-15s %-9s %14s %8.2f %8.1f %8.1f %6.2f", "all convolutions", "",
                       "", "", string.format("%.2f GFLOP", flops / 1e9), total * 1e3,
                       flops / total / 1e9, flops / total_gemm / 1e9, total / total_gemm))
+  ::next::
 end

@@ -7,7 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#if defined(__GLIBC__)
+#if defined(__SANITIZE_ADDRESS__)
+/* ASan replaces malloc (mallinfo2 sees nothing): ask its runtime instead
+** (declared in sanitizer/allocator_interface.h, not always installed) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#elif defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
@@ -92,7 +96,9 @@ static sandbox *install(lua_State *L) {
 /* Bytes the process heap holds (tensor storage is malloc'd by core/, outside
 ** Lua's allocator); -1 where unknown. */
 static long long heap_now(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#if defined(__SANITIZE_ADDRESS__)
+  return (long long)__sanitizer_get_current_allocated_bytes();
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
   struct mallinfo2 mi = mallinfo2();
   return (long long)(mi.uordblks + mi.hblkhd);
 #else

@@ -16,6 +16,14 @@ local GROUPS = { "node", "pytorch-converted", "pytorch-operator", "simple" }
 
 -- case (group/name) -> why it is not attempted
 local SKIP = {
+  ["node/test_cast_BFLOAT16_to_FLOAT"] = "bfloat16 test data is stored as uint16 bit patterns",
+  ["node/test_cast_FLOAT_to_BFLOAT16"] = "bfloat16 test data is stored as uint16 bit patterns",
+  ["node/test_castlike_BFLOAT16_to_FLOAT_expanded"] = "bfloat16 test data is stored as uint16 bit patterns",
+  ["node/test_castlike_FLOAT_to_BFLOAT16_expanded"] = "bfloat16 test data is stored as uint16 bit patterns",
+  ["node/test_training_dropout"] = "training-mode (random) Dropout",
+  ["node/test_training_dropout_default"] = "training-mode (random) Dropout",
+  ["node/test_training_dropout_default_mask"] = "training-mode (random) Dropout",
+  ["node/test_training_dropout_mask"] = "training-mode (random) Dropout",
   ["node/test_averagepool_3d_default"] = "3-D spatial (only 1-D and 2-D are supported)",
   ["node/test_batchnorm_epsilon_training_mode"] = "training-mode BatchNormalization",
   ["node/test_batchnorm_example_training_mode"] = "training-mode BatchNormalization",
@@ -58,14 +66,20 @@ local SKIP = {
 -- Reasons found by inspecting the model rather than listed by hand.
 local function auto_skip(model)
   if #model.graph.inputs == #model.graph.initializers then return "no run-time input" end
+  -- values are float32 inside ember: other types come in converted, which
+  -- is exact for the small integers and float16 of these cases; strings and
+  -- non-tensor values cannot
+  local OK = { float = true, int64 = true, int32 = true, int16 = true, int8 = true, uint8 = true,
+               uint16 = true, uint32 = true, uint64 = true, float16 = true, bfloat16 = true,
+               double = true, bool = true }
   for _, v in ipairs(model.graph.inputs) do
     if not v.elem_type then return "input '" .. v.name .. "' is not a tensor (sequence or optional)" end
-    if v.elem_type and v.elem_type ~= "float" and v.elem_type ~= "int64" and v.elem_type ~= "int32" then
+    if not OK[v.elem_type] then
       return "input '" .. v.name .. "' is " .. v.elem_type .. " (ember computes in float32)"
     end
   end
   for _, v in ipairs(model.graph.outputs) do
-    if v.elem_type and v.elem_type ~= "float" and v.elem_type ~= "int64" and v.elem_type ~= "int32" then
+    if v.elem_type and not OK[v.elem_type] then
       return "output '" .. v.name .. "' is " .. v.elem_type
     end
   end

@@ -143,6 +143,16 @@ function Cx:shape(i)
   return self.shapes[n]
 end
 
+-- Whether input i is known to have an integer type (a constant's dtype or
+-- a graph input's declared type).
+function Cx:integral(i)
+  local n = self:input(i)
+  if not n then return false end
+  local c = self.consts[n]
+  if c then return INTEGRAL[c.dtype] or false end
+  return INTEGRAL[self.input_types[n] or ""] or false
+end
+
 function Cx:rank(i)
   local s = self:shape(i)
   return s and #s
@@ -495,8 +505,9 @@ function M.load(path, opts)
   local cx = setmetatable({
     file = file, opset = opset, consts = consts, alias = {}, graph = graph,
     vals = {}, shapes = {}, producer = {}, names = {}, ntemp = 0,
-    uses = count_uses(g), probing = probe, static = static, derived = {},
+    uses = count_uses(g), probing = probe, static = static, derived = {}, input_types = {},
   }, Cx)
+  for _, v in ipairs(inputs) do cx.input_types[v.name] = v.elem_type end
   local probe_shapes = {}
   if probe then
     for i, v in ipairs(inputs) do

@@ -118,12 +118,13 @@ local declare = {
   ["nn.Expand"] = function(m) return call("Expand", m.sizes) end,
   ["nn.Shape"] = function(m) return call("Shape", m.start, m.stop) end,
   ["nn.Cast"] = function(m) return call("Cast", m.to) end,
+  ["nn.CDivTable"] = function(m) return m.integer and call("CDivTable", true) or "nn.CDivTable()" end,
   ["nn.Tile"] = function(m) return call("Tile", m.repeats) end,
   ["nn.Power"] = function(m) return call("Power", m.pow) end,
   ["nn.Flatten"] = function(m) return call("Flatten", m.startDim, m.endDim) end,
 }
 for _, name in ipairs{ "ReLU", "Sigmoid", "Tanh", "HardSwish", "Identity", "CAddTable", "CSubTable",
-                       "CMulTable", "CDivTable", "CPowTable", "MatMul", "Sqrt", "Exp", "Log", "Abs", "Erf" } do
+                       "CMulTable", "CPowTable", "MatMul", "Sqrt", "Exp", "Log", "Abs", "Erf" } do
   declare["nn." .. name] = function() return "nn." .. name .. "()" end
 end
 

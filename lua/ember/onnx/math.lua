@@ -50,6 +50,10 @@ local function binary(op, cls, f, intf, commutes)
       m = scalar_module(cx, op, 1, 2)
       if m then cx:emit(m, cx:input(2), cx:output()) return end
     end
+    if op == "div" and cx:integral(1) and cx:integral(2) then
+      cx:emit(cls(true), { cx:input(1), cx:input(2) }, cx:output())
+      return
+    end
     cx:emit(cls(), { cx:input(1), cx:input(2) }, cx:output())
   end }
 end

@@ -27,9 +27,22 @@ end
 
 local function alias_op(doc)
   return { doc = doc, fold = function(cx) cx:set_const(1, cx:const(1)) end, convert = function(cx)
-    for k = 2, #cx.node.outputs do
-      local n = cx.node.outputs[k]
-      if n ~= "" and cx:readers(n) > 0 then onnx_fail("the mask output is not supported") end
+    if cx.node.op_type == "Dropout" then
+      local tm = cx:has(3) and cx:const(3)
+      if cx:has(3) and not tm then onnx_fail("training_mode must be a constant") end
+      local ratio = cx:has(2) and cx:const(2)
+      if tm and vals(tm)[1] ~= 0 and not (ratio and vals(ratio)[1] == 0) then
+        onnx_fail("training mode (random dropout) is not supported")
+      end
+    end
+    local mask = cx.node.outputs[2]
+    if mask and mask ~= "" and cx:readers(mask) > 0 then
+      -- inference: the mask keeps everything (ones of the input's shape)
+      local z = cx:temp("zero")
+      cx:emit(nn.MulConstant(0), cx:input(1), z)
+      cx.node.outputs[1], cx.node.outputs[2] = cx.node.outputs[2], cx.node.outputs[1]
+      cx:emit(nn.AddConstant(1), z, cx:output())
+      cx.node.outputs[1], cx.node.outputs[2] = cx.node.outputs[2], cx.node.outputs[1]
     end
     cx:set_alias(1, 1)
   end }
@@ -111,8 +124,8 @@ ops.Shape = { doc = "folded where the dims are static (also with a symbolic batc
   end }
 
 local CAST = { [1] = "float", [2] = "uint8", [3] = "int8", [4] = "uint16", [5] = "int16", [6] = "int32",
-               [7] = "int64", [9] = "bool", [10] = "float", [11] = "float", [12] = "uint32",
-               [13] = "uint64", [16] = "float" }
+               [7] = "int64", [9] = "bool", [10] = "float16", [11] = "float", [12] = "uint32",
+               [13] = "uint64", [16] = "bfloat16" }
 
 ops.Cast = { doc = "exact on integer constants; at run time values stay float32 (truncated for integer types)",
   fold = function(cx)
@@ -120,18 +133,24 @@ ops.Cast = { doc = "exact on integer constants; at run time values stay float32 
     if not to then onnx_fail("cast to type " .. tostring(cx:attr("to")) .. " is not supported") end
     local c = cx:const(1)
     if not small(cx, 1) then
-      if to ~= "float" then onnx_fail("casting a large constant to integers is not supported") end
+      if to ~= "float" then onnx_fail("casting a large constant to " .. to .. " is not supported") end
       cx:set_const(1, { dims = c.dims, dtype = "float", tensor = c.tensor })
       return
     end
     local v = {}
     for i, x in ipairs(vals(c)) do
-      if to == "float" then v[i] = x + 0.0
+      if to == "float" or to == "float16" or to == "bfloat16" then v[i] = x + 0.0
       elseif to == "bool" then v[i] = x ~= 0 and 1 or 0
       else
         if x ~= x or x == math.huge or x == -math.huge then onnx_fail("cannot cast " .. tostring(x) .. " to " .. to) end
         v[i] = x >= 0 and math.floor(x) or math.ceil(x)
       end
+    end
+    if to == "float16" or to == "bfloat16" then
+      -- rounded through the run-time module
+      local t = nn.Cast(to):forward(mk(v, c.dims, "float").tensor)
+      cx:set_const(1, { dims = c.dims, dtype = "float", tensor = t:clone() })
+      return
     end
     cx:set_const(1, mk(v, c.dims, to))
   end,

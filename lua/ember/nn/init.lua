@@ -22,7 +22,7 @@ local classes = {
   "Graph", "CSubTable", "CDivTable", "MulConstant", "AddConstant", "MatMul", "Transpose",
   "Gather", "Slice", "Split", "Pad", "OnnxReshape", "Squeeze", "Unsqueeze", "Resize",
   "ReduceMean", "OnnxSoftMax", "Expand", "Tile", "Sqrt", "Exp", "Log", "Abs", "Power", "Erf",
-  "CPowTable", "Shape", "Cast",
+  "CPowTable", "Shape", "Cast", "ConstantOfShape",
 }
 
 local known = {}

@@ -101,7 +101,9 @@ local declare = {
   ["nn.MulConstant"] = function(m) return call("MulConstant", m.constant_scalar) end,
   ["nn.AddConstant"] = function(m) return call("AddConstant", m.constant_scalar) end,
   ["nn.Transpose"] = function(m) return call("Transpose", m.perm) end,
+  ["nn.ConstantOfShape"] = function(m) return call("ConstantOfShape", m.value) end,
   ["nn.Gather"] = function(m)
+    if not m.indices then return call("Gather", m.dim) end
     if not m.keepdim and #m.indices == 1 then return call("Gather", m.dim, m.indices[1]) end
     return call("Gather", m.dim, m.indices)
   end,

@@ -69,7 +69,8 @@ ops.Constant = { doc = "value, value_float(s), value_int(s)", no_eval = true,
   fold = function(cx) cx:set_const(1, constant_value(cx)) end,
   convert = function(cx) cx:set_const(1, constant_value(cx)) end }
 
-ops.ConstantOfShape = { doc = "folded", foldable = function() return true end,
+ops.ConstantOfShape = { doc = "folded, or at run time from a computed shape",
+  foldable = function(cx) return cx:const(1) ~= nil or not cx:has(1) end,
   fold = function(cx)
     local dims = cx:has(1) and cx:ints(1, "shape") or {}
     for _, d in ipairs(dims) do if d < 0 then onnx_fail("negative size in shape") end end
@@ -89,7 +90,14 @@ ops.ConstantOfShape = { doc = "folded", foldable = function() return true end,
     end
     cx:set_const(1, c)
   end,
-  convert = function() onnx_fail("the shape must be a constant") end }
+  convert = function(cx)
+    local a = cx.node.attrs.value
+    local v = 0
+    if type(a) == "table" and a.tensor and a.tensor:nElement() > 0 then
+      v = a.tensor:contiguous():view(-1):totable()[1]
+    end
+    cx:emit(nn.ConstantOfShape(v), cx:input(1), cx:output())
+  end }
 
 -- Shape folds when the input's shape is static (known at import).
 -- The 0-based [start, end) range of a Shape node over rank r.
@@ -393,7 +401,7 @@ ops.Slice = { doc = "starts/ends/axes/steps as attributes (< 10) or inputs (>= 1
     cx:emit(nn.Slice(dims, s, e, steps), cx:input(1), cx:output())
   end }
 
-ops.Gather = { doc = "constant indices",
+ops.Gather = { doc = "indices constant or computed at run time",
   fold = function(cx)
     if not small(cx, 1, 2) then return false end
     local data, ind = cx:const(1), cx:const(2)
@@ -421,7 +429,11 @@ ops.Gather = { doc = "constant indices",
   end,
   convert = function(cx)
     local ind = cx:const(2)
-    if not ind then onnx_fail("indices must be constants") end
+    if not ind then
+      local axis = cx:attr("axis", 0)
+      cx:emit(nn.Gather(axis < 0 and axis or axis + 1), { cx:input(1), cx:input(2) }, cx:output())
+      return
+    end
     local axis = cx:attr("axis", 0)
     local idx = {}
     local rank, shape = cx:rank(1), cx:shape(1)

@@ -1,7 +1,8 @@
--- nn/Resize.lua -- nn.Resize{...}: ONNX Resize/Upsample, nearest or linear, on
--- any dims, separably. Fields: mode ("nearest" | "linear"), coord (ONNX's
--- coordinate_transformation_mode), nearest (nearest_mode), and either scales
--- (one per dim) or sizes (one per dim). The common 4-D cases run the C kernels.
+-- nn/Resize.lua -- nn.Resize{...}: ONNX Resize/Upsample, nearest, linear or cubic,
+-- on any dims, separably. Fields: mode ("nearest" | "linear" | "cubic"), coord
+-- (ONNX's coordinate_transformation_mode), nearest (nearest_mode), cubic_a and
+-- exclude_outside (cubic), and either scales or sizes (one per dim). The
+-- common 4-D nearest and linear cases run the C kernels.
 
 local class = require "ember.class"
 local core = require "ember.core"
@@ -20,9 +21,11 @@ function Resize:__init(p)
   self.mode = p.mode or "nearest"
   self.coord = p.coord or "half_pixel"
   self.nearest = p.nearest or "round_prefer_floor"
-  if self.mode ~= "nearest" and self.mode ~= "linear" then
-    error("nn.Resize: mode must be nearest or linear, got " .. tostring(self.mode), 2)
+  if self.mode ~= "nearest" and self.mode ~= "linear" and self.mode ~= "cubic" then
+    error("nn.Resize: mode must be nearest, linear or cubic, got " .. tostring(self.mode), 2)
   end
+  self.cubic_a = p.cubic_a or -0.75
+  self.exclude_outside = p.exclude_outside and true or false
   if not coords[self.coord] then error("nn.Resize: unsupported coordinate mode " .. tostring(self.coord), 2) end
   if not nearests[self.nearest] then error("nn.Resize: unsupported nearest mode " .. tostring(self.nearest), 2) end
   if (p.scales == nil) == (p.sizes == nil) then error("nn.Resize: give scales or sizes", 2) end
@@ -100,6 +103,39 @@ function Resize:updateOutput(input)
           idx[o + 1] = math.max(0, math.min(n - 1, i)) + 1
         end
         x = Gather.take(x, core.tensor(), d, idx)
+      elseif self.mode == "cubic" then
+        -- four taps around floor(c), Keys' kernel with coefficient A; taps
+        -- past the edges repeat the edge, or are dropped (exclude_outside)
+        local A = self.cubic_a
+        local idx, ws = { {}, {}, {}, {} }, { core.tensor(m), core.tensor(m), core.tensor(m), core.tensor(m) }
+        for o = 0, m - 1 do
+          local c = source(self.coord, o, n, m, scale[d])
+          local f = math.floor(c)
+          local r = c - f
+          local w = { ((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A,
+                      ((A + 2) * r - (A + 3)) * r * r + 1,
+                      ((A + 2) * (1 - r) - (A + 3)) * (1 - r) * (1 - r) + 1,
+                      ((A * (2 - r) - 5 * A) * (2 - r) + 8 * A) * (2 - r) - 4 * A }
+          local sum = 0
+          for k = 1, 4 do
+            local i = f - 2 + k
+            if self.exclude_outside and (i < 0 or i >= n) then w[k] = 0 end
+            sum = sum + w[k]
+          end
+          for k = 1, 4 do
+            local i = f - 2 + k
+            idx[k][o + 1] = math.max(0, math.min(n - 1, i)) + 1
+            ws[k][o + 1] = self.exclude_outside and w[k] / sum or w[k]
+          end
+        end
+        local shape = {}
+        for k = 1, nd do shape[k] = k == d and m or 1 end
+        local acc
+        for k = 1, 4 do
+          local t = Gather.take(x, core.tensor(), d, idx[k]) * ws[k]:view(shape)
+          acc = acc and (acc + t) or t
+        end
+        x = acc
       else
         local i0, i1, w = {}, {}, core.tensor(m)
         for o = 0, m - 1 do
@@ -125,7 +161,8 @@ end
 function Resize:__repr()
   local what = self.scales and ("scales {" .. table.concat(self.scales, ", ") .. "}")
                or ("sizes {" .. table.concat(self.sizes, ", ") .. "}")
-  return "Resize(" .. self.mode .. ", " .. self.coord .. ", " .. what .. ")"
+  return "Resize(" .. self.mode .. ", " .. self.coord .. ", " .. what
+         .. (self.mode == "cubic" and (", A = " .. self.cubic_a) or "") .. ")"
 end
 
 return Resize

@@ -114,7 +114,9 @@ local declare = {
   ["nn.Squeeze"] = function(m) return call("Squeeze", m.dims) end,
   ["nn.Unsqueeze"] = function(m) return call("Unsqueeze", m.dims) end,
   ["nn.Resize"] = function(m)
-    return call("Resize", { mode = m.mode, coord = m.coord, nearest = m.nearest, scales = m.scales, sizes = m.sizes })
+    return call("Resize", { mode = m.mode, coord = m.coord, nearest = m.nearest, scales = m.scales, sizes = m.sizes,
+                            cubic_a = m.mode == "cubic" and m.cubic_a or nil,
+                            exclude_outside = m.exclude_outside or nil })
   end,
   ["nn.ReduceMean"] = function(m) return call("ReduceMean", m.dims, m.keepdims) end,
   ["nn.Expand"] = function(m) return call("Expand", m.sizes) end,

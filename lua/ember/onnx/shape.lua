@@ -483,14 +483,15 @@ ops.Pad = { doc = "constant/reflect/edge; pads attribute (< 11) or input (>= 11)
   end }
 
 local function resize(cx, scales, sizes, mode, coord, nearest)
-  if mode == "cubic" then onnx_fail("cubic interpolation is not supported") end
   if mode == "bilinear" then mode = "linear" end
+  if mode ~= "nearest" and mode ~= "linear" and mode ~= "cubic" then onnx_fail("mode " .. tostring(mode) .. " is not supported") end
   if coord == "tf_crop_and_resize" then onnx_fail("tf_crop_and_resize is not supported") end
-  cx:emit(nn.Resize{ mode = mode, coord = coord, nearest = nearest, scales = scales, sizes = sizes },
+  cx:emit(nn.Resize{ mode = mode, coord = coord, nearest = nearest, scales = scales, sizes = sizes,
+                     cubic_a = cx:attr("cubic_coeff_a", -0.75), exclude_outside = cx:attr("exclude_outside", 0) ~= 0 },
           cx:input(1), cx:output())
 end
 
-ops.Resize = { doc = "nearest/linear; scales or sizes; half_pixel, pytorch_half_pixel, align_corners, asymmetric",
+ops.Resize = { doc = "nearest/linear/cubic; scales or sizes; half_pixel, pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn",
   convert = function(cx)
     local mode = cx:attr("mode", "nearest")
     local scales, sizes

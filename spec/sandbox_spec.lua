@@ -342,3 +342,81 @@ describe("loading a net", function()
     assert.is_nil(m.preprocess.mean)   -- would spin forever through the script's __index
   end)
 end)
+
+describe("include in a net file", function()
+  -- a fresh directory of net files for each case
+  local n = 0
+  local function netdir(files)
+    n = n + 1
+    local d = tmpdir() .. "/inc" .. n
+    assert(os.execute("mkdir -p '" .. d .. "'"))
+    for name, text in pairs(files) do write(d .. "/" .. name .. ".lua", text) end
+    return d
+  end
+
+  local function load_err(path)
+    local ok, err = pcall(ember.load, { net = path })
+    assert.is_false(ok)
+    return err
+  end
+
+  it("runs a file beside the net file in the same environment and returns its results", function()
+    local d = netdir{
+      family = "shared_width = 3\nreturn { linear = function(n) return nn.Linear(shared_width, n):named('fc') end }, 'two'",
+      member = [[
+        local fam, second = include("family")
+        assert(second == 'two' and shared_width == 3)
+        return { build = function() return nn.Sequential():add(fam.linear(5)) end, input = { 3 } }
+      ]],
+    }
+    local m = ember.load{ net = d .. "/member.lua" }
+    assert.same({ 5, 3 }, m.net:state()["fc.weight"]:size())
+  end)
+
+  it("names only a file of the same directory", function()
+    local d = netdir{ member = "return include(NAME)" }
+    write(tmpdir() .. "/outside.lua", "return { build = function() return nn.ReLU() end }")
+    for _, name in ipairs{ "../outside", "/etc/passwd", "outside.lua", "a/b", "", "x y" } do
+      local env = sandbox.env(d)
+      env.NAME = name
+      local f = assert(sandbox.loadfile(d .. "/member.lua", env))
+      local ok, err = pcall(sandbox.run, "member", nil, f)
+      assert.is_false(ok)
+      assert.equal("include: expected a net file name (letters, digits, _), got '" .. name .. "'", err:match("include: .*$"))
+    end
+    assert.matches("include: expected a net file name %(letters, digits, _%), got number",
+                   load_err(netdir{ member = "return include(5)" } .. "/member.lua"))
+  end)
+
+  it("says which file is missing", function()
+    local d = netdir{ member = "return include('nosuch')" }
+    assert.matches("include: cannot open " .. d:gsub("%p", "%%%0") .. "/nosuch%.lua", load_err(d .. "/member.lua"))
+  end)
+
+  it("refuses a cycle", function()
+    local d = netdir{ a = "return include('b')", b = "return include('a')" }
+    assert.matches("include: 'b' is already being included %(a cycle%)", load_err(d .. "/a.lua"))
+  end)
+
+  it("needs a directory: not available to chunks loaded from text", function()
+    local err = fails("return include('resnet')")
+    assert.matches("include: 'resnet': this chunk was not loaded from a net file", err)
+  end)
+
+  it("keeps the included file under the session's limits and text-only", function()
+    local d = netdir{ spin = "while true do end", member = "return include('spin')" }
+    local ok, err = pcall(ember.load, { net = d .. "/member.lua", limits = { instructions = 1e5 } })
+    assert.is_false(ok)
+    assert.equal(d .. "/member.lua: instruction limit (100000) exceeded", err)
+    local bin = netdir{ member = "return include('bin')" }
+    write(bin .. "/bin.lua", string.dump(function() return 1 end))
+    assert.matches("attempt to load a binary chunk", load_err(bin .. "/member.lua"))
+  end)
+
+  it("builds the ResNet family from nets/resnet.lua", function()
+    for name, fc in pairs{ resnet18 = 512, resnet34 = 512, resnet50 = 2048 } do
+      local m = ember.load{ net = name, fold = false }
+      assert.equal(fc, m.net:state()["fc.weight"]:size(2), name)
+    end
+  end)
+end)

@@ -12,7 +12,11 @@
 -- A net file is Lua that runs in a sandbox (ember/sandbox.lua) with only nn,
 -- math, string, table, utf8, ember.Tensor and the safe base functions (no
 -- I/O, no printing, no require), under limits on instructions, memory and
--- tensor storage, and returns its declaration:
+-- tensor storage. include("resnet") runs another net file of the same
+-- directory (nets/resnet.lua; a bare name, no path) in the same sandbox and
+-- returns its results: a family shares one definition, and a member's file
+-- is one line, `return include("resnet").resnet("basic", { 2, 2, 2, 2 })`.
+-- A net file returns its declaration:
 --
 --   return {
 --     build = function(opts) ... return net end,  -- required: the nn module;

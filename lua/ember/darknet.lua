@@ -23,6 +23,7 @@
 
 local ember = require "ember"
 local core = require "ember.core"
+local sandbox = require "ember.sandbox"
 
 local M = {}
 
@@ -628,31 +629,29 @@ end
 
 ---------------------------------------------------------------- loading
 
--- The declaration a net file's text gives, run as model.lua runs net files.
-local function declaration(text, chunkname)
-  local env = {
-    nn = ember.nn, math = math, string = string, table = table,
-    ember = { Tensor = ember.Tensor },
-    ipairs = ipairs, pairs = pairs, next = next, select = select, type = type,
-    tostring = tostring, tonumber = tonumber, error = error, assert = assert,
-  }
-  local chunk = assert(load(text, "=" .. chunkname, "t", env))
-  return chunk()
+-- The declaration a net file's text gives, run in the sandbox as every net
+-- file is (ember/model.lua).
+local function declaration(text, chunkname, limits)
+  return require("ember.model").declaration_text(text, chunkname, limits)
 end
 
 -- ember.darknet.load(cfg, [weights], [opts]): an nn module (nn.Sequential,
 -- or nn.Graph when the cfg has routes or shortcuts) in evaluate mode with
 -- darknet's weights, and info {input = {c,h,w}, source = net file text,
 -- tensors = name -> tensor, header = {...}, preprocess = {...}}. Without
--- weights the net keeps its initial weights. opts go to darknet.source.
--- Raises naming the file and the layer; never returns half a net.
+-- weights the net keeps its initial weights. opts go to darknet.source;
+-- opts.limits: the sandbox's (ember/sandbox.lua), for the net file and its
+-- build. Raises naming the file and the layer; never returns half a net.
 function M.load(cfgPath, weightsPath, opts)
   local d = M.describe(cfgPath)
   local text = M.source(d, opts)
   local tensors, hdr
   if weightsPath then tensors, hdr = M.read_weights(d, weightsPath) end
-  local decl = declaration(text, basename(cfgPath))
-  local net = decl.build()
+  -- the net file and its build run in one sandbox session, under its limits
+  local decl, net = sandbox.run(basename(cfgPath), opts and opts.limits, function()
+    local dl = declaration(text, basename(cfgPath))
+    return dl, dl.build()
+  end)
   net:evaluate()
   if tensors then
     require("ember.weights").apply(net, tensors, { strict = true, source = weightsPath })
@@ -664,15 +663,15 @@ end
 -- ember.darknet.model(cfg, weights, [opts]): an ember model (see
 -- ember/model.lua: m:classify("dog.jpg", 5) with darknet's preprocessing).
 -- opts.labels: a list of names or a labels file (one per line); opts.fold
--- (default true) as in ember.load.
+-- (default true) and opts.limits as in ember.load.
 function M.model(cfgPath, weightsPath, opts)
   opts = opts or {}
   local d = M.describe(cfgPath)
   local tensors = weightsPath and M.read_weights(d, weightsPath) or nil
-  local decl = declaration(M.source(d), basename(cfgPath))
+  local decl = declaration(M.source(d), basename(cfgPath), opts.limits)
   if opts.labels then decl.labels = opts.labels end
   local model = require("ember.model")
-  local m = model.load{ net = decl, fold = false }
+  local m = model.load{ net = decl, fold = false, limits = opts.limits }
   if tensors then
     require("ember.weights").apply(m.net, tensors, { strict = true, source = weightsPath })
   end

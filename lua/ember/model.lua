@@ -132,7 +132,7 @@ local function at_net_line(chunkname)
     for level = 2, 60 do
       local info = debug.getinfo(level, "Sl")
       if not info then break end
-      if info.source == "@" .. chunkname and info.currentline > 0 then
+      if (info.source == "@" .. chunkname or info.source == "=" .. chunkname) and info.currentline > 0 then
         return chunkname .. ":" .. info.currentline .. ": " .. msg
       end
     end
@@ -140,20 +140,32 @@ local function at_net_line(chunkname)
   end
 end
 
--- Runs a net file in the sandbox and returns its declaration (checked; a
--- plain copy). limits: the sandbox's (inside ember.load, the load's own).
-function M.declaration(path, limits)
-  return sandbox.run(path, limits, function()
-    local chunk, err = sandbox.loadfile(path)
+-- Runs the chunk compile() gives in the sandbox and returns its declaration
+-- (checked; a plain copy).
+local function declare(chunkname, limits, compile)
+  return sandbox.run(chunkname, limits, function()
+    local chunk, err = compile()
     if not chunk then error(err, 0) end
-    local ok, decl = xpcall(chunk, at_net_line(path))
+    local ok, decl = xpcall(chunk, at_net_line(chunkname))
     if not ok then error(decl, 0) end
     if type(decl) ~= "table" or type(rawget(decl, "build")) ~= "function" then
-      error(path .. ": a net file must return a table with a build function, got "
+      error(chunkname .. ": a net file must return a table with a build function, got "
             .. (type(decl) == "table" and "a table without build" or type(decl)), 0)
     end
     return plain(decl, 1)
   end)
+end
+
+-- Runs a net file in the sandbox and returns its declaration. limits: the
+-- sandbox's (inside ember.load, the load's own).
+function M.declaration(path, limits)
+  return declare(path, limits, function() return sandbox.loadfile(path) end)
+end
+
+-- The same for a net file's text (as ember.darknet writes it); chunkname
+-- names it in errors.
+function M.declaration_text(text, chunkname, limits)
+  return declare(chunkname, limits, function() return sandbox.load(text, "=" .. chunkname) end)
 end
 
 local function is_module(x)

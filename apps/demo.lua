@@ -160,7 +160,8 @@ local function tiny_darknet()
     local net, info = require("ember.darknet").load(cfg, weights)
     local decl = require("ember.model").declaration(ROOT .. "/nets/tiny_darknet.lua")
     return ember.load{ net = { build = function() return net end, input = info.input,
-                               preprocess = decl.preprocess, labels = decl.labels } }
+                               preprocess = info.preprocess or decl.preprocess,
+                               labels = decl.labels } }
   end)
   if ok then return m, "darknet's tiny-darknet.cfg and .weights" end
   return nil, tostring(m)

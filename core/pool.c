@@ -129,6 +129,16 @@ static void sum_row_s1(float *restrict y, const float *restrict r, int64_t n, in
 static void sum_row_s2(float *restrict y, const float *restrict r, int64_t n, int64_t s) { (void)s; sum_row(y, r, n, 2); }
 static void sum_row_sn(float *restrict y, const float *restrict r, int64_t n, int64_t s) { sum_row(y, r, n, s); }
 
+/* A max or average pooling: the checked sizes, a contiguous input, the
+** interior columns and the row loop for the stride. */
+typedef struct window {
+  const em_pool_params *p;
+  const float *src;
+  float *dst;
+  int64_t planes, H, W, oh, ow, lo, hi;
+  row_fn row;
+} window;
+
 /* ---------------------------------------------------------------- max */
 
 /* One output: the max over the window's cells inside the input. */
@@ -145,112 +155,103 @@ static float max_window(const float *x, int64_t W, int64_t ys, int64_t ky0, int6
   return m;
 }
 
-em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
-                               const em_pool_params *p, em_err *err) {
-  int64_t oh, ow, planes, H, W, lo, hi;
-  em_tensor in;
-  em_status st;
-  const float *src;
-  float *dst;
-  row_fn row;
-  if ((st = check_io(input, output, err)) || (st = check_params(input, p, 1, &oh, &ow, err)) ||
-      (st = setup(input, &in, output, oh, ow, err)))
-    return st;
-  planes = input->size[0] * input->size[1];
-  H = input->size[2];
-  W = input->size[3];
-  src = em_tensor_data(&in);
-  dst = em_tensor_data(output);
-  interior(W, ow, p->kw, p->sw, p->pl, p->dw, &lo, &hi);
-  row = p->sw == 1 ? max_row_s1 : p->sw == 2 ? max_row_s2 : max_row_sn;
-  #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
-  for (int64_t pl = 0; pl < planes; pl++) {
-    const float *x = src + pl * H * W;
-    for (int64_t oy = 0; oy < oh; oy++) {
-      float *y = dst + (pl * oh + oy) * ow;
-      /* kernel rows ky with 0 <= ys + ky*dh < H */
-      int64_t ys = oy * p->sh - p->pt;
-      int64_t ky0 = ys < 0 ? ceil_div(-ys, p->dh) : 0;
-      int64_t ky1 = ceil_div(H - ys, p->dh);
-      if (ky1 > p->kh) ky1 = p->kh;
-      for (int64_t ox = 0; ox < lo; ox++)
-        y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
-      for (int64_t ox = hi; ox < ow; ox++)
-        y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
-      for (int64_t ox = lo; ox < hi; ox++) y[ox] = -INFINITY;
-      for (int64_t ky = ky0; ky < ky1; ky++) {
-        const float *r = x + (ys + ky * p->dh) * W + lo * p->sw - p->pl;
-        for (int kx = 0; kx < p->kw; kx++) row(y + lo, r + kx * p->dw, hi - lo, p->sw);
-      }
-    }
+/* Output row oy of one plane: x is the plane's input, y the row. */
+static void max_line(const window *w, const float *x, float *y, int64_t oy) {
+  const em_pool_params *p = w->p;
+  const int64_t H = w->H, W = w->W, ow = w->ow, lo = w->lo, hi = w->hi;
+  /* kernel rows ky with 0 <= ys + ky*dh < H */
+  int64_t ys = oy * p->sh - p->pt;
+  int64_t ky0 = ys < 0 ? ceil_div(-ys, p->dh) : 0;
+  int64_t ky1 = ceil_div(H - ys, p->dh);
+  if (ky1 > p->kh) ky1 = p->kh;
+  for (int64_t ox = 0; ox < lo; ox++)
+    y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
+  for (int64_t ox = hi; ox < ow; ox++)
+    y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
+  for (int64_t ox = lo; ox < hi; ox++) y[ox] = -INFINITY;
+  for (int64_t ky = ky0; ky < ky1; ky++) {
+    const float *r = x + (ys + ky * p->dh) * W + lo * p->sw - p->pl;
+    for (int kx = 0; kx < p->kw; kx++) w->row(y + lo, r + kx * p->dw, hi - lo, p->sw);
   }
-  em_tensor_free(&in);
-  return EM_OK;
 }
 
 /* ------------------------------------------------------------ average */
 
-em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
-                               const em_pool_params *p, em_err *err) {
-  int64_t oh, ow, planes, H, W, lo, hi;
+static void avg_line(const window *w, const float *x, float *y, int64_t oy) {
+  const em_pool_params *p = w->p;
+  const int64_t H = w->H, W = w->W, ow = w->ow, lo = w->lo, hi = w->hi;
+  /* PyTorch's divisor: with count_include_pad the window is clipped to
+  ** the padded input (so the ceil-mode overhang does not count), else
+  ** to the input itself */
+  int64_t y0 = oy * p->sh - p->pt, y1 = y0 + p->kh;
+  if (y1 > H + p->pb) y1 = H + p->pb;
+  int64_t ph = y1 - y0;
+  if (y0 < 0) y0 = 0;
+  if (y1 > H) y1 = H;
+  for (int64_t ox = 0; ox < ow; ox++) {
+    if (ox == lo) ox = hi;   /* the interior is done below */
+    if (ox >= ow) break;
+    int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
+    if (x1 > W + p->pr) x1 = W + p->pr;
+    int64_t pw = x1 - x0, count;
+    float s = 0;
+    if (x0 < 0) x0 = 0;
+    if (x1 > W) x1 = W;
+    if (y0 >= y1 || x0 >= x1) { y[ox] = 0; continue; }
+    for (int64_t yy = y0; yy < y1; yy++)
+      for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
+    count = p->count_include_pad ? ph * pw : (y1 - y0) * (x1 - x0);
+    y[ox] = s / (float)count;
+  }
+  /* interior columns: the window spans kw input columns */
+  if (lo < hi) {
+    float count = (float)((p->count_include_pad ? ph : y1 - y0) * p->kw);
+    for (int64_t ox = lo; ox < hi; ox++) y[ox] = 0;
+    for (int64_t yy = y0; yy < y1; yy++) {
+      const float *r = x + yy * W + lo * p->sw - p->pl;
+      for (int kx = 0; kx < p->kw; kx++) w->row(y + lo, r + kx, hi - lo, p->sw);
+    }
+    if (y0 >= y1) count = 1;   /* no rows: the sums stay 0, as PyTorch */
+    for (int64_t ox = lo; ox < hi; ox++) y[ox] /= count;
+  }
+}
+
+/* ------------------------------------------------------ both, by rows */
+
+/* max: max pooling (dilation applies), else average. */
+static em_status pool(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                      const em_pool_params *p, int max, em_err *err) {
+  window w = {.p = p};
   em_tensor in;
   em_status st;
-  const float *src;
-  float *dst;
-  row_fn row;
-  if ((st = check_io(input, output, err)) || (st = check_params(input, p, 0, &oh, &ow, err)) ||
-      (st = setup(input, &in, output, oh, ow, err)))
+  if ((st = check_io(input, output, err)) || (st = check_params(input, p, max, &w.oh, &w.ow, err)) ||
+      (st = setup(input, &in, output, w.oh, w.ow, err)))
     return st;
-  planes = input->size[0] * input->size[1];
-  H = input->size[2];
-  W = input->size[3];
-  src = em_tensor_data(&in);
-  dst = em_tensor_data(output);
-  interior(W, ow, p->kw, p->sw, p->pl, 1, &lo, &hi);
-  row = p->sw == 1 ? sum_row_s1 : p->sw == 2 ? sum_row_s2 : sum_row_sn;
+  w.planes = input->size[0] * input->size[1];
+  w.H = input->size[2];
+  w.W = input->size[3];
+  w.src = em_tensor_data(&in);
+  w.dst = em_tensor_data(output);
+  interior(w.W, w.ow, p->kw, p->sw, p->pl, max ? p->dw : 1, &w.lo, &w.hi);
+  if (max) w.row = p->sw == 1 ? max_row_s1 : p->sw == 2 ? max_row_s2 : max_row_sn;
+  else w.row = p->sw == 1 ? sum_row_s1 : p->sw == 2 ? sum_row_s2 : sum_row_sn;
+  void (*line)(const window *, const float *, float *, int64_t) = max ? max_line : avg_line;
   #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
-  for (int64_t pl = 0; pl < planes; pl++) {
-    const float *x = src + pl * H * W;
-    for (int64_t oy = 0; oy < oh; oy++) {
-      float *y = dst + (pl * oh + oy) * ow;
-      /* PyTorch's divisor: with count_include_pad the window is clipped to
-      ** the padded input (so the ceil-mode overhang does not count), else
-      ** to the input itself */
-      int64_t y0 = oy * p->sh - p->pt, y1 = y0 + p->kh;
-      if (y1 > H + p->pb) y1 = H + p->pb;
-      int64_t ph = y1 - y0;
-      if (y0 < 0) y0 = 0;
-      if (y1 > H) y1 = H;
-      for (int64_t ox = 0; ox < ow; ox++) {
-        if (ox == lo) ox = hi;   /* the interior is done below */
-        if (ox >= ow) break;
-        int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
-        if (x1 > W + p->pr) x1 = W + p->pr;
-        int64_t pw = x1 - x0, count;
-        float s = 0;
-        if (x0 < 0) x0 = 0;
-        if (x1 > W) x1 = W;
-        if (y0 >= y1 || x0 >= x1) { y[ox] = 0; continue; }
-        for (int64_t yy = y0; yy < y1; yy++)
-          for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
-        count = p->count_include_pad ? ph * pw : (y1 - y0) * (x1 - x0);
-        y[ox] = s / (float)count;
-      }
-      /* interior columns: the window spans kw input columns */
-      if (lo < hi) {
-        float count = (float)((p->count_include_pad ? ph : y1 - y0) * p->kw);
-        for (int64_t ox = lo; ox < hi; ox++) y[ox] = 0;
-        for (int64_t yy = y0; yy < y1; yy++) {
-          const float *r = x + yy * W + lo * p->sw - p->pl;
-          for (int kx = 0; kx < p->kw; kx++) row(y + lo, r + kx, hi - lo, p->sw);
-        }
-        if (y0 >= y1) count = 1;   /* no rows: the sums stay 0, as PyTorch */
-        for (int64_t ox = lo; ox < hi; ox++) y[ox] /= count;
-      }
-    }
-  }
+  for (int64_t pl = 0; pl < w.planes; pl++)
+    for (int64_t oy = 0; oy < w.oh; oy++)
+      line(&w, w.src + pl * w.H * w.W, w.dst + (pl * w.oh + oy) * w.ow, oy);
   em_tensor_free(&in);
   return EM_OK;
+}
+
+em_status em_maxpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_pool_params *p, em_err *err) {
+  return pool(ctx, input, output, p, 1, err);
+}
+
+em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_pool_params *p, em_err *err) {
+  return pool(ctx, input, output, p, 0, err);
 }
 
 /* ----------------------------------------------------------- adaptive */
@@ -287,10 +288,7 @@ static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output
         if (max) {
           r = -INFINITY;
           for (int64_t yy = y0; yy < y1; yy++)
-            for (int64_t xx = x0; xx < x1; xx++) {
-              float v = x[yy * W + xx];
-              if (v > r || v != v) r = v;
-            }
+            for (int64_t xx = x0; xx < x1; xx++) r = max_nan(r, x[yy * W + xx]);
         } else {
           float s = 0;
           for (int64_t yy = y0; yy < y1; yy++)

@@ -12,7 +12,7 @@
 local class = require "ember.class"
 local core = require "ember.core"
 local Module = require "ember.nn.Module"
-local SpatialConvolution = require "ember.nn.SpatialConvolution"
+local util = require "ember.nn.util"
 
 local BatchNormalization, parent = class("nn.BatchNormalization", Module)
 
@@ -23,7 +23,7 @@ BatchNormalization.nDim = 2
 function BatchNormalization:__init(nOutput, eps, momentum, affine)
   parent.__init(self)
   local cls = self.__typename
-  SpatialConvolution._positive(nOutput, "nOutput", cls)
+  util.positive(nOutput, "nOutput", cls)
   if eps ~= nil and (type(eps) ~= "number" or not (eps >= 0)) then
     error(string.format("%s: eps must be a non-negative number, got %s", cls, tostring(eps)), 0)
   end

@@ -5,7 +5,7 @@
 local class = require "ember.class"
 local core = require "ember.core"
 local Module = require "ember.nn.Module"
-local SpatialConvolution = require "ember.nn.SpatialConvolution"
+local util = require "ember.nn.util"
 
 local Linear, parent = class("nn.Linear", Module)
 
@@ -13,8 +13,8 @@ Linear.__params = { "weight", "bias" }
 
 function Linear:__init(inputSize, outputSize, bias)
   parent.__init(self)
-  SpatialConvolution._positive(inputSize, "inputSize", self.__typename)
-  SpatialConvolution._positive(outputSize, "outputSize", self.__typename)
+  util.positive(inputSize, "inputSize", self.__typename)
+  util.positive(outputSize, "outputSize", self.__typename)
   self.weight = core.tensor(outputSize, inputSize)
   if bias ~= false then self.bias = core.tensor(outputSize) end
   self:reset()
@@ -22,14 +22,7 @@ end
 
 -- Uniform in +-1/sqrt(inputSize), as Torch7.
 function Linear:reset(stdv)
-  if stdv then
-    stdv = stdv * math.sqrt(3)
-  else
-    stdv = 1 / math.sqrt(self.weight:size(2))
-  end
-  SpatialConvolution._uniform(self.weight, -stdv, stdv)
-  SpatialConvolution._uniform(self.bias, -stdv, stdv)
-  return self
+  return util.reset(self, stdv, self.weight:size(2))
 end
 
 function Linear:noBias()

@@ -6,14 +6,14 @@
 local class = require "ember.class"
 local core = require "ember.core"
 local Module = require "ember.nn.Module"
-local SpatialConvolution = require "ember.nn.SpatialConvolution"
+local util = require "ember.nn.util"
 
 local SpatialAdaptiveAveragePooling, parent = class("nn.SpatialAdaptiveAveragePooling", Module)
 
 function SpatialAdaptiveAveragePooling:__init(W, H)
   parent.__init(self)
-  SpatialConvolution._positive(W, "W", self.__typename)
-  SpatialConvolution._positive(H, "H", self.__typename)
+  util.positive(W, "W", self.__typename)
+  util.positive(H, "H", self.__typename)
   self.W, self.H = W, H
 end
 

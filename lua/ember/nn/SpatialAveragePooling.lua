@@ -11,6 +11,7 @@ local class = require "ember.class"
 local core = require "ember.core"
 local Module = require "ember.nn.Module"
 local SpatialMaxPooling = require "ember.nn.SpatialMaxPooling"
+local util = require "ember.nn.util"
 
 local SpatialAveragePooling, parent = class("nn.SpatialAveragePooling", Module)
 
@@ -23,8 +24,7 @@ end
 
 SpatialAveragePooling.ceil = SpatialMaxPooling.ceil
 SpatialAveragePooling.floor = SpatialMaxPooling.floor
-SpatialAveragePooling.setPadding = SpatialMaxPooling.setPadding
-SpatialAveragePooling._padRB = SpatialMaxPooling._padRB
+SpatialAveragePooling.setPadding = util.setPadding
 SpatialAveragePooling.__repr = SpatialMaxPooling.__repr
 
 function SpatialAveragePooling:setCountIncludePad()
@@ -38,7 +38,7 @@ function SpatialAveragePooling:setCountExcludePad()
 end
 
 function SpatialAveragePooling:updateOutput(input)
-  local pr, pb = self:_padRB()
+  local _, _, pb, pr = util.pads(self)
   return core.avgpool2d(input, self.output, self.kW, self.kH, self.dW, self.dH,
                         self.padW, self.padH, self.ceil_mode, self.count_include_pad, pr, pb)
 end

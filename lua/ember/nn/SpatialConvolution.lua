@@ -14,30 +14,13 @@
 local class = require "ember.class"
 local core = require "ember.core"
 local Module = require "ember.nn.Module"
+local util = require "ember.nn.util"
+
+local positive, nonneg = util.positive, util.nonneg
 
 local SpatialConvolution, parent = class("nn.SpatialConvolution", Module)
 
 SpatialConvolution.__params = { "weight", "bias" }
-
-local function positive(v, what, cls)
-  if math.type(v) ~= "integer" or v < 1 then
-    error(string.format("%s: %s must be a positive integer, got %s", cls, what, tostring(v)), 0)
-  end
-end
-
-local function nonneg(v, what, cls)
-  if math.type(v) ~= "integer" or v < 0 then
-    error(string.format("%s: %s must be a non-negative integer, got %s", cls, what, tostring(v)), 0)
-  end
-end
-
-SpatialConvolution._positive = positive
-SpatialConvolution._nonneg = nonneg
-
--- t (if present) filled uniformly in [a, b): Torch7's reset().
-function SpatialConvolution._uniform(t, a, b)
-  if t then t:uniform(a, b) end
-end
 
 function SpatialConvolution:__init(nInputPlane, nOutputPlane, kW, kH, dW, dH, padW, padH, groups)
   parent.__init(self)
@@ -82,14 +65,7 @@ end
 
 -- Uniform in +-stdv; by default 1/sqrt(fan-in), as Torch7 (fan-in per group).
 function SpatialConvolution:reset(stdv)
-  if stdv then
-    stdv = stdv * math.sqrt(3)
-  else
-    stdv = 1 / math.sqrt(self.kW * self.kH * self.nInputPlane / self.groups)
-  end
-  self._uniform(self.weight, -stdv, stdv)
-  self._uniform(self.bias, -stdv, stdv)
-  return self
+  return util.reset(self, stdv, self.kW * self.kH * self.nInputPlane / self.groups)
 end
 
 function SpatialConvolution:noBias()
@@ -97,32 +73,11 @@ function SpatialConvolution:noBias()
   return self
 end
 
--- Asymmetric padding (e.g. ONNX pads or TensorFlow's SAME); padW/padH then
--- hold the left and top values.
-function SpatialConvolution:setPadding(pt, pl, pb, pr)
-  local cls = self.__typename
-  nonneg(pt, "top padding", cls)
-  nonneg(pl, "left padding", cls)
-  nonneg(pb, "bottom padding", cls)
-  nonneg(pr, "right padding", cls)
-  self.padH, self.padW = pt, pl
-  self.pads = (pt ~= pb or pl ~= pr) and { pt, pl, pb, pr } or nil
-  return self
-end
-
-function SpatialConvolution:setDilation(dW, dH)
-  positive(dW, "dilationW", self.__typename)
-  positive(dH or dW, "dilationH", self.__typename)
-  self.dilationW, self.dilationH = dW, dH or dW
-  return self
-end
-
--- Padding as top, left, bottom, right.
-function SpatialConvolution:_pads()
-  local p = self.pads
-  if p then return p[1], p[2], p[3], p[4] end
-  return self.padH, self.padW, self.padH, self.padW
-end
+-- Asymmetric padding (e.g. ONNX pads or TensorFlow's SAME), top left bottom
+-- right; padW/padH then hold the left and top values.
+SpatialConvolution.setPadding = util.setPadding
+SpatialConvolution.setDilation = util.setDilation
+SpatialConvolution._pads = util.pads   -- top, left, bottom, right
 
 -- Runs kernel(x, out) on a 4-D input; a 3-D one goes through as a batch of
 -- one, its output viewed back to 3-D (self._out4 keeps the 4-D storage).
@@ -166,21 +121,11 @@ function SpatialConvolution:__repr()
   if self.dW ~= 1 or self.dH ~= 1 or self.padW ~= 0 or self.padH ~= 0 then
     s = s .. string.format(", %d,%d", self.dW, self.dH)
   end
-  if self.pads then
-    s = s .. string.format(", pad %d,%d,%d,%d", table.unpack(self.pads))
-  elseif self.padW ~= 0 or self.padH ~= 0 then
-    s = s .. string.format(", %d,%d", self.padW, self.padH)
-  end
-  s = s .. self:_reprExtra()
+  s = s .. util.reprPadding(self) .. self:_reprExtra()
   if self.groups ~= 1 then s = s .. ", groups " .. self.groups end
   return s .. (self.bias and ")" or ") without bias")
 end
 
-function SpatialConvolution:_reprExtra()
-  if self.dilationW ~= 1 or self.dilationH ~= 1 then
-    return string.format(", dilation %d,%d", self.dilationW, self.dilationH)
-  end
-  return ""
-end
+SpatialConvolution._reprExtra = util.reprDilation
 
 return SpatialConvolution

@@ -11,14 +11,14 @@
 local class = require "ember.class"
 local core = require "ember.core"
 local Module = require "ember.nn.Module"
-local SpatialConvolution = require "ember.nn.SpatialConvolution"
+local util = require "ember.nn.util"
 
 local SpatialCrossMapLRN, parent = class("nn.SpatialCrossMapLRN", Module)
 
 function SpatialCrossMapLRN:__init(size, alpha, beta, k)
   parent.__init(self)
   local cls = self.__typename
-  SpatialConvolution._positive(size, "size", cls)
+  util.positive(size, "size", cls)
   for name, v in pairs{ alpha = alpha, beta = beta, k = k } do
     if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
       error(string.format("%s: %s must be a finite number, got %s", cls, name, tostring(v)), 0)

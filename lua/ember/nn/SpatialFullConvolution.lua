@@ -11,14 +11,15 @@
 local class = require "ember.class"
 local core = require "ember.core"
 local SpatialConvolution = require "ember.nn.SpatialConvolution"
+local util = require "ember.nn.util"
 
 local SpatialFullConvolution, parent = class("nn.SpatialFullConvolution", SpatialConvolution)
 
 function SpatialFullConvolution:__init(nInputPlane, nOutputPlane, kW, kH, dW, dH,
                                        padW, padH, adjW, adjH)
   self.adjW, self.adjH = adjW or 0, adjH or 0
-  SpatialConvolution._nonneg(self.adjW, "adjW", self.__typename)
-  SpatialConvolution._nonneg(self.adjH, "adjH", self.__typename)
+  util.nonneg(self.adjW, "adjW", self.__typename)
+  util.nonneg(self.adjH, "adjH", self.__typename)
   parent.__init(self, nInputPlane, nOutputPlane, kW, kH, dW, dH, padW, padH)
 end
 
@@ -28,14 +29,7 @@ end
 
 -- Torch7 takes the fan-in as kW*kH*nInputPlane here as well.
 function SpatialFullConvolution:reset(stdv)
-  if stdv then
-    stdv = stdv * math.sqrt(3)
-  else
-    stdv = 1 / math.sqrt(self.kW * self.kH * self.nInputPlane)
-  end
-  self._uniform(self.weight, -stdv, stdv)
-  self._uniform(self.bias, -stdv, stdv)
-  return self
+  return util.reset(self, stdv, self.kW * self.kH * self.nInputPlane)
 end
 
 function SpatialFullConvolution:updateOutput(input)

@@ -13,9 +13,9 @@
 local class = require "ember.class"
 local core = require "ember.core"
 local Module = require "ember.nn.Module"
-local SpatialConvolution = require "ember.nn.SpatialConvolution"
+local util = require "ember.nn.util"
 
-local positive, nonneg = SpatialConvolution._positive, SpatialConvolution._nonneg
+local positive, nonneg = util.positive, util.nonneg
 
 local SpatialMaxPooling, parent = class("nn.SpatialMaxPooling", Module)
 
@@ -52,32 +52,11 @@ function SpatialMaxPooling:floor()
   return self
 end
 
-function SpatialMaxPooling:setPadding(pt, pl, pb, pr)
-  local cls = self.__typename
-  nonneg(pt, "top padding", cls)
-  nonneg(pl, "left padding", cls)
-  nonneg(pb, "bottom padding", cls)
-  nonneg(pr, "right padding", cls)
-  self.padH, self.padW = pt, pl
-  self.pads = (pt ~= pb or pl ~= pr) and { pt, pl, pb, pr } or nil
-  return self
-end
-
-function SpatialMaxPooling:setDilation(dW, dH)
-  positive(dW, "dilationW", self.__typename)
-  positive(dH or dW, "dilationH", self.__typename)
-  self.dilationW, self.dilationH = dW, dH or dW
-  return self
-end
-
--- Right and bottom padding.
-function SpatialMaxPooling:_padRB()
-  if self.pads then return self.pads[4], self.pads[3] end
-  return self.padW, self.padH
-end
+SpatialMaxPooling.setPadding = util.setPadding
+SpatialMaxPooling.setDilation = util.setDilation
 
 function SpatialMaxPooling:updateOutput(input)
-  local pr, pb = self:_padRB()
+  local _, _, pb, pr = util.pads(self)
   return core.maxpool2d(input, self.output, self.kW, self.kH, self.dW, self.dH,
                         self.padW, self.padH, self.ceil_mode,
                         self.dilationW, self.dilationH, pr, pb)
@@ -88,15 +67,7 @@ end
 function SpatialMaxPooling:__repr()
   local s = string.format("%s(%dx%d, %d,%d", self.__typename:gsub("^nn%.", ""),
                           self.kW, self.kH, self.dW, self.dH)
-  if self.pads then
-    s = s .. string.format(", pad %d,%d,%d,%d", table.unpack(self.pads))
-  elseif self.padW ~= 0 or self.padH ~= 0 then
-    s = s .. string.format(", %d,%d", self.padW, self.padH)
-  end
-  if (self.dilationW or 1) ~= 1 or (self.dilationH or 1) ~= 1 then
-    s = s .. string.format(", dilation %d,%d", self.dilationW, self.dilationH)
-  end
-  return s .. ")"
+  return s .. util.reprPadding(self) .. util.reprDilation(self) .. ")"
 end
 
 return SpatialMaxPooling

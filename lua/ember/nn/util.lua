@@ -1,0 +1,71 @@
+-- nn/util.lua -- what several nn classes share: argument checks, Torch7's
+-- reset(), and the padding and dilation of windowed layers (conv and pooling).
+
+local U = {}
+
+function U.positive(v, what, cls)
+  if math.type(v) ~= "integer" or v < 1 then
+    error(string.format("%s: %s must be a positive integer, got %s", cls, what, tostring(v)), 0)
+  end
+end
+
+function U.nonneg(v, what, cls)
+  if math.type(v) ~= "integer" or v < 0 then
+    error(string.format("%s: %s must be a non-negative integer, got %s", cls, what, tostring(v)), 0)
+  end
+end
+
+-- Torch7's reset(): weight, then bias (where present) uniform in +-stdv*sqrt(3)
+-- when stdv is given, else in +-1/sqrt(fanIn).
+function U.reset(self, stdv, fanIn)
+  stdv = stdv and stdv * math.sqrt(3) or 1 / math.sqrt(fanIn)
+  if self.weight then self.weight:uniform(-stdv, stdv) end
+  if self.bias then self.bias:uniform(-stdv, stdv) end
+  return self
+end
+
+-- Methods of windowed layers (self.padW/padH/pads, self.dilationW/H).
+
+-- Asymmetric padding, top left bottom right (ONNX's order); padW/padH then
+-- hold the left and top values, self.pads all four when they differ.
+function U.setPadding(self, pt, pl, pb, pr)
+  local cls = self.__typename
+  U.nonneg(pt, "top padding", cls)
+  U.nonneg(pl, "left padding", cls)
+  U.nonneg(pb, "bottom padding", cls)
+  U.nonneg(pr, "right padding", cls)
+  self.padH, self.padW = pt, pl
+  self.pads = (pt ~= pb or pl ~= pr) and { pt, pl, pb, pr } or nil
+  return self
+end
+
+function U.setDilation(self, dW, dH)
+  U.positive(dW, "dilationW", self.__typename)
+  U.positive(dH or dW, "dilationH", self.__typename)
+  self.dilationW, self.dilationH = dW, dH or dW
+  return self
+end
+
+-- Padding as top, left, bottom, right.
+function U.pads(self)
+  local p = self.pads
+  if p then return p[1], p[2], p[3], p[4] end
+  return self.padH, self.padW, self.padH, self.padW
+end
+
+-- The repr's padding (", pad t,l,b,r" or Torch7's ", padW,padH"; nothing
+-- when none) and dilation (nothing when 1).
+function U.reprPadding(self)
+  if self.pads then return string.format(", pad %d,%d,%d,%d", table.unpack(self.pads)) end
+  if self.padW ~= 0 or self.padH ~= 0 then return string.format(", %d,%d", self.padW, self.padH) end
+  return ""
+end
+
+function U.reprDilation(self)
+  if (self.dilationW or 1) ~= 1 or (self.dilationH or 1) ~= 1 then
+    return string.format(", dilation %d,%d", self.dilationW, self.dilationH)
+  end
+  return ""
+end
+
+return U

@@ -1,51 +1,10 @@
 -- SpatialAdaptiveAveragePooling_spec.lua -- adaptive and global average pooling
--- against PyTorch's adaptive_avg_pool2d and ONNX GlobalAveragePool cases.
+-- against PyTorch's adaptive_avg_pool2d and ONNX GlobalAveragePool cases
+-- (the spec itself is spec/nn/pooling.lua's, shared with max pooling).
 
-local ember = require "ember"
-local nn = require "ember.nn"
-local H = require "helper"
-
-local I = math.tointeger
-
-local CASES = { "ad_5x7_of_11x13", "ad_1x1", "ad_3x3_of_10x9", "ad_7x7_of_7x7",
-                "ad_larger_than_input", "ad_6x4_of_13x8" }
+local P = require "nn.pooling"
 
 describe("nn.SpatialAdaptiveAveragePooling", function()
-  for _, case in ipairs(CASES) do
-    it("matches PyTorch: " .. case, function()
-      local size = H.ref("pool_torch", case .. ".size")   -- W, H
-      local m = nn.SpatialAdaptiveAveragePooling(I(size[1]), I(size[2]))
-      local x, ref = H.ref("pool_torch", case .. ".in"), H.ref("pool_torch", case .. ".avg")
-      H.close(m:forward(x), ref)
-      H.close(m:forward(x:select(1, 1)), ref:select(1, 1))
-    end)
-  end
-
-  for _, case in ipairs{ "test_globalaveragepool", "test_globalaveragepool_precomputed" } do
-    it("as (1, 1) matches ONNX " .. case, function()
-      H.close(nn.SpatialAdaptiveAveragePooling(1, 1):forward(H.ref("pool", case .. ".in0")),
-              H.ref("pool", case .. ".out0"))
-    end)
-  end
-
-  it("takes the width first, as Torch7", function()
-    assert.same({ 1, 2, 3, 5 }, nn.SpatialAdaptiveAveragePooling(5, 3):forward(ember.Tensor(1, 2, 9, 10)):size())
-  end)
-
-  it("prints its output size", function()
-    assert.equal("nn.SpatialAdaptiveAveragePooling(7x5)", tostring(nn.SpatialAdaptiveAveragePooling(7, 5)))
-  end)
-
-  it("rejects bad sizes and inputs", function()
-    local ok, e = pcall(nn.SpatialAdaptiveAveragePooling, 0, 1)
-    assert.is_false(ok)
-    assert.matches("nn.SpatialAdaptiveAveragePooling: W must be a positive integer, got 0", e, 1, true)
-    ok, e = pcall(function() nn.SpatialAdaptiveAveragePooling(2, 2):forward(ember.Tensor(3, 4)) end)
-    assert.is_false(ok)
-    assert.matches("SpatialAdaptiveAveragePooling(2x2): expected a 3- or 4-dimensional input (C,H,W or N,C,H,W), got 2 dimensions (3x4)",
-                   e, 1, true)
-    ok, e = pcall(function() nn.SpatialAdaptiveAveragePooling(2, 2):forward(ember.Tensor(1, 3, 0, 4)) end)
-    assert.is_false(ok)
-    assert.matches("input 1x3x0x4 has a zero size", e, 1, true)
-  end)
+  P.adaptive(it, "SpatialAdaptiveAveragePooling", "avg",
+             { "test_globalaveragepool", "test_globalaveragepool_precomputed" })
 end)

@@ -5,14 +5,7 @@
 local ember = require "ember"
 local nn = require "ember.nn"
 local H = require "helper"
-
-local I = math.tointeger
-
-local function params(group, case)
-  local t, p = H.ref(group, case .. ".params"), {}
-  for i = 1, t:nElement() do p[i] = I(t[i]) end
-  return p
-end
+local P = require "nn.pooling"
 
 local ONNX = {
   "test_averagepool_1d_default", "test_averagepool_2d_ceil", "test_averagepool_2d_default",
@@ -24,14 +17,13 @@ local ONNX = {
 
 describe("nn.SpatialAveragePooling against ONNX conformance cases", function()
   for _, case in ipairs(ONNX) do
-    it(case, function()
+    it(case, P.onnx_case(case, function(p)
       -- kW kH dW dH pt pl pb pr ceil count_include_pad (ONNX's default: 0)
-      local p = params("pool", case)
       local m = nn.SpatialAveragePooling(p[1], p[2], p[3], p[4]):setPadding(p[5], p[6], p[7], p[8])
       if p[9] == 1 then m:ceil() end
       if p[10] == 0 then m:setCountExcludePad() end
-      H.close(m:forward(H.ref("pool", case .. ".in0")), H.ref("pool", case .. ".out0"))
-    end)
+      return m
+    end))
   end
 end)
 
@@ -44,15 +36,12 @@ end
 
 describe("nn.SpatialAveragePooling against PyTorch", function()
   for _, case in ipairs(TORCH) do
-    it(case, function()
-      local p = params("pool_torch", case)   -- kW kH dW dH padW padH ceil count_include_pad
+    it(case, P.torch_case(case, function(p)   -- kW kH dW dH padW padH ceil count_include_pad
       local m = nn.SpatialAveragePooling(p[1], p[2], p[3], p[4], p[5], p[6])
       if p[7] == 1 then m:ceil() end
       if p[8] == 0 then m:setCountExcludePad() end
-      local x = H.ref("pool_torch", case .. ".in")
-      H.close(m:forward(x), H.ref("pool_torch", case .. ".out"))
-      H.close(m:forward(x:select(1, 1)), H.ref("pool_torch", case .. ".out"):select(1, 1))
-    end)
+      return m
+    end))
   end
 
   it("counts padding by default, as Torch7, and switches both ways", function()
@@ -69,11 +58,7 @@ describe("nn.SpatialAveragePooling against PyTorch", function()
 end)
 
 describe("nn.SpatialAveragePooling errors and printing", function()
-  local function err(f)
-    local ok, e = pcall(f)
-    assert.is_false(ok)
-    return tostring(e)
-  end
+  local err = P.err
 
   it("defaults the stride to 1, as Torch7", function()
     local m = nn.SpatialAveragePooling(3, 2)

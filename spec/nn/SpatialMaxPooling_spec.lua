@@ -4,15 +4,7 @@
 local ember = require "ember"
 local nn = require "ember.nn"
 local H = require "helper"
-
-local I = math.tointeger
-
--- the 12 numbers of <case>.params: kW kH dW dH pt pl pb pr ceil cip dilW dilH
-local function params(group, case)
-  local t, p = H.ref(group, case .. ".params"), {}
-  for i = 1, t:nElement() do p[i] = I(t[i]) end
-  return p
-end
+local P = require "nn.pooling"
 
 local ONNX = {
   "test_maxpool_1d_default", "test_maxpool_2d_ceil", "test_maxpool_2d_default",
@@ -25,13 +17,11 @@ local ONNX = {
 
 describe("nn.SpatialMaxPooling against ONNX conformance cases", function()
   for _, case in ipairs(ONNX) do
-    it(case, function()
-      local p = params("pool", case)
+    it(case, P.onnx_case(case, function(p)   -- kW kH dW dH pt pl pb pr ceil cip dilW dilH
       local m = nn.SpatialMaxPooling(p[1], p[2], p[3], p[4])
         :setPadding(p[5], p[6], p[7], p[8]):setDilation(p[11], p[12])
-      if p[9] == 1 then m:ceil() end
-      H.close(m:forward(H.ref("pool", case .. ".in0")), H.ref("pool", case .. ".out0"))
-    end)
+      return p[9] == 1 and m:ceil() or m
+    end))
   end
 end)
 
@@ -43,15 +33,10 @@ local TORCH = {
 
 describe("nn.SpatialMaxPooling against PyTorch", function()
   for _, case in ipairs(TORCH) do
-    it(case, function()
-      local p = params("pool_torch", case)   -- kW kH dW dH padW padH ceil dilW dilH
+    it(case, P.torch_case(case, function(p)   -- kW kH dW dH padW padH ceil dilW dilH
       local m = nn.SpatialMaxPooling(p[1], p[2], p[3], p[4], p[5], p[6]):setDilation(p[8], p[9])
-      if p[7] == 1 then m:ceil() end
-      local x = H.ref("pool_torch", case .. ".in")
-      H.close(m:forward(x), H.ref("pool_torch", case .. ".out"))
-      -- one image (C,H,W) gives the same planes
-      H.close(m:forward(x:select(1, 1)), H.ref("pool_torch", case .. ".out"):select(1, 1))
-    end)
+      return p[7] == 1 and m:ceil() or m
+    end))
   end
 
   it("ceil and floor are chainable and switch the output size", function()
@@ -72,11 +57,7 @@ describe("nn.SpatialMaxPooling against PyTorch", function()
 end)
 
 describe("nn.SpatialMaxPooling errors and printing", function()
-  local function err(f)
-    local ok, e = pcall(f)
-    assert.is_false(ok)
-    return tostring(e)
-  end
+  local err = P.err
 
   it("defaults the stride to the kernel, as Torch7", function()
     local m = nn.SpatialMaxPooling(3, 2)

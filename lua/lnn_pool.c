@@ -61,18 +61,24 @@ static int run_pool(lua_State *L, pool_fn fn, const em_pool_params *p) {
   return 1;
 }
 
+/* Arguments 3 to 9, the same for max and average pooling: kW, kH, dW, dH,
+** padW, padH, ceil. */
+static void window_args(lua_State *L, em_pool_params *p) {
+  p->kw = check_int(L, 3);
+  p->kh = check_int(L, 4);
+  p->sw = check_int(L, 5);
+  p->sh = check_int(L, 6);
+  p->pl = opt_int(L, 7, 0);
+  p->pt = opt_int(L, 8, 0);
+  p->ceil_mode = lua_toboolean(L, 9);
+}
+
 /* core.maxpool2d(input, output, kW, kH, dW, dH, padW, padH, ceil, dilW, dilH,
 ** padRight, padBottom): padW/padH pad the left/top and, unless padRight /
 ** padBottom are given, the right/bottom too. */
 static int nn_maxpool2d(lua_State *L) {
   em_pool_params p = {0};
-  p.kw = check_int(L, 3);
-  p.kh = check_int(L, 4);
-  p.sw = check_int(L, 5);
-  p.sh = check_int(L, 6);
-  p.pl = opt_int(L, 7, 0);
-  p.pt = opt_int(L, 8, 0);
-  p.ceil_mode = lua_toboolean(L, 9);
+  window_args(L, &p);
   p.dw = opt_int(L, 10, 1);
   p.dh = opt_int(L, 11, 1);
   p.pr = opt_int(L, 12, p.pl);
@@ -84,13 +90,7 @@ static int nn_maxpool2d(lua_State *L) {
 ** count_include_pad, padRight, padBottom) */
 static int nn_avgpool2d(lua_State *L) {
   em_pool_params p = {0};
-  p.kw = check_int(L, 3);
-  p.kh = check_int(L, 4);
-  p.sw = check_int(L, 5);
-  p.sh = check_int(L, 6);
-  p.pl = opt_int(L, 7, 0);
-  p.pt = opt_int(L, 8, 0);
-  p.ceil_mode = lua_toboolean(L, 9);
+  window_args(L, &p);
   p.count_include_pad = lua_toboolean(L, 10);
   p.pr = opt_int(L, 11, p.pl);
   p.pb = opt_int(L, 12, p.pt);

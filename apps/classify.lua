@@ -23,15 +23,6 @@ local function usage_error(msg)
   os.exit(2)
 end
 
-local function read_labels(path)
-  local list = {}
-  for line in io.lines(path) do
-    line = line:gsub("\r$", "")
-    if line ~= "" then list[#list + 1] = line end
-  end
-  return list
-end
-
 -- options (each takes its values from the following arguments) and images
 local takes = { model = 1, net = 1, weights = 1, darknet = 2, labels = 1, top = 1 }
 
@@ -80,7 +71,7 @@ local ok, model = pcall(function()
   else
     m = ember.load{ net = opts.net, weights = opts.weights }
   end
-  if opts.labels then m.labels = read_labels(opts.labels) end
+  if opts.labels then m.labels = require("ember.model").read_labels(opts.labels) end
   return m
 end)
 if not ok then

@@ -677,14 +677,7 @@ function M.model(cfgPath, weightsPath, opts)
   end
   m.name = basename(cfgPath):gsub("%.cfg$", "")
   m.path, m.weights = cfgPath, weightsPath
-  if type(opts.labels) == "string" then
-    local list = {}
-    for line in io.lines(opts.labels) do
-      line = line:gsub("\r$", "")
-      if line ~= "" then list[#list + 1] = line end
-    end
-    m.labels = list
-  end
+  if type(opts.labels) == "string" then m.labels = model.read_labels(opts.labels) end
   m.fold = opts.fold ~= false
   -- images go through darknet's own letterbox (exact, unlike "aligned")
   local input = d.input

@@ -184,7 +184,8 @@ end
 
 ---------------------------------------------------------------- labels
 
-local function read_lines(path)
+-- The non-empty lines of a labels file (CRLF too), as a list.
+function M.read_labels(path)
   local list = {}
   for line in io.lines(path) do
     line = line:gsub("\r$", "")
@@ -197,7 +198,7 @@ local function find_labels(labels, netpath)
   if labels == nil then return nil end
   if type(labels) == "table" then return labels end
   local p = find(labels, { dirname(netpath), "", "../shared/data/imagenet" })
-  if p then return read_lines(p) end
+  if p then return M.read_labels(p) end
   return nil   -- labels are a convenience: classify falls back to "class <i>"
 end
 

@@ -1,4 +1,4 @@
--- spec/helper.lua -- shared by the specs: reference arrays and closeness.
+-- spec/helper.lua -- shared by the specs: reference arrays, closeness, temporary files.
 -- local H = require "helper"; H.close(out, H.ref("conv", "case1.out0"))
 
 local ember = require "ember"
@@ -33,6 +33,65 @@ function H.close(out, ref, rtol)
   assert(err <= rtol * scale, string.format(
     "max abs error %.3g exceeds %.1g x max |ref| %.3g", err, rtol, scale))
   return err / scale
+end
+
+---------------------------------------------------------------- files
+
+-- Writes bytes to path (binary) and returns path.
+function H.write(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
+function H.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function H.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- A temporary directory, made on first use with the given subdirectories:
+-- returns dir() (its path) and remove() (deletes it; for teardown).
+function H.tmpdir(...)
+  local subdirs, dir = { ... }, nil
+  local function get()
+    if dir then return dir end
+    local p = os.tmpname()
+    os.remove(p)
+    local cmd = "mkdir -p '" .. p .. "'"
+    for _, s in ipairs(subdirs) do cmd = cmd .. " '" .. p .. "/" .. s .. "'" end
+    assert(os.execute(cmd))
+    dir = p
+    return dir
+  end
+  local function remove()
+    if dir and dir:match("^/tmp/") then os.execute("rm -rf '" .. dir .. "'") end
+  end
+  return get, remove
+end
+
+-- Temporary files named base .. suffix: returns tmp(suffix) (a path),
+-- remove() (deletes every path given; for teardown) and base.
+function H.tmpfiles()
+  local base = os.tmpname()   -- a fresh file
+  local made = { base }
+  local function tmp(suffix)
+    local p = base .. suffix
+    made[#made + 1] = p
+    return p
+  end
+  local function remove()
+    for _, p in ipairs(made) do os.remove(p) end
+  end
+  return tmp, remove, base
 end
 
 -- Whether ../shared/data is present; prints a plain skip notice when absent.

@@ -1,16 +1,10 @@
 -- npy_spec.lua -- ember.load_npy / t:save_npy against NumPy (/usr/bin/python3),
 -- and every kind of malformed file failing with a message naming the file.
 local ember = require "ember"
+local H = require "helper"
 
 local PY = "/usr/bin/python3"
-local base = os.tmpname()   -- a fresh file; our files are base .. suffix
-local made = { base }
-
-local function tmp(suffix)
-  local p = base .. suffix
-  made[#made + 1] = p
-  return p
-end
+local tmp, remove_tmp, base = H.tmpfiles()   -- our files are base .. suffix
 
 -- Runs a Python snippet (numpy imported as np, D the base path); returns stdout.
 local function python(code)
@@ -25,11 +19,7 @@ local function python(code)
   return out
 end
 
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local write = H.write
 
 -- A .npy image: version 1 preamble, dict padded to 64 bytes, then data.
 local function npy(dict, data, version)
@@ -51,9 +41,7 @@ local function load_error(bytes)
   return err
 end
 
-teardown(function()
-  for _, p in ipairs(made) do os.remove(p) end
-end)
+teardown(remove_tmp)
 
 describe("ember.load_npy reads what NumPy wrote", function()
   setup(function()

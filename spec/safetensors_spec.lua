@@ -6,32 +6,8 @@ local st = ember.safetensors
 
 local DIR = H.REF .. "/safetensors/"
 
-local base = os.tmpname()
-local made = { base }
-local function tmp(suffix)
-  local p = base .. suffix
-  made[#made + 1] = p
-  return p
-end
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local tmp, remove_tmp = H.tmpfiles()
+local write, read, exists = H.write, H.read, H.exists
 
 -- All values in logical order.
 local function flat(t)
@@ -72,9 +48,7 @@ local function load_error(bytes)
   return err
 end
 
-teardown(function()
-  for _, p in ipairs(made) do os.remove(p) end
-end)
+teardown(remove_tmp)
 
 describe("safetensors files written from PyTorch", function()
   local names = { "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",

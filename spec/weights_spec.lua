@@ -6,17 +6,8 @@ local class = require "ember.class"
 local nn = ember.nn
 local weights = ember.weights
 
-local base = os.tmpname()
-local made = { base }
-local function tmp(suffix)
-  local p = base .. suffix
-  made[#made + 1] = p
-  return p
-end
-
-teardown(function()
-  for _, p in ipairs(made) do os.remove(p) end
-end)
+local tmp, remove_tmp = H.tmpfiles()
+teardown(remove_tmp)
 
 -- Layers of the spec's own, so these tests need no other layer's kernels.
 local Affine, Module = class("spec.Affine", nn.Module)

@@ -77,9 +77,11 @@ $(B)/libember.a: $(CORE_OBJ)
 $(B)/libember.so: $(CORE_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# nodelete: lua_close must not unmap the module (and OpenBLAS/OpenMP under it)
+# while their worker threads still exist.
 $(B)/ember/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(BIND_LIBS) $(LIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(BIND_LIBS) $(LIBS)
 
 $(EXE): lua/main.c $(BIND_OBJ) $(B)/libember.a lua/lember.h
 	@mkdir -p $(dir $@)
@@ -155,17 +157,21 @@ bench-quick:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/ember $(DESTDIR)$(PREFIX)/share/lua/5.4
-	install -m 644 $(B)/libember.a core/ember.h -t $(DESTDIR)$(PREFIX)/lib
-	mv $(DESTDIR)$(PREFIX)/lib/ember.h $(DESTDIR)$(PREFIX)/include/ember.h
+	install -m 644 $(B)/libember.a $(DESTDIR)$(PREFIX)/lib/libember.a
+	install -m 644 core/ember.h $(DESTDIR)$(PREFIX)/include/ember.h
 	install -m 755 $(B)/libember.so $(DESTDIR)$(PREFIX)/lib/libember.so
 	install -m 755 $(B)/ember/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/ember/core.so
 	cp -r lua/ember $(DESTDIR)$(PREFIX)/share/lua/5.4/
 	install -m 755 ember $(DESTDIR)$(PREFIX)/bin/ember
+	install -d $(DESTDIR)$(PREFIX)/share/ember/nets $(DESTDIR)$(PREFIX)/share/ember/weights
+	install -m 644 nets/* $(DESTDIR)$(PREFIX)/share/ember/nets
+	install -m 644 weights/* $(DESTDIR)$(PREFIX)/share/ember/weights
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/lib/libember.a $(DESTDIR)$(PREFIX)/lib/libember.so \
 	  $(DESTDIR)$(PREFIX)/include/ember.h $(DESTDIR)$(PREFIX)/lib/lua/5.4/ember \
-	  $(DESTDIR)$(PREFIX)/share/lua/5.4/ember $(DESTDIR)$(PREFIX)/bin/ember
+	  $(DESTDIR)$(PREFIX)/share/lua/5.4/ember $(DESTDIR)$(PREFIX)/bin/ember \
+	  $(DESTDIR)$(PREFIX)/share/ember
 
 clean:
 	rm -rf $(B) ember

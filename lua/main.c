@@ -364,7 +364,8 @@ static void repl(lua_State *L) {
 
 /* ------------------------------------------------------------------- start */
 
-/* package.path: the source tree next to the executable, the install dir, the default. */
+/* package.path: the source tree next to the executable (or the installed tree
+** around it), the install dir it was built for, the default. */
 static void set_path(lua_State *L) {
   char exe[PATH_MAX], probe[PATH_MAX + 32];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -378,6 +379,13 @@ static void set_path(lua_State *L) {
     if (slash && access(probe, R_OK) == 0) {
       lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", exe, exe);
       parts++;
+    } else {
+      /* an installed tree: PREFIX/bin/ember beside PREFIX/share/lua/5.4 */
+      snprintf(probe, sizeof probe, "%s/../share/lua/5.4/ember/init.lua", exe);
+      if (slash && access(probe, R_OK) == 0) {
+        lua_pushfstring(L, "%s/../share/lua/5.4/?.lua;%s/../share/lua/5.4/?/init.lua;", exe, exe);
+        parts++;
+      }
     }
   }
   lua_pushliteral(L, EMBER_LUADIR "/?.lua;" EMBER_LUADIR "/?/init.lua;");

@@ -100,10 +100,17 @@ local function find(rel, dirs)
   return nil, tried
 end
 
+-- Where ember.load("name") looks for nets/name.lua and weights/name.safetensors:
+-- the current directory, each directory of $EMBER_PATH (colon-separated),
+-- the source tree, and an installed tree's PREFIX/share/ember.
 local function search_dirs()
   local dirs = { "" }
+  for d in (os.getenv("EMBER_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = d end
   local root = source_root()
-  if root then dirs[#dirs + 1] = root end
+  if root then
+    dirs[#dirs + 1] = root
+    dirs[#dirs + 1] = root .. "../ember/"   -- PREFIX/share/lua/5.4/ember -> PREFIX/share/ember
+  end
   return dirs
 end
 

@@ -15,18 +15,10 @@ os.remove(tmpdir)
 assert(os.execute("mkdir -p " .. tmpdir))
 
 local function write(name, text)
-  local path = tmpdir .. "/" .. name
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
+  return H.write(tmpdir .. "/" .. name, text)
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists = H.exists
 
 -- a weights file: header (major, minor, revision, seen) then the floats
 local function weights_file(name, floats, major, minor)

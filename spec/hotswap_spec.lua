@@ -3,6 +3,7 @@
 -- with the old version serving, changes noticed by poll, apps/hotswap.lua.
 
 local ember = require "ember"
+local H = require "helper"
 
 local NET = [[
 local function build(opts)
@@ -17,26 +18,10 @@ end
 return { build = build, input = { 3, 10, 10 } }
 ]]
 
-local dir
-local function tmpdir()
-  if dir then return dir end
-  local p = os.tmpname()
-  os.remove(p)
-  assert(os.execute("mkdir -p " .. p))
-  dir = p
-  return dir
-end
+local tmpdir, remove_tmp = H.tmpdir()
+teardown(remove_tmp)
 
-teardown(function()
-  if dir and dir:match("^/tmp/") then os.execute("rm -rf '" .. dir .. "'") end
-end)
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = H.read
 
 -- Atomic replacement (write beside, rename) or, with in_place, a rewrite of
 -- the file itself after a pause longer than the file clock's tick.

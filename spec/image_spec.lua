@@ -24,17 +24,7 @@ end
 local function ref(name) return H.ref("image", name) end
 local function maxdiff(a, b) return H.maxdiff(a, b) end
 local function is_jpeg(name) return name:match("%.jpg$") ~= nil end
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local read, write = H.read, H.write
 
 -- Measured errors, printed once at the end (in 1/255 units of [0, 1]).
 local report = {}

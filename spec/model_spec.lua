@@ -3,12 +3,9 @@
 
 local ember = require "ember"
 local C = require "nets.check"
+local H = require "helper"
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = H.write
 
 -- A small conv-bn-relu net with named layers, as a net file.
 local SMALL = [[
@@ -26,20 +23,9 @@ return { build = build, input = { 3, 8, 8 }, labels = { "a", "b", "c", "d" },
          preprocess = { mean = { 0.5, 0.25, 0 }, std = { 2, 4, 1 } } }
 ]]
 
-local dir
-local function tmpdir()
-  if dir then return dir end
-  local p = os.tmpname()
-  os.remove(p)
-  assert(os.execute("mkdir -p " .. p .. "/nets " .. p .. "/weights " .. p .. "/lua/ember"))
-  dir = p
-  return dir
-end
-
 -- the temporary tree goes when the file's specs are done
-teardown(function()
-  if dir and dir:match("^/tmp/") then os.execute("rm -rf '" .. dir .. "'") end
-end)
+local tmpdir, remove_tmp = H.tmpdir("nets", "weights", "lua/ember")
+teardown(remove_tmp)
 
 -- Weights for SMALL with non-trivial batch-norm statistics.
 local function small_weights()

@@ -2,6 +2,7 @@
 -- validation, callbacks and poll/watch bookkeeping.
 
 local ember = require "ember"
+local H = require "helper"
 
 local NET = [[
 local function build(opts)
@@ -15,19 +16,8 @@ end
 return { build = build, input = { 3, 6, 6 } }
 ]]
 
-local dir
-local function tmpdir()
-  if dir then return dir end
-  local p = os.tmpname()
-  os.remove(p)
-  assert(os.execute("mkdir -p " .. p .. "/nets " .. p .. "/weights"))
-  dir = p
-  return dir
-end
-
-teardown(function()
-  if dir and dir:match("^/tmp/") then os.execute("rm -rf '" .. dir .. "'") end
-end)
+local tmpdir, remove_tmp = H.tmpdir("nets", "weights")
+teardown(remove_tmp)
 
 -- Replaces a file atomically (write beside, rename), as a deploy would.
 local function replace(path, text)

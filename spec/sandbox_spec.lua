@@ -4,34 +4,14 @@
 local ember = require "ember"
 local sandbox = require "ember.sandbox"
 local core = require "ember.core"
+local H = require "helper"
 
 local MB = 1024 * 1024
 
-local dir
-local function tmpdir()
-  if dir then return dir end
-  local p = os.tmpname()
-  os.remove(p)
-  assert(os.execute("mkdir -p " .. p))
-  dir = p
-  return dir
-end
+local tmpdir, remove_tmp = H.tmpdir()
+teardown(remove_tmp)
 
-teardown(function()
-  if dir and dir:match("^/tmp/") then os.execute("rm -rf '" .. dir .. "'") end
-end)
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local write, exists = H.write, H.exists
 
 -- Runs code as a net file body in a fresh sandbox: ok, results or error.
 local function run(code, limits)

@@ -35,6 +35,13 @@ function H.close(out, ref, rtol)
   return err / scale
 end
 
+-- The message of the error f(...) raises (asserting that it raises).
+function H.message(f, ...)
+  local ok, err = pcall(f, ...)
+  assert.is_false(ok, "expected an error")
+  return tostring(err)
+end
+
 ---------------------------------------------------------------- files
 
 -- Writes bytes to path (binary) and returns path.

@@ -7,11 +7,7 @@ local H = require "helper"
 
 local function ref(case, name) return H.ref("pool_torch", case .. "." .. name) end
 
-local function err(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok)
-  return tostring(e)
-end
+local err = H.message
 
 local function load(m, case)
   m.weight:copy(ref(case, "weight"))

@@ -6,11 +6,7 @@ local H = require "helper"
 
 local function params(name) return dofile(H.REF .. "/conv/" .. name .. ".lua") end
 
-local function message(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
+local message = H.message
 
 describe("nn.Linear against ONNX Gemm", function()
   -- Gemm computes alpha A' B' + beta C; ref_conv.py folded alpha into .B and

@@ -58,7 +58,7 @@ describe("nn.SpatialAveragePooling against PyTorch", function()
 end)
 
 describe("nn.SpatialAveragePooling errors and printing", function()
-  local err = P.err
+  local err = H.message
 
   it("defaults the stride to 1, as Torch7", function()
     local m = nn.SpatialAveragePooling(3, 2)

@@ -10,11 +10,7 @@ local I = math.tointeger
 
 local function ref(case, name) return H.ref("pool_torch", case .. "." .. name) end
 
-local function err(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok)
-  return tostring(e)
-end
+local err = H.message
 
 describe("nn.SpatialBatchNormalization against references", function()
   for _, case in ipairs{ "test_batchnorm_epsilon", "test_batchnorm_example" } do

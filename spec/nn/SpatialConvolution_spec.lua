@@ -18,11 +18,7 @@ local function conv_for(w, b, p)
   return m
 end
 
-local function message(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
+local message = H.message
 
 describe("nn.SpatialConvolution against ONNX Conv", function()
   for _, case in ipairs{ "test_basic_conv_with_padding", "test_basic_conv_without_padding",

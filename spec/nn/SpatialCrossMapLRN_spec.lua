@@ -8,11 +8,7 @@ local H = require "helper"
 
 local I = math.tointeger
 
-local function err(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok)
-  return tostring(e)
-end
+local err = H.message
 
 -- size, alpha, beta, k saved with each case
 local function module(group, case)

@@ -19,11 +19,7 @@ local function deconv_for(w, b, p)
   return m
 end
 
-local function message(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
+local message = H.message
 
 describe("nn.SpatialFullConvolution against ONNX ConvTranspose", function()
   for _, case in ipairs{ "test_convtranspose", "test_convtranspose_autopad_same",

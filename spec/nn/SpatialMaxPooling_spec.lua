@@ -57,7 +57,7 @@ describe("nn.SpatialMaxPooling against PyTorch", function()
 end)
 
 describe("nn.SpatialMaxPooling errors and printing", function()
-  local err = P.err
+  local err = H.message
 
   it("defaults the stride to the kernel, as Torch7", function()
     local m = nn.SpatialMaxPooling(3, 2)

@@ -38,13 +38,6 @@ function P.torch_case(case, make)
   end
 end
 
--- The message of the error f raises.
-function P.err(f)
-  local ok, e = pcall(f)
-  assert.is_false(ok)
-  return tostring(e)
-end
-
 local ADAPTIVE = { "ad_5x7_of_11x13", "ad_1x1", "ad_3x3_of_10x9", "ad_7x7_of_7x7",
                    "ad_larger_than_input", "ad_6x4_of_13x8" }
 
@@ -78,11 +71,11 @@ function P.adaptive(it, class, kind, global_cases)
   end)
 
   it("rejects bad sizes and inputs", function()
-    assert.matches("nn." .. class .. ": W must be a positive integer, got 0", P.err(function() new(0, 1) end), 1, true)
+    assert.matches("nn." .. class .. ": W must be a positive integer, got 0", H.message(function() new(0, 1) end), 1, true)
     assert.matches(class .. "(2x2): expected a 3- or 4-dimensional input (C,H,W or N,C,H,W), got 2 dimensions (3x4)",
-                   P.err(function() new(2, 2):forward(ember.Tensor(3, 4)) end), 1, true)
+                   H.message(function() new(2, 2):forward(ember.Tensor(3, 4)) end), 1, true)
     assert.matches("input 1x3x0x4 has a zero size",
-                   P.err(function() new(2, 2):forward(ember.Tensor(1, 3, 0, 4)) end), 1, true)
+                   H.message(function() new(2, 2):forward(ember.Tensor(1, 3, 0, 4)) end), 1, true)
   end)
 end
 

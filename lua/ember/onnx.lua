@@ -213,6 +213,11 @@ function Cx:emit(m, inputs, outputs)
   while self.names[name] do k = k + 1; name = base .. "_" .. k end
   self.names[name] = true
   m:named(name)
+  -- one im2col scratch for every convolution of the graph (ember/plan.lua)
+  if m.finput then self.scratch = self.scratch or core.tensor(); m.finput = self.scratch end
+  -- a layer's constructor made random weights the converter replaced: Lua
+  -- sees small userdata, not their storage, so collect before they pile up
+  if m.weight then collectgarbage() end
   if self.folding then
     -- all inputs constant: evaluate now instead of adding a node
     local x
@@ -332,6 +337,9 @@ function M.load(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then error("ember.onnx.load: expected a file name", 2) end
   local model = core.onnx_load(path)
+  -- the decoded protobuf (as large as the weights) is garbage now; Lua sees
+  -- only a small userdata, so collect it before the probe allocates
+  collectgarbage()
   local file = path
   local opset = model.opsets[""] or model.opsets["ai.onnx"]
   if not opset then error(file .. ": the model imports no ai.onnx opset", 0) end

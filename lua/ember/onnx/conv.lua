@@ -72,6 +72,10 @@ ops.Conv = { doc = "2-D and 1-D; group, dilations, pads, auto_pad", convert = fu
   m:setPadding(p[1], p[2], p[3], p[4])
   m:setDilation(d[2], d[1])
   m.weight = rank == 4 and W or W:view(nout, W:size(2), kernel[1], 1)
+  -- weights read by this Conv alone: a BatchNormalization after it folds
+  -- into them in place, no second copy (memory plan, ember/plan.lua)
+  cx.sole = cx.sole or setmetatable({}, { __mode = "k" })
+  cx.sole[m] = cx:readers(cx:input(2)) == 1 and (not cx:has(3) or cx:readers(cx:input(3)) == 1)
   if cx:has(3) then
     local B = cx:tensor(3, "bias B")
     if B:nElement() ~= nout then onnx_fail(string.format("bias has %d values for %d output planes", B:nElement(), nout)) end
@@ -213,8 +217,9 @@ ops.BatchNormalization = { doc = "inference; folded into a preceding Conv", conv
   if not cx.folding and p and p.module.__typename == "nn.SpatialConvolution" and cx:readers(x) == 1
      and p.module.nOutputPlane == C then
     local conv = p.module
-    conv.weight = conv.weight:clone()
-    local b = conv.bias and conv.bias:clone() or nil
+    local sole = cx.sole and cx.sole[conv]
+    if not sole then conv.weight = conv.weight:clone() end
+    local b = conv.bias and (sole and conv.bias or conv.bias:clone()) or nil
     conv.bias = core.batchnorm_fold(conv.weight, b, scale, bias, mean, var, eps)
     cx:set_alias(1, 1)
     cx:reprobe(x)

@@ -51,4 +51,18 @@ static inline double test_maxabs(const float *a, long n) {
   return m;
 }
 
+/* Checks that a and b have the same sizes and max |a - b| <= rtol *
+** max(max |b|, 1), printing the difference when not. */
+static inline void test_compare(const em_tensor *a, const em_tensor *b, double rtol) {
+  int64_t n = em_tensor_nelement(a);
+  CHECK(em_tensor_same_size(a, b));
+  if (!em_tensor_same_size(a, b)) return;
+  double scale = test_maxabs(em_tensor_data(b), n);
+  double d = test_maxdiff(em_tensor_data(a), em_tensor_data(b), n);
+  if (!(d <= rtol * (scale > 1 ? scale : 1))) {
+    fprintf(stderr, "  max diff %g (scale %g)\n", d, scale);
+    CHECK(d <= rtol * (scale > 1 ? scale : 1));
+  }
+}
+
 #endif

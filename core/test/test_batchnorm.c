@@ -15,18 +15,6 @@ static void random_tensor(em_tensor *t, int ndim, const int64_t *sz, float lo, f
   CHECK_OK(em_rng_uniform(&rng, t, lo, hi, &e_));
 }
 
-static void compare(const em_tensor *a, const em_tensor *b, double rtol) {
-  int64_t n = em_tensor_nelement(a);
-  CHECK(em_tensor_same_size(a, b));
-  if (!em_tensor_same_size(a, b)) return;
-  double scale = test_maxabs(em_tensor_data(b), n);
-  double d = test_maxdiff(em_tensor_data(a), em_tensor_data(b), n);
-  if (!(d <= rtol * (scale > 1 ? scale : 1))) {
-    fprintf(stderr, "  max diff %g (scale %g)\n", d, scale);
-    CHECK(d <= rtol * (scale > 1 ? scale : 1));
-  }
-}
-
 typedef struct bn { em_tensor w, b, mean, var; } bn;
 
 static void bn_random(bn *p, int64_t C) {
@@ -73,11 +61,11 @@ static void test_forward_random(void) {
     naive_bn(&x, &ref, &p, affine, eps);
     CHECK_OK(em_batchnorm_forward(&ctx, &x, &y, affine ? &p.w : NULL, affine ? &p.b : NULL,
                                   &p.mean, &p.var, eps, &e_));
-    compare(&y, &ref, 1e-5);
+    test_compare(&y, &ref, 1e-5);
     /* in place */
     CHECK_OK(em_batchnorm_forward(&ctx, &x, &x, affine ? &p.w : NULL, affine ? &p.b : NULL,
                                   &p.mean, &p.var, eps, &e_));
-    compare(&x, &ref, 1e-5);
+    test_compare(&x, &ref, 1e-5);
     em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
     bn_free(&p);
   }
@@ -98,11 +86,11 @@ static void test_forward_strided(void) {
   CHECK_OK(em_tensor_new(&ref, 4, xt.size, &e_));
   naive_bn(&xc, &ref, &p, 1, 1e-5f);
   CHECK_OK(em_batchnorm_forward(&ctx, &xt, &y, &p.w, &p.b, &p.mean, &p.var, 1e-5f, &e_));
-  compare(&y, &ref, 1e-5);
+  test_compare(&y, &ref, 1e-5);
   CHECK_OK(em_batchnorm_forward(&ctx, &xt, &xt, &p.w, &p.b, &p.mean, &p.var, 1e-5f, &e_));
   CHECK(!em_tensor_is_contiguous(&xt));
   CHECK_OK(em_tensor_copy(&xc, &xt, &e_));
-  compare(&xc, &ref, 1e-5);
+  test_compare(&xc, &ref, 1e-5);
   /* running_mean given as a column of a 6x2 tensor (stride 2) */
   psz[0] = 6;
   random_tensor(&wide, 2, psz, 0, 0);
@@ -111,7 +99,7 @@ static void test_forward_strided(void) {
   CHECK_OK(em_tensor_copy(&xt, &xc, &e_));
   naive_bn(&xc, &ref, &p, 1, 1e-5f);
   CHECK_OK(em_batchnorm_forward(&ctx, &xc, &y, &p.w, &p.b, &mean_view, &p.var, 1e-5f, &e_));
-  compare(&y, &ref, 1e-5);
+  test_compare(&y, &ref, 1e-5);
   em_tensor_free(&x); em_tensor_free(&xt); em_tensor_free(&xc);
   em_tensor_free(&y); em_tensor_free(&ref); em_tensor_free(&wide); em_tensor_free(&mean_view);
   bn_free(&p);
@@ -167,7 +155,7 @@ static void test_fold(void) {
                                &p.mean, &p.var, eps, &e_));
     CHECK(b.ndim == 1 && b.size[0] == Co);
     naive_conv(&x, &w, &b, &y, s, pad);
-    compare(&y, &ref, 1e-5);
+    test_compare(&y, &ref, 1e-5);
     em_tensor_free(&x); em_tensor_free(&w); em_tensor_free(&b);
     em_tensor_free(&conv); em_tensor_free(&ref); em_tensor_free(&y);
     bn_free(&p);

@@ -10,18 +10,6 @@ static em_ctx ctx;
 
 static int rnd(int lo, int hi) { return lo + (int)(em_rng_next(&rng) % (uint64_t)(hi - lo + 1)); }
 
-static void compare(const em_tensor *a, const em_tensor *b, double rtol) {
-  int64_t n = em_tensor_nelement(a);
-  CHECK(em_tensor_same_size(a, b));
-  if (!em_tensor_same_size(a, b)) return;
-  double scale = test_maxabs(em_tensor_data(b), n);
-  double d = test_maxdiff(em_tensor_data(a), em_tensor_data(b), n);
-  if (!(d <= rtol * (scale > 1 ? scale : 1))) {
-    fprintf(stderr, "  max diff %g (scale %g)\n", d, scale);
-    CHECK(d <= rtol * (scale > 1 ? scale : 1));
-  }
-}
-
 /* ONNX LRN: window [c - floor((size-1)/2), c + ceil((size-1)/2)] clipped */
 static void naive_lrn(const em_tensor *x, em_tensor *y, int size, double alpha, double beta, double k) {
   int64_t N = x->size[0], C = x->size[1], S = em_tensor_nelement(x) / (N * C);
@@ -58,7 +46,7 @@ static void test_random(void) {
     CHECK_OK(em_tensor_new(&ref, ndim, sz, &e_));
     naive_lrn(&x, &ref, size, alpha, beta, k);
     CHECK_OK(em_lrn_forward(&ctx, &x, &y, size, alpha, beta, k, &e_));
-    compare(&y, &ref, 1e-5);
+    test_compare(&y, &ref, 1e-5);
     em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
   }
 }
@@ -74,7 +62,7 @@ static void test_large(void) {
   for (int size = 1; size <= 41; size += 4) {
     naive_lrn(&x, &ref, size, 1e-2, 0.75, 1);
     CHECK_OK(em_lrn_forward(&ctx, &x, &y, size, 1e-2f, 0.75f, 1, &e_));
-    compare(&y, &ref, 1e-5);
+    test_compare(&y, &ref, 1e-5);
   }
   em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
 }
@@ -114,7 +102,7 @@ static void test_strided(void) {
   CHECK_OK(em_tensor_new(&ref, 4, xt.size, &e_));
   naive_lrn(&xc, &ref, 5, 1e-1, 0.75, 2);
   CHECK_OK(em_lrn_forward(&ctx, &xt, &y, 5, 1e-1f, 0.75f, 2, &e_));
-  compare(&y, &ref, 1e-5);
+  test_compare(&y, &ref, 1e-5);
   em_tensor_free(&x); em_tensor_free(&xt); em_tensor_free(&xc); em_tensor_free(&y); em_tensor_free(&ref);
 }
 

@@ -77,18 +77,6 @@ static void naive_avg(const em_tensor *x, em_tensor *y, const em_pool_params *p)
         }
 }
 
-static void compare(const em_tensor *a, const em_tensor *b, double rtol) {
-  int64_t n = em_tensor_nelement(a);
-  CHECK(em_tensor_same_size(a, b));
-  if (!em_tensor_same_size(a, b)) return;
-  double scale = test_maxabs(em_tensor_data(b), n);
-  double d = test_maxdiff(em_tensor_data(a), em_tensor_data(b), n);
-  if (!(d <= rtol * (scale > 1 ? scale : 1))) {
-    fprintf(stderr, "  max diff %g (scale %g)\n", d, scale);
-    CHECK(d <= rtol * (scale > 1 ? scale : 1));
-  }
-}
-
 static void random_params(em_pool_params *p, int max) {
   memset(p, 0, sizeof *p);
   p->kh = rnd(1, 5); p->kw = rnd(1, 5);
@@ -130,7 +118,7 @@ static void run_random(int max) {
                   (long long)H, (long long)W, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.pb, p.pr, p.ceil_mode);
         CHECK_OK(em_tensor_new(&ref, 4, sz, &e_));
         if (max) naive_max(&x, &ref, &p); else naive_avg(&x, &ref, &p);
-        compare(&y, &ref, 1e-5);
+        test_compare(&y, &ref, 1e-5);
         ran++;
       } else {
         fprintf(stderr, "  unexpected error: %s\n", e.msg);
@@ -178,13 +166,13 @@ static void test_noncontiguous(void) {
   CHECK_OK(em_tensor_copy(&xc, &xt, &e_));
   CHECK_OK(em_maxpool2d_forward(&ctx, &xt, &y1, &p, &e_));
   CHECK_OK(em_maxpool2d_forward(&ctx, &xc, &y2, &p, &e_));
-  compare(&y1, &y2, 0);
+  test_compare(&y1, &y2, 0);
   CHECK_OK(em_avgpool2d_forward(&ctx, &xt, &y1, &p, &e_));
   CHECK_OK(em_avgpool2d_forward(&ctx, &xc, &y2, &p, &e_));
-  compare(&y1, &y2, 0);
+  test_compare(&y1, &y2, 0);
   CHECK_OK(em_adaptive_avgpool2d_forward(&ctx, &xt, &y1, 3, 4, &e_));
   CHECK_OK(em_adaptive_avgpool2d_forward(&ctx, &xc, &y2, 3, 4, &e_));
-  compare(&y1, &y2, 0);
+  test_compare(&y1, &y2, 0);
   em_tensor_free(&x); em_tensor_free(&xt); em_tensor_free(&xc);
   em_tensor_free(&y1); em_tensor_free(&y2);
 }
@@ -223,7 +211,7 @@ static void test_adaptive_random(void) {
     naive_adaptive(&x, &ref, max);
     if (max) CHECK_OK(em_adaptive_maxpool2d_forward(&ctx, &x, &y, oh, ow, &e_));
     else CHECK_OK(em_adaptive_avgpool2d_forward(&ctx, &x, &y, oh, ow, &e_));
-    compare(&y, &ref, 1e-5);
+    test_compare(&y, &ref, 1e-5);
     em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
   }
 }

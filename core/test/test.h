@@ -51,6 +51,22 @@ static inline double test_maxabs(const float *a, long n) {
   return m;
 }
 
+/* Element of t at a multi-index, through the strides. */
+static inline float *test_at(const em_tensor *t, const int64_t *idx) {
+  float *p = em_tensor_data(t);
+  for (int d = 0; d < t->ndim; d++) p += idx[d] * t->stride[d];
+  return p;
+}
+
+/* Increments a row-major multi-index over size[0..nd); 0 after the last one. */
+static inline int test_next_index(int64_t *idx, int nd, const int64_t *size) {
+  for (int d = nd - 1; d >= 0; d--) {
+    if (++idx[d] < size[d]) return 1;
+    idx[d] = 0;
+  }
+  return 0;
+}
+
 /* Checks that a and b have the same sizes and max |a - b| <= rtol *
 ** max(max |b|, 1), printing the difference when not. */
 static inline void test_compare(const em_tensor *a, const em_tensor *b, double rtol) {

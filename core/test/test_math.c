@@ -14,21 +14,6 @@ static int irand(int n) {
 }
 static float frand(void) { return (float)irand(20001) / 10000.0f - 1.0f; }
 
-static float *at(const em_tensor *t, const int64_t *idx) {
-  float *p = em_tensor_data(t);
-  for (int i = 0; i < t->ndim; i++) p += idx[i] * t->stride[i];
-  return p;
-}
-
-/* Increments a row-major multi-index; returns 0 after the last one. */
-static int next_index(int64_t *idx, int nd, const int64_t *size) {
-  for (int d = nd - 1; d >= 0; d--) {
-    if (++idx[d] < size[d]) return 1;
-    idx[d] = 0;
-  }
-  return 0;
-}
-
 static int64_t count(int nd, const int64_t *size) {
   int64_t n = 1;
   for (int i = 0; i < nd; i++) n *= size[i];
@@ -38,7 +23,7 @@ static int64_t count(int nd, const int64_t *size) {
 static void fill_random(em_tensor *t) {
   int64_t idx[EM_MAXDIM] = {0};
   if (em_tensor_nelement(t) == 0) return;
-  do *at(t, idx) = frand(); while (next_index(idx, t->ndim, t->size));
+  do *test_at(t, idx) = frand(); while (test_next_index(idx, t->ndim, t->size));
 }
 
 /* A tensor of these sizes with random contents, laid out in one of three ways
@@ -83,7 +68,7 @@ static float bcast_at(const em_tensor *t, int nd, const int64_t *idx) {
   int64_t j[EM_MAXDIM];
   int off = nd - t->ndim;
   for (int i = 0; i < t->ndim; i++) j[i] = t->size[i] == 1 ? 0 : idx[i + off];
-  return *at(t, j);
+  return *test_at(t, j);
 }
 
 static double naive_binop_diff(const em_tensor *out, const em_tensor *a, const em_tensor *b,
@@ -93,9 +78,9 @@ static double naive_binop_diff(const em_tensor *out, const em_tensor *a, const e
   if (em_tensor_nelement(out) == 0) return 0;
   do {
     float want = apply(op, bcast_at(a, out->ndim, idx), bcast_at(b, out->ndim, idx));
-    double d = fabs((double)*at(out, idx) - want);
+    double d = fabs((double)*test_at(out, idx) - want);
     if (!(d <= m)) m = d;
-  } while (next_index(idx, out->ndim, out->size));
+  } while (test_next_index(idx, out->ndim, out->size));
   return m;
 }
 
@@ -127,9 +112,9 @@ static double diff_tensors(const em_tensor *x, const em_tensor *y) {
   if (!em_tensor_same_size(x, y)) return INFINITY;
   if (em_tensor_nelement(x) == 0) return 0;
   do {
-    double d = fabs((double)*at(x, idx) - (double)*at(y, idx));
+    double d = fabs((double)*test_at(x, idx) - (double)*test_at(y, idx));
     if (!(d <= m)) m = d != d ? INFINITY : d;
-  } while (next_index(idx, x->ndim, x->size));
+  } while (test_next_index(idx, x->ndim, x->size));
   return m;
 }
 
@@ -226,8 +211,8 @@ static void test_scalar_unop(void) {
     make_tensor(&a, nd, size, irand(3));
     clone(&a0, &a);
     CHECK_OK(em_tensor_scalar(&out, &a, s, op, &e_));
-    do m = fmax(m, fabs(*at(&out, idx) - apply(op, *at(&a0, idx), s)));
-    while (next_index(idx, nd, size));
+    do m = fmax(m, fabs(*test_at(&out, idx) - apply(op, *test_at(&a0, idx), s)));
+    while (test_next_index(idx, nd, size));
     CHECK(m == 0);
     if (u == EM_LOG || u == EM_SQRT) CHECK_OK(em_tensor_unop(&a, &a, EM_ABS, &e_));
     em_tensor_free(&a0);
@@ -235,11 +220,11 @@ static void test_scalar_unop(void) {
     CHECK_OK(em_tensor_unop(&a, &a, u, &e_));   /* in place, through the view */
     m = 0;
     do {
-      float x = *at(&a0, idx), want = u == EM_ABS ? fabsf(x) : u == EM_EXP ? expf(x) :
+      float x = *test_at(&a0, idx), want = u == EM_ABS ? fabsf(x) : u == EM_EXP ? expf(x) :
           u == EM_LOG ? logf(x) : u == EM_SQRT ? sqrtf(x) : -x;
-      double d = fabs(*at(&a, idx) - want);
-      if (!(d <= 1e-6 * fmax(1, fabs(want))) && !(isinf(want) && *at(&a, idx) == want)) m = 1;
-    } while (next_index(idx, nd, size));
+      double d = fabs(*test_at(&a, idx) - want);
+      if (!(d <= 1e-6 * fmax(1, fabs(want))) && !(isinf(want) && *test_at(&a, idx) == want)) m = 1;
+    } while (test_next_index(idx, nd, size));
     CHECK(m == 0);
     em_tensor_free(&a); em_tensor_free(&a0); em_tensor_free(&out);
   }
@@ -257,9 +242,9 @@ static void test_reduce_all(void) {
     em_tensor_init(&a);
     make_tensor(&a, nd, size, irand(3));
     do {
-      float x = *at(&a, idx);
+      float x = *test_at(&a, idx);
       sum += x; mx = fmax(mx, x); mn = fmin(mn, x);
-    } while (next_index(idx, nd, size));
+    } while (test_next_index(idx, nd, size));
     CHECK_OK(em_tensor_reduce(NULL, NULL, &a, -1, EM_SUM, &r, &e_));
     CHECK_CLOSE(r, sum, 1e-9);
     CHECK_OK(em_tensor_reduce(NULL, NULL, &a, -1, EM_MEAN, &r, &e_));
@@ -282,7 +267,7 @@ static void test_reduce_dim(void) {
     em_tensor_init(&a); em_tensor_init(&v); em_tensor_init(&ix);
     make_tensor(&a, nd, size, kind);
     if (trial % 3 == 0)   /* ties: values from a small set; the first one wins */
-      do *at(&a, idx) = (float)irand(3); while (next_index(idx, nd, size));
+      do *test_at(&a, idx) = (float)irand(3); while (test_next_index(idx, nd, size));
     for (int op = EM_SUM; op <= EM_MIN; op++) {
       double worst = 0;
       int bad_idx = 0;
@@ -299,14 +284,14 @@ static void test_reduce_dim(void) {
         for (int64_t k = 0; k < size[dim]; k++) {
           float x;
           j[dim] = k;
-          x = *at(&a, j);
+          x = *test_at(&a, j);
           if (op <= EM_MEAN) acc += x;
           else if (op == EM_MAX ? x > acc : x < acc) { acc = x; pos = k; }
         }
         if (op == EM_MEAN) acc /= (double)size[dim];
-        worst = fmax(worst, fabs(*at(&v, idx) - acc) / fmax(1, fabs(acc)));
-        if (op >= EM_MAX) bad_idx |= *at(&ix, idx) != (float)pos;
-      } while (next_index(idx, nd, size));
+        worst = fmax(worst, fabs(*test_at(&v, idx) - acc) / fmax(1, fabs(acc)));
+        if (op >= EM_MAX) bad_idx |= *test_at(&ix, idx) != (float)pos;
+      } while (test_next_index(idx, nd, size));
       CHECK(worst < 1e-6);
       CHECK(!bad_idx);
     }
@@ -383,7 +368,7 @@ static void test_topk(void) {
     em_tensor_init(&a); em_tensor_init(&v); em_tensor_init(&ix);
     make_tensor(&a, nd, size, irand(3));
     if (trial % 3 == 0)
-      do *at(&a, idx) = (float)irand(4); while (next_index(idx, nd, size));
+      do *test_at(&a, idx) = (float)irand(4); while (test_next_index(idx, nd, size));
     CHECK_OK(em_tensor_topk(&v, &ix, &a, k, dim, largest, &e_));
     for (int i = 0; i < nd; i++) CHECK(v.size[i] == (i == dim ? k : size[i]));
     CHECK(em_tensor_same_size(&v, &ix));
@@ -395,13 +380,13 @@ static void test_topk(void) {
         int64_t j[EM_MAXDIM];
         if (idx[dim] != 0) continue;
         memcpy(j, idx, sizeof j);
-        for (int64_t i = 0; i < size[dim]; i++) { j[dim] = i; vals[i] = *at(&a, j); pos[i] = i; }
+        for (int64_t i = 0; i < size[dim]; i++) { j[dim] = i; vals[i] = *test_at(&a, j); pos[i] = i; }
         naive_sort(vals, pos, size[dim], largest);
         for (int64_t i = 0; i < k; i++) {
           j[dim] = i;
-          bad |= *at(&v, j) != vals[i] || *at(&ix, j) != (float)pos[i];
+          bad |= *test_at(&v, j) != vals[i] || *test_at(&ix, j) != (float)pos[i];
         }
-      } while (next_index(idx, nd, size));
+      } while (test_next_index(idx, nd, size));
       free(vals);
       free(pos);
     }
@@ -466,7 +451,7 @@ static void test_softmax(void) {
     if (trial % 10 == 0) size[nd - 1] = 260 + irand(100);
     em_tensor_init(&a); em_tensor_init(&a0); em_tensor_init(&out);
     make_tensor(&a, nd, size, irand(3));
-    do *at(&a, idx) *= (float)scale; while (next_index(idx, nd, size));   /* no overflow */
+    do *test_at(&a, idx) *= (float)scale; while (test_next_index(idx, nd, size));   /* no overflow */
     clone(&a0, &a);
     if (mode == 0) CHECK_OK(em_softmax_forward(&out, &a, dim, lg, &e_));
     else CHECK_OK(em_softmax_forward(&a, &a, dim, lg, &e_));   /* in place, maybe strided */
@@ -477,13 +462,13 @@ static void test_softmax(void) {
       int64_t j[EM_MAXDIM];
       double mx = -INFINITY, sum = 0;
       memcpy(j, idx, sizeof j);
-      for (int64_t k = 0; k < size[dim]; k++) { j[dim] = k; mx = fmax(mx, *at(&a0, j)); }
-      for (int64_t k = 0; k < size[dim]; k++) { j[dim] = k; sum += exp(*at(&a0, j) - mx); }
+      for (int64_t k = 0; k < size[dim]; k++) { j[dim] = k; mx = fmax(mx, *test_at(&a0, j)); }
+      for (int64_t k = 0; k < size[dim]; k++) { j[dim] = k; sum += exp(*test_at(&a0, j) - mx); }
       {
-        double x = *at(&a0, idx), want = lg ? x - mx - log(sum) : exp(x - mx) / sum;
-        worst = fmax(worst, fabs(*at(&out, idx) - want) / fmax(1, fabs(want)));
+        double x = *test_at(&a0, idx), want = lg ? x - mx - log(sum) : exp(x - mx) / sum;
+        worst = fmax(worst, fabs(*test_at(&out, idx) - want) / fmax(1, fabs(want)));
       }
-    } while (next_index(idx, nd, size));
+    } while (test_next_index(idx, nd, size));
     if (!(worst < 2e-6)) fprintf(stderr, "worst %g nd %d dim %d log %d mode %d scale %g\n", worst, nd, dim, lg, mode, scale);
     CHECK(worst < 2e-6);
     em_tensor_free(&a); em_tensor_free(&a0); em_tensor_free(&out);

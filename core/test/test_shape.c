@@ -9,22 +9,6 @@ static em_rng rng;
 
 static int rnd(int lo, int hi) { return lo + (int)(em_rng_next(&rng) % (uint64_t)(hi - lo + 1)); }
 
-/* Element at a multi-index, through the strides. */
-static float *at(const em_tensor *t, const int64_t *idx) {
-  float *p = em_tensor_data(t);
-  for (int d = 0; d < t->ndim; d++) p += idx[d] * t->stride[d];
-  return p;
-}
-
-/* Next multi-index in row-major order; 0 when done. */
-static int next_index(const em_tensor *t, int64_t *idx) {
-  for (int d = t->ndim - 1; d >= 0; d--) {
-    if (++idx[d] < t->size[d]) return 1;
-    idx[d] = 0;
-  }
-  return 0;
-}
-
 /* A random tensor of the given sizes into *t; when strided, t is a
 ** non-contiguous view (a transpose of the last two dims of a bigger tensor,
 ** or a narrow of the last dim or of dim 2) so stride handling is exercised. */
@@ -89,8 +73,8 @@ static void test_concat(void) {
       while (off >= in[i].size[dim]) off -= in[i++].size[dim];
       memcpy(src, idx, sizeof src);
       src[dim] = off;
-      if (*at(&out, idx) != *at(&in[i], src)) { CHECK(!"concat element differs"); break; }
-    } while (next_index(&out, idx));
+      if (*test_at(&out, idx) != *test_at(&in[i], src)) { CHECK(!"concat element differs"); break; }
+    } while (test_next_index(idx, out.ndim, out.size));
     for (int i = 0; i < n; i++) em_tensor_free(&in[i]);
     em_tensor_free(&out);
   }
@@ -153,8 +137,8 @@ static void test_shuffle(void) {
       int64_t src[EM_MAXDIM], cpg = size[1] / g, c = idx[1];
       memcpy(src, idx, sizeof src);
       src[1] = (c % g) * cpg + c / g;
-      if (*at(&out, idx) != *at(&in, src)) { CHECK(!"shuffle element differs"); break; }
-    } while (next_index(&out, idx));
+      if (*test_at(&out, idx) != *test_at(&in, src)) { CHECK(!"shuffle element differs"); break; }
+    } while (test_next_index(idx, out.ndim, out.size));
     em_tensor_free(&in); em_tensor_free(&out);
   }
 }
@@ -196,7 +180,7 @@ static float naive_pad(const em_tensor *in, const int64_t *oidx, int pl, int pt,
   }
   idx[nd - 2] = y;
   idx[nd - 1] = x;
-  return *at(in, idx);
+  return *test_at(in, idx);
 }
 
 static void test_pad(void) {
@@ -225,12 +209,12 @@ static void test_pad(void) {
     CHECK(out.size[ndim - 2] == size[ndim - 2] + pt + pb);
     CHECK(out.size[ndim - 1] == size[ndim - 1] + pl + pr);
     do {
-      if (*at(&out, idx) != naive_pad(&in, idx, pl, pt, mode, value)) {
+      if (*test_at(&out, idx) != naive_pad(&in, idx, pl, pt, mode, value)) {
         fprintf(stderr, "  pad mode %d l=%d r=%d t=%d b=%d\n", (int)mode, pl, pr, pt, pb);
         CHECK(!"pad element differs");
         break;
       }
-    } while (next_index(&out, idx));
+    } while (test_next_index(idx, out.ndim, out.size));
     em_tensor_free(&in); em_tensor_free(&out);
   }
 }
@@ -284,8 +268,8 @@ static void test_nearest(void) {
       memcpy(src, idx, sizeof src);
       src[ndim - 2] = y < H ? y : H - 1;
       src[ndim - 1] = x < W ? x : W - 1;
-      if (*at(&out, idx) != *at(&in, src)) { CHECK(!"nearest element differs"); break; }
-    } while (next_index(&out, idx));
+      if (*test_at(&out, idx) != *test_at(&in, src)) { CHECK(!"nearest element differs"); break; }
+    } while (test_next_index(idx, out.ndim, out.size));
     em_tensor_free(&in); em_tensor_free(&out);
   }
 }
@@ -312,7 +296,7 @@ static double naive_bilinear(const em_tensor *in, const int64_t *oidx, int64_t o
     for (int b = 0; b < 2; b++) {
       idx[nd - 2] = a ? hi[0] : lo[0];
       idx[nd - 1] = b ? hi[1] : lo[1];
-      r += (a ? w[0] : 1 - w[0]) * (b ? w[1] : 1 - w[1]) * *at(in, idx);
+      r += (a ? w[0] : 1 - w[0]) * (b ? w[1] : 1 - w[1]) * *test_at(in, idx);
     }
   return r;
 }
@@ -330,9 +314,9 @@ static void test_bilinear(void) {
     CHECK_OK(em_upsample_bilinear_forward(&in, &out, oh, ow, align, &e_));
     CHECK(out.size[ndim - 2] == oh && out.size[ndim - 1] == ow);
     do {
-      double d = fabs(*at(&out, idx) - naive_bilinear(&in, idx, oh, ow, align));
+      double d = fabs(*test_at(&out, idx) - naive_bilinear(&in, idx, oh, ow, align));
       if (d > maxerr) maxerr = d;
-    } while (next_index(&out, idx));
+    } while (test_next_index(idx, out.ndim, out.size));
     CHECK_CLOSE(maxerr, 0, 1e-5);   /* inputs are in [-1, 1] */
     em_tensor_free(&in); em_tensor_free(&out);
   }

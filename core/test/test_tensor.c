@@ -12,26 +12,12 @@ static float code(int nd, const int64_t *idx) {
   return v;
 }
 
-static float *at(const em_tensor *t, const int64_t *idx) {
-  float *p = em_tensor_data(t);
-  for (int i = 0; i < t->ndim; i++) p += idx[i] * t->stride[i];
-  return p;
-}
-
-static int next_index(int64_t *idx, int nd, const int64_t *size) {
-  for (int d = nd - 1; d >= 0; d--) {
-    if (++idx[d] < size[d]) return 1;
-    idx[d] = 0;
-  }
-  return 0;
-}
-
 /* A contiguous tensor whose element (i, j, ...) holds code(i, j, ...). */
 static void coded(em_tensor *t, int nd, const int64_t *size) {
   int64_t idx[EM_MAXDIM] = {0};
   CHECK_OK(em_tensor_new(t, nd, size, &e_));
   if (em_tensor_nelement(t) == 0) return;
-  do *at(t, idx) = code(nd, idx); while (next_index(idx, nd, size));
+  do *test_at(t, idx) = code(nd, idx); while (test_next_index(idx, nd, size));
 }
 
 static void test_new_free(void) {
@@ -104,7 +90,7 @@ static void test_view(void) {
   CHECK(v.ndim == 3 && v.size[1] == 2 && v.storage == t.storage && t.storage->refcount == 2);
   {
     int64_t idx[3] = {1, 1, 2};   /* flat 11 = row 2, col 3 of t */
-    CHECK(*at(&v, idx) == 23.0f);
+    CHECK(*test_at(&v, idx) == 23.0f);
   }
   CHECK(em_tensor_view(&v, &t, 2, bad, &err) == EM_ESHAPE);
   CHECK(strcmp(err.msg, "12 elements (3x4) cannot be viewed as 10") == 0);
@@ -128,8 +114,8 @@ static void test_narrow_select(void) {
   CHECK(n.size[1] == 2 && !em_tensor_is_contiguous(&n));
   do {
     int64_t j[3] = {idx[0], idx[1] + 1, idx[2]};
-    CHECK(*at(&n, idx) == code(3, j));
-  } while (next_index(idx, 3, n.size));
+    CHECK(*test_at(&n, idx) == code(3, j));
+  } while (test_next_index(idx, 3, n.size));
   CHECK_OK(em_tensor_narrow(&n, &n, 2, 4, 1, &e_));   /* dst == src */
   CHECK(n.size[2] == 1 && *em_tensor_data(&n) == code(3, (int64_t[]){0, 1, 4}));
   CHECK_OK(em_tensor_narrow(&n, &t, 0, 3, 0, &e_));   /* empty at the end is fine */
@@ -145,8 +131,8 @@ static void test_narrow_select(void) {
   memset(idx, 0, sizeof idx);
   do {
     int64_t j[3] = {idx[0], idx[1], 3};
-    CHECK(*at(&s, idx) == code(3, j));
-  } while (next_index(idx, 2, s.size));
+    CHECK(*test_at(&s, idx) == code(3, j));
+  } while (test_next_index(idx, 2, s.size));
   CHECK_OK(em_tensor_select(&s2, &s, 0, 2, &e_));
   CHECK_OK(em_tensor_select(&s2, &s2, 0, 1, &e_));   /* down to a scalar */
   CHECK(s2.ndim == 0 && em_tensor_nelement(&s2) == 1 && *em_tensor_data(&s2) == 213.0f);
@@ -167,8 +153,8 @@ static void test_transpose_permute(void) {
   CHECK(tr.size[1] == 5 && tr.size[3] == 3 && !em_tensor_is_contiguous(&tr));
   do {
     int64_t j[4] = {idx[0], idx[3], idx[2], idx[1]};
-    CHECK(*at(&tr, idx) == code(4, j));
-  } while (next_index(idx, 4, tr.size));
+    CHECK(*test_at(&tr, idx) == code(4, j));
+  } while (test_next_index(idx, 4, tr.size));
   CHECK_OK(em_tensor_transpose(&tr, &tr, 1, 3, &e_));   /* back */
   CHECK(em_tensor_is_contiguous(&tr) && em_tensor_same_size(&tr, &t));
   CHECK_OK(em_tensor_transpose(&tr, &t, 2, 2, &e_));
@@ -180,8 +166,8 @@ static void test_transpose_permute(void) {
   do {
     int64_t j[4];
     for (int d = 0; d < 4; d++) j[perm[d]] = idx[d];
-    CHECK(*at(&p, idx) == code(4, j));
-  } while (next_index(idx, 4, p.size));
+    CHECK(*test_at(&p, idx) == code(4, j));
+  } while (test_next_index(idx, 4, p.size));
   CHECK(em_tensor_permute(&p, &t, bad, &err) == EM_EARG);
   CHECK(strcmp(err.msg, "permute: not a permutation of 1..4") == 0);
   CHECK(em_tensor_permute(&p, &t, oob, &err) == EM_EARG);
@@ -201,7 +187,7 @@ static void test_contiguous_copy(void) {
   CHECK_OK(em_tensor_permute(&tr, &t, perm, &e_));
   CHECK_OK(em_tensor_contiguous(&c, &tr, &e_));
   CHECK(c.storage != t.storage && em_tensor_is_contiguous(&c) && em_tensor_same_size(&c, &tr));
-  do CHECK(*at(&c, idx) == *at(&tr, idx)); while (next_index(idx, 3, c.size));
+  do CHECK(*test_at(&c, idx) == *test_at(&tr, idx)); while (test_next_index(idx, 3, c.size));
   /* copy walks both in logical order: a strided source into a flat vector */
   CHECK_OK(em_tensor_new(&d, 1, s60, &e_));
   CHECK_OK(em_tensor_copy(&d, &tr, &e_));
@@ -210,13 +196,13 @@ static void test_contiguous_copy(void) {
   CHECK_OK(em_tensor_zero(&t, &e_));
   CHECK_OK(em_tensor_copy(&tr, &c, &e_));
   memset(idx, 0, sizeof idx);
-  do CHECK(*at(&t, idx) == code(3, idx)); while (next_index(idx, 3, size));
+  do CHECK(*test_at(&t, idx) == code(3, idx)); while (test_next_index(idx, 3, size));
   /* fill through a narrowed view touches only the view */
   CHECK_OK(em_tensor_narrow(&n, &t, 2, 1, 2, &e_));
   CHECK_OK(em_tensor_fill(&n, -1.0f, &e_));
   memset(idx, 0, sizeof idx);
-  do CHECK(*at(&t, idx) == (idx[2] == 1 || idx[2] == 2 ? -1.0f : code(3, idx)));
-  while (next_index(idx, 3, size));
+  do CHECK(*test_at(&t, idx) == (idx[2] == 1 || idx[2] == 2 ? -1.0f : code(3, idx)));
+  while (test_next_index(idx, 3, size));
   CHECK_OK(em_tensor_new(&d, 1, s7, &e_));
   CHECK(em_tensor_copy(&d, &t, &err) == EM_ESHAPE);
   CHECK(strcmp(err.msg, "copy: source has 60 elements (3x4x5), destination 7 (7)") == 0);

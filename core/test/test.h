@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../ember.h"
 
@@ -65,6 +66,15 @@ static inline int test_next_index(int64_t *idx, int nd, const int64_t *size) {
     idx[d] = 0;
   }
   return 0;
+}
+
+/* Checks a failed call's status and that its message holds frag. */
+static inline void test_expect_error(em_status st, em_status want, const em_err *e, const char *frag) {
+  CHECK(st == want);
+  if (!strstr(e->msg, frag)) {
+    fprintf(stderr, "  message '%s' lacks '%s'\n", e->msg, frag);
+    CHECK(strstr(e->msg, frag) != NULL);
+  }
 }
 
 /* Checks that a and b have the same sizes and max |a - b| <= rtol *

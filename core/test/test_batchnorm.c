@@ -162,14 +162,6 @@ static void test_fold(void) {
   }
 }
 
-static void expect_error(em_status st, em_status want, const em_err *e, const char *frag) {
-  CHECK(st == want);
-  if (!strstr(e->msg, frag)) {
-    fprintf(stderr, "  message '%s' lacks '%s'\n", e->msg, frag);
-    CHECK(strstr(e->msg, frag) != NULL);
-  }
-}
-
 static void test_errors(void) {
   int64_t sz[4] = {2, 4, 3, 3}, one = 4, zs[2] = {0, 4}, wsz[4] = {3, 2, 1, 1}, five = 5;
   em_tensor x, v, empty, y, z, w, b, b5;
@@ -182,32 +174,32 @@ static void test_errors(void) {
   CHECK_OK(em_tensor_new(&z, 2, zs, &e_));
   bn_random(&p, 4);
   bn_random(&p3, 3);
-  expect_error(em_batchnorm_forward(&ctx, &v, &y, NULL, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &v, &y, NULL, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
                "expected an input of 2 or more dimensions (N,C,...), got 1 (4)");
-  expect_error(em_batchnorm_forward(&ctx, &empty, &y, NULL, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &empty, &y, NULL, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
                "got an empty tensor");
-  expect_error(em_batchnorm_forward(&ctx, &z, &y, NULL, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &z, &y, NULL, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
                "input 0x4 has a zero size");
-  expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p3.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p3.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
                "expected 4 values in running_mean, got 3");
-  expect_error(em_batchnorm_forward(&ctx, &x, &y, &p3.w, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &x, &y, &p3.w, NULL, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
                "expected 4 values in weight, got 3");
-  expect_error(em_batchnorm_forward(&ctx, &x, &y, &p.w, &p3.b, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &x, &y, &p.w, &p3.b, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
                "expected 4 values in bias, got 3");
-  expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p.mean, &empty, 1e-5f, &e), EM_EARG, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p.mean, &empty, 1e-5f, &e), EM_EARG, &e,
                "running_var is missing (expected 4 values)");
-  expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p.mean, &p.var, -1.0f, &e), EM_EARG, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p.mean, &p.var, -1.0f, &e), EM_EARG, &e,
                "eps must be a non-negative number, got -1");
-  expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p.mean, &p.var, NAN, &e), EM_EARG, &e,
+  test_expect_error(em_batchnorm_forward(&ctx, &x, &y, NULL, NULL, &p.mean, &p.var, NAN, &e), EM_EARG, &e,
                "eps must be");
   /* fold: channel mismatch, bias of the wrong size, empty weight */
   random_tensor(&w, 4, wsz, -1, 1);
-  expect_error(em_batchnorm_fold(&w, &b, &p.w, &p.b, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_fold(&w, &b, &p.w, &p.b, &p.mean, &p.var, 1e-5f, &e), EM_ESHAPE, &e,
                "the convolution has 3 output channels, the batch normalisation 4");
   random_tensor(&b5, 1, &five, -1, 1);
-  expect_error(em_batchnorm_fold(&w, &b5, &p3.w, &p3.b, &p3.mean, &p3.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_fold(&w, &b5, &p3.w, &p3.b, &p3.mean, &p3.var, 1e-5f, &e), EM_ESHAPE, &e,
                "expected 3 values in the convolution bias, got 5 (5)");
-  expect_error(em_batchnorm_fold(&empty, &b, &p3.w, &p3.b, &p3.mean, &p3.var, 1e-5f, &e), EM_ESHAPE, &e,
+  test_expect_error(em_batchnorm_fold(&empty, &b, &p3.w, &p3.b, &p3.mean, &p3.var, 1e-5f, &e), EM_ESHAPE, &e,
                "the convolution weight is empty");
   /* failures leave the conv untouched (and create no bias) */
   CHECK(b.storage == NULL);

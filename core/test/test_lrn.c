@@ -106,14 +106,6 @@ static void test_strided(void) {
   em_tensor_free(&x); em_tensor_free(&xt); em_tensor_free(&xc); em_tensor_free(&y); em_tensor_free(&ref);
 }
 
-static void expect_error(em_status st, em_status want, const em_err *e, const char *frag) {
-  CHECK(st == want);
-  if (!strstr(e->msg, frag)) {
-    fprintf(stderr, "  message '%s' lacks '%s'\n", e->msg, frag);
-    CHECK(strstr(e->msg, frag) != NULL);
-  }
-}
-
 static void test_errors(void) {
   int64_t s2[2] = {3, 4}, s4[4] = {1, 3, 2, 2}, z[3] = {1, 3, 0};
   em_tensor x2, x, zero, empty, y;
@@ -122,20 +114,20 @@ static void test_errors(void) {
   CHECK_OK(em_tensor_new(&x2, 2, s2, &e_));
   CHECK_OK(em_tensor_new(&x, 4, s4, &e_));
   CHECK_OK(em_tensor_new(&zero, 3, z, &e_));
-  expect_error(em_lrn_forward(&ctx, &x2, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e,
+  test_expect_error(em_lrn_forward(&ctx, &x2, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e,
                "expected an input of 3 or more dimensions (N,C,H,...), got 2 (3x4)");
-  expect_error(em_lrn_forward(&ctx, &empty, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e, "got an empty tensor");
-  expect_error(em_lrn_forward(&ctx, &zero, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e, "input 1x3x0 has a zero size");
-  expect_error(em_lrn_forward(&ctx, &x, &y, 0, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "size must be positive, got 0");
-  expect_error(em_lrn_forward(&ctx, &x, &x, 5, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "must not share storage");
-  expect_error(em_lrn_forward(&ctx, &x, &y, 5, INFINITY, 0.75f, 1, &e), EM_EARG, &e, "must be finite");
+  test_expect_error(em_lrn_forward(&ctx, &empty, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e, "got an empty tensor");
+  test_expect_error(em_lrn_forward(&ctx, &zero, &y, 5, 1e-4f, 0.75f, 1, &e), EM_ESHAPE, &e, "input 1x3x0 has a zero size");
+  test_expect_error(em_lrn_forward(&ctx, &x, &y, 0, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "size must be positive, got 0");
+  test_expect_error(em_lrn_forward(&ctx, &x, &x, 5, 1e-4f, 0.75f, 1, &e), EM_EARG, &e, "must not share storage");
+  test_expect_error(em_lrn_forward(&ctx, &x, &y, 5, INFINITY, 0.75f, 1, &e), EM_EARG, &e, "must be finite");
   {
     int64_t wide[3] = {1, 5000, 1};
     em_tensor w;
     em_tensor_init(&w);
     CHECK_OK(em_tensor_new(&w, 3, wide, &e_));
     CHECK_OK(em_tensor_fill(&w, 1, &e_));
-    expect_error(em_lrn_forward(&ctx, &w, &y, 4097, 1e-4f, 0.75f, 1, &e), EM_EARG, &e,
+    test_expect_error(em_lrn_forward(&ctx, &w, &y, 4097, 1e-4f, 0.75f, 1, &e), EM_EARG, &e,
                  "size 4097 over 5000 channels is more than the 4096 supported");
     /* a window as wide as all 5000 channels is one group of 5000 > 4096 too,
     ** but 4096 fits: channel c gets 1 / (1 + count/4096), count = channels in [c-2047, c+2048] */

@@ -229,15 +229,6 @@ static void test_nan_wins(void) {
   em_tensor_free(&x); em_tensor_free(&y);
 }
 
-/* status and a fragment of the message */
-static void expect_error(em_status st, em_status want, const em_err *e, const char *frag) {
-  CHECK(st == want);
-  if (!strstr(e->msg, frag)) {
-    fprintf(stderr, "  message '%s' lacks '%s'\n", e->msg, frag);
-    CHECK(strstr(e->msg, frag) != NULL);
-  }
-}
-
 static void test_errors(void) {
   em_tensor x, x3, empty, y, z;
   em_pool_params p = {3, 3, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1};
@@ -249,20 +240,20 @@ static void test_errors(void) {
   CHECK_OK(em_tensor_new(&x3, 3, sz3, &e_));
   CHECK_OK(em_tensor_new(&z, 4, zs, &e_));
 
-  expect_error(em_maxpool2d_forward(&ctx, &x3, &y, &p, &e), EM_ESHAPE, &e,
+  test_expect_error(em_maxpool2d_forward(&ctx, &x3, &y, &p, &e), EM_ESHAPE, &e,
                "expected a 4-dimensional input (N,C,H,W), got 3 dimensions (2x5x5)");
-  expect_error(em_avgpool2d_forward(&ctx, &empty, &y, &p, &e), EM_ESHAPE, &e, "got an empty tensor");
-  expect_error(em_maxpool2d_forward(&ctx, &z, &y, &p, &e), EM_ESHAPE, &e, "input 1x0x4x4 has a zero size");
+  test_expect_error(em_avgpool2d_forward(&ctx, &empty, &y, &p, &e), EM_ESHAPE, &e, "got an empty tensor");
+  test_expect_error(em_maxpool2d_forward(&ctx, &z, &y, &p, &e), EM_ESHAPE, &e, "input 1x0x4x4 has a zero size");
   /* kernel larger than the padded input: floor mode has no window */
-  expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e,
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e,
                "kernel 3x3 is larger than the padded input 2x2");
   p.dh = p.dw = 2; p.kh = p.kw = 2;
-  expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e, "");
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e, "");
   p.dh = p.dw = 3;
-  expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e,
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e,
                "dilated kernel 4x4 is larger than the padded input 2x2");
   p.dh = p.dw = 1; p.kh = p.kw = 3;
-  expect_error(em_avgpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e,
+  test_expect_error(em_avgpool2d_forward(&ctx, &x, &y, &p, &e), EM_ESHAPE, &e,
                "kernel 3x3 is larger than the padded input 2x2");
   /* ... but ceil mode keeps one window there, as PyTorch does */
   p.ceil_mode = 1; p.sh = p.sw = 2;
@@ -271,26 +262,26 @@ static void test_errors(void) {
   p.ceil_mode = 0; p.sh = p.sw = 1;
   /* padding as wide as the kernel */
   p.pt = 3;
-  expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e,
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e,
                "padding (top 3, left 0, bottom 0, right 0) must be smaller than the kernel 3x3");
   p.pt = -1;
-  expect_error(em_avgpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "padding must not be negative");
+  test_expect_error(em_avgpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "padding must not be negative");
   p.pt = 0; p.kw = 0;
-  expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "kernel size must be positive, got 0x3");
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "kernel size must be positive, got 0x3");
   p.kw = 3; p.sh = 0;
-  expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "stride must be positive, got 1,0");
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "stride must be positive, got 1,0");
   p.sh = 1; p.dw = 0;
-  expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "dilation must be positive, got 0,1");
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "dilation must be positive, got 0,1");
   p.dw = 2;
-  expect_error(em_avgpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "average pooling has no dilation, got 2,1");
+  test_expect_error(em_avgpool2d_forward(&ctx, &x, &y, &p, &e), EM_EARG, &e, "average pooling has no dilation, got 2,1");
   p.dw = 1;
   /* output sharing the input */
   p.kh = p.kw = 1;
-  expect_error(em_maxpool2d_forward(&ctx, &x, &x, &p, &e), EM_EARG, &e, "must not share storage");
-  expect_error(em_adaptive_avgpool2d_forward(&ctx, &x, &x, 1, 1, &e), EM_EARG, &e, "must not share storage");
-  expect_error(em_adaptive_avgpool2d_forward(&ctx, &x, &y, 0, 2, &e), EM_EARG, &e,
+  test_expect_error(em_maxpool2d_forward(&ctx, &x, &x, &p, &e), EM_EARG, &e, "must not share storage");
+  test_expect_error(em_adaptive_avgpool2d_forward(&ctx, &x, &x, 1, 1, &e), EM_EARG, &e, "must not share storage");
+  test_expect_error(em_adaptive_avgpool2d_forward(&ctx, &x, &y, 0, 2, &e), EM_EARG, &e,
                "output size must be positive, got 2x0");
-  expect_error(em_adaptive_maxpool2d_forward(&ctx, &x3, &y, 1, 1, &e), EM_ESHAPE, &e, "got 3 dimensions");
+  test_expect_error(em_adaptive_maxpool2d_forward(&ctx, &x3, &y, 1, 1, &e), EM_ESHAPE, &e, "got 3 dimensions");
   em_tensor_free(&x); em_tensor_free(&x3); em_tensor_free(&empty);
   em_tensor_free(&y); em_tensor_free(&z);
 }

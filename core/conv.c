@@ -1,10 +1,17 @@
 /* conv.c -- 2-D convolution: im2col + sgemm per (image, group), a 1x1 path
-** that multiplies the input directly, and a direct kernel for depthwise. */
+** that multiplies the input directly (depthwise is in depthwise.c); epilogue fused. */
 
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #include "ember.h"
+
+/* As in activation.c: lets GCC turn the epilogue's clamp into min/max and
+** vectorise it (nothing in ember reads the floating-point exception flags). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 
 /* ceil(a / b) for b > 0 and any sign of a (C division truncates). */
 static int64_t ceil_div(int64_t a, int64_t b) {
@@ -91,12 +98,37 @@ static em_status check_conv(const em_tensor *input, const em_tensor *weight, con
   return EM_OK;
 }
 
-/* Each output plane starts as its bias so sgemm can add onto it (serial
-** for the reason given at im2col). */
-static void fill_bias(float *out, const float *bias, int64_t n, int64_t c, int64_t plane) {
-  for (int64_t i = 0; i < n * c; i++) {
-    float v = bias[i % c], *o = out + i * plane;
-    for (int64_t j = 0; j < plane; j++) o[j] = v;
+/* The epilogue as the sgemm path applies it: bias, residual (contiguous,
+** the output's shape, or NULL) and a clamp (RELU is lo 0, hi inf). */
+typedef struct epi {
+  const float *bias, *res;
+  int clamp;
+  float lo, hi;
+} epi;
+
+static int epi_active(const epi *e) { return e->bias || e->res || e->clamp; }
+
+/* Output channels [c0, c0 + c) of one image (res: the same block of the
+** residual), right after sgemm wrote them, so the block is still in cache:
+** one pass instead of a bias fill before sgemm plus separate add and
+** activation passes. Serial for the reason given at im2col. */
+static void finish_block(float *y, const float *res, const epi *e, int64_t c0, int64_t c,
+                         int64_t plane) {
+  float lo = e->clamp ? e->lo : -INFINITY, hi = e->clamp ? e->hi : INFINITY;
+  for (int64_t ch = 0; ch < c; ch++) {
+    float b = e->bias ? e->bias[c0 + ch] : 0.0f, *o = y + ch * plane;
+    if (res) {
+      const float *r = res + ch * plane;
+      for (int64_t j = 0; j < plane; j++) {
+        float v = o[j] + b + r[j];
+        o[j] = v < lo ? lo : v > hi ? hi : v;
+      }
+    } else {
+      for (int64_t j = 0; j < plane; j++) {
+        float v = o[j] + b;
+        o[j] = v < lo ? lo : v > hi ? hi : v;
+      }
+    }
   }
 }
 
@@ -135,55 +167,18 @@ static void im2col(const float *in, float *col, int64_t c, int64_t h, int64_t w,
   }
 }
 
-/* One input plane per group (cin/groups == 1, e.g. depthwise): a GEMM would
-** have K = kH*kW, too thin to pay for im2col, so each output plane is
-** accumulated tap by tap, one output row at a time (it stays in L1). */
-static void conv_direct(em_ctx *ctx, const float *in, float *out, const float *wt,
-                        const float *bias, int64_t n, int64_t cin, int64_t cout,
-                        int64_t h, int64_t w, int64_t ho, int64_t wo, const em_conv_params *p) {
-  int64_t per_group = cout / p->groups;
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-  for (int64_t i = 0; i < n * cout; i++) {
-    int64_t img = i / cout, oc = i % cout;
-    const float *src = in + (img * cin + oc / per_group) * h * w;
-    const float *k = wt + oc * p->kh * p->kw;
-    float *dst = out + i * ho * wo, b = bias ? bias[oc] : 0.0f;
-    for (int64_t oy = 0; oy < ho; oy++) {
-      float *o = dst + oy * wo;
-      for (int64_t ox = 0; ox < wo; ox++) o[ox] = b;
-      for (int ky = 0; ky < p->kh; ky++) {
-        int64_t iy = oy * p->sh - p->pt + (int64_t)ky * p->dh;
-        if (iy < 0 || iy >= h) continue;
-        const float *row = src + iy * w;
-        for (int kx = 0; kx < p->kw; kx++) {
-          float kv = k[ky * p->kw + kx];
-          int64_t offx = (int64_t)kx * p->dw - p->pl, lo, hi;
-          valid_span(w, wo, p->sw, offx, &lo, &hi);
-          if (p->sw == 1) {
-            const float *r = row + offx + lo;
-            for (int64_t ox = lo; ox < hi; ox++) o[ox] += kv * *r++;
-          } else {
-            for (int64_t ox = lo; ox < hi; ox++) o[ox] += kv * row[ox * p->sw + offx];
-          }
-        }
-      }
-    }
-  }
-}
-
 /* Everything else: output_g (Cout/g x Ho*Wo) = weight_g (Cout/g x K) *
 ** col_g (K x Ho*Wo), K = Cin/g*kH*kW. For a 1x1 kernel with stride 1 and no
 ** padding the input already is that matrix. sgemm brings its own threads;
 ** nothing here runs in an OpenMP region. */
 static em_status conv_gemm(const float *in, float *out, const float *wt,
-                           int has_bias, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
+                           const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                            int64_t h, int64_t w, int64_t ho, int64_t wo,
                            const em_conv_params *p, em_err *err) {
   int g = p->groups;
   int64_t cin_g = cin / g, cout_g = cout / g, K = cin_g * p->kh * p->kw, hw = h * w, howo = ho * wo;
   int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
                !p->pt && !p->pl && !p->pb && !p->pr;
-  float beta = has_bias ? 1.0f : 0.0f;
   em_status st;
   if (!direct) {
     int64_t sz[2] = { cin * p->kh * p->kw, howo };
@@ -196,9 +191,13 @@ static em_status conv_gemm(const float *in, float *out, const float *wt,
       im2col(x, em_tensor_data(buf), cin, h, w, ho, wo, p);
       col = em_tensor_data(buf);
     }
-    for (int gi = 0; gi < g; gi++)
+    for (int gi = 0; gi < g; gi++) {
+      float *yg = y + gi * cout_g * howo;
       em_sgemm(0, 0, (int)cout_g, (int)howo, (int)K, 1.0f, wt + gi * cout_g * K, (int)K,
-               col + gi * K * howo, (int)howo, beta, y + gi * cout_g * howo, (int)howo);
+               col + gi * K * howo, (int)howo, 0.0f, yg, (int)howo);
+      if (epi_active(e))
+        finish_block(yg, e->res ? e->res + (yg - out) : NULL, e, gi * cout_g, cout_g, howo);
+    }
   }
   return EM_OK;
 }
@@ -207,37 +206,76 @@ static int shares(const em_tensor *a, const em_tensor *b) {
   return a && b && (a == b || (a->storage && a->storage == b->storage));
 }
 
+/* The residual's checks: the output's shape, no memory shared with it. */
+static em_status check_residual(const em_tensor *res, const int64_t osz[4], const em_tensor *output,
+                                em_err *err) {
+  char a[128];
+  if (!res->storage || res->ndim != 4 || res->size[0] != osz[0] || res->size[1] != osz[1] ||
+      res->size[2] != osz[2] || res->size[3] != osz[3])
+    return em_fail(err, EM_ESHAPE, "expected a residual of the output's shape %lldx%lldx%lldx%lld, got %s",
+                   (long long)osz[0], (long long)osz[1], (long long)osz[2], (long long)osz[3],
+                   em_tensor_shape_str(res, a, sizeof a));
+  if (shares(output, res))
+    return em_fail(err, EM_EARG, "output must not share memory with the residual");
+  return EM_OK;
+}
+
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                             const em_tensor *weight, const em_tensor *bias,
                             em_tensor *buf, const em_conv_params *p, em_err *err) {
-  em_tensor x, wt, b, scratch;
+  return em_conv2d_forward_ex(ctx, input, output, weight, bias, buf, p, NULL, err);
+}
+
+em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_tensor *weight, const em_tensor *bias,
+                               em_tensor *buf, const em_conv_params *p,
+                               const em_conv_epilogue *ep, em_err *err) {
+  em_tensor x, wt, b, r, scratch;
   int64_t ho = 0, wo = 0, n, cin, cout, h, w, osz[4];
-  int has_bias = bias && bias->storage;
+  int has_bias = bias && bias->storage, act = ep ? ep->act : EM_ACT_NONE;
+  int inline_act = act == EM_ACT_RELU || act == EM_ACT_CLAMP;
+  const em_tensor *res = ep && ep->residual ? ep->residual : NULL;
+  epi e;
   em_status st;
   if (!ctx || !input || !output || !weight || !p)
     return em_fail(err, EM_EARG, "conv2d: missing argument");
   if ((st = check_conv(input, weight, bias, p, &ho, &wo, err))) return st;
+  if (act < EM_ACT_NONE || act > EM_ACT_SOFTPLUS)
+    return em_fail(err, EM_EARG, "unknown activation %d in the convolution epilogue", act);
   if (shares(output, input) || shares(output, weight) || shares(output, bias) ||
-      shares(buf, input) || shares(buf, output) || shares(buf, weight))
+      shares(buf, input) || shares(buf, output) || shares(buf, weight) || shares(buf, res))
     return em_fail(err, EM_EARG, "output and scratch must not share memory with the inputs");
   n = input->size[0]; cin = input->size[1]; h = input->size[2]; w = input->size[3];
   cout = weight->size[0];
   osz[0] = n; osz[1] = cout; osz[2] = ho; osz[3] = wo;
-  em_tensor_init(&x); em_tensor_init(&wt); em_tensor_init(&b); em_tensor_init(&scratch);
+  if (res && (st = check_residual(res, osz, output, err))) return st;
+  em_tensor_init(&x); em_tensor_init(&wt); em_tensor_init(&b); em_tensor_init(&r);
+  em_tensor_init(&scratch);
   if ((st = em_tensor_contiguous(&x, input, err)) ||
       (st = em_tensor_contiguous(&wt, weight, err)) ||
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
+      (res && (st = em_tensor_contiguous(&r, res, err))) ||
       (st = em_tensor_resize(output, 4, osz, err)))
     goto done;
+  e.bias = has_bias ? em_tensor_data(&b) : NULL;
+  e.res = res ? em_tensor_data(&r) : NULL;
+  e.clamp = inline_act;
+  e.lo = act == EM_ACT_RELU ? 0.0f : ep ? ep->a : 0.0f;
+  e.hi = act == EM_ACT_RELU ? INFINITY : ep ? ep->b : 0.0f;
   if (cin / p->groups == 1 && p->groups > 1) {
-    conv_direct(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
-                has_bias ? em_tensor_data(&b) : NULL, n, cin, cout, h, w, ho, wo, p);
+    em_dw_args a = { em_tensor_data(&x), em_tensor_data(&wt), e.bias, e.res,
+                     em_tensor_data(output), n, cin, cout, h, w, ho, wo,
+                     inline_act ? act : EM_ACT_NONE, ep ? ep->a : 0.0f, ep ? ep->b : 0.0f };
+    em_depthwise_forward(ctx, &a, p);
   } else {
-    if (has_bias) fill_bias(em_tensor_data(output), em_tensor_data(&b), n, cout, ho * wo);
     st = conv_gemm(em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
-                   has_bias, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
+                   &e, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
   }
+  /* the activations with no inline form: one more pass, in place */
+  if (!st && act != EM_ACT_NONE && !inline_act)
+    st = em_act_forward(output, output, (em_act)act, ep->a, ep->b, err);
 done:
-  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&scratch);
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&r);
+  em_tensor_free(&scratch);
   return st;
 }

@@ -52,11 +52,16 @@ em_status em_fail(em_err *err, em_status code, const char *fmt, ...)
 
 /* Execution context: passed to kernels that run in parallel or need
 ** scratch memory. Owned by the caller (the Lua binding keeps one per state). */
+/* SIMD instruction sets of the hand-written kernels (depthwise.c), best last. */
+typedef enum em_isa { EM_ISA_C, EM_ISA_AVX2, EM_ISA_AVX512 } em_isa;
+
 typedef struct em_ctx {
   int nthreads;         /* >= 1 */
+  em_isa isa;           /* best the CPU runs (em_ctx_init); lower it to force a path */
 } em_ctx;
 
-void em_ctx_init(em_ctx *ctx);               /* nthreads = number of cores */
+void em_ctx_init(em_ctx *ctx);               /* nthreads = number of cores, isa = em_cpu_isa() */
+em_isa em_cpu_isa(void);                     /* AVX-512F, AVX2+FMA, or plain C */
 void em_ctx_set_threads(em_ctx *ctx, int n); /* also sets OpenBLAS's count */
 int em_ncores(void);
 
@@ -179,6 +184,32 @@ typedef struct em_conv_params {
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                             const em_tensor *weight, const em_tensor *bias,
                             em_tensor *buf, const em_conv_params *p, em_err *err);
+/* What runs on each output value before it is stored, in this order:
+** y = act(conv + bias + residual). residual (may be NULL) has the output's
+** shape N,Cout,Ho,Wo and must not share memory with the output; act and a, b
+** as em_act_forward (RELU and CLAMP are applied inside the kernels' loops,
+** the others in one more pass). NULL epilogue: plain convolution. */
+typedef struct em_conv_epilogue {
+  int act;              /* an em_act (declared below, with activation.c) */
+  float a, b;
+  const em_tensor *residual;
+} em_conv_epilogue;
+em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                               const em_tensor *weight, const em_tensor *bias,
+                               em_tensor *buf, const em_conv_params *p,
+                               const em_conv_epilogue *ep, em_err *err);
+/* depthwise.c (used by conv.c): one input plane per group (cin/groups == 1),
+** shapes already checked, data contiguous; bias and res may be NULL; act is
+** NONE, RELU or CLAMP (lo, hi). Picks the 3x3 stride 1/2 or generic kernel
+** for ctx->isa. */
+typedef struct em_dw_args {
+  const float *in, *wt, *bias, *res;
+  float *out;
+  int64_t n, cin, cout, h, w, ho, wo;
+  int act;              /* EM_ACT_NONE, EM_ACT_RELU or EM_ACT_CLAMP */
+  float lo, hi;
+} em_dw_args;
+void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params *p);
 /* Transposed convolution; weight in,out/groups,kH,kW; padding as in PyTorch
 ** (pt..pr remove rows/cols); output_padding adds at bottom/right. */
 em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 #include <cblas.h>
+#include <omp.h>
 
 #include "ember.h"
 
@@ -14,11 +15,16 @@ int em_ncores(void) {
 
 void em_ctx_init(em_ctx *ctx) {
   ctx->nthreads = em_ncores();
+  ctx->isa = em_cpu_isa();
 }
 
+/* OpenBLAS is its OpenMP build (Makefile: BLAS_LIB), so both counts size one
+** libgomp pool; OpenBLAS also runs single-threaded when called inside an
+** OpenMP region, which lets a kernel run independent sgemms in parallel. */
 void em_ctx_set_threads(em_ctx *ctx, int n) {
   ctx->nthreads = n > 0 ? n : 1;
   openblas_set_num_threads(ctx->nthreads);
+  omp_set_num_threads(ctx->nthreads);
 }
 
 void em_sgemm(int transA, int transB, int M, int N, int K, float alpha,

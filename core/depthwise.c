@@ -1,0 +1,226 @@
+/* depthwise.c -- convolution with one input plane per group (MobileNet's 3x3
+** depthwise layers): direct kernels in C, AVX2+FMA and AVX-512, epilogue fused. */
+
+#include <math.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define X86 1
+#else
+#define X86 0
+#endif
+
+#include "ember.h"
+
+/* The CPU's best set, asked once per em_ctx (em_ctx_init) rather than kept in
+** a global: a context may also be lowered to force a path (tests, timing).
+** libgcc's check includes the OS's support (XCR0) for the wider registers. */
+em_isa em_cpu_isa(void) {
+#if X86 && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return EM_ISA_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return EM_ISA_AVX2;
+#endif
+  return EM_ISA_C;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Outputs i in [0, count) whose taps i*s + off .. i*s + off + ext - 1 all
+** fall in [0, limit): [*lo, *hi). Outside it some tap reads padding. */
+static void inner_span(int64_t limit, int64_t count, int s, int64_t off, int64_t ext,
+                       int64_t *lo, int64_t *hi) {
+  *lo = clamp64(ceil_div(-off, s), 0, count);
+  *hi = clamp64(ceil_div(limit - off - ext + 1, s), *lo, count);
+}
+
+/* One plane's geometry and epilogue; clamp folds RELU (lo 0, hi inf) and CLAMP. */
+typedef struct plane {
+  const float *src, *k, *res;   /* input plane, kh*kw taps, residual plane or NULL */
+  float *dst, bias, lo, hi;
+  int64_t h, w, ho, wo;
+  int clamp;
+} plane;
+
+static inline float finish(const plane *q, float v, int64_t i) {
+  if (q->res) v += q->res[i];
+  if (q->clamp) v = v < q->lo ? q->lo : v > q->hi ? q->hi : v;
+  return v;
+}
+
+/* Any kernel, stride, dilation: each output row is accumulated tap by tap
+** over the span of outputs where the tap is inside the input (the row stays
+** in L1), then finished. Inlined into each ISA's function so the compiler
+** vectorises it for that ISA. */
+static inline __attribute__((always_inline))
+void plane_generic(const plane *q, const em_conv_params *p) {
+  for (int64_t oy = 0; oy < q->ho; oy++) {
+    float *o = q->dst + oy * q->wo;
+    for (int64_t ox = 0; ox < q->wo; ox++) o[ox] = q->bias;
+    for (int ky = 0; ky < p->kh; ky++) {
+      int64_t iy = oy * p->sh - p->pt + (int64_t)ky * p->dh;
+      if (iy < 0 || iy >= q->h) continue;
+      const float *row = q->src + iy * q->w;
+      for (int kx = 0; kx < p->kw; kx++) {
+        float kv = q->k[ky * p->kw + kx];
+        int64_t offx = (int64_t)kx * p->dw - p->pl, lo, hi;
+        inner_span(q->w, q->wo, p->sw, offx, 1, &lo, &hi);
+        if (p->sw == 1) {
+          const float *r = row + offx;
+          for (int64_t ox = lo; ox < hi; ox++) o[ox] += kv * r[ox];
+        } else {
+          for (int64_t ox = lo; ox < hi; ox++) o[ox] += kv * row[ox * p->sw + offx];
+        }
+      }
+    }
+    if (q->res || q->clamp)
+      for (int64_t ox = 0; ox < q->wo; ox++) o[ox] = finish(q, o[ox], oy * q->wo + ox);
+  }
+}
+
+static void plane_generic_c(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
+
+/* 3x3, no dilation, stride s: output (oy, ox) with bounds tests, for the
+** columns next to the padding. rows[ky] is NULL where the row is padding. */
+static inline float edge3x3(const plane *q, const float *const rows[3], int64_t ox, int s, int pl) {
+  float v = q->bias;
+  for (int ky = 0; ky < 3; ky++) {
+    if (!rows[ky]) continue;
+    for (int kx = 0; kx < 3; kx++) {
+      int64_t ix = ox * s - pl + kx;
+      if (ix >= 0 && ix < q->w) v += q->k[ky * 3 + kx] * rows[ky][ix];
+    }
+  }
+  return v;
+}
+
+/* The SIMD 3x3 kernels, one body for both widths. Each vector of V outputs
+** is summed in a register from bias, nine taps, residual and clamp, then
+** stored once; so a last partial vector may be recomputed overlapping the
+** previous one instead of falling back to scalar code. For stride 2 the V
+** needed inputs of a tap are every other one of 2V loaded: tap 0 is the
+** evens of the load at the window's start, taps 1 and 2 the evens and odds
+** of the load one further, so no load reads past the last input used. */
+#define DW3X3_BODY(VEC, V, LOADU, STOREU, SET1, FMA, ADD, MIN, MAX, EVENS, ODDS)       \
+  int64_t xa, xb;                                                                     \
+  VEC kv[9], vlo = SET1(q->lo), vhi = SET1(q->hi), vb = SET1(q->bias);                \
+  for (int i = 0; i < 9; i++) kv[i] = SET1(q->k[i]);                                  \
+  inner_span(q->w, q->wo, s, -(int64_t)pl, 3, &xa, &xb);                              \
+  for (int64_t oy = 0; oy < q->ho; oy++) {                                            \
+    const float *rows[3];                                                             \
+    float *o = q->dst + oy * q->wo;                                                   \
+    const float *res = q->res ? q->res + oy * q->wo : NULL;                           \
+    for (int ky = 0; ky < 3; ky++) {                                                  \
+      int64_t iy = oy * s - pt + ky;                                                  \
+      rows[ky] = iy >= 0 && iy < q->h ? q->src + iy * q->w : NULL;                    \
+    }                                                                                 \
+    int64_t edge_hi = xb - xa >= V ? xa : xb;   /* scalar up to here */               \
+    for (int64_t ox = 0; ox < edge_hi; ox++) o[ox] = finish(q, edge3x3(q, rows, ox, s, pl), oy * q->wo + ox); \
+    for (int64_t ox = xb; ox < q->wo; ox++) o[ox] = finish(q, edge3x3(q, rows, ox, s, pl), oy * q->wo + ox); \
+    if (edge_hi == xb) continue;                                                      \
+    for (int64_t x0 = xa; x0 < xb; x0 += V) {                                         \
+      int64_t ox = x0 + V <= xb ? x0 : xb - V;                                        \
+      VEC acc = vb;                                                                   \
+      for (int ky = 0; ky < 3; ky++) {                                                \
+        const float *r = rows[ky];                                                    \
+        if (!r) continue;                                                             \
+        r += ox * s - pl;                                                             \
+        if (s == 1) {                                                                 \
+          acc = FMA(kv[3 * ky], LOADU(r), acc);                                       \
+          acc = FMA(kv[3 * ky + 1], LOADU(r + 1), acc);                               \
+          acc = FMA(kv[3 * ky + 2], LOADU(r + 2), acc);                               \
+        } else {                                                                      \
+          VEC a0 = LOADU(r), a1 = LOADU(r + V), b0 = LOADU(r + 1), b1 = LOADU(r + 1 + V); \
+          acc = FMA(kv[3 * ky], EVENS(a0, a1), acc);                                  \
+          acc = FMA(kv[3 * ky + 1], EVENS(b0, b1), acc);                              \
+          acc = FMA(kv[3 * ky + 2], ODDS(b0, b1), acc);                               \
+        }                                                                             \
+      }                                                                               \
+      if (res) acc = ADD(acc, LOADU(res + ox));                                       \
+      if (q->clamp) acc = MIN(MAX(acc, vlo), vhi);                                    \
+      STOREU(o + ox, acc);                                                            \
+    }                                                                                 \
+  }
+
+#if X86 && defined(__GNUC__)
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f")))
+
+/* x0..x7, x8..x15 -> x0 x2 .. x14: in-lane shuffle, then 64-bit pairs reordered. */
+AVX2 static inline __m256 evens8(__m256 a, __m256 b) {
+  __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+AVX2 static inline __m256 odds8(__m256 a, __m256 b) {
+  __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+AVX512 static inline __m512 evens16(__m512 a, __m512 b) {
+  const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+AVX512 static inline __m512 odds16(__m512 a, __m512 b) {
+  const __m512i idx = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+
+AVX2 static void plane3x3_avx2(const plane *q, int s, int pt, int pl) {
+  DW3X3_BODY(__m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+             _mm256_add_ps, _mm256_min_ps, _mm256_max_ps, evens8, odds8)
+}
+AVX512 static void plane3x3_avx512(const plane *q, int s, int pt, int pl) {
+  DW3X3_BODY(__m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+             _mm512_add_ps, _mm512_min_ps, _mm512_max_ps, evens16, odds16)
+}
+AVX2 static void plane_generic_avx2(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
+AVX512 static void plane_generic_avx512(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
+#endif
+
+/* Which kernel runs every plane: decided once per call. */
+enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512 };
+
+static enum kind pick(em_isa isa, const em_conv_params *p) {
+#if X86 && defined(__GNUC__)
+  int k3 = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw &&
+           (p->sh == 1 || p->sh == 2);
+  if (isa >= EM_ISA_AVX512) return k3 ? K3_AVX512 : GENERIC_AVX512;
+  if (isa == EM_ISA_AVX2) return k3 ? K3_AVX2 : GENERIC_AVX2;
+#else
+  (void)isa; (void)p;
+#endif
+  return GENERIC_C;
+}
+
+void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params *p) {
+  int64_t per_group = a->cout / p->groups, planes = a->n * a->cout;
+  enum kind kind = pick(ctx->isa, p);
+  int clamp = a->act == EM_ACT_RELU || a->act == EM_ACT_CLAMP;
+  float lo = a->act == EM_ACT_RELU ? 0.0f : a->lo, hi = a->act == EM_ACT_RELU ? INFINITY : a->hi;
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+  for (int64_t i = 0; i < planes; i++) {
+    int64_t img = i / a->cout, oc = i % a->cout, osz = a->ho * a->wo;
+    plane q;
+    q.src = a->in + (img * a->cin + oc / per_group) * a->h * a->w;
+    q.k = a->wt + oc * p->kh * p->kw;
+    q.res = a->res ? a->res + i * osz : NULL;
+    q.dst = a->out + i * osz;
+    q.bias = a->bias ? a->bias[oc] : 0.0f;
+    q.lo = lo; q.hi = hi; q.clamp = clamp;
+    q.h = a->h; q.w = a->w; q.ho = a->ho; q.wo = a->wo;
+    switch (kind) {
+#if X86 && defined(__GNUC__)
+    case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
+    case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
+    case GENERIC_AVX512: plane_generic_avx512(&q, p); break;
+    case GENERIC_AVX2: plane_generic_avx2(&q, p); break;
+#endif
+    default: plane_generic_c(&q, p); break;
+    }
+  }
+}

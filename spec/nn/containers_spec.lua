@@ -14,11 +14,7 @@ local function conv(nin, nout, k, pad, w, b)
   return m
 end
 
-local function fails(m, input)
-  local ok, msg = pcall(m.forward, m, input)
-  assert.is_false(ok)
-  return msg
-end
+local function fails(m, input) return H.message(m.forward, m, input) end
 
 describe("containers run their children", function()
   it("a residual block: ConcatTable, CAddTable(true), ReLU", function()

@@ -455,6 +455,8 @@ function M.load(path, opts)
     cx.folding = false
     if not ok then
       local msg = type(err) == "table" and err.msg or tostring(err)
+      -- a constructor's or kernel's message, without the Lua position it carries
+      msg = tostring(msg):gsub("^[^\n]-%.lua:%d+: ", "")
       error(string.format("%s: %s: %s", file, check.label(node, i), msg), 0)
     end
   end
@@ -474,6 +476,8 @@ function M.load(path, opts)
   check.prune(graph)
   graph:clearState()
   graph:evaluate()
+  -- activations pooled, buffers reused once dead, from the first forward on
+  if opts.plan ~= false then require("ember.plan").attach(graph) end
   graph.onnx = { file = file, opset = opset, producer = model.producer_name, inputs = inputs,
                  outputs = g.outputs, ir_version = model.ir_version }
   return graph

@@ -15,6 +15,11 @@ local function window(cx, kernel, inshape, rank)
   local pads = cx:attr("pads", {})
   local auto = cx:attr("auto_pad", "NOTSET")
   local n = rank - 2
+  if type(strides) ~= "table" or type(dil) ~= "table" or type(pads) ~= "table" then
+    onnx_fail("strides, dilations and pads must be lists")
+  end
+  if #strides > 0 and #strides ~= n then onnx_fail(string.format("strides has %d values, expected %d", #strides, n)) end
+  if #dil > 0 and #dil ~= n then onnx_fail(string.format("dilations has %d values, expected %d", #dil, n)) end
   for _, v in ipairs(strides) do if v < 1 then onnx_fail("strides must be positive") end end
   for _, v in ipairs(dil) do if v < 1 then onnx_fail("dilations must be positive") end end
   if #pads > 0 and #pads ~= 2 * n then onnx_fail(string.format("pads has %d values, expected %d", #pads, 2 * n)) end
@@ -59,6 +64,8 @@ ops.Conv = { doc = "2-D and 1-D; group, dilations, pads, auto_pad", convert = fu
   local rank = W:dim()
   if rank ~= 4 and rank ~= 3 then onnx_fail("only 1-D and 2-D convolutions are supported, weight is " .. W:shape()) end
   local kernel = { W:size(3), rank == 4 and W:size(4) or 1 }
+  local ins = cx:shape(1)
+  if ins and #ins ~= rank then onnx_fail("the input has rank " .. #ins .. ", the weight " .. rank) end
   local ks = cx:attr("kernel_shape")
   if ks and (ks[1] ~= kernel[1] or (rank == 4 and ks[2] ~= kernel[2])) then
     onnx_fail("kernel_shape {" .. table.concat(ks, ", ") .. "} does not match the weight " .. W:shape())
@@ -93,12 +100,20 @@ ops.ConvTranspose = { doc = "1-D and 2-D; group, dilations, pads, output_padding
   if rank == 3 then W = W:view(W:size(1), W:size(2), W:size(3), 1) end
   local kernel = { W:size(3), W:size(4) }
   local group = cx:attr("group", 1)
+  local n = rank - 2
   local strides, dil = cx:attr("strides", { 1, 1 }), cx:attr("dilations", { 1, 1 })
   local adj = cx:attr("output_padding", { 0, 0 })
   local p = cx:attr("pads", { 0, 0, 0, 0 })
   local oshape = cx:attr("output_shape")
   local auto = cx:attr("auto_pad", "NOTSET")
   local inshape = cx:shape(1)
+  for _, what in ipairs{ "strides", "dilations", "output_padding" } do
+    local l = cx.node.attrs[what]
+    if l ~= nil and #l ~= n then onnx_fail(string.format("%s has %d values, expected %d", what, #l, n)) end
+  end
+  if cx.node.attrs.pads ~= nil and #p ~= 2 * n then onnx_fail(string.format("pads has %d values, expected %d", #p, 2 * n)) end
+  if oshape and #oshape < n then onnx_fail("output_shape has " .. #oshape .. " values, expected " .. n) end
+  if inshape and #inshape ~= rank then onnx_fail("the input has rank " .. #inshape .. ", the weight " .. rank) end
   if rank == 3 then
     -- 1-D as 2-D with width 1
     strides, dil, adj = { strides[1] or 1, 1 }, { dil[1] or 1, 1 }, { adj[1] or 0, 0 }

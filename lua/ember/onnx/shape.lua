@@ -437,6 +437,7 @@ ops.Gather = { doc = "indices constant or computed at run time",
     local axis = cx:attr("axis", 0)
     local idx = {}
     local rank, shape = cx:rank(1), cx:shape(1)
+    if rank then axis = F.axis(axis, rank) end
     for i, v in ipairs(vals(ind)) do
       v = math.tointeger(v)
       if not v then onnx_fail("indices must be integers") end

@@ -20,13 +20,24 @@ static void kernel_from(const em_tensor *w, em_conv_params *p) {
   p->kw = ok ? (int)w->size[3] : 0;
 }
 
+/* Activation names of the fused epilogue, in em_act's order (as core.act's). */
+static const char *const act_names[] = {
+  "none", "relu", "clamp", "leakyrelu", "elu", "sigmoid", "tanh",
+  "hardsigmoid", "hardswish", "silu", "gelu", "softplus", NULL
+};
+
 /* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
-**             padT, padB, dilationW, dilationH, groups) -> output
-** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller. */
+**             padT, padB, dilationW, dilationH, groups,
+**             [act|nil, a, b, residual|nil]) -> output
+** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller.
+** The optional tail is the fused epilogue: output = act(conv + bias +
+** residual), act a core.act kind with parameters a, b; residual has the
+** output's shape. */
 static int nn_conv2d(lua_State *L) {
   em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
   em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
-  em_conv_params p;
+  em_conv_params p = { 0 };   /* algo AUTO, no prepared Winograd weight */
+  em_conv_epilogue ep;
   em_err err;
   kernel_from(weight, &p);
   p.sw = opt_int(L, 6, 1); p.sh = opt_int(L, 7, 1);
@@ -34,7 +45,12 @@ static int nn_conv2d(lua_State *L) {
   p.pt = opt_int(L, 10, 0); p.pb = opt_int(L, 11, 0);
   p.dw = opt_int(L, 12, 1); p.dh = opt_int(L, 13, 1);
   p.groups = opt_int(L, 14, 1);
-  LT_CHECK(L, em_conv2d_forward(lt_ctx(L), input, output, weight, bias, buf, &p, &err), &err);
+  ep.act = luaL_checkoption(L, 15, "none", act_names);   /* index == em_act */
+  ep.a = (float)luaL_optnumber(L, 16, 0);
+  ep.b = (float)luaL_optnumber(L, 17, 0);
+  ep.residual = lt_opt(L, 18);
+  LT_CHECK(L, em_conv2d_forward_ex(lt_ctx(L), input, output, weight, bias, buf, &p, &ep, &err),
+           &err);
   lua_settop(L, 2);
   return 1;
 }
@@ -45,7 +61,7 @@ static int nn_conv2d(lua_State *L) {
 static int nn_conv_transpose2d(lua_State *L) {
   em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
   em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
-  em_conv_params p;
+  em_conv_params p = { 0 };   /* algo AUTO, no prepared Winograd weight */
   em_err err;
   int adjw, adjh;
   kernel_from(weight, &p);

@@ -10,6 +10,14 @@
 --   :setPadding(pt, pl, pb, pr) asymmetric padding, top left bottom right (ONNX's order)
 --   :setDilation(dW, dH)
 -- Input is N,C,H,W or C,H,W (one image; the output is then C,H,W too).
+--
+-- Fused epilogue (set by ember.fuse on a running graph, not by net files):
+-- output = act(conv + bias + residual) in the kernel's pass over the output.
+--   fusedAct      nil, or a core.act kind ("relu", "clamp"...), with
+--   fusedA, fusedB its parameters (ReLU6: "clamp", 0, 6)
+--   residual      nil, or a tensor of the output's shape, set just before
+--                 forward by the container that owns the shortcut
+--   fusedNames    what was folded in, for printing ({"relu"}, {"residual", "relu6"})
 
 local class = require "ember.class"
 local core = require "ember.core"
@@ -101,10 +109,42 @@ end
 
 function SpatialConvolution:updateOutput(input)
   local t, l, b, r = self:_pads()
+  local res = self.residual
+  if type(input) == "table" then   -- {x, residual}: an nn.Graph node fused with its Add
+    input, res = input[1], input[2]
+    if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
+  end
+  if res and res:dim() == 3 and input:dim() == 3 then res = res:reshape(1, res:size(1), res:size(2), res:size(3)) end
   return self:_batched(input, function(x, out)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
-                l, r, t, b, self.dilationW, self.dilationH, self.groups)
+                l, r, t, b, self.dilationW, self.dilationH, self.groups,
+                self.fusedAct, self.fusedA, self.fusedB, res)
   end)
+end
+
+-- An ONNX Add may broadcast; the fused kernel takes only the output's shape.
+function SpatialConvolution:_residualFits(x, res)
+  if x:dim() ~= 4 or res:dim() ~= 4 or res:size(1) ~= x:size(1) or res:size(2) ~= self.nOutputPlane then
+    return false
+  end
+  local t, l, b, r = self:_pads()
+  local function out(n, k, d, s, p) return (n + p - (k - 1) * d - 1) // s + 1 end
+  return res:size(3) == out(x:size(3), self.kH, self.dilationH, self.dH, t + b)
+     and res:size(4) == out(x:size(4), self.kW, self.dilationW, self.dW, l + r)
+end
+
+-- The unfused order for a residual of another shape: conv, add, activation.
+function SpatialConvolution:_addAfter(x, res)
+  local act, a, b = self.fusedAct, self.fusedA, self.fusedB
+  self._convOut = self._convOut or core.tensor()
+  self.output, self.fusedAct = self._convOut, nil
+  local ok, y = pcall(self.updateOutput, self, x)
+  self.fusedAct = act
+  if not ok then error(y, 0) end
+  self._sum = core.cadd_table({ y, res }, self._sum or core.tensor())
+  self.output = self._sum
+  if act then core.act(self.output, self.output, act, a, b) end
+  return self.output
 end
 
 function SpatialConvolution:clearState()
@@ -123,7 +163,9 @@ function SpatialConvolution:__repr()
   end
   s = s .. util.reprPadding(self) .. self:_reprExtra()
   if self.groups ~= 1 then s = s .. ", groups " .. self.groups end
-  return s .. (self.bias and ")" or ") without bias")
+  s = s .. (self.bias and ")" or ") without bias")
+  if self.fusedNames then s = s .. " + " .. table.concat(self.fusedNames, " + ") end
+  return s
 end
 
 SpatialConvolution._reprExtra = util.reprDilation

@@ -228,10 +228,20 @@ function Cx:emit(m, inputs, outputs)
       x = self.consts[ins[1]].tensor
     end
     local out = m:forward(x)
+    -- data movement on integer constants (Slice of a shape...) keeps them
+    -- integers: the first input's type, when every input has exact values
+    local dtype = self.consts[ins[1]].ints and self.consts[ins[1]].dtype
+    for _, n in ipairs(ins) do if not self.consts[n].ints then dtype = nil end end
     local outs = type(outputs) == "table" and outputs or { outputs }
     for j, n in ipairs(outs) do
       local t = type(outputs) == "table" and out[j] or out
-      self.consts[n] = M.const_tensor(t:clone())
+      local c = M.const_tensor(t:clone())
+      if dtype and t:nElement() <= 65536 then
+        local v = t:nElement() > 0 and t:contiguous():view(-1):totable() or {}
+        for k, x in ipairs(v) do v[k] = math.tointeger(x) or (x >= 0 and math.floor(x) or math.ceil(x)) end
+        c.dtype, c.ints = dtype, v
+      end
+      self.consts[n] = c
     end
     return out
   end

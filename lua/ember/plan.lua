@@ -1,0 +1,291 @@
+-- ember/plan.lua -- a memory plan for inference: the activations of a net
+-- live in a few pooled storages, each reused once its last reader ran.
+--
+--   local plan = require "ember.plan"
+--   plan.attach(net)          -- the next forward plans, the later ones reuse
+--   net:forward(x)            -- (a new input shape plans again)
+--   plan.memory(net)          -- {arena_bytes =, buffers =, planned =, ...}
+--
+-- How: the first forward of a shape runs traced: each leaf module (and each
+-- nn.Concat, which copies its children) records the tensors it read and the
+-- tensor it returned. A returned tensor sharing storage with an earlier one
+-- (a view, an in-place layer, Identity) is that value again; any other is a
+-- new buffer, live from its step to its last reader's (the net's outputs:
+-- to the end). Activations (ReLU, ReLU6, ELU, LeakyReLU) and CAddTable whose
+-- input dies at them are switched to in place. Buffers then get offsets in
+-- one arena, largest first at the lowest offset free during their life, and
+-- each module's output becomes a view of the arena at its offset: kernels
+-- resize outputs with em_tensor_resize, which keeps a shared storage of the
+-- right shape, so the steady state allocates nothing. A module that returns
+-- anything but its own self.output (tables, views of private buffers) keeps
+-- its own memory: correct, only not planned.
+--
+-- The net's modules are changed (output, inplace): plan a graph that owns
+-- its leaves (ember.load's m.graph does; ember.onnx.load's graph is its own).
+
+local core = require "ember.core"
+
+local M = {}
+
+local ALIGN = 16   -- floats: 64-byte offsets, as core's own storage
+
+-- Layers that may overwrite their input (Torch7's inplace flag).
+local INPLACE = { ["nn.ReLU"] = true, ["nn.ReLU6"] = true, ["nn.ELU"] = true,
+                  ["nn.LeakyReLU"] = true, ["nn.CAddTable"] = true }
+
+local function is_tensor(x)
+  local mt = getmetatable(x)
+  return type(mt) == "table" and mt.__name == "ember.Tensor"
+end
+
+local function flatten(x, into)
+  into = into or {}
+  if is_tensor(x) then into[#into + 1] = x
+  elseif type(x) == "table" then for _, v in ipairs(x) do flatten(v, into) end end
+  return into
+end
+
+local function sizes(t)
+  return t:dim() == 0 and {} or t:size()
+end
+
+local function shape_key(x)
+  local parts = {}
+  for _, t in ipairs(flatten(x)) do parts[#parts + 1] = t:shape() end
+  return table.concat(parts, ";")
+end
+
+---------------------------------------------------------------- tracing
+
+-- Runs root:updateOutput(input) with every module instrumented; returns the
+-- steps {module, inputs = {tensors}, output = tensor|nil} in execution order.
+local function trace(root, run, input)
+  local steps, wrapped = {}, {}
+  root:apply(function(m)
+    if m == root or (m.modules and m.__typename ~= "nn.Concat") then return end
+    local own = rawget(m, "updateOutput")
+    wrapped[m] = { own = own }
+    local orig = m.updateOutput
+    m.updateOutput = function(self, x)
+      local out = orig(self, x)
+      local ins = m.__typename == "nn.Concat" and flatten(self.outs) or flatten(x)
+      steps[#steps + 1] = { module = self, inputs = ins, output = out }
+      return out
+    end
+  end)
+  local ok, out = pcall(run, root, input)
+  for m, w in pairs(wrapped) do m.updateOutput = w.own end
+  if not ok then error(out, 0) end
+  return steps, out
+end
+
+-- Buffers of a trace: each new storage a step returned, with its life
+-- [first, last] in steps; values are tensors, each mapped to its buffer.
+local function liveness(steps, final)
+  local bufs, owner = {}, {}    -- owner: tensor -> buffer
+  local function find(t)
+    local b = owner[t]
+    if b then return b end
+    for _, c in ipairs(bufs) do
+      if c.tensor:isSameStorage(t) then owner[t] = c return c end
+    end
+    return nil
+  end
+  for s, st in ipairs(steps) do
+    st.index = s
+    st.inbufs = {}
+    for k, t in ipairs(st.inputs) do
+      local b = find(t)
+      if b then b.last = math.max(b.last, s) end
+      st.inbufs[k] = b or false   -- false: a net input or a constant
+    end
+    local out = st.output
+    if is_tensor(out) and out:nElement() > 0 then
+      local b = find(out)
+      if b then
+        b.last = math.max(b.last, s)
+      else
+        b = { tensor = out, first = s, last = s, step = st, size = out:nElement(),
+              plannable = rawequal(out, st.module.output) and out:isContiguous() }
+        bufs[#bufs + 1] = b
+        owner[out] = b
+      end
+      st.outbuf = b
+    end
+  end
+  for _, t in ipairs(flatten(final)) do
+    local b = find(t)
+    if b then b.last = math.huge end
+  end
+  return bufs
+end
+
+-- Switches layers whose input buffer dies at them to in place: their output
+-- is then that buffer (its life extends to the output's).
+local function make_inplace(steps, bufs)
+  local switched = {}
+  for _, st in ipairs(steps) do
+    local m, b = st.module, st.outbuf
+    if INPLACE[m.__typename] and not m.inplace and b and b.step == st and #st.inbufs > 0 then
+      local src = st.inbufs[1]
+      while src and src.merged do src = src.merged end   -- a chain of in-place layers
+      local x = st.inputs[1]
+      if src and src.last == st.index and src.plannable and x:isSameSizeAs(st.output)
+         and src.tensor:isSameStorage(x) then
+        -- another input of the step on the same buffer would be overwritten too
+        local alone = true
+        for k = 2, #st.inbufs do
+          local o = st.inbufs[k]
+          while o and o.merged do o = o.merged end
+          if o == src then alone = false end
+        end
+        if alone then
+          m.inplace = true
+          switched[#switched + 1] = m
+          src.last = b.last
+          b.merged = src
+        end
+      end
+    end
+  end
+  local kept = {}
+  for _, b in ipairs(bufs) do if not b.merged then kept[#kept + 1] = b end end
+  return kept, switched
+end
+
+-- Slots for the plannable buffers: largest first, each into the first slot
+-- none of whose buffers is alive at the same time (a slot is as large as
+-- its first, largest buffer), else a new slot. Slots are separate storages,
+-- not offsets in one: kernels refuse an output sharing storage with their
+-- input, and a step's input and output are always in different slots.
+local function place(bufs)
+  local list = {}
+  for _, b in ipairs(bufs) do if b.plannable then list[#list + 1] = b end end
+  table.sort(list, function(a, c)
+    if a.size ~= c.size then return a.size > c.size end
+    return a.first < c.first
+  end)
+  local slots = {}
+  for _, b in ipairs(list) do
+    local home
+    for _, sl in ipairs(slots) do
+      local free = true
+      for _, p in ipairs(sl.bufs) do
+        if p.first <= b.last and b.first <= p.last then free = false break end
+      end
+      if free then home = sl break end
+    end
+    if not home then
+      home = { size = b.size, bufs = {} }
+      slots[#slots + 1] = home
+    end
+    home.bufs[#home.bufs + 1] = b
+    b.slot = home
+  end
+  return list, slots
+end
+
+---------------------------------------------------------------- the plan
+
+local function undo(root, p)
+  if not p then return end
+  for _, m in ipairs(p.switched) do m.inplace = false end
+  for _, b in ipairs(p.buffers) do b.module.output = core.tensor() end
+end
+
+-- Plans root for input (runs one traced forward) and returns its output.
+local function build(root, run, input)
+  local old = rawget(root, "_plan")
+  undo(root, old)
+  root._plan = nil
+  local steps, out = trace(root, run, input)
+  local bufs = liveness(steps, out)
+  local kept, switched = make_inplace(steps, bufs)
+  local placed, slots = place(kept)
+  local total = 0
+  for i, sl in ipairs(slots) do
+    sl.storage = core.tensor(sl.size)
+    sl.index = i
+    total = total + sl.size
+  end
+  local p = { key = shape_key(input), slots = #slots, arena_floats = total, buffers = {},
+              switched = switched, steps = #steps, values = #bufs, unplanned = 0 }
+  for _, b in ipairs(placed) do
+    local m = b.step.module
+    m.output = b.slot.storage:narrow(1, 1, b.size):view(sizes(b.tensor))
+    p.buffers[#p.buffers + 1] = { module = m, slot = b.slot.index, size = b.size,
+                                  first = b.first, last = b.last }
+  end
+  for _, b in ipairs(kept) do if not b.plannable then p.unplanned = p.unplanned + b.size end end
+  local naive = 0
+  for _, b in ipairs(bufs) do naive = naive + b.size end
+  p.naive_floats = naive
+  root._plan = p
+  -- the traced pass's own outputs are garbage now; Lua does not see their size
+  steps, bufs, kept, placed, slots = nil, nil, nil, nil, nil
+  collectgarbage()
+  return out
+end
+
+-- Makes root plan its memory on its next forward (and again for each new
+-- input shape). Returns root.
+function M.attach(root)
+  if rawget(root, "_plan_run") then return root end
+  local run = root.updateOutput          -- the class's
+  root._plan_run = run
+  root.updateOutput = function(self, input)
+    local p = rawget(self, "_plan")
+    if p and p.key == shape_key(input) then return run(self, input) end
+    return build(self, run, input)
+  end
+  return root
+end
+
+-- Back to unplanned forward (each module its own output).
+function M.detach(root)
+  undo(root, rawget(root, "_plan"))
+  root._plan, root.updateOutput, root._plan_run = nil, nil, nil
+  return root
+end
+
+-- What the plan holds: arena_bytes (all slots), slots (pooled storages),
+-- buffers (values placed in them), values (buffers the traced forward made),
+-- unplanned_bytes (kept their own memory), naive_bytes (every value its own
+-- buffer, as without a plan), inplace (layers switched to in place); nil
+-- before the first forward.
+function M.memory(root)
+  local p = rawget(root, "_plan")
+  if not p then return nil end
+  return { arena_bytes = p.arena_floats * 4, slots = p.slots, buffers = #p.buffers, values = p.values,
+           unplanned_bytes = p.unplanned * 4, naive_bytes = p.naive_floats * 4,
+           inplace = #p.switched, steps = p.steps }
+end
+
+-- Checks the plan: no two buffers of one slot are alive at the same step.
+-- Returns true, or false and a message.
+function M.check(root)
+  local p = rawget(root, "_plan")
+  if not p then return false, "no plan" end
+  local bs = p.buffers
+  for i, a in ipairs(bs) do
+    for j = i + 1, #bs do
+      local b = bs[j]
+      if a.slot == b.slot and a.first <= b.last and b.first <= a.last then
+        return false, string.format("buffers %d and %d share slot %d while both are live", i, j, a.slot)
+      end
+    end
+  end
+  return true
+end
+
+-- The plan itself (for tests): {arena =, buffers = {{module, offset, size, first, last}}}.
+function M.get(root) return rawget(root, "_plan") end
+
+-- One im2col scratch for every convolution under root: only one runs at a time.
+function M.share_scratch(root)
+  local scratch = core.tensor()
+  root:apply(function(m) if m.finput then m.finput = scratch end end)
+  return root
+end
+
+return M

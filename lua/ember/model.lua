@@ -48,7 +48,12 @@
 -- nn.Identity. The folded convolutions are copies (one more set of their
 -- weights in memory); ember.load{..., fold = false} runs m.net itself.
 -- After changing m.net's weights, m:refold() makes the graph again. Leaf
--- modules are shared between m.net and m.graph (so are their outputs).
+-- modules are shared between m.net and m.graph (so are their outputs). The
+-- graph's activations follow a memory plan (ember/plan.lua: pooled buffers
+-- reused once dead, in-place activations; m:memory() reports it; plan =
+-- false runs without); its leaves then write into the plan's buffers, which
+-- m.net's structure (the same but for batch norms) uses the same way; its
+-- folded convolutions share one im2col scratch.
 --
 -- net may also be a declaration table itself (handy in tests).
 -- Options of ember.load besides net and weights: fold (default true), strict
@@ -57,13 +62,16 @@
 -- {instructions = 1e8, memory = 256 * 2^20, tensors = 2^31}: everything the
 -- load runs, from the net file to folding, counts), copy (default false:
 -- copy the weights into the net's own tensors instead of viewing the mapped
--- file, so rewriting the file later cannot change the model); the rest go to
--- build.
+-- file, so rewriting the file later cannot change the model), plan (default
+-- true: the memory plan), fuse (default true, with fold: ReLU/ReLU6 and
+-- residual adds run inside the convolution before them, ember/fuse.lua);
+-- the rest go to build.
 
 local ember = require "ember"
 local core = require "ember.core"
 local nn = require "ember.nn"
 local sandbox = require "ember.sandbox"
+local plan = require "ember.plan"
 
 local M = {}
 
@@ -274,7 +282,17 @@ end
 
 function Model:refold()
   self.graph = self.fold and fold_graph(self.net) or self.net
+  -- activations and residual adds into the convolutions (ember/fuse.lua)
+  if self.fold and self.fuse then require("ember.fuse").graph(self.graph) end
+  plan.share_scratch(self.graph)   -- one im2col scratch: one conv runs at a time
+  if self.plan then plan.attach(self.graph) end
   return self
+end
+
+-- The memory plan of m.graph (ember/plan.lua), after a forward: {arena_bytes,
+-- slots, buffers, values, naive_bytes, unplanned_bytes, inplace}; nil before.
+function Model:memory()
+  return plan.memory(self.graph)
 end
 
 ---------------------------------------------------------------- loading
@@ -323,7 +341,8 @@ local function resolve(spec)
 end
 
 -- Options for build: everything but the keys load itself uses.
-local own = { net = true, weights = true, fold = true, strict = true, limits = true, copy = true }
+local own = { net = true, weights = true, fold = true, strict = true, limits = true, copy = true,
+              plan = true, fuse = true }
 
 -- ember.load(name) or ember.load{net = path, weights = path, fold = true,
 -- strict = true, <build options...>}: a model, or an error (never half a model).
@@ -366,9 +385,13 @@ function M._load(opts, name)
     preprocess = decl.preprocess,
     labels = find_labels(decl.labels, path),
     fold = opts.fold ~= false,
+    plan = opts.plan ~= false,
+    fuse = opts.fuse ~= false,
     softmax_out = last_module(net).__typename == "nn.SoftMax",
   }, Model)
   m:refold()
+  -- random initial weights the file's replaced: storage Lua does not see
+  collectgarbage()
   return m
 end
 

@@ -1,0 +1,84 @@
+-- spec/plan_spec.lua -- ember.plan: outputs equal with and without the plan,
+-- no slot shared by two live buffers, no new storage in the steady state.
+
+local ember = require "ember"
+local nn = require "ember.nn"
+local plan = require "ember.plan"
+
+local function conv_relu(nin, nout)
+  return nn.Sequential():add(nn.SpatialConvolution(nin, nout, 3, 3, 1, 1, 1, 1)):add(nn.ReLU())
+end
+
+-- Sequential + Concat (inception) + ConcatTable/CAddTable (residual)
+local function branchy()
+  ember.manualSeed(3)
+  local inc = nn.Concat(2):add(conv_relu(4, 3)):add(conv_relu(4, 5))
+      :add(nn.Sequential():add(nn.SpatialMaxPooling(3, 3, 1, 1, 1, 1)):add(conv_relu(4, 2)))
+  local res = nn.Sequential()
+      :add(nn.ConcatTable():add(nn.Sequential():add(conv_relu(10, 10)):add(nn.SpatialConvolution(10, 10, 1, 1)))
+                           :add(nn.Identity()))
+      :add(nn.CAddTable()):add(nn.ReLU())
+  return nn.Sequential():add(conv_relu(3, 4)):add(inc):add(res)
+      :add(nn.SpatialAveragePooling(2, 2, 2, 2)):add(nn.ReLU())
+end
+
+-- a graph with a fork, a join and a value read late
+local function graph()
+  ember.manualSeed(4)
+  local g = nn.Graph({ "x" }, { "y" })
+  g:add(nn.SpatialConvolution(3, 6, 3, 3, 1, 1, 1, 1), "x", "a")
+  g:add(nn.ReLU(), "a", "b")
+  g:add(nn.SpatialConvolution(6, 6, 1, 1), "b", "c")
+  g:add(nn.Sigmoid(), "c", "d")
+  g:add(nn.CAddTable(), { "d", "b" }, "e")
+  g:add(nn.ReLU(), "e", "f")
+  g:add(nn.CMulTable(), { "f", "a" }, "y")
+  return g:check()
+end
+
+local function storages(net)
+  local list = {}
+  for _, b in ipairs(plan.get(net).buffers) do list[#list + 1] = b.module.output end
+  return list
+end
+
+for name, make in pairs{ branchy = branchy, graph = graph } do
+  describe("ember.plan on " .. name, function()
+    it("gives the same outputs, keeps live buffers apart and allocates nothing later", function()
+      local x = ember.randn(1, 3, 9, 9)
+      local ref = make():forward(x):clone()
+      local net = plan.attach(make())
+      local y1 = net:forward(x):clone()
+      local y2 = net:forward(x)
+      assert.equal(0, (y1 - ref):abs():max())
+      assert.equal(0, (y2 - ref):abs():max())
+      assert.is_true(plan.check(net))
+      local mem = plan.memory(net)
+      assert.is_true(mem.buffers > 0)
+      assert.is_true(mem.arena_bytes < mem.naive_bytes)
+      assert.is_true(mem.inplace > 0)
+      local before = storages(net)
+      local y3 = net:forward(x)
+      assert.is_true(y3:isSameStorage(y2))
+      for i, t in ipairs(storages(net)) do assert.is_true(t:isSameStorage(before[i]), "buffer " .. i) end
+      assert.equal(0, (y3 - ref):abs():max())
+      -- a new input shape plans again, still right
+      local x2 = ember.randn(2, 3, 7, 7)
+      local r2 = make():forward(x2)
+      assert.equal(0, (net:forward(x2) - r2):abs():max())
+      assert.is_true(plan.check(net))
+    end)
+  end)
+end
+
+describe("ember.plan.check", function()
+  it("finds two live buffers in one slot", function()
+    local net = plan.attach(graph())
+    net:forward(ember.randn(1, 3, 5, 5))
+    local bs = plan.get(net).buffers
+    bs[2].slot, bs[2].first, bs[2].last = bs[1].slot, bs[1].first, bs[1].last
+    local ok, msg = plan.check(net)
+    assert.is_false(ok)
+    assert.matches("share slot", msg)
+  end)
+end)

@@ -15,8 +15,10 @@
 --     becomes FusedResidual(body, shortcut): the shortcut runs first, the
 --     body's last conv gets {h, shortcut output}; CAddTable and the activation become
 --     nn.Identity (positions kept, so error paths read as before)
---   in an nn.Graph: Add(conv output read only there, another node's output)
---     becomes the conv with a table input {x, residual}.
+--   in an nn.Graph: Add(conv output read only there, another node's output
+--     or a graph input; not a constant) becomes the conv with a table input
+--     {x, residual} (a residual of another shape, as a broadcasting Add may
+--     have, falls back to conv, add, activation inside the module).
 -- A convolution that gets an epilogue is a copy (shallow: weights shared), so
 -- modules shared with m.net keep running unfused there. Containers are
 -- changed in place: call it on a copy (model.lua's graph is one).
@@ -231,7 +233,7 @@ local function graph_residuals(g)
         local conv = i and g.modules[i]
         if i and not removed[i] and not moved[i] and is_conv(conv) and not conv.fusedAct
            and not g.nodes[i].table and not g.nodes[i].multi and single_reader(r, cname) == j
-           and p[other] and p[other] ~= i then
+           and (p[other] and p[other] ~= i or g._known[other] == "input") then
           local c = fusable_copy(conv)
           c.fusedNames[#c.fusedNames + 1] = "residual"
           g.modules[j] = c

@@ -342,7 +342,8 @@ end
 -- Loads an ONNX model: an nn.Graph whose forward takes the graph inputs
 -- (a tensor, or a table of them in order or by name) and returns the output
 -- (a tensor, or a list for several). opts.probe = false skips the probe
--- forward (shapes then unknown: auto_pad and Shape need them).
+-- forward (shapes then unknown: auto_pad and Shape need them); opts.fuse =
+-- false keeps activations and residual Adds as nodes of their own.
 function M.load(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then error("ember.onnx.load: expected a file name", 2) end
@@ -486,8 +487,13 @@ function M.load(path, opts)
   check.prune(graph)
   graph:clearState()
   graph:evaluate()
+  -- Relu/Clip and residual Adds into the Conv before them (ember/fuse.lua)
+  if opts.fuse ~= false then require("ember.fuse").graph(graph) end
   -- activations pooled, buffers reused once dead, from the first forward on
-  if opts.plan ~= false then require("ember.plan").attach(graph) end
+  if opts.plan ~= false then
+    local ok, plan = pcall(require, "ember.plan")   -- the memory plan, where present
+    if ok then plan.attach(graph) end
+  end
   graph.onnx = { file = file, opset = opset, producer = model.producer_name, inputs = inputs,
                  outputs = g.outputs, ir_version = model.ir_version }
   return graph

@@ -47,7 +47,7 @@ ops.Clip = { doc = "min/max attributes (opset < 11) or inputs (>= 11)", convert 
   cx:emit(nn.Clamp(lo, hi), cx:input(1), cx:output())
 end }
 
-ops.PRelu = { doc = "slope of 1 or C values", convert = function(cx)
+ops.PRelu = { doc = "slope per channel (fast) or any broadcast", convert = function(cx)
   local slope = cx:tensor(2, "slope")
   local n, s = slope:nElement(), cx:shape(1)
   local c = s and s[2]

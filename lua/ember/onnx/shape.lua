@@ -48,7 +48,7 @@ local function alias_op(doc)
   end }
 end
 ops.Identity = alias_op("removed at import")
-ops.Dropout = alias_op("removed at import (inference)")
+ops.Dropout = alias_op("removed at import (inference; the mask is ones)")
 
 ---------------------------------------------------------------- constants
 

@@ -1,5 +1,7 @@
 -- bench/layers.lua -- the convolutions of ResNet-50 and Inception v3 (batch 1):
--- ember's GFLOP/s beside OpenBLAS sgemm on the same matrix product.
+-- ember's GFLOP/s beside OpenBLAS sgemm on the same matrix product; then
+-- MobileNet v2's depthwise layers, and convolutions with their ReLU fused
+-- (one pass over the output) beside the same followed by a separate ReLU.
 -- ./ember bench/layers.lua [threads=2] [seconds per measurement=0.15] [net name pattern]
 --
 -- For a layer Cin -> Cout, kH x kW, the product is M = Cout/groups,
@@ -15,7 +17,7 @@ local threads = tonumber(arg and arg[1]) or 2
 local budget = tonumber(arg and arg[2]) or 0.15
 local only = arg and arg[3]   -- e.g. "Inception" to run one table
 
--- name, count, Cin, H, W, Cout, kH, kW, stride, padH, padW
+-- name, count, Cin, H, W, Cout, kH, kW, stride, padH, padW [, groups]
 local nets = {
   { "ResNet-50 (224x224)", {
     { "conv1", 1, 3, 224, 224, 64, 7, 7, 2, 3, 3 },
@@ -87,6 +89,29 @@ local nets = {
     { "Mixed_7c 1x1 ->448", 1, 2048, 8, 8, 448, 1, 1, 1, 0, 0 },
     { "Mixed_7c pool 1x1", 1, 2048, 8, 8, 192, 1, 1, 1, 0, 0 },
   } },
+  -- depthwise (groups = channels): no matrix product to compare with ("-");
+  -- GF/s counts 2*9 flops per output
+  { "MobileNet v2 depthwise 3x3 (224x224)", {
+    { "features.1 dw", 1, 32, 112, 112, 32, 3, 3, 1, 1, 1, 32 },
+    { "features.2 dw s2", 1, 96, 112, 112, 96, 3, 3, 2, 1, 1, 96 },
+    { "features.3 dw", 1, 144, 56, 56, 144, 3, 3, 1, 1, 1, 144 },
+    { "features.4 dw s2", 1, 144, 56, 56, 144, 3, 3, 2, 1, 1, 144 },
+    { "features.5-6 dw", 2, 192, 28, 28, 192, 3, 3, 1, 1, 1, 192 },
+    { "features.7 dw s2", 1, 192, 28, 28, 192, 3, 3, 2, 1, 1, 192 },
+    { "features.8-11 dw", 4, 384, 14, 14, 384, 3, 3, 1, 1, 1, 384 },
+    { "features.12-13 dw", 2, 576, 14, 14, 576, 3, 3, 1, 1, 1, 576 },
+    { "features.14 dw s2", 1, 576, 14, 14, 576, 3, 3, 2, 1, 1, 576 },
+    { "features.15-17 dw", 3, 960, 7, 7, 960, 3, 3, 1, 1, 1, 960 },
+  } },
+}
+
+-- conv + ReLU: the kernel's fused epilogue against conv, then core.act
+local fused_layers = {
+  { "ResNet layer1 3x3", 64, 56, 56, 64, 3, 3, 1, 1, 1, 1 },
+  { "ResNet layer1 1x1 expand", 64, 56, 56, 256, 1, 1, 1, 0, 0, 1 },
+  { "ResNet layer3 3x3", 256, 14, 14, 256, 3, 3, 1, 1, 1, 1 },
+  { "MobileNet 1x1 expand", 24, 56, 56, 144, 1, 1, 1, 0, 0, 1 },
+  { "MobileNet dw 3x3", 144, 56, 56, 144, 3, 3, 1, 1, 1, 144 },
 }
 
 -- Median time of fn over repeated runs (at least 5, about `budget` seconds).
@@ -117,22 +142,54 @@ for _, net in ipairs(nets) do
                       "input", "kernel", "M x N x K", "ms", "GF/s", "sgemm", "ratio"))
   local total, total_gemm, flops = 0, 0, 0
   for _, l in ipairs(layers) do
-    local lname, count, cin, h, w, cout, kh, kw, s, ph, pw = table.unpack(l)
-    local m = ember.nn.SpatialConvolution(cin, cout, kw, kh, s, s, pw, ph):noBias()
+    local lname, count, cin, h, w, cout, kh, kw, s, ph, pw, g = table.unpack(l)
+    g = g or 1
+    local m = ember.nn.SpatialConvolution(cin, cout, kw, kh, s, s, pw, ph, g):noBias()
     local x = ember.rand(1, cin, h, w)
     local ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
-    local M, N, K = cout, ho * wo, cin * kh * kw
-    local A, B, C = ember.rand(M, K), ember.rand(K, N), ember.Tensor()
+    local M, N, K = cout // g, ho * wo, cin // g * kh * kw
     local t = median_time(function() m:forward(x) end)
-    local tg = median_time(function() core.sgemm(A, B, C) end)
-    local f = 2 * M * N * K
+    local f = 2 * M * N * K * g
+    local tg = t   -- depthwise: no product to compare with
+    if g == 1 then
+      local A, B, C = ember.rand(M, K), ember.rand(K, N), ember.Tensor()
+      tg = median_time(function() core.sgemm(A, B, C) end)
+    end
     total, total_gemm, flops = total + count * t, total_gemm + count * tg, flops + count * f
-    print(string.format("%-22s %3d %-15s %-9s %14s %8.3f %8.1f %8.1f %6.2f", lname, count,
+    print(string.format("%-22s %3d %-15s %-9s %14s %8.3f %8.1f %8s %6s", lname, count,
                         cin .. "x" .. h .. "x" .. w, kh .. "x" .. kw .. " s" .. s,
-                        M .. "x" .. N .. "x" .. K, t * 1e3, f / t / 1e9, f / tg / 1e9, t / tg))
+                        M .. "x" .. N .. "x" .. K, t * 1e3, f / t / 1e9,
+                        g == 1 and string.format("%.1f", f / tg / 1e9) or "-",
+                        g == 1 and string.format("%.2f", t / tg) or "-"))
   end
   print(string.format("%-22s %3s %-15s %-9s %14s %8.2f %8.1f %8.1f %6.2f", "all convolutions", "",
                       "", "", string.format("%.2f GFLOP", flops / 1e9), total * 1e3,
                       flops / total / 1e9, flops / total_gemm / 1e9, total / total_gemm))
   ::next::
+end
+
+if not only or ("fused ReLU"):find(only) then
+  print(string.format("\nconv + ReLU, fused epilogue vs conv then ReLU\n%-26s %-15s %-12s %10s %10s %7s",
+                      "layer", "input", "kernel", "fused ms", "apart ms", "gain"))
+  local tf_all, ta_all = 0, 0
+  for _, l in ipairs(fused_layers) do
+    local lname, cin, h, w, cout, kh, kw, s, ph, pw, g = table.unpack(l)
+    local m = ember.nn.SpatialConvolution(cin, cout, kw, kh, s, s, pw, ph, g)
+    local x, y = ember.rand(1, cin, h, w), ember.Tensor()
+    local tf = median_time(function()
+      local t, l_, b, r = m:_pads()
+      core.conv2d(x, y, m.weight, m.bias, m.finput, s, s, l_, r, t, b, 1, 1, g, "relu")
+    end)
+    local ta = median_time(function()
+      local t, l_, b, r = m:_pads()
+      core.conv2d(x, y, m.weight, m.bias, m.finput, s, s, l_, r, t, b, 1, 1, g)
+      core.act(y, y, "relu")
+    end)
+    tf_all, ta_all = tf_all + tf, ta_all + ta
+    print(string.format("%-26s %-15s %-12s %10.3f %10.3f %6.1f%%", lname, cin .. "x" .. h .. "x" .. w,
+                        kh .. "x" .. kw .. " s" .. s .. (g > 1 and " dw" or ""), tf * 1e3, ta * 1e3,
+                        (ta - tf) / ta * 100))
+  end
+  print(string.format("%-26s %-15s %-12s %10.3f %10.3f %6.1f%%", "all", "", "", tf_all * 1e3,
+                      ta_all * 1e3, (ta_all - tf_all) / ta_all * 100))
 end

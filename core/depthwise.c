@@ -170,6 +170,14 @@ AVX512 static inline __m512 odds16(__m512 a, __m512 b) {
   return _mm512_permutex2var_ps(a, idx, b);
 }
 
+/* 4 lanes (for planes too narrow for 8): the in-lane shuffle is the whole job. */
+AVX2 static inline __m128 evens4(__m128 a, __m128 b) { return _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); }
+AVX2 static inline __m128 odds4(__m128 a, __m128 b) { return _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)); }
+
+AVX2 static void plane3x3_fma128(const plane *q, int s, int pt, int pl) {
+  DW3X3_BODY(__m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_set1_ps, _mm_fmadd_ps,
+             _mm_add_ps, _mm_min_ps, _mm_max_ps, evens4, odds4)
+}
 AVX2 static void plane3x3_avx2(const plane *q, int s, int pt, int pl) {
   DW3X3_BODY(__m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
              _mm256_add_ps, _mm256_min_ps, _mm256_max_ps, evens8, odds8)
@@ -182,24 +190,30 @@ AVX2 static void plane_generic_avx2(const plane *q, const em_conv_params *p) { p
 AVX512 static void plane_generic_avx512(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
 #endif
 
-/* Which kernel runs every plane: decided once per call. */
-enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512 };
+/* Which kernel runs every plane: decided once per call. The 3x3 kernels
+** take the widest vector that fits the columns clear of padding (MobileNet's
+** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code). */
+enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_FMA128, K3_AVX2, K3_AVX512 };
 
-static enum kind pick(em_isa isa, const em_conv_params *p) {
+static enum kind pick(em_isa isa, const em_conv_params *p, int64_t w, int64_t wo) {
 #if X86 && defined(__GNUC__)
   int k3 = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw &&
            (p->sh == 1 || p->sh == 2);
-  if (isa >= EM_ISA_AVX512) return k3 ? K3_AVX512 : GENERIC_AVX512;
-  if (isa == EM_ISA_AVX2) return k3 ? K3_AVX2 : GENERIC_AVX2;
+  int64_t xa, xb;
+  inner_span(w, wo, p->sw, -(int64_t)p->pl, 3, &xa, &xb);
+  if (isa >= EM_ISA_AVX512 && !k3) return GENERIC_AVX512;
+  if (isa >= EM_ISA_AVX512 && xb - xa >= 16) return K3_AVX512;
+  if (isa >= EM_ISA_AVX2 && !k3) return GENERIC_AVX2;
+  if (isa >= EM_ISA_AVX2) return xb - xa >= 8 ? K3_AVX2 : K3_FMA128;
 #else
-  (void)isa; (void)p;
+  (void)isa; (void)p; (void)w; (void)wo;
 #endif
   return GENERIC_C;
 }
 
 void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params *p) {
   int64_t per_group = a->cout / p->groups, planes = a->n * a->cout;
-  enum kind kind = pick(ctx->isa, p);
+  enum kind kind = pick(ctx->isa, p, a->w, a->wo);
   int clamp = a->act == EM_ACT_RELU || a->act == EM_ACT_CLAMP;
   float lo = a->act == EM_ACT_RELU ? 0.0f : a->lo, hi = a->act == EM_ACT_RELU ? INFINITY : a->hi;
   #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
@@ -217,6 +231,7 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
 #if X86 && defined(__GNUC__)
     case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
     case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
+    case K3_FMA128: plane3x3_fma128(&q, p->sh, p->pt, p->pl); break;
     case GENERIC_AVX512: plane_generic_avx512(&q, p); break;
     case GENERIC_AVX2: plane_generic_avx2(&q, p); break;
 #endif

@@ -21,6 +21,16 @@ static void make(em_tensor *t, int64_t a, int64_t b, int64_t c, int64_t d) {
     em_tensor_data(t)[i] = (float)(2 * em_rng_uniform01(&rng) - 1);
 }
 
+/* Zero first: fields past these (algorithm choice...) keep their defaults. */
+static em_conv_params params(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
+                             int dil, int groups) {
+  em_conv_params p;
+  memset(&p, 0, sizeof p);
+  p.kh = kh; p.kw = kw; p.sh = sh; p.sw = sw; p.pt = pt; p.pl = pl; p.pb = pb; p.pr = pr;
+  p.dh = p.dw = dil; p.groups = groups;
+  return p;
+}
+
 static double act_ref(double v, int act, double a, double b) {
   switch (act) {
   case EM_ACT_RELU: return v > 0 ? v : 0;
@@ -65,7 +75,7 @@ static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *
   int dil = k3 ? 1 : randint(1, 2);
   int pt = randint(0, 2), pl = randint(0, 2), pb = randint(0, 2), pr = randint(0, 2);
   int64_t n = randint(1, 3), h = randint(1, 40), w = randint(1, 70);
-  em_conv_params p = { kh, kw, sh, sw, pt, pl, pb, pr, dil, dil, g };
+  em_conv_params p = params(kh, kw, sh, sw, pt, pl, pb, pr, dil, g);
   int64_t ekh = (int64_t)(kh - 1) * dil + 1, ekw = (int64_t)(kw - 1) * dil + 1;
   if (h + pt + pb < ekh) h = ekh;
   if (w + pl + pr < ekw) w = ekw;
@@ -121,7 +131,7 @@ static void test_mobilenet_shapes(void) {
   for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa(); isa++)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
       int c = shapes[i][0], hw = shapes[i][1], s = shapes[i][2];
-      em_conv_params p = { 3, 3, s, s, 1, 1, 1, 1, 1, 1, c };
+      em_conv_params p = params(3, 3, s, s, 1, 1, 1, 1, 1, c);
       em_tensor x, wt, bias, y;
       int64_t ho = (hw - 1) / s + 1;
       em_conv_epilogue ep = { EM_ACT_CLAMP, 0, 6, NULL };
@@ -147,7 +157,7 @@ static void test_gemm_epilogue(void) {
   for (int t = 0; t < 200; t++) one_case(em_cpu_isa(), 0, 0, t % 2, acts[t % 4], &worst);
   printf("  sgemm epilogue: max |diff| %.2g over 200 random layers\n", worst);
   em_tensor x, wt, y1, y2;
-  em_conv_params p = { 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1 };
+  em_conv_params p = params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1);
   make(&x, 2, 5, 7, 9); make(&wt, 4, 5, 1, 1);
   em_tensor_init(&y1); em_tensor_init(&y2);
   CHECK_OK(em_conv2d_forward(&ctx, &x, &y1, &wt, NULL, NULL, &p, &e_));
@@ -159,7 +169,7 @@ static void test_gemm_epilogue(void) {
 static void test_epilogue_errors(void) {
   em_tensor x, wt, y, res;
   em_err e;
-  em_conv_params p = { 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4 };
+  em_conv_params p = params(3, 3, 1, 1, 1, 1, 1, 1, 1, 4);
   em_conv_epilogue ep = { EM_ACT_RELU, 0, 0, NULL };
   make(&x, 1, 4, 6, 6); make(&wt, 4, 1, 3, 3); make(&res, 1, 4, 6, 5);
   em_tensor_init(&y);
@@ -186,7 +196,7 @@ static void test_epilogue_errors(void) {
 /* A residual that is a narrowed (non-contiguous) view is copied, not misread. */
 static void test_strided_residual(void) {
   em_tensor x, wt, y, big, res;
-  em_conv_params p = { 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3 };
+  em_conv_params p = params(3, 3, 2, 2, 1, 1, 1, 1, 1, 3);
   em_conv_epilogue ep = { EM_ACT_NONE, 0, 0, NULL };
   make(&x, 1, 3, 9, 9); make(&wt, 3, 1, 3, 3); make(&big, 1, 3, 5, 10);
   em_tensor_init(&y); em_tensor_init(&res);

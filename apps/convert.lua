@@ -103,7 +103,8 @@ commands.onnx = {
     if #pos ~= 1 then fail("expected one MODEL.onnx, got " .. #pos .. " file names") end
     if not opts.net or not opts.weights then fail("--net and --weights name the output files") end
     local model = pos[1]
-    local g = ember.onnx.load(model)
+    -- the graph as imported: a fused conv (ember/fuse.lua) has no net-file form
+    local g = ember.onnx.load(model, { fuse = false })
     local input, i1 = nil, g.onnx.inputs[1]
     if #g.onnx.inputs == 1 and i1.shape and #i1.shape == 4 then
       input = { i1.shape[2], i1.shape[3], i1.shape[4] }

@@ -104,6 +104,37 @@ describe("ember.fuse", function()
     C.close(f[2], pz, 1e-5)
   end)
 
+  it("ember.load of an nn.Graph net: m.graph fused, m.net's graph and nodes left as declared", function()
+    local decl = { input = { 4, 8, 8 }, build = function()
+      local g = nn.Graph({ "x" }, { "y" })
+      g:add(nn.SpatialConvolution(4, 4, 3, 3, 1, 1, 1, 1):named("c1"), "x", "a")
+      g:add(nn.ReLU(), "a", "b")
+      g:add(nn.SpatialConvolution(4, 4, 1, 1):named("c2"), "b", "c")
+      g:add(nn.CAddTable(), { "x", "c" }, "d")
+      g:add(nn.ReLU(), "d", "y")
+      return g:check()
+    end }
+    local m = ember.load{ net = decl }
+    assert.equal(2, #m.graph.modules)
+    assert.equal(5, #m.net.modules)
+    assert.same({ "a" }, m.net.nodes[1].outputs)
+    ember.manualSeed(5)
+    local x = ember.randn(2, 4, 8, 8)
+    local want = m.net:forward(x):clone()
+    C.close(m:forward(x), want, 1e-5)
+  end)
+
+  it("onnx.load fuses (chain.onnx: Conv -> Relu), and fuse = false keeps the Relu node", function()
+    local onnx = require "ember.onnx"
+    local dir = H.REF .. "/onnx/"
+    local f, p = onnx.load(dir .. "chain.onnx"), onnx.load(dir .. "chain.onnx", { fuse = false })
+    assert.equal(#p.modules - 1, #f.modules)
+    assert.truthy(fuse.report(f)[1]:find("%+ relu$"))
+    local x = ember.load_npy(dir .. "chain.in.npy")
+    C.close(f:forward(x), p:forward(x), 1e-6)
+    C.close(f:forward(x), H.ref("onnx", "chain.out"), 1e-4)
+  end)
+
   it("leaves a ConcatTable alone when the body does not end in a convolution", function()
     local body = nn.Sequential():add(nn.SpatialConvolution(3, 3, 1, 1)):add(nn.ReLU())
     local s = nn.Sequential():add(nn.ConcatTable():add(body):add(nn.Identity())):add(nn.CAddTable())

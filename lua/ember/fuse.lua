@@ -261,7 +261,9 @@ local function graph_acts(g)
         local c = fusable_copy(m)
         set_act(c, a)
         g.modules[i] = c
-        node.outputs = g.nodes[j].outputs
+        -- a new node table: a copied graph (model.lua's) shares them with m.net
+        g.nodes[i] = { inputs = node.inputs, outputs = g.nodes[j].outputs,
+                       table = node.table, multi = node.multi }
         removed[j] = true
       end
     end
@@ -278,6 +280,11 @@ fuse_module = function(m)
     fuse_residuals(m)
     fuse_acts(m)
   elseif m.__typename == "nn.Graph" then
+    -- node tables are replaced, never changed, in a list of our own: a copied
+    -- graph (model.lua's) shares the list and the tables with m.net
+    local nodes = {}
+    for i, node in ipairs(m.nodes) do nodes[i] = node end
+    m.nodes = nodes
     graph_residuals(m)
     graph_acts(m)
   end

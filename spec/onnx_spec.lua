@@ -227,6 +227,42 @@ describe("ember.onnx", function()
     end)
   end)
 
+  describe("apps/convert.lua onnx", function()
+    local exe = os.getenv("EMBER") or "./ember"
+    local out = DIR .. "converted"
+
+    it("writes a net file and weights that reload to the same outputs", function()
+      os.remove(out .. ".lua")
+      os.remove(out .. ".safetensors")
+      local ok = os.execute(exe .. " apps/convert.lua onnx " .. DIR .. "chain.onnx --net " .. out
+                            .. ".lua --weights " .. out .. ".safetensors > /dev/null")
+      assert.is_true(ok)
+      local src = read(out .. ".lua")
+      -- one line per layer, named after the ONNX nodes, declared with nn.Graph
+      assert.matches('nn.Graph%(%{ "x" %}, %{ "y" %}%)', src)
+      assert.matches('g:add%(nn.SpatialConvolution%(3, 4, 3, 3, 1, 1, 1, 1%):named%("conv"%), "x", "c"%)', src)
+      assert.matches('g:add%(nn.OnnxReshape%(%{ 2, %-1 %}%):named%("reshape"%), "r", "y"%)', src)
+      local ok2, m = pcall(ember.load, { net = out .. ".lua", weights = out .. ".safetensors" })
+      os.remove(out .. ".lua")
+      os.remove(out .. ".safetensors")
+      assert(ok2, tostring(m))
+      local x = ember.load_npy(DIR .. "chain.in.npy")
+      local g = onnx.load(DIR .. "chain.onnx", { fuse = false })
+      assert.equal(0, (m:forward(x) - g:forward(x)):abs():max())
+    end)
+
+    it("leaves no file behind when the model is bad", function()
+      os.remove(out .. ".lua")
+      os.remove(out .. ".safetensors")
+      local ok = os.execute(exe .. " apps/convert.lua onnx " .. DIR .. "cycle.onnx --net " .. out
+                            .. ".lua --weights " .. out .. ".safetensors 2> /dev/null")
+      assert.is_not_true(ok)
+      for _, p in ipairs{ out .. ".lua", out .. ".safetensors", out .. ".lua.tmp", out .. ".safetensors.tmp" } do
+        assert.is_nil(io.open(p, "rb"), p .. " exists")
+      end
+    end)
+  end)
+
   describe("load_tensor", function()
     it("reads a TensorProto file", function()
       local p = "/usr/share/libonnx-testdata/data/node/test_relu/test_data_set_0/input_0.pb"

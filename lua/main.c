@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/select.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -506,8 +509,16 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
-  lua_State *L = luaL_newstate();
+  lua_State *L;
   int status, ok;
+#ifdef __GLIBC__
+  /* A fixed threshold: tensors of 1 MB and more are mapped and go back to
+  ** the system when freed. glibc's default raises the threshold to the
+  ** largest block freed, after which large activations and scratch come
+  ** from the heap and its holes keep the process growing (ember/plan.lua). */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+  L = luaL_newstate();
   if (!L) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", argv[0]);
     return EXIT_FAILURE;

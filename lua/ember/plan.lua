@@ -198,6 +198,7 @@ local function build(root, run, input)
   local old = rawget(root, "_plan")
   undo(root, old)
   root._plan = nil
+  M.share_scratch(root)   -- before the pass: copies made after load (fuse) have their own
   local steps, out = trace(root, run, input)
   local bufs = liveness(steps, out)
   local kept, switched = make_inplace(steps, bufs)
@@ -281,10 +282,13 @@ end
 -- The plan itself (for tests): {arena =, buffers = {{module, offset, size, first, last}}}.
 function M.get(root) return rawget(root, "_plan") end
 
--- One im2col scratch for every convolution under root: only one runs at a time.
+-- One im2col scratch for every convolution under root (the first one found:
+-- only one convolution runs at a time).
 function M.share_scratch(root)
-  local scratch = core.tensor()
-  root:apply(function(m) if m.finput then m.finput = scratch end end)
+  local scratch
+  root:apply(function(m)
+    if m.finput then scratch = scratch or m.finput; m.finput = scratch end
+  end)
   return root
 end
 

@@ -80,6 +80,17 @@ describe("ember.load", function()
     assert.equal(d .. "/lua/ember/../../weights/small.safetensors", m.weights)
   end)
 
+  it("looks in each directory of $EMBER_PATH", function()
+    local d = tmpdir()
+    write(d .. "/nets/onpath.lua", SMALL)
+    local saved = os.getenv
+    os.getenv = function(k) if k == "EMBER_PATH" then return "/nonexistent:" .. d end return saved(k) end
+    local ok, m = pcall(ember.load, { net = "onpath" })
+    os.getenv = saved
+    assert(ok, m)
+    assert.equal(d .. "/nets/onpath.lua", m.path)
+  end)
+
   it("says where it looked for a missing net or weights file", function()
     local d = tmpdir()
     write(d .. "/nets/lonely.lua", SMALL)
@@ -90,9 +101,11 @@ describe("ember.load", function()
     local e2 = load_error("lonely")
     package.path = saved
     assert.matches("no net named 'no_such_net' (looked for nets/no_such_net.lua, "
-      .. d .. "/lua/ember/../../nets/no_such_net.lua)", e1, 1, true)
+      .. d .. "/lua/ember/../../nets/no_such_net.lua, "
+      .. d .. "/lua/ember/../../../ember/nets/no_such_net.lua)", e1, 1, true)
     assert.matches("no weights for 'lonely' (looked for weights/lonely.safetensors, "
-      .. d .. "/lua/ember/../../weights/lonely.safetensors)", e2, 1, true)
+      .. d .. "/lua/ember/../../weights/lonely.safetensors, "
+      .. d .. "/lua/ember/../../../ember/weights/lonely.safetensors)", e2, 1, true)
     assert.matches("cannot open net file nets/nope.lua", load_error{ net = "nets/nope.lua" }, 1, true)
   end)
 

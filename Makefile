@@ -8,9 +8,14 @@ CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 LUA_INC   ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIB   ?= $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
-BLAS_LIB  ?= -lopenblas
+# OpenBLAS's OpenMP build, linked by path (the libopenblas.so alternative is
+# usually the pthread build): its threads and ember's OpenMP loops are then one
+# libgomp pool instead of two sets of workers fighting for the cores.
+BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+BLAS_INC  ?= -I/usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_LIB  ?= $(BLAS_DIR)/libopenblas.so -Wl,-rpath,$(BLAS_DIR)
 STB_LIB   ?= $(shell pkg-config --libs stb 2>/dev/null || echo -lstb)
-DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev libstb-dev \
+DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-openmp-dev libstb-dev \
             lua-busted libreadline-dev python3-numpy python3-torch python3-torchvision \
             python3-onnx libonnx-testdata lua-cjson \
             libprotobuf-c-dev protobuf-c-compiler libonnx-dev darknet
@@ -55,6 +60,8 @@ deps:
 $(B)/core/%.o: core/%.c core/ember.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/core/gemm.o: CFLAGS += $(BLAS_INC)
 
 $(B)/lua/%.o: lua/%.c lua/lember.h core/ember.h
 	@mkdir -p $(dir $@)

@@ -179,6 +179,9 @@ typedef struct em_conv_params {
   int pt, pl, pb, pr;   /* padding top, left, bottom, right */
   int dh, dw;           /* dilation */
   int groups;
+  /* zero-initialised: the defaults (automatic choice, weight transformed per call) */
+  int algo;             /* an em_conv_algo (winograd.c section) */
+  const em_tensor *wino_weight;  /* em_winograd_prepare(weight), or NULL */
 } em_conv_params;
 /* output N,Cout,Ho,Wo. bias may be NULL or empty. buf is scratch (im2col). */
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
@@ -441,5 +444,30 @@ em_status em_image_normalize(const em_tensor *src, em_tensor *dst, const float *
 em_status em_image_invert(const em_tensor *src, em_tensor *dst, float range, em_err *err);
 /* channels 0 and 2 swapped (RGB <-> BGR), C = 3 or 4 */
 em_status em_image_swap_rb(const em_tensor *src, em_tensor *dst, em_err *err);
+
+/* -------------------------------------------------------------- winograd.c */
+/* 3x3 convolutions with stride 1, dilation 1 and groups 1 by Winograd's
+** F(4x4, 3x3): 36 sgemms U[k] (Cout x Cin) * V[k] (Cin x tiles) over 6x6
+** input tiles, a quarter of the direct method's multiplications.
+** em_conv2d_forward picks it (EM_CONV_AUTO) where it measured faster, or as
+** em_conv_params.algo says; params.wino_weight, when set, is the weight
+** already transformed (em_winograd_prepare), else it is transformed per call. */
+typedef enum em_conv_algo { EM_CONV_AUTO, EM_CONV_IM2COL, EM_CONV_WINOGRAD } em_conv_algo;
+/* weight out,in,3,3 -> out 36,out,in (G g G^T, computed in double) */
+em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *err);
+int em_winograd_fits(const em_conv_params *p);    /* kernel, stride, dilation, groups fit */
+/* used by conv.c: shapes checked, data contiguous; bias and res may be NULL;
+** clamp: the output is clamped to [lo, hi] after bias and residual. */
+typedef struct em_wino_args {
+  const float *in, *bias, *res;
+  float *out;
+  int64_t n, cin, cout, h, w, ho, wo;
+  int pt, pl;           /* top and left padding (the rest follows from ho, wo) */
+  int clamp;
+  float lo, hi;
+} em_wino_args;
+/* u: the transformed weight 36,Cout,Cin; buf: scratch, resized */
+em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,
+                              em_tensor *buf, em_err *err);
 
 #endif

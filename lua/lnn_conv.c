@@ -26,13 +26,17 @@ static const char *const act_names[] = {
   "hardsigmoid", "hardswish", "silu", "gelu", "softplus", NULL
 };
 
+/* em_conv_algo's names, in its order */
+static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
+
 /* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
 **             padT, padB, dilationW, dilationH, groups,
-**             [act|nil, a, b, residual|nil]) -> output
+**             [act|nil, a, b, residual|nil, wino|nil, algo|nil]) -> output
 ** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller.
 ** The optional tail is the fused epilogue: output = act(conv + bias +
 ** residual), act a core.act kind with parameters a, b; residual has the
-** output's shape. */
+** output's shape. wino: core.winograd_prepare(weight) kept by the caller;
+** algo "auto" (default), "im2col" or "winograd" (to force one in tests). */
 static int nn_conv2d(lua_State *L) {
   em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
   em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
@@ -49,6 +53,8 @@ static int nn_conv2d(lua_State *L) {
   ep.a = (float)luaL_optnumber(L, 16, 0);
   ep.b = (float)luaL_optnumber(L, 17, 0);
   ep.residual = lt_opt(L, 18);
+  p.wino_weight = lt_opt(L, 19);
+  p.algo = luaL_checkoption(L, 20, "auto", algo_names);   /* index == em_conv_algo */
   LT_CHECK(L, em_conv2d_forward_ex(lt_ctx(L), input, output, weight, bias, buf, &p, &ep, &err),
            &err);
   lua_settop(L, 2);
@@ -61,7 +67,7 @@ static int nn_conv2d(lua_State *L) {
 static int nn_conv_transpose2d(lua_State *L) {
   em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
   em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
-  em_conv_params p = { 0 };   /* algo AUTO, no prepared Winograd weight */
+  em_conv_params p = { 0 };
   em_err err;
   int adjw, adjh;
   kernel_from(weight, &p);
@@ -73,6 +79,16 @@ static int nn_conv_transpose2d(lua_State *L) {
   p.groups = opt_int(L, 16, 1);
   LT_CHECK(L, em_conv_transpose2d_forward(lt_ctx(L), input, output, weight, bias, buf, &p,
                                           adjh, adjw, &err), &err);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* core.winograd_prepare(weight, out) -> out: a 3x3 convolution's weight
+** (out,in,3,3) transformed for Winograd F(4x4, 3x3), 36,out,in. */
+static int nn_winograd_prepare(lua_State *L) {
+  em_tensor *weight = lt_check(L, 1), *out = lt_check(L, 2);
+  em_err err;
+  LT_CHECK(L, em_winograd_prepare(weight, out, &err), &err);
   lua_settop(L, 2);
   return 1;
 }
@@ -119,6 +135,7 @@ static int nn_sgemm(lua_State *L) {
 const luaL_Reg em_l_nn_conv[] = {
   {"conv2d", nn_conv2d},
   {"conv_transpose2d", nn_conv_transpose2d},
+  {"winograd_prepare", nn_winograd_prepare},
   {"linear", nn_linear},
   {"sgemm", nn_sgemm},
   {NULL, NULL}

@@ -24,7 +24,7 @@ static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_
 
 static em_conv_params params(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
                              int dh, int dw, int groups) {
-  em_conv_params p = { kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups };
+  em_conv_params p = { kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, EM_CONV_AUTO, NULL };
   return p;
 }
 

@@ -1,0 +1,160 @@
+/* test_winograd.c -- Winograd F(4x4, 3x3) against the definition on random
+** shapes (direct and through em_conv2d_forward), its epilogue, and its errors. */
+
+#include "test.h"
+
+static em_rng rng;
+static em_ctx ctx;
+static double worst;   /* largest error seen, relative to max |reference| */
+
+static int randint(int lo, int hi) {   /* [lo, hi] */
+  return lo + (int)(em_rng_next(&rng) % (uint64_t)(hi - lo + 1));
+}
+
+static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_t d) {
+  int64_t sz[4] = { a, b, c, d };
+  em_err e;
+  em_tensor_init(t);
+  if (em_tensor_new(t, ndim, sz, &e) != EM_OK) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+  for (int64_t i = 0; i < em_tensor_nelement(t); i++)
+    em_tensor_data(t)[i] = (float)(2 * em_rng_uniform01(&rng) - 1);
+}
+
+/* 3x3, stride 1, in double: y = clamp(conv + bias + res). */
+static void ref(const em_tensor *x, const em_tensor *w, const float *bias, const float *res,
+                int pt, int pl, int64_t ho, int64_t wo, float lo, float hi, double *y) {
+  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3], cout = w->size[0];
+  const float *X = em_tensor_data(x), *W = em_tensor_data(w);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t o = 0; o < cout; o++)
+      for (int64_t oy = 0; oy < ho; oy++)
+        for (int64_t ox = 0; ox < wo; ox++) {
+          int64_t at = ((i * cout + o) * ho + oy) * wo + ox;
+          double s = (bias ? bias[o] : 0) + (res ? res[at] : 0);
+          for (int64_t c = 0; c < cin; c++)
+            for (int ky = 0; ky < 3; ky++)
+              for (int kx = 0; kx < 3; kx++) {
+                int64_t iy = oy - pt + ky, ix = ox - pl + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                s += (double)X[((i * cin + c) * h + iy) * wd + ix] * W[((o * cin + c) * 3 + ky) * 3 + kx];
+              }
+          y[at] = s < lo ? lo : s > hi ? hi : s;
+        }
+}
+
+/* max |got - want| <= 1e-4 max |want| (want not all zero) */
+static void compare(const float *got, const double *want, int64_t n) {
+  double m = 0, d = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (fabs(want[i]) > m) m = fabs(want[i]);
+    double e = fabs(got[i] - want[i]);
+    if (!(e <= d)) d = e;
+  }
+  if (m > 0 && d / m > worst) worst = d / m;
+  if (!(d <= 1e-4 * (m > 0 ? m : 1))) {
+    fprintf(stderr, "  max diff %g (scale %g)\n", d, m);
+    CHECK(d <= 1e-4 * (m > 0 ? m : 1));
+  }
+}
+
+/* Random shapes straight through em_winograd_forward: sizes not multiples
+** of 4, asymmetric padding, batches, with and without bias, residual, clamp. */
+static void test_random(void) {
+  for (int iter = 0; iter < 60; iter++) {
+    int64_t n = randint(1, 3), cin = randint(1, 24), cout = randint(1, 20);
+    int pt = randint(0, 2), pl = randint(0, 2), pb = randint(0, 2), pr = randint(0, 2);
+    int64_t h = randint(3 - pt - pb > 1 ? 3 - pt - pb : 1, 19), w = randint(3 - pl - pr > 1 ? 3 - pl - pr : 1, 21);
+    int64_t ho = h + pt + pb - 2, wo = w + pl + pr - 2;
+    int with_bias = iter % 2, with_res = iter % 3 == 0, clamp = iter % 4 == 1;
+    em_tensor x, wt, b, r, u, y, buf;
+    make(&x, 4, n, cin, h, w);
+    make(&wt, 4, cout, cin, 3, 3);
+    make(&b, 1, cout, 1, 1, 1);
+    make(&r, 4, n, cout, ho, wo);
+    em_tensor_init(&u); em_tensor_init(&buf); make(&y, 4, n, cout, ho, wo);
+    float lo = clamp ? 0.0f : -INFINITY, hi = clamp ? 1.5f : INFINITY;
+    const float *bias = with_bias ? em_tensor_data(&b) : NULL, *res = with_res ? em_tensor_data(&r) : NULL;
+    em_wino_args a = { em_tensor_data(&x), bias, res, em_tensor_data(&y), n, cin, cout, h, w,
+                       ho, wo, pt, pl, clamp, lo, hi };
+    double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
+    ref(&x, &wt, bias, res, pt, pl, ho, wo, lo, hi, want);
+    CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
+    CHECK(u.ndim == 3 && u.size[0] == 36 && u.size[1] == cout && u.size[2] == cin);
+    em_ctx_set_threads(&ctx, 1 + iter % 2);
+    CHECK_OK(em_winograd_forward(&ctx, &a, &u, &buf, &e_));
+    compare(em_tensor_data(&y), want, n * cout * ho * wo);
+    free(want);
+    em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&r);
+    em_tensor_free(&u); em_tensor_free(&y); em_tensor_free(&buf);
+  }
+}
+
+/* Through em_conv2d_forward with algo forced to WINOGRAD, with a prepared
+** weight and without one (transformed per call), and AUTO on a large layer:
+** all agree with the definition. */
+static void test_conv_dispatch(void) {
+  for (int iter = 0; iter < 24; iter++) {
+    int64_t n = randint(1, 2), cin = randint(1, 40), cout = randint(1, 40);
+    int pad = randint(0, 1), pb = randint(0, 2);
+    int64_t h = randint(3, 30), w = randint(3, 30);
+    int64_t ho = h + pad + pb - 2, wo = w + pad + pad - 2;
+    em_tensor x, wt, b, u, y, buf;
+    em_conv_params p = { 3, 3, 1, 1, pad, pad, pb, pad, 1, 1, 1, EM_CONV_WINOGRAD, NULL };
+    make(&x, 4, n, cin, h, w);
+    make(&wt, 4, cout, cin, 3, 3);
+    make(&b, 1, cout, 1, 1, 1);
+    em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
+    double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
+    ref(&x, &wt, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
+    if (iter % 3 == 0) p.algo = EM_CONV_AUTO;
+    if (iter % 2) {
+      CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
+      p.wino_weight = &u;
+    }
+    CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
+    CHECK(y.ndim == 4 && y.size[0] == n && y.size[1] == cout && y.size[2] == ho && y.size[3] == wo);
+    if (y.ndim == 4 && y.size[2] == ho && y.size[3] == wo) compare(em_tensor_data(&y), want, n * cout * ho * wo);
+    free(want);
+    em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&u);
+    em_tensor_free(&y); em_tensor_free(&buf);
+  }
+}
+
+static void test_errors(void) {
+  em_tensor x, wt, w5, u, y, buf, flat;
+  em_err e;
+  make(&x, 4, 1, 4, 8, 8);
+  make(&wt, 4, 5, 4, 3, 3);
+  make(&w5, 4, 5, 4, 5, 5);
+  make(&flat, 2, 5, 36, 1, 1);
+  em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
+  test_expect_error(em_winograd_prepare(&w5, &u, &e), EM_ESHAPE, &e, "expected a weight out,in,3,3, got 5x4x5x5");
+  test_expect_error(em_winograd_prepare(&flat, &u, &e), EM_ESHAPE, &e, "got 5x36");
+  test_expect_error(em_winograd_prepare(&wt, &wt, &e), EM_EARG, &e, "must not share memory");
+  test_expect_error(em_winograd_prepare(&u, &y, &e), EM_ESHAPE, &e, "expected a weight");
+  /* forced on a convolution it cannot do */
+  em_conv_params p5 = { 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL };
+  test_expect_error(em_conv2d_forward(&ctx, &x, &y, &w5, NULL, &buf, &p5, &e), EM_EARG, &e,
+                    "winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
+  em_conv_params ps = { 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL };
+  test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &ps, &e), EM_EARG, &e, "winograd needs");
+  em_conv_params pa = { 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 7, NULL };
+  test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &pa, &e), EM_EARG, &e,
+                    "unknown convolution algorithm 7");
+  /* a prepared weight of another shape */
+  em_conv_params p = { 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, EM_CONV_WINOGRAD, &flat };
+  test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &p, &e), EM_ESHAPE, &e,
+                    "expected a contiguous transformed weight 36x5x4, got 5x36");
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&w5); em_tensor_free(&u);
+  em_tensor_free(&y); em_tensor_free(&buf); em_tensor_free(&flat);
+}
+
+int main(void) {
+  em_rng_seed(&rng, 7);
+  em_ctx_init(&ctx);
+  TEST_RUN(test_random);
+  TEST_RUN(test_conv_dispatch);
+  TEST_RUN(test_errors);
+  printf("winograd: largest error %.3g x max |reference|\n", worst);
+  TEST_REPORT();
+}

@@ -1,0 +1,288 @@
+/* winograd.c -- 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3): 36
+** multiplications per 4x4 output block and channel pair instead of 144. */
+
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "ember.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+/* Lavin & Gray's F(4x4, 3x3): Y = A^T [(G g G^T) . (B^T d B)] A with a 6x6
+** input tile d, a 3x3 kernel g and a 4x4 output block Y, built on the points
+** 0, 1, -1, 1/2, -2 and infinity rather than the usual 0, +-1, +-2: half the
+** float error (Barabasz et al., 2020), which Inception v3 needs to stay within
+** 1e-4 of PyTorch's logits (its error was 1.04e-4 with +-2). The input tiles
+** overlap by 2 (a tile per 4 outputs); the elementwise product over the 36
+** positions, summed over input channels, is 36 independent matrix products
+** U[k] (Cout x Cin) * V[k] (Cin x tiles). Tiles run over all images (tile t:
+** image t / (th*tw), then row, column) and are cut into chunks of ct tiles;
+** a thread takes a chunk from input to output with its own scratch,
+**   V: [36][Cin][ct]   the chunk's transformed input tiles
+**   M: [36][Cout][ct]  their products with U,
+** small enough to stay in its core's cache: with whole-layer V and M the
+** transforms spent most of their time waiting for memory. */
+#define T 6                 /* input tile side */
+#define KK (T * T)          /* 36 products */
+#define TB 16               /* tiles per transform block: the vectorised width */
+#ifndef CHUNK_BYTES
+#define CHUNK_BYTES (1 << 20)   /* V and M of one chunk */
+#endif
+
+/* The weight transform: U[k][o][i] = (G g_oi G^T)[k], in double so the
+** prepared weights carry no more rounding than one float store. */
+em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *err) {
+  static const double G[T][3] = {
+    { 1, 0, 0 }, { 1.0 / 3, 1.0 / 3, 1.0 / 3 }, { -1.0 / 3, 1.0 / 3, -1.0 / 3 },
+    { -16.0 / 15, -8.0 / 15, -4.0 / 15 }, { 1.0 / 15, -2.0 / 15, 4.0 / 15 }, { 0, 0, 1 } };
+  char a[128];
+  em_tensor wt;
+  em_status st;
+  int64_t cout, cin, sz[3];
+  if (!weight || !out) return em_fail(err, EM_EARG, "winograd_prepare: missing argument");
+  if (!weight->storage || weight->ndim != 4 || weight->size[2] != 3 || weight->size[3] != 3 ||
+      weight->size[0] < 1 || weight->size[1] < 1)
+    return em_fail(err, EM_ESHAPE, "expected a weight out,in,3,3, got %s",
+                   em_tensor_shape_str(weight, a, sizeof a));
+  if (out == weight || (out->storage && out->storage == weight->storage))
+    return em_fail(err, EM_EARG, "the transformed weight must not share memory with the weight");
+  cout = weight->size[0]; cin = weight->size[1];
+  sz[0] = KK; sz[1] = cout; sz[2] = cin;
+  em_tensor_init(&wt);
+  if ((st = em_tensor_contiguous(&wt, weight, err)) || (st = em_tensor_resize(out, 3, sz, err)))
+    goto done;
+  const float *g = em_tensor_data(&wt);
+  float *u = em_tensor_data(out);
+  for (int64_t oi = 0; oi < cout * cin; oi++) {
+    const float *k = g + oi * 9;
+    double tmp[T][3];   /* G g */
+    for (int r = 0; r < T; r++)
+      for (int c = 0; c < 3; c++)
+        tmp[r][c] = G[r][0] * k[c] + G[r][1] * k[3 + c] + G[r][2] * k[6 + c];
+    for (int r = 0; r < T; r++)
+      for (int c = 0; c < T; c++)
+        u[(int64_t)(r * T + c) * cout * cin + oi] =
+          (float)(tmp[r][0] * G[c][0] + tmp[r][1] * G[c][1] + tmp[r][2] * G[c][2]);
+  }
+done:
+  em_tensor_free(&wt);
+  return st;
+}
+
+/* Shapes of one call, shared by the three phases. */
+typedef struct wino {
+  const float *in, *bias, *res, *u;
+  float *out;
+  int64_t n, cin, cout, h, w, ho, wo, th, tw, tiles, ct;
+  int pt, pl, clamp;
+  float lo, hi;
+} wino;
+
+/* Where the TB tiles of a block start: the input offset of each 6x6 patch
+** (channel 0), whether it lies wholly inside the image, and the output
+** offset of its 4x4 block with the rows and columns that fit. Computed once
+** per block, shared by every channel. */
+typedef struct block {
+  int64_t src[TB], dst[TB], y0[TB], x0[TB];
+  int inside[TB], rows[TB], cols[TB], n;
+} block;
+
+static void locate(const wino *s, int64_t t0, block *b) {
+  int64_t per = s->th * s->tw;
+  b->n = s->tiles - t0 < TB ? (int)(s->tiles - t0) : TB;
+  for (int j = 0; j < b->n; j++) {
+    int64_t t = t0 + j, img = t / per, ty = t % per / s->tw, tx = t % s->tw;
+    int64_t y0 = ty * 4 - s->pt, x0 = tx * 4 - s->pl;
+    b->y0[j] = y0; b->x0[j] = x0;
+    b->src[j] = img * s->cin * s->h * s->w + y0 * s->w + x0;
+    b->inside[j] = y0 >= 0 && x0 >= 0 && y0 + T <= s->h && x0 + T <= s->w;
+    b->dst[j] = img * s->cout * s->ho * s->wo + ty * 4 * s->wo + tx * 4;
+    b->rows[j] = s->ho - ty * 4 < 4 ? (int)(s->ho - ty * 4) : 4;
+    b->cols[j] = s->wo - tx * 4 < 4 ? (int)(s->wo - tx * 4) : 4;
+  }
+}
+
+/* The 6x6 patches of a block in channel c into g[36][TB] (column j: tile
+** j); zeros outside the image (padding) and past the last tile. */
+static void gather(const wino *s, const block *b, int64_t c, float g[KK][TB]) {
+  const float *plane = s->in + c * s->h * s->w;
+  for (int j = 0; j < TB; j++) {
+    if (j >= b->n) {
+      for (int k = 0; k < KK; k++) g[k][j] = 0.0f;
+    } else if (b->inside[j]) {
+      const float *p = plane + b->src[j];
+      for (int r = 0; r < T; r++)
+        for (int x = 0; x < T; x++) g[r * T + x][j] = p[r * s->w + x];
+    } else {
+      const float *p = plane + b->src[j];
+      for (int r = 0; r < T; r++)
+        for (int x = 0; x < T; x++) {
+          int64_t y = b->y0[j] + r, xx = b->x0[j] + x;
+          g[r * T + x][j] = y >= 0 && y < s->h && xx >= 0 && xx < s->w ? p[r * s->w + x] : 0.0f;
+        }
+    }
+  }
+}
+
+/* B^T d B on TB tiles at once: every line is a loop over the tiles of
+** local arrays, which the compiler vectorises; rows then columns. */
+static inline __attribute__((always_inline)) void input_tf(float g[KK][TB], float o[KK][TB]) {
+  float q[KK][TB];
+  for (int x = 0; x < T; x++) {
+    const float *d0 = g[x], *d1 = g[T + x], *d2 = g[2 * T + x], *d3 = g[3 * T + x],
+                *d4 = g[4 * T + x], *d5 = g[5 * T + x];
+    for (int j = 0; j < TB; j++) {
+      q[x][j] = d0[j] - 1.5f * (d1[j] - d3[j]) - 2 * d2[j] + d4[j];
+      q[T + x][j] = -d1[j] + 0.5f * d2[j] + 2.5f * d3[j] + d4[j];
+      q[2 * T + x][j] = d1[j] - 2.5f * d2[j] + 0.5f * d3[j] + d4[j];
+      q[3 * T + x][j] = 2 * (d3[j] - d1[j]) - d2[j] + d4[j];
+      q[4 * T + x][j] = 0.5f * (d1[j] - d3[j]) - d2[j] + d4[j];
+      q[5 * T + x][j] = d1[j] - 1.5f * (d2[j] - d4[j]) - 2 * d3[j] + d5[j];
+    }
+  }
+  for (int r = 0; r < T; r++) {
+    const float *e0 = q[r * T], *e1 = q[r * T + 1], *e2 = q[r * T + 2], *e3 = q[r * T + 3],
+                *e4 = q[r * T + 4], *e5 = q[r * T + 5];
+    float *v = o[r * T];
+    for (int j = 0; j < TB; j++) {
+      v[j] = e0[j] - 1.5f * (e1[j] - e3[j]) - 2 * e2[j] + e4[j];
+      v[TB + j] = -e1[j] + 0.5f * e2[j] + 2.5f * e3[j] + e4[j];
+      v[2 * TB + j] = e1[j] - 2.5f * e2[j] + 0.5f * e3[j] + e4[j];
+      v[3 * TB + j] = 2 * (e3[j] - e1[j]) - e2[j] + e4[j];
+      v[4 * TB + j] = 0.5f * (e1[j] - e3[j]) - e2[j] + e4[j];
+      v[5 * TB + j] = e1[j] - 1.5f * (e2[j] - e4[j]) - 2 * e3[j] + e5[j];
+    }
+  }
+}
+
+/* A^T m A on TB tiles: 36 values per tile to its 4x4 block y[16][TB]. */
+static inline __attribute__((always_inline)) void output_tf(float m[KK][TB], float y[16][TB]) {
+  float q[4 * T][TB];
+  for (int x = 0; x < T; x++) {
+    const float *m0 = m[x], *m1 = m[T + x], *m2 = m[2 * T + x], *m3 = m[3 * T + x],
+                *m4 = m[4 * T + x], *m5 = m[5 * T + x];
+    for (int j = 0; j < TB; j++) {
+      float a = m1[j] + m2[j], b = m1[j] - m2[j];
+      q[x][j] = m0[j] + a + m3[j] + m4[j];
+      q[T + x][j] = b + 0.5f * m3[j] - 2 * m4[j];
+      q[2 * T + x][j] = a + 0.25f * m3[j] + 4 * m4[j];
+      q[3 * T + x][j] = b + 0.125f * m3[j] - 8 * m4[j] + m5[j];
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    const float *e0 = q[r * T], *e1 = q[r * T + 1], *e2 = q[r * T + 2], *e3 = q[r * T + 3],
+                *e4 = q[r * T + 4], *e5 = q[r * T + 5];
+    float *o = y[r * 4];
+    for (int j = 0; j < TB; j++) {
+      float a = e1[j] + e2[j], b = e1[j] - e2[j];
+      o[j] = e0[j] + a + e3[j] + e4[j];
+      o[TB + j] = b + 0.5f * e3[j] - 2 * e4[j];
+      o[2 * TB + j] = a + 0.25f * e3[j] + 4 * e4[j];
+      o[3 * TB + j] = b + 0.125f * e3[j] - 8 * e4[j] + e5[j];
+    }
+  }
+}
+
+/* Block i of tiles, every input channel: gather, transform, then each of
+** the 36 rows of TB values to its place in V[k][c][t0..t0+TB). */
+static void input_block(const wino *s, float *vc, int64_t t0) {
+  float g[KK][TB], o[KK][TB];
+  block b;
+  int64_t kstride = s->cin * s->ct;
+  locate(s, t0, &b);
+  for (int64_t c = 0; c < s->cin; c++) {
+    gather(s, &b, c, g);
+    input_tf(g, o);
+    float *v = vc + c * s->ct;
+    for (int k = 0; k < KK; k++) memcpy(v + k * kstride, o[k], sizeof o[k]);
+  }
+}
+
+/* Block i of tiles, every output channel: the 36 rows of M back, the
+** transform, then bias, residual and clamp on the way out; the part of a
+** 4x4 block past the output's edge is dropped. */
+static void output_block(const wino *s, const float *mc, int64_t t0) {
+  float m[KK][TB], y[16][TB];
+  block b;
+  int64_t kstride = s->cout * s->ct, plane = s->ho * s->wo;
+  float lo = s->clamp ? s->lo : -INFINITY, hi = s->clamp ? s->hi : INFINITY;
+  locate(s, t0, &b);
+  for (int64_t o = 0; o < s->cout; o++) {
+    const float *src = mc + o * s->ct;
+    for (int k = 0; k < KK; k++) memcpy(m[k], src + k * kstride, sizeof m[k]);
+    output_tf(m, y);
+    float bias = s->bias ? s->bias[o] : 0.0f;
+    for (int j = 0; j < b.n; j++) {
+      int64_t off = b.dst[j] + o * plane;
+      for (int r = 0; r < b.rows[j]; r++) {
+        float *dst = s->out + off + r * s->wo;
+        const float *res = s->res ? s->res + off + r * s->wo : NULL;
+        for (int c = 0; c < b.cols[j]; c++) {
+          float v = y[r * 4 + c][j] + bias + (res ? res[c] : 0.0f);
+          dst[c] = v < lo ? lo : v > hi ? hi : v;
+        }
+      }
+    }
+  }
+}
+
+/* Tiles [t0, t0 + ct) from input to output on the calling thread: the
+** input blocks into V, the 36 products into M (OpenBLAS's OpenMP build
+** runs single-threaded inside a parallel region), the output blocks. */
+static void chunk(const wino *s, float *v, float *m, int64_t t0) {
+  int64_t n = s->tiles - t0 < s->ct ? s->tiles - t0 : s->ct;
+  int cout = (int)s->cout, cin = (int)s->cin, ld = (int)s->ct;
+  for (int64_t j = 0; j < n; j += TB) input_block(s, v + j, t0 + j);
+  for (int k = 0; k < KK; k++)
+    em_sgemm(0, 0, cout, (int)n, cin, 1.0f, s->u + (int64_t)k * cout * cin, cin,
+             v + (int64_t)k * cin * ld, ld, 0.0f, m + (int64_t)k * cout * ld, ld);
+  for (int64_t j = 0; j < n; j += TB) output_block(s, m + j, t0 + j);
+}
+
+int em_winograd_fits(const em_conv_params *p) {
+  return p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 &&
+         p->groups == 1;
+}
+
+em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,
+                              em_tensor *buf, em_err *err) {
+  char b[128];
+  wino s;
+  em_status st;
+  int64_t sz[1];
+  if (!ctx || !a || !u || !buf) return em_fail(err, EM_EARG, "winograd: missing argument");
+  if (!u->storage || u->ndim != 3 || u->size[0] != KK || u->size[1] != a->cout ||
+      u->size[2] != a->cin || !em_tensor_is_contiguous(u))
+    return em_fail(err, EM_ESHAPE, "expected a contiguous transformed weight %dx%lldx%lld, got %s",
+                   KK, (long long)a->cout, (long long)a->cin, em_tensor_shape_str(u, b, sizeof b));
+  s.in = a->in; s.bias = a->bias; s.res = a->res; s.out = a->out;
+  s.n = a->n; s.cin = a->cin; s.cout = a->cout; s.h = a->h; s.w = a->w;
+  s.ho = a->ho; s.wo = a->wo; s.pt = a->pt; s.pl = a->pl;
+  s.clamp = a->clamp; s.lo = a->lo; s.hi = a->hi;
+  s.th = (s.ho + 3) / 4; s.tw = (s.wo + 3) / 4;
+  s.tiles = s.n * s.th * s.tw;
+  s.u = em_tensor_data(u);
+  if (s.tiles > INT_MAX || s.cin > INT_MAX || s.cout > INT_MAX)
+    return em_fail(err, EM_ENOMEM, "winograd: %lld tiles too many", (long long)s.tiles);
+  /* a chunk per thread at least, each one's V and M within CHUNK_BYTES */
+  int64_t nt = ctx->nthreads, per = (s.tiles + nt - 1) / nt;
+  int64_t cap = CHUNK_BYTES / ((int64_t)sizeof(float) * KK * (s.cin + s.cout)) / TB * TB;
+  s.ct = (per + TB - 1) / TB * TB;
+  if (s.ct > cap) s.ct = cap > TB ? cap : TB;
+  int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = KK * (s.cin + s.cout) * s.ct;
+  if (nt > nchunks) nt = nchunks;
+  sz[0] = nt * each;
+  if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
+  float *scratch = em_tensor_data(buf);
+  #pragma omp parallel num_threads((int)nt)
+  {
+    float *v = scratch + omp_get_thread_num() * each, *m = v + KK * s.cin * s.ct;
+    #pragma omp for schedule(dynamic, 1)
+    for (int64_t i = 0; i < nchunks; i++) chunk(&s, v, m, i * s.ct);
+  }
+  return EM_OK;
+}

@@ -1,5 +1,6 @@
 -- spec/plan_spec.lua -- ember.plan: outputs equal with and without the plan,
--- no slot shared by two live buffers, no new storage in the steady state.
+-- no slot shared by two live buffers, no new storage in the steady state,
+-- in-place activations and concat inputs in their slices.
 
 local ember = require "ember"
 local nn = require "ember.nn"
@@ -22,7 +23,7 @@ local function branchy()
       :add(nn.SpatialAveragePooling(2, 2, 2, 2)):add(nn.ReLU())
 end
 
--- a graph with a fork, a join and a value read late
+-- a graph with a fork, a residual join and a concat of a value read earlier too
 local function graph()
   ember.manualSeed(4)
   local g = nn.Graph({ "x" }, { "y" })
@@ -32,7 +33,8 @@ local function graph()
   g:add(nn.Sigmoid(), "c", "d")
   g:add(nn.CAddTable(), { "d", "b" }, "e")
   g:add(nn.ReLU(), "e", "f")
-  g:add(nn.CMulTable(), { "f", "a" }, "y")
+  g:add(nn.CMulTable(), { "f", "a" }, "m")
+  g:add(nn.JoinTable(2), { "m", "c" }, "y")   -- c is read twice, the second time here
   return g:check()
 end
 
@@ -57,6 +59,7 @@ for name, make in pairs{ branchy = branchy, graph = graph } do
       assert.is_true(mem.buffers > 0)
       assert.is_true(mem.arena_bytes < mem.naive_bytes)
       assert.is_true(mem.inplace > 0)
+      assert.is_true(mem.joined > 0)   -- concat inputs written straight into its output
       local before = storages(net)
       local y3 = net:forward(x)
       assert.is_true(y3:isSameStorage(y2))

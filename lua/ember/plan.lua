@@ -153,6 +153,130 @@ local function make_inplace(steps, bufs)
   return kept, switched
 end
 
+local function root_of(b)
+  while b and b.merged do b = b.merged end
+  return b
+end
+
+local function group_of(b)
+  while b.parent do b = b.parent end
+  return b
+end
+
+-- The one dim along which a concat step's inputs add up to its output, if
+-- its slices are contiguous (every dim before it of size 1: N = 1 for
+-- channels of NCHW); nil otherwise.
+local function concat_dim(st)
+  local out, ins = st.output, st.inputs
+  if #ins < 2 or not out:isContiguous() then return nil end
+  local nd = out:dim()
+  local d
+  for _, t in ipairs(ins) do
+    if t:dim() ~= nd or not t:isContiguous() then return nil end
+    for k = 1, nd do
+      if t:size(k) ~= out:size(k) then
+        if d and d ~= k then return nil end
+        d = k
+      end
+    end
+  end
+  if not d then return nil end
+  for k = 1, d - 1 do if out:size(k) ~= 1 then return nil end end
+  return d
+end
+
+-- Concat and JoinTable steps whose inputs can be made in place: each input's
+-- buffer becomes a slice of the output's (offset in floats), so its producer
+-- writes there and the concat copies nothing. Refused when a step would
+-- read one slice of the group and write another (kernels refuse outputs
+-- sharing storage with inputs), or an input is not a whole buffer of its own.
+local function concat_slices(steps, bufs)
+  local joined = {}
+  for _, st in ipairs(steps) do
+    local ty = st.module.__typename
+    local O = st.outbuf
+    local d = (ty == "nn.Concat" or ty == "nn.JoinTable") and O and O.step == st
+              and O.plannable and not O.parent and concat_dim(st)
+    if d then
+      local inner = 1
+      for k = d + 1, st.output:dim() do inner = inner * st.output:size(k) end
+      local members, off, ok = {}, 0, true
+      for i, t in ipairs(st.inputs) do
+        local b = root_of(st.inbufs[i])
+        if not b or not b.plannable or b.parent or b == O or b.size ~= t:nElement()
+           or members[b] then ok = false break end
+        members[b] = off
+        members[#members + 1] = b
+        off = off + t:size(d) * inner
+      end
+      if ok then
+        -- the group once joined: no other step may read and write inside it
+        local group = { [group_of(O)] = true }
+        for _, b in ipairs(members) do group[b] = true end
+        local function in_group(b)
+          b = root_of(b)
+          return b and group[group_of(b)] or (b and group[b]) or false
+        end
+        for _, s2 in ipairs(steps) do
+          -- only steps that made their output write (views, Identity: no)
+          if s2 ~= st and not s2.joined and s2.outbuf and s2.outbuf.step == s2
+             and in_group(s2.outbuf) then
+            local self_alias = root_of(s2.outbuf) ~= s2.outbuf   -- in place
+            for k, ib in ipairs(s2.inbufs) do
+              if ib and in_group(ib) and not (self_alias and k == 1 and root_of(ib) == root_of(s2.outbuf)) then
+                ok = false
+              end
+            end
+          end
+          if not ok then break end
+        end
+      end
+      if ok then
+        for _, b in ipairs(members) do
+          b.parent, b.elemoff = O, members[b]
+          O.first, O.last = math.min(O.first, b.first), math.max(O.last, b.last)
+        end
+        st.joined = true
+        joined[#joined + 1] = { step = st, dim = d, members = members }
+      end
+    end
+  end
+  return joined
+end
+
+-- Offset of a joined buffer inside the buffer it was placed with.
+local function offset_of(b)
+  local off = 0
+  while b.parent do off = off + b.elemoff; b = b.parent end
+  return off
+end
+
+-- The concat of a joined step: inputs already in their slices are left
+-- alone, any other (a producer that did not keep its planned output) is
+-- copied into its slice.
+local function join_in_place(m, dim)
+  local function fill(self, ins)
+    local out, start = self.output, 1
+    for _, t in ipairs(ins) do
+      local len = t:size(dim)
+      if not (t:isSameStorage(out) and t:isContiguous()) then
+        out:narrow(dim, start, len):copy(t)
+      end
+      start = start + len
+    end
+    return out
+  end
+  if m.__typename == "nn.Concat" then
+    return function(self, input)
+      local outs = self.outs
+      for i = 1, #self.modules do outs[i] = self:runChild(i, input) end
+      for i = #self.modules + 1, #outs do outs[i] = nil end
+      return fill(self, outs)
+    end
+  end
+  return function(self, input) return fill(self, input) end
+end
+
 -- Slots for the plannable buffers: largest first, each into the first slot
 -- none of whose buffers is alive at the same time (a slot is as large as
 -- its first, largest buffer), else a new slot. Slots are separate storages,
@@ -160,7 +284,7 @@ end
 -- input, and a step's input and output are always in different slots.
 local function place(bufs)
   local list = {}
-  for _, b in ipairs(bufs) do if b.plannable then list[#list + 1] = b end end
+  for _, b in ipairs(bufs) do if b.plannable and not b.parent then list[#list + 1] = b end end
   table.sort(list, function(a, c)
     if a.size ~= c.size then return a.size > c.size end
     return a.first < c.first
@@ -190,6 +314,7 @@ end
 local function undo(root, p)
   if not p then return end
   for _, m in ipairs(p.switched) do m.inplace = false end
+  for _, j in ipairs(p.joined) do j.module.updateOutput = j.own end
   for _, b in ipairs(p.buffers) do b.module.output = core.tensor() end
 end
 
@@ -199,9 +324,11 @@ local function build(root, run, input)
   undo(root, old)
   root._plan = nil
   M.share_scratch(root)   -- before the pass: copies made after load (fuse) have their own
+  collectgarbage()        -- outputs a clearState dropped (an import's probe): free them first
   local steps, out = trace(root, run, input)
   local bufs = liveness(steps, out)
   local kept, switched = make_inplace(steps, bufs)
+  local joined = concat_slices(steps, kept)
   local placed, slots = place(kept)
   local total = 0
   for i, sl in ipairs(slots) do
@@ -214,8 +341,23 @@ local function build(root, run, input)
   for _, b in ipairs(placed) do
     local m = b.step.module
     m.output = b.slot.storage:narrow(1, 1, b.size):view(sizes(b.tensor))
-    p.buffers[#p.buffers + 1] = { module = m, slot = b.slot.index, size = b.size,
-                                  first = b.first, last = b.last }
+    p.buffers[#p.buffers + 1] = { module = m, slot = b.slot.index, size = b.size, offset = 0,
+                                  first = b.first, last = b.last, buf = b }
+  end
+  -- concat inputs: slices of their concat's buffer
+  p.joined = {}
+  for _, b in ipairs(kept) do
+    if b.parent then
+      local g = group_of(b)
+      b.step.module.output = g.slot.storage:narrow(1, offset_of(b) + 1, b.size):view(sizes(b.tensor))
+      p.buffers[#p.buffers + 1] = { module = b.step.module, slot = g.slot.index, size = b.size,
+                                    first = b.first, last = b.last, offset = offset_of(b), buf = b }
+    end
+  end
+  for _, j in ipairs(joined) do
+    local m = j.step.module
+    p.joined[#p.joined + 1] = { module = m, own = rawget(m, "updateOutput") }
+    m.updateOutput = join_in_place(m, j.dim)
   end
   for _, b in ipairs(kept) do if not b.plannable then p.unplanned = p.unplanned + b.size end end
   local naive = 0
@@ -258,12 +400,22 @@ function M.memory(root)
   local p = rawget(root, "_plan")
   if not p then return nil end
   return { arena_bytes = p.arena_floats * 4, slots = p.slots, buffers = #p.buffers, values = p.values,
+           joined = #p.joined,
            unplanned_bytes = p.unplanned * 4, naive_bytes = p.naive_floats * 4,
            inplace = #p.switched, steps = p.steps }
 end
 
--- Checks the plan: no two buffers of one slot are alive at the same step.
--- Returns true, or false and a message.
+-- Checks the plan: two buffers alive at the same step never overlap in a
+-- slot, unless one is a concat's input placed inside the other (the
+-- concat's output). Returns true, or false and a message.
+local function inside(a, b)
+  while a.parent do
+    a = a.parent
+    if a == b then return true end
+  end
+  return false
+end
+
 function M.check(root)
   local p = rawget(root, "_plan")
   if not p then return false, "no plan" end
@@ -271,7 +423,9 @@ function M.check(root)
   for i, a in ipairs(bs) do
     for j = i + 1, #bs do
       local b = bs[j]
-      if a.slot == b.slot and a.first <= b.last and b.first <= a.last then
+      if a.slot == b.slot and a.first <= b.last and b.first <= a.last
+         and a.offset < b.offset + b.size and b.offset < a.offset + a.size
+         and not inside(a.buf, b.buf) and not inside(b.buf, a.buf) then
         return false, string.format("buffers %d and %d share slot %d while both are live", i, j, a.slot)
       end
     end

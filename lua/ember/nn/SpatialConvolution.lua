@@ -15,9 +15,10 @@
 -- output = act(conv + bias + residual) in the kernel's pass over the output.
 --   fusedAct      nil, or a core.act kind ("relu", "clamp"...), with
 --   fusedA, fusedB its parameters (ReLU6: "clamp", 0, 6)
---   residual      nil, or a tensor of the output's shape, set just before
---                 forward by the container that owns the shortcut
 --   fusedNames    what was folded in, for printing ({"relu"}, {"residual", "relu6"})
+-- A fused residual comes as the input table {x, residual} (an nn.Graph node
+-- or ember.fuse's FusedResidual), so a memory plan sees the conv read it; a
+-- residual of another shape (a broadcasting Add) is added after the conv.
 
 local class = require "ember.class"
 local core = require "ember.core"
@@ -109,12 +110,11 @@ end
 
 function SpatialConvolution:updateOutput(input)
   local t, l, b, r = self:_pads()
-  local res = self.residual
-  if type(input) == "table" then   -- {x, residual}: an nn.Graph node fused with its Add
+  local res
+  if type(input) == "table" then   -- {x, residual}: fused with the Add after it
     input, res = input[1], input[2]
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
   end
-  if res and res:dim() == 3 and input:dim() == 3 then res = res:reshape(1, res:size(1), res:size(2), res:size(3)) end
   return self:_batched(input, function(x, out)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
                 l, r, t, b, self.dilationW, self.dilationH, self.groups,

@@ -7,7 +7,8 @@
 -- safetensors, through ember.load) or "auto" (onnx when ember.onnx loads the
 -- file, else lua). Replies, one line each on stdout: after start
 -- "ready load_ms=.. first_ms=.. engine=..", then "run N" -> "times t1 .. tN"
--- (ms), "save PATH" -> "saved", "mem" -> "mem hwm_kb=.. rss_kb=..",
+-- (ms), "save PATH" -> "saved", "mem" -> "mem hwm_kb=.. rss_kb=.." (and, with a
+-- memory plan, "arena_kb=.. naive_kb=.. slots=.."),
 -- "profile N" -> lines "prof <type> <ms per inference> <calls>", then
 -- "top <ms> <module>" for the ten slowest modules, then "end",
 -- "quit". Errors: "error <message>" and exit code 1.
@@ -164,7 +165,12 @@ for line in io.stdin:lines() do
     reply("saved")
   elseif cmd == "mem" then
     local hwm, rss = status()
-    reply(string.format("mem hwm_kb=%d rss_kb=%d", hwm, rss))
+    -- the memory plan (ember/plan.lua): activations' pooled bytes against
+    -- one buffer per value, and how many slots hold them
+    local ok, p = pcall(function() return require("ember.plan").memory(root) end)
+    local plan = ok and p and string.format(" arena_kb=%d naive_kb=%d slots=%d", p.arena_bytes // 1024,
+                                            p.naive_bytes // 1024, p.slots) or ""
+    reply(string.format("mem hwm_kb=%d rss_kb=%d%s", hwm, rss, plan))
   elseif cmd == "profile" then
     local pok, perr = pcall(profile, tonumber(a) or 5)
     if not pok then fail(perr) end

@@ -233,19 +233,20 @@ static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int6
   return em_winograd_fits(p) && cin >= 64 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 25;
 }
 
-/* The weight transformed here when the caller has not kept it prepared. */
+/* The weight transformed into the caller's p->wino_weight when that is
+** empty, into a local tensor when there is none. */
 static em_status conv_winograd(em_ctx *ctx, const float *in, float *out, const em_tensor *wt,
                                const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                                int64_t h, int64_t w, int64_t ho, int64_t wo,
                                const em_conv_params *p, em_err *err) {
   em_wino_args a = { in, e->bias, e->res, out, n, cin, cout, h, w, ho, wo, p->pt, p->pl,
                      e->clamp, e->lo, e->hi };
-  em_tensor u;
+  em_tensor local, *u = p->wino_weight ? p->wino_weight : &local;
   em_status st = EM_OK;
-  em_tensor_init(&u);
-  if (!p->wino_weight) st = em_winograd_prepare(wt, &u, err);
-  if (!st) st = em_winograd_forward(ctx, &a, p->wino_weight ? p->wino_weight : &u, buf, err);
-  em_tensor_free(&u);
+  em_tensor_init(&local);
+  if (!u->storage) st = em_winograd_prepare(wt, u, err);
+  if (!st) st = em_winograd_forward(ctx, &a, u, buf, err);
+  em_tensor_free(&local);
   return st;
 }
 

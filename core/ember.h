@@ -181,7 +181,9 @@ typedef struct em_conv_params {
   int groups;
   /* zero-initialised: the defaults (automatic choice, weight transformed per call) */
   int algo;             /* an em_conv_algo (winograd.c section) */
-  const em_tensor *wino_weight;  /* em_winograd_prepare(weight), or NULL */
+  /* Winograd's transformed weight kept by the caller, or NULL: used when
+  ** filled, filled (em_winograd_prepare) when empty and Winograd runs */
+  em_tensor *wino_weight;
 } em_conv_params;
 /* output N,Cout,Ho,Wo. bias may be NULL or empty. buf is scratch (im2col). */
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
@@ -450,8 +452,8 @@ em_status em_image_swap_rb(const em_tensor *src, em_tensor *dst, em_err *err);
 ** F(4x4, 3x3): 36 sgemms U[k] (Cout x Cin) * V[k] (Cin x tiles) over 6x6
 ** input tiles, a quarter of the direct method's multiplications.
 ** em_conv2d_forward picks it (EM_CONV_AUTO) where it measured faster, or as
-** em_conv_params.algo says; params.wino_weight, when set, is the weight
-** already transformed (em_winograd_prepare), else it is transformed per call. */
+** em_conv_params.algo says; params.wino_weight keeps the transformed weight
+** between calls (without it the weight is transformed per call). */
 typedef enum em_conv_algo { EM_CONV_AUTO, EM_CONV_IM2COL, EM_CONV_WINOGRAD } em_conv_algo;
 /* weight out,in,3,3 -> out 36,out,in (G g G^T, computed in double) */
 em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *err);

@@ -89,8 +89,8 @@ static void test_random(void) {
   }
 }
 
-/* Through em_conv2d_forward with algo forced to WINOGRAD, with a prepared
-** weight and without one (transformed per call), and AUTO on a large layer:
+/* Through em_conv2d_forward with algo forced to WINOGRAD or AUTO, with a
+** prepared weight, an empty one it fills, or none (transformed per call):
 ** all agree with the definition. */
 static void test_conv_dispatch(void) {
   for (int iter = 0; iter < 24; iter++) {
@@ -107,11 +107,13 @@ static void test_conv_dispatch(void) {
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
     ref(&x, &wt, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
     if (iter % 3 == 0) p.algo = EM_CONV_AUTO;
-    if (iter % 2) {
-      CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
+    if (iter % 2) {   /* kept by the caller: prepared, or empty and filled by the call */
+      if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
       p.wino_weight = &u;
     }
     CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
+    if (iter % 2 && p.algo == EM_CONV_WINOGRAD)
+      CHECK(u.storage && u.ndim == 3 && u.size[0] == 36 && u.size[1] == cout && u.size[2] == cin);
     CHECK(y.ndim == 4 && y.size[0] == n && y.size[1] == cout && y.size[2] == ho && y.size[3] == wo);
     if (y.ndim == 4 && y.size[2] == ho && y.size[3] == wo) compare(em_tensor_data(&y), want, n * cout * ho * wo);
     free(want);

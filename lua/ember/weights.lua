@@ -73,6 +73,10 @@ function M.apply(net, tensors, opts)
       loaded = loaded + 1
     end
   end
+  -- copied in place: what modules derived from their weights (Winograd's) is stale
+  if opts.copy then
+    net:apply(function(m) if m.weightsChanged then m:weightsChanged() end end)
+  end
   return net, { loaded = loaded, missing = missing, unexpected = unexpected }
 end
 

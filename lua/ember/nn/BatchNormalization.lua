@@ -103,6 +103,7 @@ function BatchNormalization:foldInto(layer)
                          self.running_mean, self.running_var, self.eps)
   if not ok then error(cls .. ":foldInto: " .. tostring(bias), 2) end
   layer.bias = bias
+  if layer.weightsChanged then layer:weightsChanged() end   -- written in place
   if self.weight then self.weight:fill(1) end
   if self.bias then self.bias:zero() end
   self.running_mean:zero()

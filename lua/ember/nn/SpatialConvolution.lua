@@ -10,6 +10,10 @@
 --   :setPadding(pt, pl, pb, pr) asymmetric padding, top left bottom right (ONNX's order)
 --   :setDilation(dW, dH)
 -- Input is N,C,H,W or C,H,W (one image; the output is then C,H,W too).
+--   :weightsChanged()           after writing into weight in place (drops the
+--                               cached Winograd weight; see _winograd below)
+--   algo                        nil ("auto"), "im2col" or "winograd": forces
+--                               the core's algorithm (tests, benchmarks)
 --
 -- Fused epilogue (set by ember.fuse on a running graph, not by net files):
 -- output = act(conv + bias + residual) in the kernel's pass over the output.
@@ -115,11 +119,36 @@ function SpatialConvolution:updateOutput(input)
     input, res = input[1], input[2]
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
   end
+  local wino = self:_winograd()
   return self:_batched(input, function(x, out)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
                 l, r, t, b, self.dilationW, self.dilationH, self.groups,
-                self.fusedAct, self.fusedA, self.fusedB, res)
+                self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo)
   end)
+end
+
+-- Winograd's transformed weight (36 x out x in, 4x the weight), for 3x3
+-- stride-1 convolutions: the core fills it on the first forward that runs by
+-- Winograd (its choice, or self.algo = "winograd"; "im2col" forbids it) and
+-- reuses it after. It is kept with a view of the weight it came from, so a
+-- weight replaced by another tensor (weights.apply, folding into a copy) is
+-- transformed again; after writing into the weight in place, call
+-- :weightsChanged(). Not a parameter: never saved.
+function SpatialConvolution:_winograd()
+  if self.kW ~= 3 or self.kH ~= 3 or self.dW ~= 1 or self.dH ~= 1 or self.groups ~= 1 or
+     self.dilationW ~= 1 or self.dilationH ~= 1 or self.algo == "im2col" then
+    return nil
+  end
+  local of, w = self._winoOf, self.weight
+  if not (self.wino_weight and of and of:isSameStorage(w) and of:isSameSizeAs(w)) then
+    self.wino_weight, self._winoOf = core.tensor(), core.tensor():set(w)
+  end
+  return self.wino_weight
+end
+
+function SpatialConvolution:weightsChanged()
+  self.wino_weight, self._winoOf = nil, nil
+  return self
 end
 
 -- An ONNX Add may broadcast; the fused kernel takes only the output's shape.
@@ -150,6 +179,7 @@ end
 function SpatialConvolution:clearState()
   self._out4 = nil
   self.finput = core.tensor()
+  self:weightsChanged()
   return parent.clearState(self)
 end
 

@@ -1,0 +1,104 @@
+-- winograd_spec.lua -- nn.SpatialConvolution by Winograd F(4x4, 3x3): PyTorch's
+-- output either way, the transformed weight cached and dropped when it must be.
+local ember = require "ember"
+local nn = require "ember.nn"
+local H = require "helper"
+local weights = require "ember.weights"
+
+-- PyTorch's F.conv2d case conv_big3x3 (1x64x28x28, 64 -> 64, pad 1).
+local function big3x3(algo)
+  local m = nn.SpatialConvolution(64, 64, 3, 3, 1, 1, 1, 1):named("c")
+  m.weight:copy(H.ref("conv", "conv_big3x3.w"))
+  m.bias:copy(H.ref("conv", "conv_big3x3.b"))
+  m.algo = algo
+  return m, H.ref("conv", "conv_big3x3.x"), H.ref("conv", "conv_big3x3.y")
+end
+
+-- f raises an error whose message holds frag (plain text).
+local function fails(f, frag)
+  local msg = H.message(f)
+  assert(msg:find(frag, 1, true), "message '" .. msg .. "' lacks '" .. frag .. "'")
+end
+
+describe("nn.SpatialConvolution by Winograd", function()
+  it("gives PyTorch's output by either algorithm, and auto picks Winograd here", function()
+    for _, algo in ipairs{ "winograd", "im2col" } do
+      local m, x, y = big3x3(algo)
+      H.close(m:forward(x), y)
+      if algo == "winograd" then
+        assert.same({ 36, 64, 64 }, m.wino_weight:size())
+      else
+        assert.is_nil(m.wino_weight)
+      end
+    end
+    local m, x, y = big3x3(nil)
+    H.close(m:forward(x), y)
+    assert.same({ 36, 64, 64 }, m.wino_weight:size())
+  end)
+
+  it("keeps the transformed weight between forwards and leaves it out of the state", function()
+    local m, x = big3x3("winograd")
+    m:forward(x)
+    local u = m.wino_weight
+    m:forward(x)
+    assert.equal(u, m.wino_weight)
+    local names = {}
+    for name in pairs(m:state()) do names[#names + 1] = name end
+    table.sort(names)
+    assert.same({ "c.bias", "c.weight" }, names)
+  end)
+
+  it("transforms again after the weight is replaced, written in place, or reloaded", function()
+    local m, x = big3x3("winograd")
+    local ref = nn.SpatialConvolution(64, 64, 3, 3, 1, 1, 1, 1)
+    ref.algo = "im2col"
+    local function same()
+      ref.weight:copy(m.weight); ref.bias:copy(m.bias)
+      H.close(m:forward(x), ref:forward(x), 1e-5)
+    end
+    m:forward(x)
+    -- replaced by another tensor
+    m.weight = m.weight:clone():mul(0.5)
+    same()
+    -- :set to other storage (weights.apply without copy)
+    m.weight:set(m.weight:clone():mul(-1))
+    same()
+    -- written in place, then declared
+    m.weight:mul(3)
+    m:weightsChanged()
+    same()
+    -- weights.apply with copy writes in place and drops the cache itself
+    local w2 = m.weight:clone():mul(0.25)
+    weights.apply(m, { ["c.weight"] = w2, ["c.bias"] = m.bias:clone() }, { copy = true })
+    same()
+    -- a batch norm folded into it
+    local bn = nn.SpatialBatchNormalization(64)
+    bn.running_mean:fill(0.5); bn.running_var:fill(2)
+    bn:foldInto(m)
+    same()
+    m:clearState()
+    assert.is_nil(m.wino_weight)
+    same()
+  end)
+
+  it("runs odd sizes, batches and asymmetric padding", function()
+    ember.manualSeed(3)
+    local m = nn.SpatialConvolution(64, 24, 3, 3):setPadding(0, 1, 2, 1)
+    m.algo = "winograd"
+    local r = nn.SpatialConvolution(64, 24, 3, 3):setPadding(0, 1, 2, 1)
+    r.weight:copy(m.weight); r.bias:copy(m.bias); r.algo = "im2col"
+    local x = ember.randn(2, 64, 23, 19)
+    H.close(m:forward(x), r:forward(x), 1e-5)
+    assert.same({ 2, 24, 23, 19 }, m.output:size())
+  end)
+
+  it("refuses to force Winograd where it does not apply, and unknown algorithms", function()
+    local m = nn.SpatialConvolution(8, 8, 3, 3, 2, 2, 1, 1)
+    m.algo = "winograd"
+    fails(function() m:forward(ember.randn(1, 8, 9, 9)) end,
+          "SpatialConvolution(8 -> 8, 3x3, 2,2, 1,1): winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1, got 3x3, stride 2x2")
+    local c = nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 1, 1)
+    c.algo = "fft"
+    fails(function() c:forward(ember.randn(1, 8, 9, 9)) end, "invalid option 'fft'")
+  end)
+end)

@@ -106,29 +106,28 @@ typedef struct epi {
   float lo, hi;
 } epi;
 
-static int epi_active(const epi *e) { return e->bias || e->res || e->clamp; }
-
-/* Output channels [c0, c0 + c) of one image (res: the same block of the
-** residual), right after sgemm wrote them, so the block is still in cache:
-** one pass instead of a bias fill before sgemm plus separate add and
-** activation passes. Serial for the reason given at im2col. */
-static void finish_block(float *y, const float *res, const epi *e, int64_t c0, int64_t c,
-                         int64_t plane) {
-  float lo = e->clamp ? e->lo : -INFINITY, hi = e->clamp ? e->hi : INFINITY;
+/* Output channels [c0, c0 + c) of one image start as bias + residual (res:
+** the same block of the residual), so that sgemm (beta 1) adds the product
+** onto them: no separate add pass, and no zeroing of C by OpenBLAS, which
+** beta 0 costs. Serial for the reason given at im2col. */
+static void prefill_block(float *y, const float *res, const epi *e, int64_t c0, int64_t c,
+                          int64_t plane) {
   for (int64_t ch = 0; ch < c; ch++) {
     float b = e->bias ? e->bias[c0 + ch] : 0.0f, *o = y + ch * plane;
     if (res) {
       const float *r = res + ch * plane;
-      for (int64_t j = 0; j < plane; j++) {
-        float v = o[j] + b + r[j];
-        o[j] = v < lo ? lo : v > hi ? hi : v;
-      }
+      for (int64_t j = 0; j < plane; j++) o[j] = b + r[j];
     } else {
-      for (int64_t j = 0; j < plane; j++) {
-        float v = o[j] + b;
-        o[j] = v < lo ? lo : v > hi ? hi : v;
-      }
+      for (int64_t j = 0; j < plane; j++) o[j] = b;
     }
+  }
+}
+
+/* The activation, right after sgemm wrote the block (still in cache). */
+static void clamp_block(float *y, int64_t n, float lo, float hi) {
+  for (int64_t j = 0; j < n; j++) {
+    float v = y[j];
+    y[j] = v < lo ? lo : v > hi ? hi : v;
   }
 }
 
@@ -193,10 +192,11 @@ static em_status conv_gemm(const float *in, float *out, const float *wt,
     }
     for (int gi = 0; gi < g; gi++) {
       float *yg = y + gi * cout_g * howo;
+      int fill = e->bias || e->res;
+      if (fill) prefill_block(yg, e->res ? e->res + (yg - out) : NULL, e, gi * cout_g, cout_g, howo);
       em_sgemm(0, 0, (int)cout_g, (int)howo, (int)K, 1.0f, wt + gi * cout_g * K, (int)K,
-               col + gi * K * howo, (int)howo, 0.0f, yg, (int)howo);
-      if (epi_active(e))
-        finish_block(yg, e->res ? e->res + (yg - out) : NULL, e, gi * cout_g, cout_g, howo);
+               col + gi * K * howo, (int)howo, fill ? 1.0f : 0.0f, yg, (int)howo);
+      if (e->clamp) clamp_block(yg, cout_g * howo, e->lo, e->hi);
     }
   }
   return EM_OK;

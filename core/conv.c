@@ -133,13 +133,18 @@ static void clamp_block(float *y, int64_t n, float lo, float hi) {
 
 /* Rows (c, ky, kx) of the im2col matrix of one image: row r holds, for every
 ** output position, the input value that tap reads (0 in the padding).
-** Serial on purpose: OpenBLAS's (pthread) workers keep spinning for a while
-** after each sgemm, and an OpenMP team started between two sgemm calls
-** fights them for the cores; measured on 2 cores, a parallel im2col made
-** small layers 3 to 10 times slower than this plain copy. */
-static void im2col(const float *in, float *col, int64_t c, int64_t h, int64_t w,
+** Rows split over the threads: OpenBLAS is its OpenMP build, so this team
+** and sgemm's are the same libgomp threads (with the pthread build, its
+** spinning workers fought such a team and small layers ran 3-10x slower).
+** Below IM2COL_SERIAL floats a team costs more than the copy. */
+#ifndef IM2COL_SERIAL
+#define IM2COL_SERIAL 16384
+#endif
+static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t h, int64_t w,
                    int64_t ho, int64_t wo, const em_conv_params *p) {
   int64_t taps = (int64_t)p->kh * p->kw;
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static) \
+    if (c * taps * ho * wo >= IM2COL_SERIAL)
   for (int64_t r = 0; r < c * taps; r++) {
     int64_t ch = r / taps, ky = r % taps / p->kw, kx = r % p->kw;
     int64_t offx = kx * p->dw - p->pl, lo, hi;
@@ -170,7 +175,7 @@ static void im2col(const float *in, float *col, int64_t c, int64_t h, int64_t w,
 ** col_g (K x Ho*Wo), K = Cin/g*kH*kW. For a 1x1 kernel with stride 1 and no
 ** padding the input already is that matrix. sgemm brings its own threads;
 ** nothing here runs in an OpenMP region. */
-static em_status conv_gemm(const float *in, float *out, const float *wt,
+static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float *wt,
                            const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                            int64_t h, int64_t w, int64_t ho, int64_t wo,
                            const em_conv_params *p, em_err *err) {
@@ -187,7 +192,7 @@ static em_status conv_gemm(const float *in, float *out, const float *wt,
     const float *x = in + img * cin * hw, *col = x;
     float *y = out + img * cout * howo;
     if (!direct) {
-      im2col(x, em_tensor_data(buf), cin, h, w, ho, wo, p);
+      im2col(ctx, x, em_tensor_data(buf), cin, h, w, ho, wo, p);
       col = em_tensor_data(buf);
     }
     for (int gi = 0; gi < g; gi++) {
@@ -308,7 +313,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
                      inline_act ? act : EM_ACT_NONE, ep ? ep->a : 0.0f, ep ? ep->b : 0.0f };
     em_depthwise_forward(ctx, &a, p);
   } else {
-    st = conv_gemm(em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
+    st = conv_gemm(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
                    &e, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
   }
   /* the activations with no inline form: one more pass, in place */

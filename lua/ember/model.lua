@@ -374,6 +374,10 @@ function M._load(opts, name)
     local tensors = require("ember.safetensors").load(opts.weights)
     require("ember.weights").apply(net, tensors, { strict = opts.strict ~= false, source = opts.weights,
                                                    copy = opts.copy or nil })
+    -- the random initial weights the file's replaced: storage Lua does not
+    -- see, freed before folding makes its copies
+    tensors = nil
+    collectgarbage()
   end
 
   local m = setmetatable({
@@ -390,8 +394,6 @@ function M._load(opts, name)
     softmax_out = last_module(net).__typename == "nn.SoftMax",
   }, Model)
   m:refold()
-  -- random initial weights the file's replaced: storage Lua does not see
-  collectgarbage()
   return m
 end
 

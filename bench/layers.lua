@@ -8,7 +8,11 @@
 -- N = Ho*Wo, K = Cin/groups*kH*kW; the sgemm column times that product alone
 -- (no im2col, no bias), so the ratio shows what the convolution loses around
 -- it. Times are medians of repeated runs; "x" is how often the shape occurs
--- in the net, and the totals weigh each row by it.
+-- in the net, and the totals weigh each row by it. For 3x3 stride-1 layers,
+-- "im2col" and "wino" are the GF/s of each algorithm forced (Winograd's
+-- effective: the direct method's flops over its time), and "algo" what the
+-- automatic choice (the "ms" column) ran; the totals line gives the time
+-- with im2col everywhere beside it.
 
 local ember = require "ember"
 local core = ember.core
@@ -138,9 +142,10 @@ print(string.format("ember conv2d vs OpenBLAS sgemm, batch 1, %d threads, median
 for _, net in ipairs(nets) do
   local name, layers = net[1], net[2]
   if only and not name:find(only) then goto next end
-  print(string.format("\n%s\n%-22s %3s %-15s %-9s %14s %8s %8s %8s %6s", name, "layer", "x",
-                      "input", "kernel", "M x N x K", "ms", "GF/s", "sgemm", "ratio"))
-  local total, total_gemm, flops = 0, 0, 0
+  print(string.format("\n%s\n%-22s %3s %-15s %-9s %14s %8s %8s %8s %6s %7s %7s %6s", name, "layer", "x",
+                      "input", "kernel", "M x N x K", "ms", "GF/s", "sgemm", "ratio", "im2col", "wino",
+                      "algo"))
+  local total, total_gemm, total_im2col, flops = 0, 0, 0, 0
   for _, l in ipairs(layers) do
     local lname, count, cin, h, w, cout, kh, kw, s, ph, pw, g = table.unpack(l)
     g = g or 1
@@ -155,16 +160,29 @@ for _, net in ipairs(nets) do
       local A, B, C = ember.rand(M, K), ember.rand(K, N), ember.Tensor()
       tg = median_time(function() core.sgemm(A, B, C) end)
     end
+    local ti, tw, algo = t, nil, "im2col"
+    if kh == 3 and kw == 3 and s == 1 and g == 1 then
+      algo = m.wino_weight and m.wino_weight:nElement() > 0 and "wino" or "im2col"
+      m.algo = "im2col"
+      ti = median_time(function() m:forward(x) end)
+      m.algo = "winograd"
+      tw = median_time(function() m:forward(x) end)
+      m.algo = nil
+    end
     total, total_gemm, flops = total + count * t, total_gemm + count * tg, flops + count * f
-    print(string.format("%-22s %3d %-15s %-9s %14s %8.3f %8.1f %8s %6s", lname, count,
+    total_im2col = total_im2col + count * ti
+    print(string.format("%-22s %3d %-15s %-9s %14s %8.3f %8.1f %8s %6s %7s %7s %6s", lname, count,
                         cin .. "x" .. h .. "x" .. w, kh .. "x" .. kw .. " s" .. s,
                         M .. "x" .. N .. "x" .. K, t * 1e3, f / t / 1e9,
                         g == 1 and string.format("%.1f", f / tg / 1e9) or "-",
-                        g == 1 and string.format("%.2f", t / tg) or "-"))
+                        g == 1 and string.format("%.2f", t / tg) or "-",
+                        tw and string.format("%.1f", f / ti / 1e9) or "-",
+                        tw and string.format("%.1f", f / tw / 1e9) or "-", tw and algo or ""))
   end
-  print(string.format("%-22s %3s %-15s %-9s %14s %8.2f %8.1f %8.1f %6.2f", "all convolutions", "",
+  print(string.format("%-22s %3s %-15s %-9s %14s %8.2f %8.1f %8.1f %6.2f %7s", "all convolutions", "",
                       "", "", string.format("%.2f GFLOP", flops / 1e9), total * 1e3,
-                      flops / total / 1e9, flops / total_gemm / 1e9, total / total_gemm))
+                      flops / total / 1e9, flops / total_gemm / 1e9, total / total_gemm,
+                      string.format("%.2f ms", total_im2col * 1e3)))
   ::next::
 end
 

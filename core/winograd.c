@@ -32,6 +32,9 @@
 #ifndef CHUNK_BYTES
 #define CHUNK_BYTES (1 << 20)   /* V and M of one chunk */
 #endif
+#ifndef MIN_CHUNK
+#define MIN_CHUNK 32            /* tiles: the products' N, whatever the bytes */
+#endif
 
 /* The weight transform: U[k][o][i] = (G g_oi G^T)[k], in double so the
 ** prepared weights carry no more rounding than one float store. */
@@ -189,7 +192,7 @@ static inline __attribute__((always_inline)) void output_tf(float m[KK][TB], flo
 
 /* Block i of tiles, every input channel: gather, transform, then each of
 ** the 36 rows of TB values to its place in V[k][c][t0..t0+TB). */
-static void input_block(const wino *s, float *vc, int64_t t0) {
+static inline __attribute__((always_inline)) void input_block(const wino *s, float *vc, int64_t t0) {
   float g[KK][TB], o[KK][TB];
   block b;
   int64_t kstride = s->cin * s->ct;
@@ -205,7 +208,7 @@ static void input_block(const wino *s, float *vc, int64_t t0) {
 /* Block i of tiles, every output channel: the 36 rows of M back, the
 ** transform, then bias, residual and clamp on the way out; the part of a
 ** 4x4 block past the output's edge is dropped. */
-static void output_block(const wino *s, const float *mc, int64_t t0) {
+static inline __attribute__((always_inline)) void output_block(const wino *s, const float *mc, int64_t t0) {
   float m[KK][TB], y[16][TB];
   block b;
   int64_t kstride = s->cout * s->ct, plane = s->ho * s->wo;
@@ -233,7 +236,7 @@ static void output_block(const wino *s, const float *mc, int64_t t0) {
 /* Tiles [t0, t0 + ct) from input to output on the calling thread: the
 ** input blocks into V, the 36 products into M (OpenBLAS's OpenMP build
 ** runs single-threaded inside a parallel region), the output blocks. */
-static void chunk(const wino *s, float *v, float *m, int64_t t0) {
+static inline __attribute__((always_inline)) void chunk(const wino *s, float *v, float *m, int64_t t0) {
   int64_t n = s->tiles - t0 < s->ct ? s->tiles - t0 : s->ct;
   int cout = (int)s->cout, cin = (int)s->cin, ld = (int)s->ct;
   for (int64_t j = 0; j < n; j += TB) input_block(s, v + j, t0 + j);
@@ -242,6 +245,18 @@ static void chunk(const wino *s, float *v, float *m, int64_t t0) {
              v + (int64_t)k * cin * ld, ld, 0.0f, m + (int64_t)k * cout * ld, ld);
   for (int64_t j = 0; j < n; j += TB) output_block(s, m + j, t0 + j);
 }
+
+/* The same code twice: as built (x86-64-v2: 4-lane SSE) and for AVX2 (8
+** lanes: the transforms' loops over TB tiles), picked by ctx->isa. Only the
+** width changes (no FMA contraction under -std=c11), so both give the same
+** bits. */
+static void chunk_base(const wino *s, float *v, float *m, int64_t t0) { chunk(s, v, m, t0); }
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+__attribute__((target("avx2")))
+static void chunk_avx2(const wino *s, float *v, float *m, int64_t t0) { chunk(s, v, m, t0); }
+#else
+#define chunk_avx2 chunk_base
+#endif
 
 int em_winograd_fits(const em_conv_params *p) {
   return p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 &&
@@ -268,21 +283,24 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   s.u = em_tensor_data(u);
   if (s.tiles > INT_MAX || s.cin > INT_MAX || s.cout > INT_MAX)
     return em_fail(err, EM_ENOMEM, "winograd: %lld tiles too many", (long long)s.tiles);
-  /* a chunk per thread at least, each one's V and M within CHUNK_BYTES */
+  /* a chunk per thread at least, each one's V and M within CHUNK_BYTES but
+  ** never under MIN_CHUNK tiles (thinner products spend their time packing U) */
   int64_t nt = ctx->nthreads, per = (s.tiles + nt - 1) / nt;
   int64_t cap = CHUNK_BYTES / ((int64_t)sizeof(float) * KK * (s.cin + s.cout)) / TB * TB;
   s.ct = (per + TB - 1) / TB * TB;
-  if (s.ct > cap) s.ct = cap > TB ? cap : TB;
+  if (s.ct > cap) s.ct = cap > MIN_CHUNK ? cap : MIN_CHUNK;
   int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = KK * (s.cin + s.cout) * s.ct;
   if (nt > nchunks) nt = nchunks;
   sz[0] = nt * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   float *scratch = em_tensor_data(buf);
+  void (*run)(const wino *, float *, float *, int64_t) =
+    ctx->isa >= EM_ISA_AVX2 ? chunk_avx2 : chunk_base;
   #pragma omp parallel num_threads((int)nt)
   {
     float *v = scratch + omp_get_thread_num() * each, *m = v + KK * s.cin * s.ct;
     #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < nchunks; i++) chunk(&s, v, m, i * s.ct);
+    for (int64_t i = 0; i < nchunks; i++) run(&s, v, m, i * s.ct);
   }
   return EM_OK;
 }

@@ -65,6 +65,11 @@ for name, make in pairs{ branchy = branchy, graph = graph } do
       assert.is_true(y3:isSameStorage(y2))
       for i, t in ipairs(storages(net)) do assert.is_true(t:isSameStorage(before[i]), "buffer " .. i) end
       assert.equal(0, (y3 - ref):abs():max())
+      -- clearState drops the plan's outputs: the next forward plans again
+      net:clearState()
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+      local b1 = plan.get(net).buffers[1]
+      assert.is_true(rawequal(b1.module.output, b1.view))
       -- a new input shape plans again, still right
       local x2 = ember.randn(2, 3, 7, 7)
       local r2 = make():forward(x2)

@@ -255,7 +255,9 @@ end
 -- alone, any other (a producer that did not keep its planned output) is
 -- copied into its slice.
 local function join_in_place(m, dim)
+  local view = m.output   -- the plan's: anything else (clearState) joins as usual
   local function fill(self, ins)
+    if not rawequal(self.output, view) then return core.concat(ins, self.output, dim) end
     local out, start = self.output, 1
     for _, t in ipairs(ins) do
       local len = t:size(dim)
@@ -342,7 +344,7 @@ local function build(root, run, input)
     local m = b.step.module
     m.output = b.slot.storage:narrow(1, 1, b.size):view(sizes(b.tensor))
     p.buffers[#p.buffers + 1] = { module = m, slot = b.slot.index, size = b.size, offset = 0,
-                                  first = b.first, last = b.last, buf = b }
+                                  first = b.first, last = b.last, buf = b, view = m.output }
   end
   -- concat inputs: slices of their concat's buffer
   p.joined = {}
@@ -370,6 +372,13 @@ local function build(root, run, input)
   return out
 end
 
+-- Whether the modules still hold the plan's outputs (clearState drops them:
+-- plan again rather than run on fresh allocations).
+local function intact(p)
+  local b = p.buffers[1]
+  return not b or rawequal(b.module.output, b.view)
+end
+
 -- Makes root plan its memory on its next forward (and again for each new
 -- input shape). Returns root.
 function M.attach(root)
@@ -378,7 +387,7 @@ function M.attach(root)
   root._plan_run = run
   root.updateOutput = function(self, input)
     local p = rawget(self, "_plan")
-    if p and p.key == shape_key(input) then return run(self, input) end
+    if p and p.key == shape_key(input) and intact(p) then return run(self, input) end
     return build(self, run, input)
   end
   return root

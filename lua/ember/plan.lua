@@ -3,25 +3,34 @@
 --
 --   local plan = require "ember.plan"
 --   plan.attach(net)          -- the next forward plans, the later ones reuse
---   net:forward(x)            -- (a new input shape plans again)
---   plan.memory(net)          -- {arena_bytes =, buffers =, planned =, ...}
+--   net:forward(x)            -- (a new input shape, or clearState, plans again)
+--   plan.memory(net)          -- {arena_bytes =, slots =, buffers =, joined =, ...}
+--
+-- ember.load (m.graph; m:memory()) and ember.onnx.load attach it.
 --
 -- How: the first forward of a shape runs traced: each leaf module (and each
 -- nn.Concat, which copies its children) records the tensors it read and the
 -- tensor it returned. A returned tensor sharing storage with an earlier one
 -- (a view, an in-place layer, Identity) is that value again; any other is a
 -- new buffer, live from its step to its last reader's (the net's outputs:
--- to the end). Activations (ReLU, ReLU6, ELU, LeakyReLU) and CAddTable whose
--- input dies at them are switched to in place. Buffers then get offsets in
--- one arena, largest first at the lowest offset free during their life, and
--- each module's output becomes a view of the arena at its offset: kernels
--- resize outputs with em_tensor_resize, which keeps a shared storage of the
--- right shape, so the steady state allocates nothing. A module that returns
--- anything but its own self.output (tables, views of private buffers) keeps
--- its own memory: correct, only not planned.
+-- to the end). Then:
+--   * ReLU, ReLU6, ELU, LeakyReLU and CAddTable whose (first) input dies at
+--     them switch to in place (Torch7's inplace flag);
+--   * the inputs of a Concat / JoinTable become slices of its output where
+--     the slices are contiguous (N = 1 for channels): their producers write
+--     there and the concat copies nothing;
+--   * buffers go into slots, largest first, each into the first slot none
+--     of whose buffers is alive at the same time. Slots are separate
+--     storages, not offsets in one arena: kernels refuse an output sharing
+--     storage with an input, and a step's input and output never share a slot.
+-- Each module's output becomes a view of its slot: kernels resize outputs
+-- with em_tensor_resize, which keeps a shared storage of the right shape, so
+-- the steady state allocates nothing. A module that returns anything but its
+-- own self.output (tables, views of private buffers) keeps its own memory:
+-- correct, only not planned. Every convolution also shares one im2col scratch.
 --
--- The net's modules are changed (output, inplace): plan a graph that owns
--- its leaves (ember.load's m.graph does; ember.onnx.load's graph is its own).
+-- The net's modules are changed (output, inplace, a joined concat's
+-- updateOutput); plan.detach(net) undoes it.
 
 local core = require "ember.core"
 

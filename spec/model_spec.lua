@@ -258,4 +258,27 @@ describe("a loaded model", function()
     assert.equal(a.index, b.index)
     assert.near(a.prob, b.prob, 1e-6)
   end)
+  it("keeps m.net runnable and unchanged when the running graph of an nn.Graph net is fused", function()
+    local d = tmpdir()
+    write(d .. "/g.lua", [[
+      local g = nn.Graph({"x"}, {"y"})
+      g:add(nn.SpatialConvolution(3, 8, 3, 3, 1, 1, 1, 1):named("c1"), "x", "a")
+      g:add(nn.ReLU(), "a", "c")
+      g:add(nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 1, 1):named("c2"), "c", "d")
+      g:add(nn.CAddTable(), {"d", "c"}, "e")
+      g:add(nn.ReLU(), "e", "y")
+      return { build = function() return g end, input = {3, 8, 8} }
+    ]])
+    local m = ember.load{ net = d .. "/g.lua" }
+    local wiring = {}
+    for i, node in ipairs(m.net.nodes) do wiring[i] = table.concat(node.inputs, ",") .. ">" .. table.concat(node.outputs, ",") end
+    ember.manualSeed(3)
+    local x = ember.randn(1, 3, 8, 8)
+    local a = m:forward(x):clone()
+    local b = m.net:forward(x)
+    assert(H.maxdiff(a, b) <= 1e-5)
+    for i, node in ipairs(m.net.nodes) do
+      assert.equal(wiring[i], table.concat(node.inputs, ",") .. ">" .. table.concat(node.outputs, ","))
+    end
+  end)
 end)

@@ -264,6 +264,16 @@ local function fold_graph(m)
   c.output = fresh_output(m)
   c.modules = {}
   for i, child in ipairs(m.modules) do c.modules[i] = fold_graph(child) end
+  if m.nodes then
+    -- nn.Graph wiring: its own node list, so that fusing the running graph
+    -- never rewires m.net
+    c.nodes = {}
+    for i, node in ipairs(m.nodes) do
+      local n = {}
+      for k, v in pairs(node) do n[k] = type(v) == "table" and table.move(v, 1, #v, 1, {}) or v end
+      c.nodes[i] = n
+    end
+  end
   if m.__typename == "nn.Sequential" then
     local i = 1
     while i < #c.modules do

@@ -127,7 +127,8 @@ static void prefill_block(float *y, const float *res, const epi *e, int64_t c0, 
 static void clamp_block(float *y, int64_t n, float lo, float hi) {
   for (int64_t j = 0; j < n; j++) {
     float v = y[j];
-    y[j] = v < lo ? lo : v > hi ? hi : v;
+    v = v < lo ? lo : v;     /* two selects, as activation.c: each is one min/max */
+    y[j] = v > hi ? hi : v;
   }
 }
 

@@ -143,7 +143,7 @@ static inline float edge3x3(const plane *q, const float *const rows[3], int64_t 
         }                                                                             \
       }                                                                               \
       if (res) acc = ADD(acc, LOADU(res + ox));                                       \
-      if (q->clamp) acc = MIN(MAX(acc, vlo), vhi);                                    \
+      if (q->clamp) acc = MIN(vhi, MAX(vlo, acc));   /* NaN stays NaN, as em_act */  \
       STOREU(o + ox, acc);                                                            \
     }                                                                                 \
   }

@@ -508,9 +508,24 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* libgomp reads its environment when it loads, before main. By default a
+** thread done with a parallel region spins (GOMP_SPINCOUNT, 300000 rounds)
+** waiting for the next one, and OpenBLAS's sgemm and ember's loops are all
+** such regions: on a machine shared with other work the spinning threads
+** hold the cores the threads still computing need. make bench-quick on 2
+** loaded cores: ember/ORT 8.7 with the default, 1.5 with GOMP_SPINCOUNT=10000,
+** 1.0-1.2 passive. So unless the user chose a policy, the launcher sets
+** OMP_WAIT_POLICY=passive and runs itself again for libgomp to see it. */
+static void omp_wait_policy(char **argv) {
+  if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);   /* returns only if it failed: go on as is */
+}
+
 int main(int argc, char **argv) {
   lua_State *L;
   int status, ok;
+  omp_wait_policy(argv);
 #ifdef __GLIBC__
   /* A fixed threshold: tensors of 1 MB and more are mapped and go back to
   ** the system when freed. glibc's default raises the threshold to the

@@ -15,7 +15,7 @@ inferences while the other waits on its pipe, then the other; the order flips
 every round, so drifts of a shared, noisy machine hit both alike. Times are
 taken inside each worker around the inference call alone. Peak memory is each
 process's VmHWM after load and all runs. From /proc/PID/task/*/stat: CPU/wall,
-the CPU seconds each process used per wall second of its timed rounds (2.0 =
+the CPU seconds each process used per wall second of its own batches (2.0 =
 both threads busy all the time; less = serial parts, waits, or a loaded
 machine), and each thread's share of that CPU time.
 """
@@ -190,19 +190,28 @@ def bench_model(name, args, env):
         times = {"ember": [], "ort": []}
         cpu0 = {"ember": em.cpu_by_thread(), "ort": ort.cpu_by_thread()}
         wall = {"ember": 0.0, "ort": 0.0}
+        own = {"ember": {}, "ort": {}}   # CPU seconds by thread within the own batches
         for r in range(rounds):
             order = [("ember", em), ("ort", ort)]
             if r % 2:
                 order.reverse()
             for k, wk in order:
+                # a pause between batches: a thread pool still spinning after
+                # the other engine's batch settles before this one starts
+                time.sleep(args.settle)
+                c_a = wk.cpu_by_thread()
                 t0 = time.monotonic()
                 times[k] += wk.run(per[k])
                 wall[k] += time.monotonic() - t0
+                c_b = wk.cpu_by_thread()
+                for tid, v in c_b.items():
+                    own[k][tid] = own[k].get(tid, 0.0) + v - c_a.get(tid, 0.0)
         cpu1 = {"ember": em.cpu_by_thread(), "ort": ort.cpu_by_thread()}
         res = {"name": name}
         for k, wk, c0 in (("ember", em, cpu0["ember"]), ("ort", ort, cpu0["ort"])):
             ts = times[k]
-            nbusy, cpu, shares = busy_threads(c0, cpu1[k])
+            nbusy, cpu, shares = busy_threads({}, own[k])
+            _, cpu_all, _ = busy_threads(c0, cpu1[k])
             out = os.path.join(d, "%s.%s.out.npy" % (name, k))
             wk.save(out)
             mem = wk.mem()
@@ -211,6 +220,7 @@ def bench_model(name, args, env):
                 "load": wk.ready["load_ms"], "first": wk.ready["first_ms"],
                 "engine": wk.ready["engine"],
                 "threads": nbusy, "shares": shares, "cpu_per_wall": cpu / wall[k] if wall[k] > 0 else 0.0,
+                "cpu_outside": max(0.0, cpu_all - cpu),
                 "out": np.load(out),
                 "hwm_mb": mem["hwm_kb"] / 1024, "rss_mb": mem["rss_kb"] / 1024,
             }
@@ -294,8 +304,10 @@ def checks(results, args):
         def sh(v):
             return "/".join("%.0f" % (100 * x) for x in v["shares"][:4])
         lines.append("%-19s CPU/wall ember %.2f (thread shares %s%%), ORT %.2f (%s%%); "
+                     "CPU s outside own runs %.2f / %.2f; "
                      "RSS at end %.0f / %.0f MB; vs PyTorch: ember %s, ORT %s%s" % (
                          r["name"], e["cpu_per_wall"], sh(e), o["cpu_per_wall"], sh(o),
+                         e["cpu_outside"], o["cpu_outside"],
                          e["rss_mb"], o["rss_mb"],
                          "%.1e" % dt["ember"] if dt else "-", "%.1e" % dt["ort"] if dt else "-",
                          ("  <-- " + "; ".join(note)) if note else ""))
@@ -348,6 +360,8 @@ def main(argv=None):
     p.add_argument("--budget", type=float, default=None,
                    help="seconds of timed runs per engine and model when runs allow more")
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--settle", type=float, default=0.05,
+                   help="seconds of pause before each batch (default 0.05)")
     p.add_argument("--max-per-round", type=int, default=20)
     p.add_argument("--dir", default=os.path.join(ROOT, "build", "bench"))
     p.add_argument("--ember", default=os.path.join(ROOT, "ember"))

@@ -57,7 +57,7 @@ all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so $(EXE)
 deps:
 	@sh tools/deps.sh $(DEBS)
 
-$(B)/core/%.o: core/%.c core/ember.h
+$(B)/core/%.o: core/%.c $(wildcard core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

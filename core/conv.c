@@ -6,43 +6,13 @@
 #include <string.h>
 
 #include "ember.h"
+#include "convutil.h"
 
 /* As in activation.c: lets GCC turn the epilogue's clamp into min/max and
 ** vectorise it (nothing in ember reads the floating-point exception flags). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
-
-/* ceil(a / b) for b > 0 and any sign of a (C division truncates). */
-static int64_t ceil_div(int64_t a, int64_t b) {
-  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
-  return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Positions i in [0, count) whose source index i*s + off falls in [0, limit):
-** [*lo, *hi). Outside it a kernel tap reads padding, so the inner loops only
-** run over the valid span and need no per-element bounds test. */
-static void valid_span(int64_t limit, int64_t count, int s, int64_t off,
-                       int64_t *lo, int64_t *hi) {
-  *lo = clamp64(ceil_div(-off, s), 0, count);
-  *hi = clamp64(ceil_div(limit - off, s), *lo, count);
-}
-
-/* Sizes of a 4-D tensor, all >= 1, or a message naming what was expected. */
-static em_status check_4d(const em_tensor *t, const char *what, const char *layout, em_err *err) {
-  char a[128];
-  if (!t->storage || t->ndim != 4)
-    return em_fail(err, EM_ESHAPE, "expected a 4-D %s (%s), got %s", what, layout,
-                   em_tensor_shape_str(t, a, sizeof a));
-  for (int i = 0; i < 4; i++)
-    if (t->size[i] < 1)
-      return em_fail(err, EM_ESHAPE, "%s %s has an empty dimension", what,
-                     em_tensor_shape_str(t, a, sizeof a));
-  return EM_OK;
-}
 
 static em_status check_params(const em_conv_params *p, em_err *err) {
   if (p->sh < 1 || p->sw < 1)
@@ -206,10 +176,6 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
     }
   }
   return EM_OK;
-}
-
-static int shares(const em_tensor *a, const em_tensor *b) {
-  return a && b && (a == b || (a->storage && a->storage == b->storage));
 }
 
 /* The residual's checks: the output's shape, no memory shared with it. */

@@ -5,35 +5,7 @@
 #include <string.h>
 
 #include "ember.h"
-
-/* ceil(a / b) for b > 0 and any sign of a (C division truncates). */
-static int64_t ceil_div(int64_t a, int64_t b) {
-  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
-  return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Input positions i in [0, count) whose output index i*s + off lands in
-** [0, limit): [*lo, *hi); the rest fall into the cropped padding. */
-static void valid_span(int64_t limit, int64_t count, int s, int64_t off,
-                       int64_t *lo, int64_t *hi) {
-  *lo = clamp64(ceil_div(-off, s), 0, count);
-  *hi = clamp64(ceil_div(limit - off, s), *lo, count);
-}
-
-static em_status check_4d(const em_tensor *t, const char *what, const char *layout, em_err *err) {
-  char a[128];
-  if (!t->storage || t->ndim != 4)
-    return em_fail(err, EM_ESHAPE, "expected a 4-D %s (%s), got %s", what, layout,
-                   em_tensor_shape_str(t, a, sizeof a));
-  for (int i = 0; i < 4; i++)
-    if (t->size[i] < 1)
-      return em_fail(err, EM_ESHAPE, "%s %s has an empty dimension", what,
-                     em_tensor_shape_str(t, a, sizeof a));
-  return EM_OK;
-}
+#include "convutil.h"
 
 /* The checks of em_conv_transpose2d_forward; sets the output size. */
 static em_status check_deconv(const em_tensor *input, const em_tensor *weight, const em_tensor *bias,
@@ -118,10 +90,6 @@ static void fill_bias(float *out, const float *bias, int64_t c, int64_t plane) {
     float *o = out + i * plane;
     for (int64_t j = 0; j < plane; j++) o[j] = bias[i];
   }
-}
-
-static int shares(const em_tensor *a, const em_tensor *b) {
-  return a && b && (a == b || (a->storage && a->storage == b->storage));
 }
 
 /* Per image and group: col_g (Cout/g*kH*kW x H*W) = weight_g^T * input_g,

@@ -11,6 +11,7 @@
 #endif
 
 #include "ember.h"
+#include "convutil.h"
 
 /* The CPU's best set, asked once per em_ctx (em_ctx_init) rather than kept in
 ** a global: a context may also be lowered to force a path (tests, timing).
@@ -22,14 +23,6 @@ em_isa em_cpu_isa(void) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return EM_ISA_AVX2;
 #endif
   return EM_ISA_C;
-}
-
-static int64_t ceil_div(int64_t a, int64_t b) {
-  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
-  return v < lo ? lo : v > hi ? hi : v;
 }
 
 /* Outputs i in [0, count) whose taps i*s + off .. i*s + off + ext - 1 all

@@ -1,0 +1,45 @@
+/* convutil.h -- index arithmetic and checks shared by the convolution files
+** (conv.c, deconv.c, depthwise.c). Internal: not installed with ember.h. */
+#ifndef EMBER_CONVUTIL_H
+#define EMBER_CONVUTIL_H
+
+#include "ember.h"
+
+/* ceil(a / b) for b > 0 and any sign of a (C division truncates). */
+static inline int64_t ceil_div(int64_t a, int64_t b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Positions i in [0, count) whose index i*s + off falls in [0, limit):
+** [*lo, *hi). Outside it a tap reads (or, transposed, writes into) padding,
+** so the inner loops only run over the valid span with no bounds test. */
+static inline void valid_span(int64_t limit, int64_t count, int s, int64_t off,
+                              int64_t *lo, int64_t *hi) {
+  *lo = clamp64(ceil_div(-off, s), 0, count);
+  *hi = clamp64(ceil_div(limit - off, s), *lo, count);
+}
+
+/* Sizes of a 4-D tensor, all >= 1, or a message naming what was expected. */
+static inline em_status check_4d(const em_tensor *t, const char *what, const char *layout,
+                                 em_err *err) {
+  char a[128];
+  if (!t->storage || t->ndim != 4)
+    return em_fail(err, EM_ESHAPE, "expected a 4-D %s (%s), got %s", what, layout,
+                   em_tensor_shape_str(t, a, sizeof a));
+  for (int i = 0; i < 4; i++)
+    if (t->size[i] < 1)
+      return em_fail(err, EM_ESHAPE, "%s %s has an empty dimension", what,
+                     em_tensor_shape_str(t, a, sizeof a));
+  return EM_OK;
+}
+
+/* Whether two tensors view the same storage (an output may not). */
+static inline int shares(const em_tensor *a, const em_tensor *b) {
+  return a && b && (a == b || (a->storage && a->storage == b->storage));
+}
+
+#endif

@@ -21,6 +21,7 @@ import torchvision.models as M
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from torch2safetensors import save_state_dict  # noqa: E402
+from torchref import realistic  # noqa: E402
 
 # name -> (constructor, input size); the nets/*.lua declarations have no
 # auxiliary heads and no transform_input, so neither have these.
@@ -42,20 +43,7 @@ def export(name, outdir):
     if all(os.path.exists(f) for f in files):
         return False
     ctor, size = MODELS[name]
-    torch.manual_seed(0)
-    model = ctor()
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None   # cumulative average over the passes below
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(4, 3, size, size, generator=g))
-    model.eval()
+    model, g = realistic(ctor, size)
     x = torch.randn(1, 3, size, size, generator=g)
     with torch.no_grad():
         y = model(x)

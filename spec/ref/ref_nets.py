@@ -23,6 +23,7 @@ try:
     from torch2safetensors import save_state_dict
 except ImportError:
     save_state_dict = None
+from torchref import realistic  # noqa: E402
 
 GROUP = "nets"
 
@@ -60,20 +61,7 @@ def write_safetensors(state, path):
 
 def make(name):
     ctor, size = NETS[name]
-    torch.manual_seed(0)
-    model = ctor()
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None   # cumulative average: the stats of all passes
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(4, 3, size, size, generator=g))
-    model.eval()
+    model, g = realistic(ctor, size)
     x = torch.randn(2, 3, size, size, generator=g)
     with torch.no_grad():
         y = model(x)

@@ -15,6 +15,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import outdir  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from torchref import realistic  # noqa: E402
+
 NETS = [
     ("resnet18", 224, {}),
     ("mobilenet_v2", 224, {}),
@@ -34,19 +37,9 @@ def export_nets(d, only=None):
     for name, size, kw in NETS:
         if only and name not in only:
             continue
-        torch.manual_seed(0)
         ctor = getattr(torchvision.models, name)
-        try:
-            net = ctor(weights=None, **kw)
-        except TypeError:
-            net = ctor(pretrained=False, **kw)
-        # realistic running statistics for the batch norms
-        net.train()
-        with torch.no_grad():
-            for _ in range(3):
-                net(torch.randn(4, 3, size, size))
-        net.eval()
-        x = torch.randn(1, 3, size, size)
+        net, g = realistic(lambda: ctor(weights=None, **kw), size)
+        x = torch.randn(1, 3, size, size, generator=g)
         with torch.no_grad():
             y = net(x)
         torch.onnx.export(net, x, os.path.join(d, name + ".onnx"), opset_version=13,

@@ -124,7 +124,7 @@ test: deps
 asan: deps
 	@$(MAKE) --no-print-directory DEBUG=1 all ctest
 	@$(MAKE) --no-print-directory refs
-	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" ASAN_OPTIONS=detect_leaks=1 EMBER=build/debug/bin/ember sh tools/runtests.sh $(patsubst build/%,build/debug/%,$(TEST_BIN))
+	@LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" ASAN_OPTIONS=detect_leaks=1 EMBER=build/debug/bin/ember sh tools/runtests.sh $(patsubst build/%,build/debug/%,$(TEST_BIN))
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -47,9 +47,33 @@ local function write_file(path, text)
   return tmp
 end
 
--- Largest |a - b| over the elements of two tensors of the same size.
-local function maxdiff(a, b)
-  return (a - b):abs():max()
+-- Writes the net file and its weights whole: the net text to a temporary
+-- file, then save(weights path), then the rename; on failure nothing is left.
+local function write_pair(opts, source, save)
+  local tmp = write_file(opts.net, source)
+  local ok, err = pcall(save, opts.weights)
+  if not ok then
+    os.remove(tmp)
+    fail(err)
+  end
+  local renamed, rerr = os.rename(tmp, opts.net)
+  if not renamed then
+    os.remove(tmp)
+    fail("cannot write " .. opts.net .. ": " .. tostring(rerr))
+  end
+end
+
+-- The files must give the same net: the converted one and the one reloaded
+-- from them agree exactly on noise of the input's size, or both files go.
+local function check_reload(opts, converted, reloaded, input)
+  ember.manualSeed(1)
+  local x = ember.rand(1, table.unpack(input))
+  local d = (converted:forward(x):clone() - reloaded:forward(x)):abs():max()
+  if d ~= 0 then
+    os.remove(opts.net)
+    os.remove(opts.weights)
+    fail(string.format("the reloaded net differs from the converted one by %g (files removed)", d))
+  end
 end
 
 commands.darknet = {
@@ -63,32 +87,15 @@ commands.darknet = {
     local name = opts.net:match("([^/]+)%.lua$") or opts.net:match("([^/]+)$")
     local net, info = darknet.load(cfg, weights, { name = name, labels = opts.labels })
     local h = info.header
-    local tmp = write_file(opts.net, info.source)
-    local ok, err = pcall(ember.save, net, opts.weights, {
+    write_pair(opts, info.source, function(path)
+      ember.save(net, path, {
       format = "pt", source = "darknet", cfg = cfg:match("([^/]+)$"),
       darknet_version = string.format("%d.%d.%d", h.major, h.minor, h.revision),
       darknet_seen = tostring(h.seen),
       note = "batch norm weight = darknet scale * sqrt(var + 1e-6) / (sqrt(var) + 1e-6): eps 1e-6 gives darknet's output",
     })
-    if not ok then
-      os.remove(tmp)
-      fail(err)
-    end
-    local renamed, rerr = os.rename(tmp, opts.net)
-    if not renamed then
-      os.remove(tmp)
-      fail("cannot write " .. opts.net .. ": " .. tostring(rerr))
-    end
-    -- the files must give the same net: reload them and compare on noise
-    local m = ember.load{ net = opts.net, weights = opts.weights, fold = false }
-    ember.manualSeed(1)
-    local x = ember.rand(1, table.unpack(info.input))
-    local d = maxdiff(net:forward(x):clone(), m:forward(x))
-    if d ~= 0 then
-      os.remove(opts.net)
-      os.remove(opts.weights)
-      fail(string.format("the reloaded net differs from the converted one by %g (files removed)", d))
-    end
+    end)
+    check_reload(opts, net, ember.load{ net = opts.net, weights = opts.weights, fold = false }, info.input)
     local n = 0
     for _ in pairs(info.tensors) do n = n + 1 end
     print(string.format("%s: %d layers, %d tensors (darknet %d.%d.%d) -> %s, %s (reloaded: identical output)",
@@ -113,36 +120,16 @@ commands.onnx = {
     local title = string.format("%s: converted from %s (ONNX opset %d%s) by apps/convert.lua",
       opts.net:match("([^/]+)$"), model:match("([^/]+)$"), g.onnx.opset,
       g.onnx.producer ~= "" and (", " .. g.onnx.producer) or "")
-    local tmp = write_file(opts.net, require("ember.onnx.declare").source(g, title, input))
     local state = g:state()
-    local ok, err = pcall(ember.safetensors.save, opts.weights, state,
-                          { format = "pt", source = "onnx", model = model:match("([^/]+)$") })
-    if not ok then
-      os.remove(tmp)
-      fail(err)
-    end
-    local renamed, rerr = os.rename(tmp, opts.net)
-    if not renamed then
-      os.remove(tmp)
-      fail("cannot write " .. opts.net .. ": " .. tostring(rerr))
-    end
-    -- the files must give the same net: reload them and compare on noise
+    write_pair(opts, require("ember.onnx.declare").source(g, title, input), function(path)
+      ember.safetensors.save(path, state, { format = "pt", source = "onnx", model = model:match("([^/]+)$") })
+    end)
     local m = ember.load{ net = opts.net, weights = opts.weights, fold = false }
-    local x
-    if input then
-      ember.manualSeed(1)
-      x = ember.rand(1, table.unpack(input))
-      local d = maxdiff(g:forward(x):clone(), m.net:forward(x))
-      if d ~= 0 then
-      os.remove(opts.net)
-      os.remove(opts.weights)
-      fail(string.format("the reloaded net differs from the converted one by %g (files removed)", d))
-    end
-    end
+    if input then check_reload(opts, g, m.net, input) end
     local n = 0
     for _ in pairs(state) do n = n + 1 end
     print(string.format("%s: %d nodes, %d tensors -> %s, %s%s", model, #g.modules, n, opts.net, opts.weights,
-                        x and " (reloaded: identical output)" or ""))
+                        input and " (reloaded: identical output)" or ""))
   end,
 }
 

@@ -91,4 +91,19 @@ static inline void test_compare(const em_tensor *a, const em_tensor *b, double r
   }
 }
 
+/* A uniform integer in [lo, hi] from r. */
+static inline int test_randint(em_rng *r, int lo, int hi) {
+  return lo + (int)(em_rng_next(r) % (uint64_t)(hi - lo + 1));
+}
+
+/* t becomes a new tensor of the given sizes, uniform in [-1, 1); exits on
+** failure (a test cannot go on without it). */
+static inline void test_random_tensor(em_rng *r, em_tensor *t, int ndim, const int64_t *size) {
+  em_err e;
+  em_tensor_init(t);
+  if (em_tensor_new(t, ndim, size, &e) != EM_OK) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+  for (int64_t i = 0; i < em_tensor_nelement(t); i++)
+    em_tensor_data(t)[i] = (float)(2 * em_rng_uniform01(r) - 1);
+}
+
 #endif

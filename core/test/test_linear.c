@@ -8,17 +8,11 @@
 static em_rng rng;
 static em_ctx ctx;
 
-static int randint(int lo, int hi) {
-  return lo + (int)(em_rng_next(&rng) % (uint64_t)(hi - lo + 1));
-}
+static int randint(int lo, int hi) { return test_randint(&rng, lo, hi); }
 
 static void make(em_tensor *t, int ndim, int64_t a, int64_t b) {
   int64_t sz[2] = { a, b };
-  em_err e;
-  em_tensor_init(t);
-  if (em_tensor_new(t, ndim, sz, &e) != EM_OK) { fprintf(stderr, "%s\n", e.msg); exit(1); }
-  for (int64_t i = 0; i < em_tensor_nelement(t); i++)
-    em_tensor_data(t)[i] = (float)(2 * em_rng_uniform01(&rng) - 1);
+  test_random_tensor(&rng, t, ndim, sz);
 }
 
 /* x is (n, in) contiguous, or 1-D when oned; compares y with the definition. */

@@ -72,6 +72,7 @@ local core = require "ember.core"
 local nn = require "ember.nn"
 local sandbox = require "ember.sandbox"
 local plan = require "ember.plan"
+local util = require "ember.nn.util"
 
 local M = {}
 
@@ -237,16 +238,23 @@ local function fresh_output(m)
 end
 
 -- conv with bn folded in: a copy of conv whose weight and bias are new
--- tensors (the originals may be views of a mapped weights file).
+-- tensors (the originals may be views of a mapped weights file). The weight
+-- is written once: the kernel folds the batch norm into a column of ones
+-- (giving each output channel's scale, the very float it multiplies by when
+-- folding in place), then one broadcast product makes the new weight.
 local function folded(conv, bn)
   local c = shallow_copy(conv)
   c.output, c._out4 = core.tensor(), nil
-  c.weight = conv.weight:clone()
+  local out = conv.weight:size(1)
+  local scale = core.tensor(out, 1):fill(1)
   local bias = conv.bias and conv.bias:nElement() > 0 and conv.bias:clone() or nil
   local w, b = bn.weight, bn.bias
   if w and w:nElement() == 0 then w = nil end
   if b and b:nElement() == 0 then b = nil end
-  c.bias = core.batchnorm_fold(c.weight, bias, w, b, bn.running_mean, bn.running_var, bn.eps)
+  c.bias = core.batchnorm_fold(scale, bias, w, b, bn.running_mean, bn.running_var, bn.eps)
+  local ones = {}
+  for i = 2, conv.weight:dim() do ones[i - 1] = 1 end
+  c.weight = conv.weight * scale:view(out, table.unpack(ones))
   return c
 end
 
@@ -374,7 +382,15 @@ function M._load(opts, name)
   end
   local bopts = {}
   for k, v in pairs(opts) do if not own[k] then bopts[k] = v end end
-  local net = build(decl, path, bopts)
+  -- with a weights file, parameters are bound to the file's tensors right
+  -- below: the build skips their initial values (ember.nn.util.deferInit),
+  -- and weights.apply initialises whatever the file does not cover
+  local deferred, net
+  if opts.weights then
+    deferred, net = util.deferInit(build, decl, path, bopts)
+  else
+    net = build(decl, path, bopts)
+  end
   net:evaluate()
   -- a root container without a name takes the net's, so that forward errors
   -- read "resnet18[5] ..." (containers hold no tensors: state() is unchanged)
@@ -383,11 +399,8 @@ function M._load(opts, name)
   if opts.weights then
     local tensors = require("ember.safetensors").load(opts.weights)
     require("ember.weights").apply(net, tensors, { strict = opts.strict ~= false, source = opts.weights,
-                                                   copy = opts.copy or nil })
-    -- the random initial weights the file's replaced: storage Lua does not
-    -- see, freed before folding makes its copies
+                                                   copy = opts.copy or nil, deferred = deferred })
     tensors = nil
-    collectgarbage()
   end
 
   local m = setmetatable({

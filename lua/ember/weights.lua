@@ -17,6 +17,29 @@ local function listing(what, items, sep)
   return #items .. " " .. what .. " (" .. table.concat(items, sep or ", ") .. ")"
 end
 
+-- Modules built with deferred initialisation (ember.nn.util.deferInit) hold
+-- uninitialised tensors: each one whose every parameter and buffer is about
+-- to be bound from the file stays so; any other (a name the file lacks under
+-- strict = false, an unnamed module, a duplicate name) is reset() now, before
+-- the binding, so it gets its normal initial values and the file's tensors
+-- are not overwritten. Tensors are matched by identity, not by name.
+local function initialise_uncovered(modules, state, tensors)
+  local bound = {}
+  for name, t in pairs(state) do
+    if tensors[name] ~= nil then bound[t] = true end
+  end
+  for _, m in ipairs(modules) do
+    local covered = true
+    for _, list in ipairs{ m.__params or {}, m.__buffers or {} } do
+      for _, f in ipairs(list) do
+        local t = m[f]
+        if t and t:nElement() > 0 and not bound[t] then covered = false end
+      end
+    end
+    if not covered then m:reset() end
+  end
+end
+
 -- Matches net:state() (name -> tensor) against tensors (name -> tensor):
 --   opts.strict (default true): missing and unexpected names are errors;
 --     mis-shaped ones always are;
@@ -24,7 +47,9 @@ end
 --   opts.copy: copy values into the net's tensors instead of making them
 --     views of the given ones (the default: no copy; the net's tensors then
 --     share storage with `tensors`, and a mapped file stays mapped while
---     they live; writing them never changes the file).
+--     they live; writing them never changes the file);
+--   opts.deferred: the list ember.nn.util.deferInit returned for net's build
+--     (see initialise_uncovered).
 -- Raises one error listing every problem, e.g.
 --   w.safetensors: 2 missing (fc.bias, fc.weight), 1 unexpected (foo),
 --   1 mis-shaped (conv1.weight: file 64x3x7x7, net 64x3x5x5)
@@ -64,7 +89,8 @@ function M.apply(net, tensors, opts)
   if strict and #unexpected > 0 then problems[#problems + 1] = listing("unexpected", unexpected) end
   if #misshaped > 0 then problems[#problems + 1] = listing("mis-shaped", misshaped, "; ") end
   if #problems > 0 then error(source .. ": " .. table.concat(problems, ", "), 0) end
-  -- everything fits: nothing below can fail
+  -- everything fits: what remains changes the net and does not fail
+  if opts.deferred then initialise_uncovered(opts.deferred, state, tensors) end
   local loaded = 0
   for _, name in ipairs(names) do
     local f = tensors[name]

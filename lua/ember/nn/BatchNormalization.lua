@@ -34,13 +34,13 @@ function BatchNormalization:__init(nOutput, eps, momentum, affine)
   self.eps = eps or 1e-5
   self.momentum = momentum or 0.1
   self.affine = affine ~= false
-  self.running_mean = core.tensor(nOutput)
-  self.running_var = core.tensor(nOutput)
+  self.running_mean = util.param(nOutput)
+  self.running_var = util.param(nOutput)
   if self.affine then
-    self.weight = core.tensor(nOutput)
-    self.bias = core.tensor(nOutput)
+    self.weight = util.param(nOutput)
+    self.bias = util.param(nOutput)
   end
-  self:reset()
+  util.initialise(self)   -- reset(), unless deferred (ember.load)
 end
 
 -- Torch7's reset(): weight uniform in [0, 1], bias 0, mean 0, var 1 (the

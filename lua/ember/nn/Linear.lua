@@ -15,9 +15,9 @@ function Linear:__init(inputSize, outputSize, bias)
   parent.__init(self)
   util.positive(inputSize, "inputSize", self.__typename)
   util.positive(outputSize, "outputSize", self.__typename)
-  self.weight = core.tensor(outputSize, inputSize)
-  if bias ~= false then self.bias = core.tensor(outputSize) end
-  self:reset()
+  self.weight = util.param(outputSize, inputSize)
+  if bias ~= false then self.bias = util.param(outputSize) end
+  util.initialise(self)   -- reset(), unless deferred (ember.load)
 end
 
 -- Uniform in +-1/sqrt(inputSize), as Torch7.

@@ -54,7 +54,7 @@ function SpatialConvolution:__init(nInputPlane, nOutputPlane, kW, kH, dW, dH, pa
   self.dilationW, self.dilationH = 1, 1
   self.groups = 1
   self.finput = core.tensor()   -- im2col scratch, kept so forward allocates nothing
-  self.bias = core.tensor(nOutputPlane)
+  self.bias = util.param(nOutputPlane)
   self:setGroups(groups or 1)
 end
 
@@ -71,8 +71,8 @@ function SpatialConvolution:setGroups(g)
                         cls, self.nInputPlane, self.nOutputPlane, g), 0)
   end
   self.groups = g
-  self.weight = core.tensor(self:_weightSize())
-  self:reset()
+  self.weight = util.param(self:_weightSize())
+  util.initialise(self)   -- reset(), unless deferred (ember.load)
   return self
 end
 

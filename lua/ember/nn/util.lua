@@ -24,6 +24,49 @@ function U.reset(self, stdv, fanIn)
   return self
 end
 
+-- Deferred initialisation, for ember.load with a weights file: the file
+-- replaces every parameter right after the net is built, so filling them
+-- first (zeros, then Torch7's random reset) is wasted work, about 0.5 s for
+-- ResNet-50. Inside U.deferInit(fn), constructors that support it allocate
+-- their parameters uninitialised (never written, so the pages of a large one
+-- are never touched) and, instead of calling reset(), list themselves. The
+-- loader (ember.weights.apply with opts.deferred) then calls reset() on every
+-- listed module that the file does not fully cover, before binding the
+-- file's tensors: no uninitialised value stays reachable from a loaded net.
+-- Outside deferInit (a module made by hand, ONNX import, ...), nothing changes.
+local deferring = nil   -- the list of the innermost running deferInit, or nil
+
+-- Runs fn(...) with deferred initialisation; returns the list of modules
+-- that deferred (each once, in creation order), then fn's results. Raises
+-- what fn raises, with the previous state restored.
+function U.deferInit(fn, ...)
+  local saved, list = deferring, { seen = {} }
+  deferring = list
+  local r = table.pack(pcall(fn, ...))
+  deferring = saved
+  if not r[1] then error(r[2], 0) end
+  list.seen = nil
+  return list, table.unpack(r, 2, r.n)
+end
+
+-- A parameter tensor of the given sizes: zeros as always, or uninitialised
+-- while deferring (the module must then call U.initialise, not reset()).
+function U.param(...)
+  if deferring then return require("ember.core").tensor():resize(...) end
+  return require("ember.core").tensor(...)
+end
+
+-- A constructor's last step: self:reset(...), or, while deferring, a note
+-- that self's reset() is due unless the weights file covers it.
+function U.initialise(self, ...)
+  if not deferring then return self:reset(...) end
+  if not deferring.seen[self] then
+    deferring.seen[self] = true
+    deferring[#deferring + 1] = self
+  end
+  return self
+end
+
 -- Methods of windowed layers (self.padW/padH/pads, self.dilationW/H).
 
 -- Asymmetric padding, top left bottom right (ONNX's order); padW/padH then

@@ -2,18 +2,20 @@
 ** code generated from Debian's onnx.proto) into Lua tables; every size checked. */
 
 #include <errno.h>
-#include <limits.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lember.h"
+#include "lonnx_wire.h"
 #include "onnx.pb-c.h"
 
 #define LT_ONNXBOX "ember.OnnxMessage"
-#define MAX_FILE ((size_t)1 << 31)   /* protobuf-c lengths are 32-bit */
-#define MAX_DEPTH 64                 /* nesting of messages (subgraphs) */
+#define MAX_MESSAGE ((uint64_t)1 << 31)   /* protobuf-c lengths are 32-bit */
 
 /* luaL_error's format knows no %zu or %lld: format here, raise the text. */
 #if defined(__GNUC__)
@@ -29,21 +31,32 @@ static int raise(lua_State *L, const char *fmt, ...) {
   return lua_error(L);
 }
 
+static int little_endian(void) {
+  const uint16_t one = 1;
+  return *(const uint8_t *)&one == 1;
+}
+
 /* ------------------------------------------------------------ safe boxes */
-/* The unpacked message and the file's bytes live in full userdata, so an
-** error raised half-way through the conversion leaks nothing. */
+/* The unpacked message, the model's structure bytes and the open file live
+** in a full userdata, so an error raised half-way through leaks nothing. */
 
 typedef struct box {
   ProtobufCMessage *msg;
   void *bytes;
+  onnx_wire_file file;   /* fd -1 when closed */
 } box;
 
-static int box_gc(lua_State *L) {
-  box *b = luaL_checkudata(L, 1, LT_ONNXBOX);
+static void box_close(box *b) {
   if (b->msg) protobuf_c_message_free_unpacked(b->msg, NULL);
   free(b->bytes);
+  if (b->file.fd >= 0) close(b->file.fd);
   b->msg = NULL;
   b->bytes = NULL;
+  b->file.fd = -1;
+}
+
+static int box_gc(lua_State *L) {
+  box_close(luaL_checkudata(L, 1, LT_ONNXBOX));
   return 0;
 }
 
@@ -51,6 +64,7 @@ static box *push_box(lua_State *L) {
   box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->msg = NULL;
   b->bytes = NULL;
+  b->file.fd = -1;
   if (luaL_newmetatable(L, LT_ONNXBOX)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
@@ -59,81 +73,34 @@ static box *push_box(lua_State *L) {
   return b;
 }
 
-/* Reads a whole file into b->bytes; raises naming the file. */
-static size_t read_file(lua_State *L, box *b, const char *path) {
-  FILE *f = fopen(path, "rb");
-  long len;
-  size_t got;
-  if (!f) return (size_t)raise(L, "%s: cannot open (%s)", path, strerror(errno));
-  if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fclose(f);
+/* Opens path and reads it into b->bytes as a message at level, each
+** stripped raw_data a slot (lonnx_wire.h); returns the length. Raises
+** naming the file. */
+static size_t read_stripped(lua_State *L, box *b, const char *path, int level) {
+  onnx_wire_file *f = &b->file;
+  struct stat st;
+  uint64_t len;
+  f->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (f->fd < 0) return (size_t)raise(L, "%s: cannot open (%s)", path, strerror(errno));
+  if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode))
     return (size_t)raise(L, "%s: cannot read (not a regular file?)", path);
-  }
-  if ((size_t)len >= MAX_FILE) {
-    fclose(f);
-    return (size_t)raise(L, "%s: file of %ld bytes is too large (at most 2 GiB)", path, len);
-  }
+  f->size = (uint64_t)st.st_size;
+  f->win_at = 0;
+  f->win_len = 0;
+  f->failed = 0;
+  errno = 0;
+  len = onnx_wire_strip(f, 0, f->size, level, NULL);
+  if (f->failed) return (size_t)raise(L, "%s: cannot read (%s)", path,
+                                      errno ? strerror(errno) : "the file shrank while loading");
+  if (len >= MAX_MESSAGE)
+    return (size_t)raise(L, "%s: %llu bytes besides the weights: too large (at most 2 GiB)", path,
+                         (unsigned long long)len);
   b->bytes = malloc(len ? (size_t)len : 1);
-  if (!b->bytes) {
-    fclose(f);
-    return (size_t)raise(L, "%s: out of memory reading %ld bytes", path, len);
-  }
-  got = fread(b->bytes, 1, (size_t)len, f);
-  fclose(f);
-  if (got != (size_t)len) return (size_t)raise(L, "%s: short read", path);
-  return got;
-}
-
-/* ------------------------------------------------- nesting depth pre-scan */
-/* protobuf-c unpacks nested messages recursively with no depth limit, so a
-** hostile file of a few MB could exhaust the C stack. This walk follows the
-** schema (which fields are messages) iteratively and only counts depth;
-** malformed wire data is left for protobuf-c to reject. */
-
-static int get_varint(const uint8_t *p, size_t end, size_t *pos, uint64_t *v) {
-  uint64_t r = 0;
-  for (int shift = 0; shift < 64 && *pos < end; shift += 7) {
-    uint8_t c = p[(*pos)++];
-    r |= (uint64_t)(c & 0x7f) << shift;
-    if (!(c & 0x80)) { *v = r; return 1; }
-  }
-  return 0;
-}
-
-static int too_deep(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor *top) {
-  size_t ends[MAX_DEPTH + 1];
-  const ProtobufCMessageDescriptor *descs[MAX_DEPTH + 1];
-  int depth = 0;
-  size_t pos = 0;
-  ends[0] = len;
-  descs[0] = top;
-  for (;;) {
-    uint64_t key, v;
-    while (depth > 0 && pos >= ends[depth]) depth--;
-    if (pos >= ends[depth]) return 0;
-    if (!get_varint(p, ends[depth], &pos, &key)) return 0;
-    switch (key & 7) {
-    case 0: if (!get_varint(p, ends[depth], &pos, &v)) return 0; break;
-    case 1: pos += 8; break;
-    case 5: pos += 4; break;
-    case 2: {
-      const ProtobufCFieldDescriptor *fd;
-      if (!get_varint(p, ends[depth], &pos, &v) || v > ends[depth] - pos) return 0;
-      fd = descs[depth] && key >> 3 <= UINT_MAX
-             ? protobuf_c_message_descriptor_get_field(descs[depth], (unsigned)(key >> 3)) : NULL;
-      if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE) {
-        if (depth == MAX_DEPTH) return 1;
-        depth++;
-        ends[depth] = pos + (size_t)v;
-        descs[depth] = fd->descriptor;
-      } else {
-        pos += (size_t)v;
-      }
-      break;
-    }
-    default: return 0;   /* groups or garbage: protobuf-c decides */
-    }
-  }
+  if (!b->bytes)
+    return (size_t)raise(L, "%s: out of memory reading %llu bytes", path, (unsigned long long)len);
+  if (onnx_wire_strip(f, 0, f->size, level, b->bytes) != len || f->failed)
+    return (size_t)raise(L, "%s: short read (the file changed while loading?)", path);
+  return (size_t)len;
 }
 
 /* ------------------------------------------------------------- tensors */
@@ -199,27 +166,33 @@ static double raw_elem(const uint8_t *p, int32_t dt, size_t i) {
   return 0;
 }
 
-/* The directory of the model (for external data) and its name (for messages). */
+/* The model's name (for messages), its directory (for external data) and,
+** while the model loads, its open file (for the stripped raw_data). */
 typedef struct source {
   const char *file;
   const char *dir;
+  int fd;
 } source;
 
 /* Integer values of small integral tensors are also returned as a Lua list,
 ** so shape arithmetic folded at import is exact (float32 is not beyond 2^24). */
 #define MAX_INTS 65536
 
+/* Values that are still in a file: the model's own (a stripped raw_data) or
+** an external data file. */
+typedef struct in_file {
+  uint64_t offset;
+  const char *loc;     /* external data location, NULL for the model */
+  char path[4096];     /* external data path */
+} in_file;
+
 /* External data: location relative to the model's directory, no absolute
-** path and no "..". Reads exactly nbytes at offset into a userdata left on
-** the stack (collected even if an error follows); raises on any problem,
+** path and no "..". Fills where (nothing is read yet); raises on any problem,
 ** naming file and tensor. */
-static void *read_external(lua_State *L, const source *src, const Onnx__TensorProto *tp,
-                           const char *tname, size_t nbytes) {
+static void external_data(lua_State *L, const source *src, const Onnx__TensorProto *tp,
+                          const char *tname, size_t nbytes, in_file *where) {
   const char *loc = NULL;
   long long offset = 0, length = -1;
-  char path[4096];
-  FILE *f;
-  void *buf;
   for (size_t i = 0; i < tp->n_external_data; i++) {
     const Onnx__StringStringEntryProto *e = tp->external_data[i];
     const char *k = e->key ? e->key : "", *v = e->value ? e->value : "";
@@ -249,31 +222,44 @@ static void *read_external(lua_State *L, const source *src, const Onnx__TensorPr
   if (length >= 0 && (unsigned long long)length != nbytes)
     raise(L, "%s: tensor '%s': external data length %lld, expected %zu bytes",
                src->file, tname, length, nbytes);
-  if ((size_t)snprintf(path, sizeof path, "%s/%s", src->dir, loc) >= sizeof path)
+  if ((size_t)snprintf(where->path, sizeof where->path, "%s/%s", src->dir, loc) >= sizeof where->path)
     raise(L, "%s: tensor '%s': external data path too long", src->file, tname);
-  luaL_checkstack(L, 4, "external data");
-  buf = lua_newuserdatauv(L, nbytes ? nbytes : 1, 0);
-  f = fopen(path, "rb");
-  if (!f) raise(L, "%s: tensor '%s': external data file '%s' not found (%s)",
-                     src->file, tname, loc, strerror(errno));
-  if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(buf, 1, nbytes, f) != nbytes) {
-    fclose(f);
-    raise(L, "%s: tensor '%s': external data file '%s' has fewer than %lld + %zu bytes",
-               src->file, tname, loc, offset, nbytes);
+  where->offset = (uint64_t)offset;
+  where->loc = loc;
+}
+
+/* Reads the nbytes of values at where into dst; raises naming the tensor.
+** An external file is open only for this read, so a raise leaks nothing. */
+static void read_values(lua_State *L, const source *src, const char *tname, const in_file *where,
+                        void *dst, size_t nbytes) {
+  int fd, ok;
+  if (nbytes == 0) return;
+  if (!where->loc) {
+    if (!onnx_wire_read(src->fd, where->offset, dst, nbytes))
+      raise(L, "%s: tensor '%s': cannot read its %zu bytes of raw_data (the file changed while loading?)",
+                 src->file, tname, nbytes);
+    return;
   }
-  fclose(f);
-  return buf;
+  fd = open(where->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) raise(L, "%s: tensor '%s': external data file '%s' not found (%s)",
+                         src->file, tname, where->loc, strerror(errno));
+  ok = onnx_wire_read(fd, where->offset, dst, nbytes);
+  close(fd);
+  if (!ok) raise(L, "%s: tensor '%s': external data file '%s' has fewer than %llu + %zu bytes",
+                      src->file, tname, where->loc, (unsigned long long)where->offset, nbytes);
 }
 
 /* Pushes {name=, dtype=, dims={...}, tensor=ember.Tensor (float32), ints={...}
-** for integral types up to MAX_INTS elements}. Raises naming the tensor. */
-static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source *src) {
+** for integral types up to MAX_INTS elements}. Raises naming the tensor.
+** slots: tp's raw_data is a slot (lonnx_wire.h), its bytes still in src->fd. */
+static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source *src, int slots) {
   const char *tname = tp->name && *tp->name ? tp->name : "(unnamed)";
   int32_t dt = tp->has_data_type ? tp->data_type : 0;
   int64_t sz[EM_MAXDIM];
   size_t n = 1, have, esize;
   const uint8_t *raw = NULL;
-  int ext = 0;
+  in_file where, *filed = NULL;   /* filed: the values are in a file, at where */
+  int buf = 0, direct;
   em_tensor *t;
   em_err err;
   float *out;
@@ -297,14 +283,22 @@ static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source 
 
   /* where the values are, and whether their count matches the dims */
   if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-    raw = read_external(L, src, tp, tname, n * esize);
-    ext = lua_gettop(L);
+    external_data(L, src, tp, tname, n * esize, &where);
+    filed = &where;
     have = n;
   } else if (tp->has_raw_data) {
-    if (tp->raw_data.len != n * esize)
-      raise(L, "%s: tensor '%s': raw_data has %zu bytes, expected %zu (%zu %s elements)",
-                 src->file, tname, tp->raw_data.len, n * esize, n, DTYPES[dt].name);
-    raw = tp->raw_data.data;
+    uint64_t len = tp->raw_data.len;
+    if (slots) {
+      if (tp->raw_data.len != ONNX_WIRE_SLOT)
+        raise(L, "%s: tensor '%s': malformed raw_data", src->file, tname);
+      onnx_wire_slot(tp->raw_data.data, &where.offset, &len);
+      where.loc = NULL;
+      filed = &where;
+    }
+    if (len != n * esize)
+      raise(L, "%s: tensor '%s': raw_data has %llu bytes, expected %zu (%zu %s elements)",
+                 src->file, tname, (unsigned long long)len, n * esize, n, DTYPES[dt].name);
+    if (!slots) raw = tp->raw_data.data;
     have = n;
   } else {
     switch (dt) {
@@ -316,6 +310,17 @@ static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source 
     }
     if (have != n)
       raise(L, "%s: tensor '%s': %zu values for %zu elements", src->file, tname, have, n);
+  }
+  /* float32 in a file goes straight into the tensor (the weights: one copy);
+  ** other types through a buffer under the record, collected if a raise follows */
+  direct = filed && dt == 1 && little_endian();
+  if (filed && !direct) {
+    void *p;
+    luaL_checkstack(L, 4, "tensor values");
+    p = lua_newuserdatauv(L, n > 0 ? n * esize : 1, 0);
+    buf = lua_gettop(L);
+    read_values(L, src, tname, filed, p, n * esize);
+    raw = p;
   }
 
   lua_createtable(L, 0, 6);
@@ -334,6 +339,10 @@ static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source 
   if (em_tensor_new(t, (int)tp->n_dims, sz, &err) != EM_OK)
     raise(L, "%s: tensor '%s': %s", src->file, tname, err.msg);
   out = em_tensor_data(t);
+  if (direct) {
+    read_values(L, src, tname, filed, out, n * esize);
+    n = 0;   /* nothing to convert */
+  }
   want_ints = integral && n <= MAX_INTS;
   if (want_ints) lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
@@ -363,7 +372,7 @@ static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source 
   }
   if (want_ints) lua_setfield(L, -3, "ints");
   lua_setfield(L, -2, "tensor");
-  if (ext) lua_remove(L, ext);
+  if (buf) lua_remove(L, buf);
 }
 
 /* ---------------------------------------------------------------- graph */
@@ -376,7 +385,8 @@ static void push_strings(lua_State *L, char **s, size_t n) {
   }
 }
 
-static void push_graph(lua_State *L, const Onnx__GraphProto *g, const source *src);
+/* top: the model's graph, whose initializers' raw_data are slots */
+static void push_graph(lua_State *L, const Onnx__GraphProto *g, const source *src, int top);
 
 static void push_attr_value(lua_State *L, const Onnx__AttributeProto *a, const source *src) {
   int type = a->has_type ? (int)a->type : 0;
@@ -388,11 +398,11 @@ static void push_attr_value(lua_State *L, const Onnx__AttributeProto *a, const s
     return;
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
     if (!a->t) raise(L, "%s: attribute '%s' has no tensor", src->file, a->name);
-    push_tensor(L, a->t, src);
+    push_tensor(L, a->t, src, 0);
     return;
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
     if (!a->g) raise(L, "%s: attribute '%s' has no graph", src->file, a->name);
-    push_graph(L, a->g, src);
+    push_graph(L, a->g, src, 0);
     return;
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
     lua_createtable(L, (int)a->n_floats, 0);
@@ -418,7 +428,7 @@ static void push_attr_value(lua_State *L, const Onnx__AttributeProto *a, const s
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSORS:
     lua_createtable(L, (int)a->n_tensors, 0);
     for (size_t i = 0; i < a->n_tensors; i++) {
-      push_tensor(L, a->tensors[i], src);
+      push_tensor(L, a->tensors[i], src, 0);
       lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return;
@@ -489,7 +499,7 @@ static void push_value_infos(lua_State *L, Onnx__ValueInfoProto **v, size_t n) {
   }
 }
 
-static void push_graph(lua_State *L, const Onnx__GraphProto *g, const source *src) {
+static void push_graph(lua_State *L, const Onnx__GraphProto *g, const source *src, int top) {
   luaL_checkstack(L, 20, "graph too deeply nested");
   lua_createtable(L, 0, 6);
   lua_pushstring(L, g->name ? g->name : "");
@@ -502,7 +512,7 @@ static void push_graph(lua_State *L, const Onnx__GraphProto *g, const source *sr
   lua_setfield(L, -2, "nodes");
   lua_createtable(L, (int)g->n_initializer, 0);
   for (size_t i = 0; i < g->n_initializer; i++) {
-    push_tensor(L, g->initializer[i], src);
+    push_tensor(L, g->initializer[i], src, top);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "initializers");
@@ -526,13 +536,15 @@ static void dir_of(const char *path, char *dir, size_t len) {
   snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
-/* Reads and unpacks path as message type desc into a box left on the stack. */
+/* Reads and unpacks path as message type desc (at wire level) into a box
+** left on the stack; the file stays open for the stripped raw_data. */
 static box *unpack_file(lua_State *L, const char *path, const ProtobufCMessageDescriptor *desc,
-                        const char *what) {
+                        int level, const char *what) {
   box *b = push_box(L);
-  size_t len = read_file(L, b, path);
-  if (too_deep(b->bytes, len, desc))
-    raise(L, "%s: not a valid ONNX %s (messages nested more than %d deep)", path, what, MAX_DEPTH);
+  size_t len = read_stripped(L, b, path, level);
+  if (onnx_wire_too_deep(b->bytes, len, desc))
+    raise(L, "%s: not a valid ONNX %s (messages nested more than %d deep)", path, what,
+               ONNX_WIRE_MAX_DEPTH);
   b->msg = protobuf_c_message_unpack(desc, NULL, len, b->bytes);
   if (!b->msg) raise(L, "%s: not a valid ONNX %s (truncated or corrupted protobuf)", path, what);
   free(b->bytes);
@@ -551,7 +563,8 @@ static int onnx_load(lua_State *L) {
   dir_of(path, dir, sizeof dir);
   src.file = path;
   src.dir = dir;
-  b = unpack_file(L, path, &onnx__model_proto__descriptor, "model");
+  b = unpack_file(L, path, &onnx__model_proto__descriptor, ONNX_WIRE_MODEL, "model");
+  src.fd = b->file.fd;
   m = (const Onnx__ModelProto *)b->msg;
   if (!m->graph) return raise(L, "%s: model has no graph", path);
   lua_createtable(L, 0, 6);
@@ -568,8 +581,9 @@ static int onnx_load(lua_State *L) {
     lua_setfield(L, -2, o->domain ? o->domain : "");
   }
   lua_setfield(L, -2, "opsets");
-  push_graph(L, m->graph, &src);
+  push_graph(L, m->graph, &src, 1);
   lua_setfield(L, -2, "graph");
+  box_close(b);
   return 1;
 }
 
@@ -583,8 +597,10 @@ static int onnx_load_tensor(lua_State *L) {
   dir_of(path, dir, sizeof dir);
   src.file = path;
   src.dir = dir;
-  b = unpack_file(L, path, &onnx__tensor_proto__descriptor, "tensor");
-  push_tensor(L, (const Onnx__TensorProto *)b->msg, &src);
+  b = unpack_file(L, path, &onnx__tensor_proto__descriptor, ONNX_WIRE_TENSOR, "tensor");
+  src.fd = b->file.fd;
+  push_tensor(L, (const Onnx__TensorProto *)b->msg, &src, 1);
+  box_close(b);
   return 1;
 }
 

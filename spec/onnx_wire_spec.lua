@@ -1,0 +1,217 @@
+-- spec/onnx_wire_spec.lua -- how ember.onnx reads a model's weights (lonnx_wire.c): each
+-- way of storing a tensor, protobuf's merge rules, broken files, one copy in memory.
+
+local ember = require "ember"
+local onnx = require "ember.onnx"
+local H = require "helper"
+
+local tmpdir, remove_tmp = H.tmpdir()
+teardown(remove_tmp)
+
+---------------------------------------------------------------- a tiny protobuf writer
+
+local function varint(n)
+  local s = {}
+  repeat
+    local b = n & 0x7f
+    n = n >> 7
+    s[#s + 1] = string.char(n ~= 0 and b | 0x80 or b)
+  until n == 0
+  return table.concat(s)
+end
+local function int(num, v) return varint(num * 8) .. varint(v) end
+local function len(num, s) return varint(num * 8 + 2) .. varint(#s) .. s end
+local function floats(list) return string.pack("<" .. string.rep("f", #list), table.unpack(list)) end
+
+local FLOAT, INT64, FLOAT16 = 1, 7, 10
+
+-- TensorProto: dims (1), data_type (2), name (8), then the values' fields as given.
+local function tensor(name, dims, dtype, values)
+  local s = ""
+  for _, d in ipairs(dims) do s = s .. int(1, d) end
+  return s .. int(2, dtype) .. len(8, name) .. values
+end
+local function raw(bytes) return len(9, bytes) end
+
+-- ValueInfoProto of a float tensor of static dims.
+local function value_info(name, dims)
+  local shape = ""
+  for _, d in ipairs(dims) do shape = shape .. len(1, int(1, d)) end
+  return len(1, name) .. len(2, len(1, int(1, FLOAT) .. len(2, shape)))
+end
+
+-- NodeProto; attrs: encoded AttributeProto messages.
+local function node(op, ins, outs, attrs)
+  local s = ""
+  for _, n in ipairs(ins) do s = s .. len(1, n) end
+  for _, n in ipairs(outs) do s = s .. len(2, n) end
+  s = s .. len(3, op:lower()) .. len(4, op)
+  for _, a in ipairs(attrs or {}) do s = s .. len(5, a) end
+  return s
+end
+
+-- GraphProto parts: nodes (1), initializers (5), inputs (11), outputs (12).
+local function graph(p)
+  local s = ""
+  for _, n in ipairs(p.nodes or {}) do s = s .. len(1, n) end
+  for _, t in ipairs(p.inits or {}) do s = s .. len(5, t) end
+  for _, v in ipairs(p.inputs or {}) do s = s .. len(11, v) end
+  for _, v in ipairs(p.outputs or {}) do s = s .. len(12, v) end
+  return s
+end
+
+-- ModelProto: ir_version 8, opset 13, then each graph part as a field 7 of its own.
+local function model(...)
+  local s = int(1, 8) .. len(8, len(1, "") .. int(2, 13))
+  for _, g in ipairs{ ... } do s = s .. len(7, g) end
+  return s
+end
+
+local n_file = 0
+local function write_model(bytes)
+  n_file = n_file + 1
+  return H.write(tmpdir() .. "/m" .. n_file .. ".onnx", bytes)
+end
+
+-- y = x + w, x and w of dims {2, 3}; w stored as w_fields says.
+local W = { 0.5, -1.25, 2, 3.75, -8, 2 ^ -10 }   -- exact in float32
+local function add_model(w_fields)
+  return model(graph{
+    nodes = { node("Add", { "x", "w" }, { "y" }) },
+    inits = { tensor("w", { 2, 3 }, FLOAT, w_fields) },
+    inputs = { value_info("x", { 2, 3 }) },
+    outputs = { value_info("y", { 2, 3 }) },
+  })
+end
+
+local function run(path, x)
+  local g = onnx.load(path)
+  return g:forward(x or ember.Tensor(2, 3):fill(0)):contiguous():view(-1):totable()
+end
+
+local function near(want, got)
+  assert.equal(#want, #got)
+  for i = 1, #want do assert(math.abs(want[i] - got[i]) <= 1e-6 * math.max(1, math.abs(want[i])),
+                             string.format("element %d: %g, expected %g", i, got[i], want[i])) end
+end
+
+describe("ember.onnx weights", function()
+  it("raw_data and float_data give the same values", function()
+    assert.same(W, run(write_model(add_model(raw(floats(W))))))
+    assert.same(W, run(write_model(add_model(len(4, floats(W))))))   -- packed float_data
+  end)
+
+  it("a raw_data given twice: the last one counts", function()
+    local junk = floats{ 9, 9, 9, 9, 9, 9 }
+    assert.same(W, run(write_model(add_model(raw(junk) .. raw(floats(W))))))
+  end)
+
+  it("a graph in two parts is merged (initializers in the second)", function()
+    local g1 = graph{ nodes = { node("Add", { "x", "w" }, { "y" }) },
+                      inputs = { value_info("x", { 2, 3 }) }, outputs = { value_info("y", { 2, 3 }) } }
+    local g2 = graph{ inits = { tensor("w", { 2, 3 }, FLOAT, raw(floats(W))) } }
+    assert.same(W, run(write_model(model(g1, g2))))
+  end)
+
+  it("int64 and float16 raw_data are converted", function()
+    -- Reshape to a raw int64 shape, then add a raw float16 tensor
+    local shape = string.pack("<i8<i8", 3, 2)
+    local half = string.pack("<I2<I2<I2<I2<I2<I2", 0x3c00, 0xc000, 0x3800, 0x0000, 0x8001, 0x7bff)
+    local path = write_model(model(graph{
+      nodes = { node("Reshape", { "x", "shape" }, { "r" }), node("Add", { "r", "h" }, { "y" }) },
+      inits = { tensor("shape", { 2 }, INT64, raw(shape)), tensor("h", { 3, 2 }, FLOAT16, raw(half)) },
+      inputs = { value_info("x", { 2, 3 }) },
+      outputs = { value_info("y", { 3, 2 }) },
+    }))
+    local x = ember.Tensor{ { 1, 2, 3 }, { 4, 5, 6 } }
+    near({ 1 + 1, 2 - 2, 3 + 0.5, 4, 5 - 2 ^ -24, 6 + 65504 }, run(path, x))
+  end)
+
+  it("a Constant node's tensor (not an initializer) keeps its raw_data", function()
+    -- AttributeProto: name (1), t (5), type (20) = TENSOR (4)
+    local attr = len(1, "value") .. len(5, tensor("c", { 2, 3 }, FLOAT, raw(floats(W)))) .. int(20, 4)
+    local path = write_model(model(graph{
+      nodes = { node("Constant", {}, { "c" }, { attr }), node("Add", { "x", "c" }, { "y" }) },
+      inputs = { value_info("x", { 2, 3 }) },
+      outputs = { value_info("y", { 2, 3 }) },
+    }))
+    assert.same(W, run(path))
+  end)
+
+  it("load_tensor reads a TensorProto's raw_data", function()
+    local p = H.write(tmpdir() .. "/t.pb", tensor("t", { 3, 2 }, FLOAT, raw(floats(W))))
+    local t = onnx.load_tensor(p)
+    assert.same({ 3, 2 }, t.dims)
+    assert.same(W, t.tensor:view(-1):totable())
+  end)
+
+  it("a cut anywhere in a large initializer fails naming the file", function()
+    local big = {}
+    for i = 1, 3000 do big[i] = i / 7 end
+    local bytes = model(graph{
+      nodes = { node("Add", { "x", "w" }, { "y" }) },
+      inits = { tensor("w", { 3000 }, FLOAT, raw(floats(big))) },
+      inputs = { value_info("x", { 3000 }) },
+      outputs = { value_info("y", { 3000 }) },
+    })
+    near(big, run(write_model(bytes), ember.Tensor(3000):fill(0)))
+    local path = tmpdir() .. "/cut.onnx"
+    for cut = 1, #bytes - 1, 97 do
+      H.write(path, bytes:sub(1, cut))
+      local ok, err = pcall(onnx.load, path)
+      assert.is_false(ok, "cut at " .. cut .. " loaded")
+      assert.matches("cut.onnx", tostring(err))
+    end
+  end)
+
+  it("a raw_data length past the end of its tensor is rejected", function()
+    -- the length varint says 2^40 bytes: the walk keeps it, protobuf-c refuses it
+    local t = int(1, 4) .. int(2, FLOAT) .. len(8, "w") .. varint(9 * 8 + 2) .. varint(1 << 40) .. floats{ 1, 2, 3, 4 }
+    local bytes = model(graph{ nodes = { node("Relu", { "x" }, { "y" }) }, inits = { t },
+                               inputs = { value_info("x", { 4 }) }, outputs = { value_info("y", { 4 }) } })
+    local path = write_model(bytes)
+    assert.matches("not a valid ONNX model", H.message(onnx.load, path))
+  end)
+
+  it("a Gemm's weight is held once: peak memory grows by about the weights", function()
+    -- a fresh process, so VmHWM is this load's: a 64 MB fc weight (transB = 1)
+    local K, N = 4096, 4096
+    local row = floats{ 0.25, -0.5, 0.75, 1 }
+    local wbytes = row:rep(K * N // 4)
+    local trans_b = len(1, "transB") .. int(3, 1) .. int(20, 2)   -- AttributeProto i (3), type INT (2)
+    local bytes = model(graph{
+      nodes = { node("Gemm", { "x", "w" }, { "y" }, { trans_b }) },
+      inits = { tensor("w", { N, K }, FLOAT, raw(wbytes)) },
+      inputs = { value_info("x", { 1, K }) },
+      outputs = { value_info("y", { 1, N }) },
+    })
+    wbytes = nil
+    local path = write_model(bytes)
+    bytes = nil
+    collectgarbage()
+    local script = H.write(tmpdir() .. "/peak.lua", [[
+      local ember = require "ember"
+      local onnx = require "ember.onnx"
+      local function hwm()
+        local f = assert(io.open("/proc/self/status"))
+        local kb = tonumber(f:read("a"):match("VmHWM:%s*(%d+)"))
+        f:close()
+        return kb / 1024
+      end
+      local before = hwm()
+      local g = onnx.load(arg[1])
+      local y = g:forward(ember.Tensor(1, ]] .. K .. [[):fill(1))
+      print(string.format("%.1f %.1f %.4f", before, hwm(), y[1][1]))
+    ]])
+    local exe = os.getenv("EMBER") or "./ember"
+    local p = io.popen(exe .. " " .. script .. " " .. path)
+    local out = p:read("a")
+    p:close()
+    local before, after, y = out:match("([%d.]+) ([%d.]+) ([%-%d.]+)")
+    assert(before, "no output: " .. out)
+    assert.equal(K / 4 * (0.25 - 0.5 + 0.75 + 1), tonumber(y))
+    local grew, weights = tonumber(after) - tonumber(before), K * N * 4 / 2 ^ 20
+    print(string.format("onnx Gemm import: peak grew %.0f MB for %.0f MB of weights", grew, weights))
+    assert(grew < 1.5 * weights, string.format("peak grew %.0f MB for %.0f MB of weights", grew, weights))
+  end)
+end)

@@ -77,6 +77,7 @@ $(B)/gen/onnx.pb-c.o: $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h
 
 $(B)/lua/lonnx.o: $(GEN)/onnx.pb-c.h
 $(B)/lua/lonnx.o: CFLAGS += -I$(GEN)
+$(B)/lua/lonnx.o $(B)/lua/lonnx_wire.o: lua/lonnx_wire.h
 
 $(B)/libember.a: $(CORE_OBJ)
 	ar rcs $@ $^

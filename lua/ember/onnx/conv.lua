@@ -164,10 +164,14 @@ ops.Gemm = { doc = "alpha, beta, transA, transB; constant B becomes nn.Linear", 
   if cx:const(2) then
     local B = cx:tensor(2)
     if B:dim() ~= 2 then onnx_fail("B must be 2-D, got " .. B:shape()) end
-    local w = (tb and B or B:t()):clone()
-    if alpha ~= 1 then w:mul(alpha) end
+    -- transB (how torch exports nn.Linear): B is the weight as it is, shared
+    -- with the initializer; copied only to transpose or scale it
+    local w = tb and B:contiguous() or B:t():clone()
+    if alpha ~= 1 then w = (w == B and w:clone() or w):mul(alpha) end
     N = w:size(1)
-    local m = nn.Linear(w:size(2), N)
+    -- a 1x1 Linear given w: sized (N, K), its constructor would fill a random
+    -- weight as large as B just to be replaced (the Linear's sizes are w's)
+    local m = nn.Linear(1, 1)
     m.weight = w
     -- a bias of N values (or one) folds into the Linear
     if has_c and C and (C.tensor:nElement() == N or C.tensor:nElement() == 1) and
@@ -204,7 +208,7 @@ ops.MatMul = { doc = "NumPy broadcasting; constant 2-D B after a 2-D A becomes n
   local B = cx:const(2)
   if B and #B.dims == 2 and cx:rank(1) == 2 then
     local w = B.tensor:t():clone()
-    local m = nn.Linear(w:size(2), w:size(1)):noBias()
+    local m = nn.Linear(1, 1):noBias()   -- sized by w (see Gemm)
     m.weight = w
     cx:emit(m, cx:input(1), cx:output())
     return

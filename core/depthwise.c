@@ -2,6 +2,7 @@
 ** depthwise layers): direct kernels in C, AVX2+FMA and AVX-512, epilogue fused. */
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -180,55 +181,140 @@ AVX512 static void plane3x3_avx512(const plane *q, int s, int pt, int pl) {
              _mm512_add_ps, _mm512_min_ps, _mm512_max_ps, evens16, odds16)
 }
 AVX2 static void plane_generic_avx2(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
+
+/* Small planes, stride 1 (ShuffleNet's and MobileNet's 56x56 and below):
+** edges are a large share of the outputs there, so the plane is first copied
+** into pad, a buffer of rows of pw floats whose border the caller zeroed,
+** and every output then runs the 8-lane body with no bounds tests: the last
+** vector of a row overlaps the one before it, or, in a row narrower than 8,
+** computes 8 and stores wo (the buffer is wide enough for those reads, see
+** pad_size). For stride 2 the copy of four times the outputs did not pay. */
+AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad, int64_t pw) {
+  const int64_t wo = q->wo;
+  const int narrow = wo < 8;
+  __m256 kv[9], vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi), vb = _mm256_set1_ps(q->bias);
+  __m256i mask = _mm256_setzero_si256();
+  if (narrow) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)wo), lane);
+  }
+  for (int i = 0; i < 9; i++) kv[i] = _mm256_set1_ps(q->k[i]);
+  /* rows are short: vector moves and a masked tail rather than memcpy calls */
+  const int64_t wfull = q->w & ~(int64_t)7;
+  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(q->w - wfull)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int64_t iy = 0; iy < q->h; iy++) {
+    const float *from = q->src + iy * q->w;
+    float *to = pad + (iy + pt) * pw + pl;
+    for (int64_t x = 0; x < wfull; x += 8) _mm256_storeu_ps(to + x, _mm256_loadu_ps(from + x));
+    if (wfull < q->w) _mm256_maskstore_ps(to + wfull, tail, _mm256_maskload_ps(from + wfull, tail));
+  }
+  for (int64_t oy = 0; oy < q->ho; oy++) {
+    const float *rows = pad + oy * pw;
+    float *o = q->dst + oy * wo;
+    const float *res = q->res ? q->res + oy * wo : NULL;
+    for (int64_t x0 = 0; x0 < wo; x0 += 8) {
+      int64_t ox = narrow || x0 + 8 <= wo ? x0 : wo - 8;
+      __m256 acc = vb;
+      for (int ky = 0; ky < 3; ky++) {
+        const float *r = rows + ky * pw + ox;
+        acc = _mm256_fmadd_ps(kv[3 * ky], _mm256_loadu_ps(r), acc);
+        acc = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_loadu_ps(r + 1), acc);
+        acc = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_loadu_ps(r + 2), acc);
+      }
+      if (narrow) {
+        if (res) acc = _mm256_add_ps(acc, _mm256_maskload_ps(res, mask));
+        if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+        _mm256_maskstore_ps(o, mask, acc);
+        break;
+      }
+      if (res) acc = _mm256_add_ps(acc, _mm256_loadu_ps(res + ox));
+      if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+      _mm256_storeu_ps(o + ox, acc);
+    }
+  }
+}
 AVX512 static void plane_generic_avx512(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
 #endif
 
+/* Floats of each thread's buffer for the padded small-plane kernel (16 KB,
+** on the stack: within L1 with the plane's output; 58x58 fits). */
+#define PAD_FLOATS 4096
+/* Widest output the padded kernel takes (tuned on 2 cores; bench/layers.lua). */
+#define PADDED_MAX_WO 56
+
+/* The padded kernel's buffer for a 3x3 layer of stride 1: ph rows of pw
+** floats, holding the input at (pt, pl) and zeros around it, wide and tall
+** enough for every load of the 8-lane body (a row narrower than 8 is
+** computed 8 wide). */
+static inline void pad_size(const em_conv_params *p, int64_t h, int64_t w, int64_t ho, int64_t wo,
+                            int64_t *ph, int64_t *pw) {
+  int64_t need_w = (wo < 8 ? 8 : wo) + 2, need_h = ho + 2;
+  *pw = need_w > p->pl + w ? need_w : p->pl + w;
+  *ph = need_h > p->pt + h ? need_h : p->pt + h;
+}
+
 /* Which kernel runs every plane: decided once per call. The 3x3 kernels
 ** take the widest vector that fits the columns clear of padding (MobileNet's
-** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code). */
-enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_FMA128, K3_AVX2, K3_AVX512 };
+** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code);
+** stride-1 planes up to 56 wide go through the padded buffer instead. */
+enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_FMA128, K3_AVX2, K3_AVX512, K3_PADDED };
 
-static enum kind pick(em_isa isa, const em_conv_params *p, int64_t w, int64_t wo) {
+static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w, int64_t ho,
+                      int64_t wo) {
 #if X86 && defined(__GNUC__)
   int k3 = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw &&
            (p->sh == 1 || p->sh == 2);
-  int64_t xa, xb;
+  int64_t xa, xb, ph, pw;
   inner_span(w, wo, p->sw, -(int64_t)p->pl, 3, &xa, &xb);
+  if (k3 && p->sh == 1 && isa >= EM_ISA_AVX2 && wo <= PADDED_MAX_WO) {
+    pad_size(p, h, w, ho, wo, &ph, &pw);
+    if (ph * pw <= PAD_FLOATS) return K3_PADDED;
+  }
   if (isa >= EM_ISA_AVX512 && !k3) return GENERIC_AVX512;
   if (isa >= EM_ISA_AVX512 && xb - xa >= 16) return K3_AVX512;
   if (isa >= EM_ISA_AVX2 && !k3) return GENERIC_AVX2;
   if (isa >= EM_ISA_AVX2) return xb - xa >= 8 ? K3_AVX2 : K3_FMA128;
 #else
-  (void)isa; (void)p; (void)w; (void)wo;
+  (void)isa; (void)p; (void)h; (void)w; (void)ho; (void)wo;
 #endif
   return GENERIC_C;
 }
 
 void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params *p) {
-  int64_t per_group = a->cout / p->groups, planes = a->n * a->cout;
-  enum kind kind = pick(ctx->isa, p, a->w, a->wo);
+  int64_t per_group = a->cout / p->groups, planes = a->n * a->cout, ph = 0, pw = 0;
+  enum kind kind = pick(ctx->isa, p, a->h, a->w, a->ho, a->wo);
   int clamp = a->act == EM_ACT_RELU || a->act == EM_ACT_CLAMP;
   float lo = a->act == EM_ACT_RELU ? 0.0f : a->lo, hi = a->act == EM_ACT_RELU ? INFINITY : a->hi;
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-  for (int64_t i = 0; i < planes; i++) {
-    int64_t img = i / a->cout, oc = i % a->cout, osz = a->ho * a->wo;
-    plane q;
-    q.src = a->in + (img * a->cin + oc / per_group) * a->h * a->w;
-    q.k = a->wt + oc * p->kh * p->kw;
-    q.res = a->res ? a->res + i * osz : NULL;
-    q.dst = a->out + i * osz;
-    q.bias = a->bias ? a->bias[oc] : 0.0f;
-    q.lo = lo; q.hi = hi; q.clamp = clamp;
-    q.h = a->h; q.w = a->w; q.ho = a->ho; q.wo = a->wo;
-    switch (kind) {
+  if (kind == K3_PADDED) pad_size(p, a->h, a->w, a->ho, a->wo, &ph, &pw);
+  #pragma omp parallel num_threads(ctx->nthreads)
+  {
+    /* each thread's padded plane: the border zeroed once, each plane
+    ** then overwrites only the interior */
+    float pad[PAD_FLOATS];
+    if (kind == K3_PADDED) memset(pad, 0, sizeof(float) * (size_t)(ph * pw));
+    #pragma omp for schedule(static)
+    for (int64_t i = 0; i < planes; i++) {
+      int64_t img = i / a->cout, oc = i % a->cout, osz = a->ho * a->wo;
+      plane q;
+      q.src = a->in + (img * a->cin + oc / per_group) * a->h * a->w;
+      q.k = a->wt + oc * p->kh * p->kw;
+      q.res = a->res ? a->res + i * osz : NULL;
+      q.dst = a->out + i * osz;
+      q.bias = a->bias ? a->bias[oc] : 0.0f;
+      q.lo = lo; q.hi = hi; q.clamp = clamp;
+      q.h = a->h; q.w = a->w; q.ho = a->ho; q.wo = a->wo;
+      switch (kind) {
 #if X86 && defined(__GNUC__)
-    case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
-    case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
-    case K3_FMA128: plane3x3_fma128(&q, p->sh, p->pt, p->pl); break;
-    case GENERIC_AVX512: plane_generic_avx512(&q, p); break;
-    case GENERIC_AVX2: plane_generic_avx2(&q, p); break;
+      case K3_PADDED: plane3x3_padded_avx2(&q, p->pt, p->pl, pad, pw); break;
+      case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
+      case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
+      case K3_FMA128: plane3x3_fma128(&q, p->sh, p->pt, p->pl); break;
+      case GENERIC_AVX512: plane_generic_avx512(&q, p); break;
+      case GENERIC_AVX2: plane_generic_avx2(&q, p); break;
 #endif
-    default: plane_generic_c(&q, p); break;
+      default: plane_generic_c(&q, p); break;
+      }
     }
   }
 }

@@ -155,6 +155,33 @@ static float max_window(const float *x, int64_t W, int64_t ys, int64_t ky0, int6
   return m;
 }
 
+/* Input columns of one tile of the separable max (on the stack). */
+#define MAX_TILE_IN 512
+
+/* The interior columns of output row oy, undilated along x: the kernel's
+** rows are reduced first (contiguous passes over the input row span, which
+** vectorise), then the kw-wide windows along that one row; kh + kw passes
+** instead of kh * kw strided ones. Max is exact in any order and max_nan
+** keeps a NaN from any cell, so the result is the same as cell by cell. */
+static void max_interior_separable(const window *w, const float *x, float *y, int64_t ys,
+                                   int64_t ky0, int64_t ky1) {
+  const em_pool_params *p = w->p;
+  float v[MAX_TILE_IN];
+  int64_t tile = (MAX_TILE_IN - p->kw) / p->sw + 1;
+  for (int64_t t0 = w->lo; t0 < w->hi; t0 += tile) {
+    int64_t n = w->hi - t0 < tile ? w->hi - t0 : tile;
+    int64_t len = (n - 1) * p->sw + p->kw;
+    const float *r = x + (ys + ky0 * p->dh) * w->W + t0 * p->sw - p->pl;
+    for (int64_t i = 0; i < len; i++) v[i] = r[i];
+    for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+      r = x + (ys + ky * p->dh) * w->W + t0 * p->sw - p->pl;
+      for (int64_t i = 0; i < len; i++) v[i] = max_nan(v[i], r[i]);
+    }
+    for (int64_t i = 0; i < n; i++) y[t0 + i] = v[i * p->sw];
+    for (int kx = 1; kx < p->kw; kx++) w->row(y + t0, v + kx, n, p->sw);
+  }
+}
+
 /* Output row oy of one plane: x is the plane's input, y the row. */
 static void max_line(const window *w, const float *x, float *y, int64_t oy) {
   const em_pool_params *p = w->p;
@@ -168,6 +195,10 @@ static void max_line(const window *w, const float *x, float *y, int64_t oy) {
     y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
   for (int64_t ox = hi; ox < ow; ox++)
     y[ox] = max_window(x, W, ys, ky0, ky1, ox * p->sw - p->pl, p);
+  if (p->dw == 1 && p->kw <= MAX_TILE_IN / 2 && ky0 < ky1) {
+    max_interior_separable(w, x, y, ys, ky0, ky1);
+    return;
+  }
   for (int64_t ox = lo; ox < hi; ox++) y[ox] = -INFINITY;
   for (int64_t ky = ky0; ky < ky1; ky++) {
     const float *r = x + (ys + ky * p->dh) * W + lo * p->sw - p->pl;

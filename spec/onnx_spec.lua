@@ -66,13 +66,26 @@ describe("ember.onnx", function()
         H.close(g:forward(x:narrow(1, 2, 1)), ref:narrow(1, 2, 1))
       end)
     end
-    it("keeps only the batch-dependent shape arithmetic at run time", function()
+    it("keeps no shape arithmetic at run time", function()
       -- each of the 16 blocks reads its input's shape twice: for the channel
-      -- split (static: folded, pruned) and for the shuffle's view (batch: kept)
+      -- split (static: folded, pruned) and for the shuffle's views (batch:
+      -- computed at run time, until the views and the transpose between them
+      -- become one ChannelShuffle, which needs no shape)
       local g = onnx.load(DIR .. "shufflenet_v2_x1_0_dyn.onnx")
-      local n = 0
-      for _, m in ipairs(g.modules) do if m.__typename == "nn.Shape" then n = n + 1 end end
-      assert.equal(16, n)
+      local count = {}
+      for _, m in ipairs(g.modules) do count[m.__typename] = (count[m.__typename] or 0) + 1 end
+      assert.equal(16, count["nn.ChannelShuffle"])
+      assert.is_nil(count["nn.Shape"])
+      assert.is_nil(count["nn.Transpose"])
+      assert.is_nil(count["nn.OnnxReshape"])
+    end)
+
+    it("keeps Reshape/Transpose/Reshape that is not a channel shuffle", function()
+      local g = onnx.load(DIR .. "shuffle_like.onnx")
+      local types = {}
+      for _, m in ipairs(g.modules) do types[#types + 1] = m.__typename end
+      assert.same({ "nn.OnnxReshape", "nn.Transpose", "nn.OnnxReshape" }, types)
+      H.close(g:forward(ember.load_npy(DIR .. "shuffle_like.in.npy")), H.ref("onnx", "shuffle_like.out"))
     end)
   end)
 

@@ -229,6 +229,38 @@ static void test_nan_wins(void) {
   em_tensor_free(&x); em_tensor_free(&y);
 }
 
+/* Rows wider than one tile of the separable max (512 input columns), the
+** squeezenet and resnet shapes among them, with NaNs sprinkled in: the same
+** maxima and the same NaN positions as the naive loop. */
+static void test_max_wide_rows(void) {
+  static const int cfg[][6] = {   /* k, s, pad, ceil, H, W */
+    {3, 2, 0, 1, 9, 1111}, {3, 2, 1, 0, 6, 1030}, {5, 1, 2, 0, 4, 1025},
+    {2, 2, 0, 0, 5, 1537}, {3, 3, 1, 1, 7, 700}, {3, 2, 0, 1, 111, 111},
+  };
+  for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++) {
+    em_tensor x, y, ref;
+    em_pool_params p;
+    memset(&p, 0, sizeof p);
+    p.kh = p.kw = cfg[t][0]; p.sh = p.sw = cfg[t][1];
+    p.pt = p.pl = p.pb = p.pr = cfg[t][2]; p.ceil_mode = cfg[t][3];
+    p.dh = p.dw = 1;
+    em_tensor_init(&x); em_tensor_init(&y); em_tensor_init(&ref);
+    random_tensor(&x, 1, 2, cfg[t][4], cfg[t][5]);
+    for (int k = 0; k < 5; k++)
+      em_tensor_data(&x)[em_rng_next(&rng) % (uint64_t)em_tensor_nelement(&x)] = NAN;
+    CHECK_OK(em_maxpool2d_forward(&ctx, &x, &y, &p, &e_));
+    CHECK_OK(em_tensor_new(&ref, 4, y.size, &e_));
+    naive_max(&x, &ref, &p);
+    int64_t n = em_tensor_nelement(&y), bad = 0;
+    const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
+    for (int64_t i = 0; i < n; i++)
+      if (isnan(a[i]) != isnan(b[i]) || (!isnan(b[i]) && a[i] != b[i])) bad++;
+    CHECK(bad == 0);
+    if (bad) fprintf(stderr, "  config %zu: %lld of %lld outputs differ\n", t, (long long)bad, (long long)n);
+    em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
+  }
+}
+
 static void test_errors(void) {
   em_tensor x, x3, empty, y, z;
   em_pool_params p = {3, 3, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1};
@@ -308,6 +340,7 @@ int main(void) {
   TEST_RUN(test_noncontiguous);
   TEST_RUN(test_adaptive_random);
   TEST_RUN(test_nan_wins);
+  TEST_RUN(test_max_wide_rows);
   TEST_RUN(test_errors);
   TEST_RUN(test_output_reused);
   TEST_REPORT();

@@ -175,6 +175,52 @@ describe("ChannelShuffle against view/transpose/view", function()
   it("reuses its output", function() assert_reuses(nn.ChannelShuffle(3), x) end)
 end)
 
+describe("Slice", function()
+  -- x[:, 2:5] etc. by index arithmetic on the flat values (no ember op)
+  local x = ember.Tensor(2, 6, 3, 4)
+  local flat = {}
+  for i = 1, x:nElement() do flat[i] = i * 37 % 101 - 50 end   -- exact in float32
+  x:copy(ember.Tensor(flat):view(2, 6, 3, 4))
+  local function expect(n0, n1, c0, c1, cstep)
+    local out = {}
+    for n = n0, n1 do
+      local plane = {}
+      for c = c0, c1, cstep do
+        local rows = {}
+        for h = 0, 2 do
+          local row = {}
+          for w = 0, 3 do row[w + 1] = flat[((n * 6 + c) * 3 + h) * 4 + w + 1] end
+          rows[h + 1] = row
+        end
+        plane[#plane + 1] = rows
+      end
+      out[#out + 1] = plane
+    end
+    return out
+  end
+
+  it("is a view of the input where the part is contiguous (channels of one image)", function()
+    local one = x:narrow(1, 2, 1):contiguous()
+    local m = nn.Slice({ 2 }, { 1 }, { 4 })
+    local y = m:forward(one)
+    assert.same({ 1, 3, 3, 4 }, y:size())
+    assert.is_true(y:isSameStorage(one))
+    assert.same(expect(1, 1, 1, 3, 1), y:totable())
+    -- clamped and negative bounds, as ONNX
+    assert.same(expect(1, 1, 3, 5, 1), nn.Slice({ -3 }, { -3 }, { 1 << 40 }):forward(one):totable())
+  end)
+
+  it("copies a strided part (channels of a batch, steps), into its own output", function()
+    local m = nn.Slice({ 2 }, { 2 }, { 5 })
+    local y = m:forward(x)
+    assert.is_false(y:isSameStorage(x))
+    assert.same(expect(0, 1, 2, 4, 1), y:totable())
+    assert.same(expect(0, 1, 0, 5, 2), nn.Slice({ 2 }, { 0 }, { 6 }, { 2 }):forward(x):totable())
+    assert.same(expect(0, 1, 5, 1, -2), nn.Slice({ 2 }, { 5 }, { 0 }, { -2 }):forward(x):totable())
+    assert.same({ 2, 0, 3, 4 }, nn.Slice({ 2 }, { 4 }, { 2 }):forward(x):size())
+  end)
+end)
+
 describe("padding against F.pad", function()
   local x = ref("x")
   it("reflects, up to size - 1", function()

@@ -190,6 +190,18 @@ def small_models(d):
     save("two", [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
                  helper.make_node("Mul", ["a", "b"], ["p"], name="mul")],
          [vi("a", [2, 3]), vi("b", [2, 3])], [vi("s", [2, 3]), vi("p", [2, 3])])
+    # a channel shuffle's Reshape/Transpose/Reshape but for the last shape
+    # (H and W swapped): not a ChannelShuffle, the three nodes stay
+    shapes = [numpy_helper.from_array(np.array(v, np.int64), n) for v, n in
+              [([1, 2, 3, 4, 5], "split"), ([1, 6, 5, 4], "back")]]
+    save("shuffle_like", [helper.make_node("Reshape", ["x", "split"], ["a"], name="r1"),
+                          helper.make_node("Transpose", ["a"], ["t"], name="tr", perm=[0, 2, 1, 3, 4]),
+                          helper.make_node("Reshape", ["t", "back"], ["y"], name="r2")],
+         [vi("x", [1, 6, 4, 5])], [vi("y", [1, 6, 5, 4])], shapes)
+    x = rng.randn(1, 6, 4, 5).astype(np.float32)
+    np.save(os.path.join(d, "shuffle_like.in.npy"), x)
+    np.save(os.path.join(d, "shuffle_like.out.npy"),
+            x.reshape(1, 2, 3, 4, 5).transpose(0, 2, 1, 3, 4).reshape(1, 6, 5, 4))
 
 
 def main():

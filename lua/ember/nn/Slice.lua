@@ -47,25 +47,46 @@ function Slice.positions(n, start, stop, step)
   return idx
 end
 
+-- Step 1 (a run of positions, by arithmetic: no list per forward): the first
+-- 1-based position and the count; other steps: also the positions.
+function Slice.span(n, start, stop, step)
+  if step ~= 1 then
+    local idx = Slice.positions(n, start, stop, step)
+    return idx[1], #idx, idx
+  end
+  if start < 0 then start = start + n end
+  if stop < 0 then stop = stop + n end
+  start = math.max(0, math.min(start, n))
+  stop = math.max(0, math.min(stop, n))
+  return start + 1, math.max(0, stop - start)
+end
+
 function Slice:updateOutput(input)
   local nd = input:dim()
   local x = input
   for i, dim in ipairs(self.dims) do
     local d = dim < 0 and nd + dim + 1 or dim
     if d < 1 or d > nd then error(string.format("dim %d out of range for %s", dim, input:shape()), 0) end
-    local idx = Slice.positions(x:size(d), self.starts[i], self.ends[i], self.steps[i])
-    if #idx == 0 then
+    local first, count, idx = Slice.span(x:size(d), self.starts[i], self.ends[i], self.steps[i])
+    if count == 0 then
       local size = x:size()
       size[d] = 0
       self.output = core.tensor(table.unpack(size))
       return self.output
     end
-    if self.steps[i] == 1 then
-      x = x:narrow(d, idx[1], #idx)
+    if not idx then
+      x = x:narrow(d, first, count)
     else
       x = Gather.take(x, core.tensor(), d, idx)
     end
   end
+  if x:isContiguous() then
+    -- a contiguous part of the input (channels of one image, rows): a view
+    -- of it, as nn.Narrow, instead of a copy
+    if rawequal(self.output, input) then self.output = core.tensor() end
+    return core.view_into(x, self.output, x:size())
+  end
+  if rawequal(self.output, input) then self.output = core.tensor() end
   self.output:resizeAs(x):copy(x)
   return self.output
 end

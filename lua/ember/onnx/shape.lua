@@ -171,6 +171,57 @@ ops.Cast = { doc = "exact on integer constants; at run time values stay float32 
 
 ---------------------------------------------------------------- reshaping
 
+-- Whether shapes x (N,C,H,W), split (N,g,C/g,H,W) and result (N,C,H,W) are a
+-- channel shuffle's; returns g.
+local function shuffle_groups(x, split, result)
+  if not (x and split and result and #x == 4 and #split == 5 and #result == 4) then return nil end
+  if split[1] ~= x[1] or split[2] * split[3] ~= x[2] or split[4] ~= x[3] or split[5] ~= x[4] then
+    return nil
+  end
+  for d = 1, 4 do if result[d] ~= x[d] then return nil end end
+  return split[2]
+end
+
+-- ShuffleNet's channel shuffle as PyTorch exports it: Reshape to N,g,C/g,H,W,
+-- Transpose(0, 2, 1, 3, 4), Reshape back to N,C,H,W. Called at the last
+-- Reshape; returns the value x and g when its input came from that pattern,
+-- so one ChannelShuffle (a copy per channel) replaces a strided 5-d copy and
+-- two views. The modules before it are pruned when nothing else reads their
+-- values. The probe's shapes (both probes with a symbolic dim) must match;
+-- shapes computed at run time (from a symbolic batch) are read there.
+local function channel_shuffle(cx)
+  local mid = cx:input(1)
+  local tr = mid and cx.producer[mid]
+  if not cx.probing or not tr or tr.table or tr.module.__typename ~= "nn.Transpose" then return nil end
+  local p = tr.module.perm
+  if #p ~= 5 or p[1] ~= 1 or p[2] ~= 3 or p[3] ~= 2 or p[4] ~= 4 or p[5] ~= 5 then return nil end
+  local split = tr.inputs[1]
+  local rs = cx.producer[split]
+  if not rs or rs.module.__typename ~= "nn.OnnxReshape" then return nil end
+  local x = rs.inputs[1]
+  local target = cx:const(2) and cx:ints(2, "shape")
+  local groups
+  for pass, sh in ipairs{ cx.shapes, cx.shapes2 or false } do
+    if sh then
+      -- a shape computed at run time (a symbolic batch): its probe value
+      local t = target
+      if not t then
+        local v = cx:has(2) and (pass == 1 and cx.vals or cx.vals2)[cx:input(2)]
+        if not v or v:dim() ~= 1 or v:nElement() ~= 4 then return nil end
+        t = {}
+        for i, f in ipairs(v:totable()) do t[i] = math.tointeger(f) end
+        if #t ~= 4 then return nil end
+      end
+      if not sh[mid] then return nil end
+      local ok, out = pcall(nn.OnnxReshape.resolve, t, cx:attr("allowzero", 0) ~= 0, sh[mid], "")
+      local g = ok and shuffle_groups(sh[x], sh[split], out)
+      if not g or (groups and g ~= groups) then return nil end
+      groups = g
+    end
+  end
+  return x, groups
+end
+
 ops.Reshape = { doc = "0, -1, allowzero; shape constant or computed at run time",
   fold = function(cx)
     if not small(cx, 1) then return false end
@@ -181,6 +232,11 @@ ops.Reshape = { doc = "0, -1, allowzero; shape constant or computed at run time"
   end,
   convert = function(cx)
     local allowzero = cx:attr("allowzero", 0) ~= 0
+    local x, groups = channel_shuffle(cx)
+    if x then
+      cx:emit(nn.ChannelShuffle(groups), x, cx:output())
+      return
+    end
     if cx.opset < 5 then
       cx:emit(nn.OnnxReshape(cx:attr("shape"), allowzero), cx:input(1), cx:output())
     elseif cx:const(2) then

@@ -7,6 +7,7 @@
 
 #include "ember.h"
 #include "convutil.h"
+#include "sgemm.h"
 
 /* As in activation.c: lets GCC turn the epilogue's clamp into min/max and
 ** vectorise it (nothing in ember reads the floating-point exception flags). */
@@ -144,31 +145,50 @@ static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t 
 
 /* Everything else: output_g (Cout/g x Ho*Wo) = weight_g (Cout/g x K) *
 ** col_g (K x Ho*Wo), K = Cin/g*kH*kW. For a 1x1 kernel with stride 1 and no
-** padding the input already is that matrix. sgemm brings its own threads;
-** nothing here runs in an OpenMP region. */
+** padding the input already is that matrix. With AVX2 ember's own product
+** (sgemm.c) reads col_g block by block straight from the input (convpack.c)
+** and applies the epilogue as it stores; otherwise im2col, then OpenBLAS
+** (which brings its own threads; nothing here runs in an OpenMP region). */
 static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float *wt,
                            const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                            int64_t h, int64_t w, int64_t ho, int64_t wo,
                            const em_conv_params *p, em_err *err) {
-  int g = p->groups;
+  int g = p->groups, own = ctx->isa >= EM_ISA_AVX2;
   int64_t cin_g = cin / g, cout_g = cout / g, K = cin_g * p->kh * p->kw, hw = h * w, howo = ho * wo;
   int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
                !p->pt && !p->pl && !p->pb && !p->pr;
+  em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, howo, NULL, NULL,
+                 e->clamp, e->lo, e->hi };
   em_status st;
-  if (!direct) {
+  if (own) {
+    int64_t sz[1] = { em_gemm_scratch(ctx->nthreads, &gm) };
+    if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
+  } else if (!direct) {
     int64_t sz[2] = { cin * p->kh * p->kw, howo };
     if ((st = em_tensor_resize(buf, 2, sz, err))) return st;
   }
   for (int64_t img = 0; img < n; img++) {
     const float *x = in + img * cin * hw, *col = x;
     float *y = out + img * cout * howo;
-    if (!direct) {
+    if (!own && !direct) {
       im2col(ctx, x, em_tensor_data(buf), cin, h, w, ho, wo, p);
       col = em_tensor_data(buf);
     }
     for (int gi = 0; gi < g; gi++) {
       float *yg = y + gi * cout_g * howo;
       int fill = e->bias || e->res;
+      if (own) {
+        em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p };
+        em_gemm_mat mat = { x + gi * cin_g * hw, hw };
+        gm.a = wt + gi * cout_g * K;
+        gm.pack = direct ? em_pack_mat : em_pack_conv;
+        gm.src = direct ? (const void *)&mat : (const void *)&cs;
+        gm.c = yg;
+        gm.bias = e->bias ? e->bias + gi * cout_g : NULL;
+        gm.res = e->res ? e->res + (yg - out) : NULL;
+        em_gemm_run(ctx, &gm, em_tensor_data(buf));
+        continue;
+      }
       if (fill) prefill_block(yg, e->res ? e->res + (yg - out) : NULL, e, gi * cout_g, cout_g, howo);
       em_sgemm(0, 0, (int)cout_g, (int)howo, (int)K, 1.0f, wt + gi * cout_g * K, (int)K,
                col + gi * K * howo, (int)howo, fill ? 1.0f : 0.0f, yg, (int)howo);

@@ -33,9 +33,30 @@ static int core_getNumThreads(lua_State *L) {
   return 1;
 }
 
+/* The instruction set the kernels use: "c", "avx2" or "avx512"; lowering it
+** forces the portable paths (tests, benchmarks); raising it past what the
+** CPU runs is refused. */
+static const char *const ISA_NAMES[] = { "c", "avx2", "avx512", NULL };
+
+static int core_setISA(lua_State *L) {
+  int isa = luaL_checkoption(L, 1, NULL, ISA_NAMES);
+  if (isa > (int)em_cpu_isa())
+    return luaL_error(L, "setISA: this CPU does not run %s (best: %s)", ISA_NAMES[isa],
+                      ISA_NAMES[em_cpu_isa()]);
+  lt_ctx(L)->isa = (em_isa)isa;
+  return 0;
+}
+
+static int core_getISA(lua_State *L) {
+  lua_pushstring(L, ISA_NAMES[lt_ctx(L)->isa]);
+  return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
   {"setNumThreads", core_setNumThreads},
   {"getNumThreads", core_getNumThreads},
+  {"setISA", core_setISA},
+  {"getISA", core_getISA},
   {NULL, NULL}
 };
 

@@ -374,6 +374,10 @@ int main(void) {
   em_ctx_init(&ctx);
   TEST_RUN(test_conv_random);
   TEST_RUN(test_conv_paths);
+  ctx.isa = EM_ISA_C;   /* again through im2col + OpenBLAS, the path without AVX2 */
+  TEST_RUN(test_conv_random);
+  TEST_RUN(test_conv_paths);
+  ctx.isa = em_cpu_isa();
   TEST_RUN(test_conv_no_realloc);
   TEST_RUN(test_conv_noncontiguous);
   TEST_RUN(test_conv_errors);

@@ -19,7 +19,7 @@ end
 
 -- Functions of ember.core exported under the same name (present once their
 -- binding is built; missing ones are simply not copied).
-for _, name in ipairs{ "setNumThreads", "getNumThreads", "manualSeed", "rand", "randn",
+for _, name in ipairs{ "setNumThreads", "getNumThreads", "setISA", "getISA", "manualSeed", "rand", "randn",
                        "load_npy", "now" } do
   ember[name] = core[name]
 end

@@ -1,0 +1,64 @@
+/* sgemm.h -- ember's own float matrix product for the convolutions:
+** C (m x n) = A (m x k) * B (k x n) with the epilogue of conv.c applied as
+** the result is stored. A is read in place (row-major, the weight as it is);
+** B never exists as a matrix: a pack function writes the block the kernel
+** needs next, so a convolution's im2col happens block by block in cache.
+** Internal: not installed with ember.h. */
+#ifndef EMBER_SGEMM_H
+#define EMBER_SGEMM_H
+
+#include "ember.h"
+
+#define EM_GEMM_NR 16   /* columns of B per packed panel */
+#ifndef EM_GEMM_KC
+#define EM_GEMM_KC 256  /* most rows of B a pack call is asked for */
+#endif
+#ifndef EM_GEMM_NC
+#define EM_GEMM_NC 192  /* most columns of B a pack call is asked for */
+#endif
+
+/* Writes rows [k0, k0 + kc) and columns [j0, j0 + nc) of B into dst as
+** ceil(nc / 16) panels of kc x 16 floats, panel after panel, row after row
+** (dst[p*kc*16 + r*16 + l] = B[k0 + r][j0 + 16p + l]); columns past nc are 0. */
+typedef void (*em_pack_fn)(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                           float *dst);
+
+typedef struct em_gemm {
+  int64_t m, n, k;
+  const float *a;            /* m x k, row stride lda */
+  int64_t lda;
+  em_pack_fn pack;           /* B, k x n, through pack(src, ...) */
+  const void *src;
+  float *c;                  /* m x n, row stride ldc */
+  int64_t ldc;
+  /* the epilogue: c = clamp(A*B + bias[row] + res[row][col], lo, hi) */
+  const float *bias;         /* m values, or NULL */
+  const float *res;          /* m x n, row stride ldc, or NULL */
+  int clamp;
+  float lo, hi;
+} em_gemm;
+
+/* Floats of scratch em_gemm_run needs for g with nthreads threads. */
+int64_t em_gemm_scratch(int nthreads, const em_gemm *g);
+/* Runs the product on up to ctx->nthreads threads (one when called inside
+** an OpenMP region), with the kernel for ctx->isa. */
+void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch);
+
+/* B as a plain row-major matrix: src points to this. */
+typedef struct em_gemm_mat {
+  const float *b;
+  int64_t ldb;
+} em_gemm_mat;
+void em_pack_mat(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
+
+/* B as the im2col matrix of one image's (group's) input planes x, c x h x w,
+** for the convolution p (convpack.c): row (ch, ky, kx), column (oy, ox).
+** Needs AVX2 (conv.c uses it only then). */
+typedef struct em_conv_src {
+  const float *x;
+  int64_t h, w, ho, wo;
+  const em_conv_params *p;
+} em_conv_src;
+void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
+
+#endif

@@ -1,0 +1,134 @@
+/* test_sgemm.c -- ember's own matrix product (sgemm.c) and the convolution's
+** block packing (convpack.c) against naive loops: every kernel, one and two
+** threads, sizes across the tile, block and thread edges, every epilogue. */
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "test.h"
+#include "sgemm.h"
+
+static em_rng rng;
+static em_ctx ctx;
+
+static int randint(int lo, int hi) { return test_randint(&rng, lo, hi); }
+
+static float *randvec(int64_t n) {
+  float *v = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+  for (int64_t i = 0; i < n; i++) v[i] = (float)(2 * em_rng_uniform01(&rng) - 1);
+  return v;
+}
+
+/* One product of m x k by k x n with row strides past the width, checked
+** against the definition in double: max |diff| relative to sqrt(k). */
+static double one_product(em_isa isa, int threads, int64_t m, int64_t n, int64_t k, int with_bias,
+                          int with_res, int clamp) {
+  int64_t lda = k + randint(0, 3), ldb = n + randint(0, 3), ldc = n + randint(0, 3);
+  float *a = randvec(m * lda), *b = randvec(k * ldb), *c = randvec(m * ldc);
+  float *bias = randvec(m), *res = randvec(m * ldc), *before = malloc(sizeof(float) * (size_t)(m * ldc));
+  em_gemm_mat mat = { b, ldb };
+  em_gemm g = { m, n, k, a, lda, em_pack_mat, &mat, c, ldc, with_bias ? bias : NULL,
+                with_res ? res : NULL, clamp, -0.5f, 0.75f };
+  float *scratch = malloc(sizeof(float) * (size_t)em_gemm_scratch(threads, &g));
+  double worst = 0;
+  for (int64_t i = 0; i < m * ldc; i++) before[i] = c[i];
+  ctx.isa = isa;
+  ctx.nthreads = threads;
+  em_gemm_run(&ctx, &g, scratch);
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < ldc; j++) {
+      double want;
+      if (j >= n) {   /* past the width: untouched */
+        CHECK(c[i * ldc + j] == before[i * ldc + j]);
+        continue;
+      }
+      want = 0;
+      for (int64_t t = 0; t < k; t++) want += (double)a[i * lda + t] * b[t * ldb + j];
+      if (with_bias) want += bias[i];
+      if (with_res) want += res[i * ldc + j];
+      if (clamp) want = fmin(fmax(want, -0.5), 0.75);
+      worst = fmax(worst, fabs(want - c[i * ldc + j]) / sqrt((double)k));
+    }
+  free(a); free(b); free(c); free(bias); free(res); free(before); free(scratch);
+  return worst;
+}
+
+static void test_gemm_random(void) {
+  for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa() && isa <= EM_ISA_AVX2; isa++) {
+    double worst = 0;
+    for (int t = 0; t < 150; t++) {
+      /* m around the 6-row tile, n around the 16-column panel and the
+      ** 384-column block, k around the 256-row block */
+      int64_t m = randint(1, 3) == 1 ? randint(1, 14) : randint(1, 70);
+      int64_t n = randint(1, 3) == 1 ? randint(1, 40) : randint(1, 900);
+      int64_t k = randint(1, 3) == 1 ? randint(1, 8) : randint(1, 600);
+      double d = one_product((em_isa)isa, randint(1, 2), m, n, k, randint(0, 1), randint(0, 1),
+                             randint(0, 1));
+      worst = fmax(worst, d);
+    }
+    CHECK(worst < 1e-6);
+    printf("  gemm isa %d: max |diff| / sqrt(k) %.2g over 150 random products\n", isa, worst);
+  }
+  ctx.isa = em_cpu_isa();
+}
+
+/* The edges exactly: one tile, one panel, one block, and one past each. */
+static void test_gemm_edges(void) {
+  static const int64_t ms[] = { 1, 5, 6, 7, 12, 13 }, ns[] = { 1, 15, 16, 17, 383, 384, 385 },
+                       ks[] = { 1, 255, 256, 257, 512, 513 };
+  double worst = 0;
+  for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+    for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
+      for (size_t l = 0; l < sizeof ks / sizeof *ks; l++)
+        worst = fmax(worst, one_product(em_cpu_isa(), 2, ms[i], ns[j], ks[l], 1, 1, 1));
+  CHECK(worst < 1e-6);
+}
+
+/* em_pack_conv's block equals the im2col matrix's, value for value. */
+static void test_pack_conv(void) {
+  int checked = 0;
+  if (em_cpu_isa() < EM_ISA_AVX2) {   /* x86 builds pack with AVX2 only */
+    printf("  skipped: this CPU has no AVX2\n");
+    return;
+  }
+  while (checked < 400) {
+    em_conv_params p = { randint(1, 7), randint(1, 7), randint(1, 3), randint(1, 3),
+                         randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
+                         randint(1, 2), randint(1, 2), 1, EM_CONV_AUTO, NULL };
+    int64_t c = randint(1, 6), h = randint(1, 30), w = randint(1, 40);
+    int64_t ekh = (p.kh - 1) * p.dh + 1, ekw = (p.kw - 1) * p.dw + 1;
+    if (ekh > h + p.pt + p.pb || ekw > w + p.pl + p.pr) continue;
+    int64_t ho = (h + p.pt + p.pb - ekh) / p.sh + 1, wo = (w + p.pl + p.pr - ekw) / p.sw + 1;
+    int64_t K = c * p.kh * p.kw, N = ho * wo;
+    int64_t k0 = randint(0, (int)K - 1), j0 = randint(0, (int)N - 1);
+    int64_t kc = randint(1, (int)(K - k0 < EM_GEMM_KC ? K - k0 : EM_GEMM_KC));
+    int64_t nc = randint(1, (int)(N - j0 < EM_GEMM_NC ? N - j0 : EM_GEMM_NC));
+    int64_t panels = (nc + EM_GEMM_NR - 1) / EM_GEMM_NR;
+    float *x = randvec(c * h * w), *dst = malloc(sizeof(float) * (size_t)(panels * kc * EM_GEMM_NR));
+    em_conv_src s = { x, h, w, ho, wo, &p };
+    int bad = 0;
+    em_pack_conv(&s, k0, kc, j0, nc, dst);
+    for (int64_t q = 0; q < panels; q++)
+      for (int64_t r = 0; r < kc; r++)
+        for (int64_t l = 0; l < EM_GEMM_NR; l++) {
+          int64_t k = k0 + r, j = j0 + q * EM_GEMM_NR + l, taps = p.kh * p.kw;
+          int64_t ch = k / taps, ky = k % taps / p.kw, kx = k % p.kw;
+          int64_t iy = j / wo * p.sh - p.pt + ky * p.dh, ix = j % wo * p.sw - p.pl + kx * p.dw;
+          float want = q * EM_GEMM_NR + l < nc && iy >= 0 && iy < h && ix >= 0 && ix < w
+                       ? x[(ch * h + iy) * w + ix] : 0.0f;
+          bad += dst[(q * kc + r) * EM_GEMM_NR + l] != want;
+        }
+    CHECK(bad == 0);
+    free(x); free(dst);
+    checked++;
+  }
+}
+
+int main(void) {
+  em_rng_seed(&rng, 777);
+  em_ctx_init(&ctx);
+  TEST_RUN(test_gemm_random);
+  TEST_RUN(test_gemm_edges);
+  TEST_RUN(test_pack_conv);
+  TEST_REPORT();
+}

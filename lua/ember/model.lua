@@ -55,6 +55,11 @@
 -- m.net's structure (the same but for batch norms) uses the same way; its
 -- folded convolutions share one im2col scratch.
 --
+-- With a weights file, the net is built with deferred initialisation
+-- (ember/nn/util.lua deferInit): its parameters are not filled before the
+-- file's tensors replace them; anything the file does not cover (strict =
+-- false) gets its usual initial values. The model is the same either way.
+--
 -- net may also be a declaration table itself (handy in tests).
 -- Options of ember.load besides net and weights: fold (default true), strict
 -- (default true: names missing from the file or unknown to the net are
@@ -400,7 +405,10 @@ function M._load(opts, name)
     local tensors = require("ember.safetensors").load(opts.weights)
     require("ember.weights").apply(net, tensors, { strict = opts.strict ~= false, source = opts.weights,
                                                    copy = opts.copy or nil, deferred = deferred })
+    -- the storage the file's tensors replaced (never touched when deferred,
+    -- but counted by the sandbox's limits): freed before folding allocates
     tensors = nil
+    collectgarbage()
   end
 
   local m = setmetatable({

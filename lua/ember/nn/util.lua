@@ -1,6 +1,8 @@
 -- nn/util.lua -- what several nn classes share: argument checks, Torch7's
 -- reset(), and the padding and dilation of windowed layers (conv and pooling).
 
+local core = require "ember.core"
+
 local U = {}
 
 function U.positive(v, what, cls)
@@ -52,8 +54,8 @@ end
 -- A parameter tensor of the given sizes: zeros as always, or uninitialised
 -- while deferring (the module must then call U.initialise, not reset()).
 function U.param(...)
-  if deferring then return require("ember.core").tensor():resize(...) end
-  return require("ember.core").tensor(...)
+  if deferring then return core.tensor():resize(...) end
+  return core.tensor(...)
 end
 
 -- A constructor's last step: self:reset(...), or, while deferring, a note

@@ -29,6 +29,8 @@ typedef struct em_gemm {
   int64_t lda;
   em_pack_fn pack;           /* B, k x n, through pack(src, ...) */
   const void *src;
+  const float *bp;           /* or B already packed (then pack is unused): panel */
+  int64_t bps;               /* p (16 columns, k rows of 16) at bp + p * bps */
   float *c;                  /* m x n, row stride ldc */
   int64_t ldc;
   /* the epilogue: c = clamp(A*B + bias[row] + res[row][col], lo, hi) */
@@ -38,7 +40,8 @@ typedef struct em_gemm {
   float lo, hi;
 } em_gemm;
 
-/* Floats of scratch em_gemm_run needs for g with nthreads threads. */
+/* Floats of scratch em_gemm_run needs for g with nthreads threads (none
+** when B comes packed). */
 int64_t em_gemm_scratch(int nthreads, const em_gemm *g);
 /* Runs the product on up to ctx->nthreads threads (one when called inside
 ** an OpenMP region), with the kernel for ctx->isa. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ember.h"
+#include "sgemm.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
@@ -191,7 +192,9 @@ static inline __attribute__((always_inline)) void output_tf(float m[KK][TB], flo
 }
 
 /* Block i of tiles, every input channel: gather, transform, then each of
-** the 36 rows of TB values to its place in V[k][c][t0..t0+TB). */
+** the 36 rows of TB values to its place in V[k], which holds the chunk's
+** tiles in panels of TB = 16 (the product's packed layout, sgemm.h):
+** [k][tile / 16][c][tile % 16]; vc is the block's panel in V[0]. */
 static inline __attribute__((always_inline)) void input_block(const wino *s, float *vc, int64_t t0) {
   float g[KK][TB], o[KK][TB];
   block b;
@@ -200,7 +203,7 @@ static inline __attribute__((always_inline)) void input_block(const wino *s, flo
   for (int64_t c = 0; c < s->cin; c++) {
     gather(s, &b, c, g);
     input_tf(g, o);
-    float *v = vc + c * s->ct;
+    float *v = vc + c * TB;
     for (int k = 0; k < KK; k++) memcpy(v + k * kstride, o[k], sizeof o[k]);
   }
 }
@@ -234,26 +237,33 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
 }
 
 /* Tiles [t0, t0 + ct) from input to output on the calling thread: the
-** input blocks into V, the 36 products into M (OpenBLAS's OpenMP build
-** runs single-threaded inside a parallel region), the output blocks. */
-static inline __attribute__((always_inline)) void chunk(const wino *s, float *v, float *m, int64_t t0) {
-  int64_t n = s->tiles - t0 < s->ct ? s->tiles - t0 : s->ct;
-  int cout = (int)s->cout, cin = (int)s->cin, ld = (int)s->ct;
-  for (int64_t j = 0; j < n; j += TB) input_block(s, v + j, t0 + j);
-  for (int k = 0; k < KK; k++)
-    em_sgemm(0, 0, cout, (int)n, cin, 1.0f, s->u + (int64_t)k * cout * cin, cin,
-             v + (int64_t)k * cin * ld, ld, 0.0f, m + (int64_t)k * cout * ld, ld);
+** input blocks into V, the 36 products into M (ember's own product, sgemm.c:
+** it reads U[k] where it lies and V[k] already packed, where OpenBLAS packed
+** both again for each chunk), the output blocks. */
+static inline __attribute__((always_inline)) void chunk(const em_ctx *ctx, const wino *s, float *v,
+                                                        float *m, int64_t t0) {
+  int64_t n = s->tiles - t0 < s->ct ? s->tiles - t0 : s->ct, ld = s->ct;
+  for (int64_t j = 0; j < n; j += TB) input_block(s, v + j * s->cin, t0 + j);
+  for (int k = 0; k < KK; k++) {
+    em_gemm g = { s->cout, n, s->cin, s->u + k * s->cout * s->cin, s->cin, NULL, NULL,
+                  v + k * s->cin * ld, s->cin * TB, m + k * s->cout * ld, ld, NULL, NULL,
+                  0, 0.0f, 0.0f };
+    em_gemm_run(ctx, &g, NULL);
+  }
   for (int64_t j = 0; j < n; j += TB) output_block(s, m + j, t0 + j);
 }
 
 /* The same code twice: as built (x86-64-v2: 4-lane SSE) and for AVX2 (8
-** lanes: the transforms' loops over TB tiles), picked by ctx->isa. Only the
-** width changes (no FMA contraction under -std=c11), so both give the same
-** bits. */
-static void chunk_base(const wino *s, float *v, float *m, int64_t t0) { chunk(s, v, m, t0); }
+** lanes: the transforms' loops over TB tiles), picked by ctx->isa; the
+** product picks its kernel by ctx->isa too. */
+static void chunk_base(const em_ctx *ctx, const wino *s, float *v, float *m, int64_t t0) {
+  chunk(ctx, s, v, m, t0);
+}
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 __attribute__((target("avx2")))
-static void chunk_avx2(const wino *s, float *v, float *m, int64_t t0) { chunk(s, v, m, t0); }
+static void chunk_avx2(const em_ctx *ctx, const wino *s, float *v, float *m, int64_t t0) {
+  chunk(ctx, s, v, m, t0);
+}
 #else
 #define chunk_avx2 chunk_base
 #endif
@@ -294,13 +304,13 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   sz[0] = nt * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   float *scratch = em_tensor_data(buf);
-  void (*run)(const wino *, float *, float *, int64_t) =
+  void (*run)(const em_ctx *, const wino *, float *, float *, int64_t) =
     ctx->isa >= EM_ISA_AVX2 ? chunk_avx2 : chunk_base;
   #pragma omp parallel num_threads((int)nt)
   {
     float *v = scratch + omp_get_thread_num() * each, *m = v + KK * s.cin * s.ct;
     #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < nchunks; i++) run(&s, v, m, i * s.ct);
+    for (int64_t i = 0; i < nchunks; i++) run(ctx, &s, v, m, i * s.ct);
   }
   return EM_OK;
 }

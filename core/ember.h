@@ -291,6 +291,12 @@ em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *ou
                             int dim, em_err *err);
 em_status em_channel_shuffle_forward(const em_tensor *input, em_tensor *output,
                                      int groups, em_err *err);
+/* The shuffle of the channel concatenation of n inputs (N,C_i,...; sizes
+** equal but for C_i), without forming it: ShuffleNet's concat + shuffle in
+** one copy. Output channel k*groups + g is joined channel g*C/groups + k.
+** ctx (may be NULL) gives the threads for large inputs. */
+em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *inputs, int n,
+                                          em_tensor *output, int groups, em_err *err);
 typedef enum em_padmode { EM_PAD_ZERO, EM_PAD_REFLECT, EM_PAD_REPLICATE } em_padmode;
 /* pads the last two dims; negative pads crop. */
 em_status em_pad2d_forward(const em_tensor *input, em_tensor *output,

@@ -2,6 +2,7 @@
 ** concatenation, channel shuffle, 2-D padding, nearest and bilinear resizing. */
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ember.h"
@@ -117,41 +118,94 @@ em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *ou
 
 /* --------------------------------------------------------- channel shuffle */
 
+/* Fewer floats than this are shuffled by one thread (a parallel region
+** costs more than copying them). */
+#define SHUFFLE_PARALLEL_MIN (1 << 15)
+
 /* ShuffleNet's shuffle: channels seen as (groups, C/groups) are transposed
-** to (C/groups, groups), so output channel k*groups + g is input g*C/groups + k. */
+** to (C/groups, groups), so output channel k*groups + g is input g*C/groups + k.
+** The inputs are joined along the channels first, virtually: each plane is
+** copied once, from whichever input holds it. */
+
+em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *inputs, int n,
+                                          em_tensor *output, int groups, em_err *err) {
+  const em_tensor *first;
+  em_tensor *tmp = NULL;
+  const em_tensor **src = NULL;
+  int64_t *start = NULL, size[EM_MAXDIM], N, C = 0, cpg, inner;
+  char s[128], t2[128];
+  em_status st = EM_OK;
+  if (!inputs || n < 1) return em_fail(err, EM_EARG, "channel shuffle needs an input, got %d", n);
+  if (groups < 1) return em_fail(err, EM_EARG, "groups must be positive, got %d", groups);
+  first = inputs[0];
+  for (int i = 0; i < n; i++) {
+    const em_tensor *t = inputs[i];
+    if ((st = check_input(t, 2, err)) || (st = check_alias(output, t, err))) return st;
+    if (t->ndim != first->ndim)
+      return em_fail(err, EM_ESHAPE, "input %d has %d dimensions (%s), input 1 has %d (%s)", i + 1,
+                     t->ndim, em_tensor_shape_str(t, s, sizeof s), first->ndim,
+                     em_tensor_shape_str(first, t2, sizeof t2));
+    for (int d = 0; d < t->ndim; d++)
+      if (d != 1 && t->size[d] != first->size[d])
+        return em_fail(err, EM_ESHAPE, "input %d size %s does not match %s outside the channels",
+                       i + 1, em_tensor_shape_str(t, s, sizeof s),
+                       em_tensor_shape_str(first, t2, sizeof t2));
+    C += t->size[1];
+  }
+  if (C % groups) {
+    if (n == 1)
+      return em_fail(err, EM_ESHAPE, "%lld channels (input %s) are not divisible by %d groups",
+                     (long long)C, em_tensor_shape_str(first, s, sizeof s), groups);
+    return em_fail(err, EM_ESHAPE, "%lld channels (%d inputs joined) are not divisible by %d groups",
+                   (long long)C, n, groups);
+  }
+  tmp = malloc(sizeof *tmp * (size_t)n);
+  src = malloc(sizeof *src * (size_t)n);
+  start = malloc(sizeof *start * (size_t)(n + 1));
+  if (!tmp || !src || !start) {
+    free(tmp); free(src); free(start);
+    return em_fail(err, EM_ENOMEM, "channel shuffle: out of memory for %d inputs", n);
+  }
+  /* each input's (image, channel) planes must be contiguous blocks */
+  start[0] = 0;
+  for (int i = 0; i < n; i++) {
+    em_tensor_init(&tmp[i]);
+    src[i] = inputs[i];
+    if (!st && !blocks_contiguous(inputs[i], 2) && !(st = em_tensor_contiguous(&tmp[i], inputs[i], err)))
+      src[i] = &tmp[i];
+    start[i + 1] = start[i] + inputs[i]->size[1];
+  }
+  for (int d = 0; d < first->ndim; d++) size[d] = first->size[d];
+  size[1] = C;
+  if (!st) st = em_tensor_resize(output, first->ndim, size, err);
+  if (!st) {
+    float *out = em_tensor_data(output);
+    int64_t planes;
+    int nt;
+    N = first->size[0];
+    cpg = C / groups;
+    inner = span(first, 2, first->ndim);
+    planes = N * C;
+    nt = ctx && ctx->nthreads > 1 && planes * inner >= SHUFFLE_PARALLEL_MIN ? ctx->nthreads : 1;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+      int64_t img = p / C, oc = p % C;
+      int64_t c = (oc % groups) * cpg + oc / groups;   /* channel of the joined input */
+      int j = 0;
+      while (c >= start[j + 1]) j++;
+      const em_tensor *t = src[j];
+      memcpy(out + p * inner, em_tensor_data(t) + outer_offset(t, 2, img * t->size[1] + c - start[j]),
+             (size_t)inner * sizeof(float));
+    }
+  }
+  for (int i = 0; i < n; i++) em_tensor_free(&tmp[i]);
+  free(tmp); free(src); free(start);
+  return st;
+}
+
 em_status em_channel_shuffle_forward(const em_tensor *input, em_tensor *output,
                                      int groups, em_err *err) {
-  em_tensor src;
-  int64_t N, C, cpg, inner;
-  const float *in;
-  float *out;
-  em_status st;
-  char s[128];
-  if ((st = check_input(input, 2, err))) return st;
-  if ((st = check_alias(output, input, err))) return st;
-  if (groups < 1) return em_fail(err, EM_EARG, "groups must be positive, got %d", groups);
-  if (input->size[1] % groups)
-    return em_fail(err, EM_ESHAPE, "%lld channels (input %s) are not divisible by %d groups",
-                   (long long)input->size[1], em_tensor_shape_str(input, s, sizeof s), groups);
-  em_tensor_init(&src);
-  if ((st = em_tensor_contiguous(&src, input, err))) return st;
-  if ((st = em_tensor_resize(output, input->ndim, input->size, err))) {
-    em_tensor_free(&src);
-    return st;
-  }
-  N = input->size[0];
-  C = input->size[1];
-  cpg = C / groups;
-  inner = span(input, 2, input->ndim);
-  in = em_tensor_data(&src);
-  out = em_tensor_data(output);
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t g = 0; g < groups; g++)
-      for (int64_t k = 0; k < cpg; k++)
-        memcpy(out + (n * C + k * groups + g) * inner, in + (n * C + g * cpg + k) * inner,
-               (size_t)inner * sizeof(float));
-  em_tensor_free(&src);
-  return EM_OK;
+  return em_channel_shuffle_join_forward(NULL, &input, 1, output, groups, err);
 }
 
 /* ----------------------------------------------------------------- padding */

@@ -50,13 +50,17 @@ static int nn_concat(lua_State *L) {
   return 1;
 }
 
-/* core.channel_shuffle(input, output, groups) */
+/* core.channel_shuffle(input, output, groups): input a tensor, or a table of
+** tensors whose channel concatenation is shuffled (never formed). */
 static int nn_channel_shuffle(lua_State *L) {
-  em_tensor *in = lt_check(L, 1), *out = lt_check(L, 2);
-  int groups = check_int(L, 3);
+  const em_tensor *fixed[FIXED_INPUTS], **ptrs = fixed;
+  em_tensor *out = lt_check(L, 2);
+  int groups = check_int(L, 3), n = 1;
   em_err err;
-  LT_CHECK(L, em_channel_shuffle_forward(in, out, groups, &err), &err);
-  lua_settop(L, 2);
+  if (lua_istable(L, 1)) ptrs = table_tensors(L, 1, fixed, &n);
+  else fixed[0] = lt_check(L, 1);
+  LT_CHECK(L, em_channel_shuffle_join_forward(lt_ctx(L), ptrs, n, out, groups, &err), &err);
+  lua_pushvalue(L, 2);
   return 1;
 }
 

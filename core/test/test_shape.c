@@ -143,6 +143,46 @@ static void test_shuffle(void) {
   }
 }
 
+/* The shuffle of n inputs joined along the channels, against the shuffle
+** rule applied to a naive concatenation: random channel counts, strided
+** inputs, N > 1, and planes large enough for the parallel path. */
+static void test_shuffle_join(void) {
+  em_ctx ctx;
+  em_ctx_init(&ctx);
+  ctx.nthreads = 2;
+  for (int trial = 0; trial < 120; trial++) {
+    int ndim = rnd(2, 4), n = rnd(1, 4), g = rnd(1, 3), big = trial % 10 == 0;
+    int64_t base[EM_MAXDIM], size[EM_MAXDIM], idx[EM_MAXDIM] = {0}, start[5] = {0}, C = 0;
+    em_tensor in[4], out;
+    const em_tensor *ptrs[4];
+    em_tensor_init(&out);
+    random_sizes(ndim, base, 1, 5);
+    if (big && ndim == 4) { base[2] = 60; base[3] = 70; }
+    for (int i = 0; i < n; i++) {
+      memcpy(size, base, sizeof size);
+      size[1] = rnd(1, 6);
+      if (i == n - 1) size[1] += (g - (C + size[1]) % g) % g;   /* total divisible by g */
+      em_tensor_init(&in[i]);
+      make_input(&in[i], ndim, size, rnd(0, 3));
+      ptrs[i] = &in[i];
+      C += size[1];
+      start[i + 1] = C;
+    }
+    CHECK_OK(em_channel_shuffle_join_forward(&ctx, ptrs, n, &out, g, &e_));
+    CHECK(out.ndim == ndim && out.size[1] == C);
+    do {
+      int64_t src[EM_MAXDIM], c = (idx[1] % g) * (C / g) + idx[1] / g;
+      int j = 0;
+      while (c >= start[j + 1]) j++;
+      memcpy(src, idx, sizeof src);
+      src[1] = c - start[j];
+      if (*test_at(&out, idx) != *test_at(&in[j], src)) { CHECK(!"joined shuffle element differs"); break; }
+    } while (test_next_index(idx, out.ndim, out.size));
+    for (int i = 0; i < n; i++) em_tensor_free(&in[i]);
+    em_tensor_free(&out);
+  }
+}
+
 static void test_shuffle_errors(void) {
   int64_t s[4] = {2, 6, 3, 3}, s1[1] = {6};
   em_tensor a, v, empty, out;
@@ -156,6 +196,21 @@ static void test_shuffle_errors(void) {
   CHECK(em_channel_shuffle_forward(&v, &out, 2, &err) == EM_ESHAPE);
   CHECK(em_channel_shuffle_forward(&empty, &out, 2, &err) == EM_EARG);
   CHECK(em_channel_shuffle_forward(&a, &a, 2, &err) == EM_EARG);
+  {
+    int64_t s2[4] = {2, 5, 3, 3}, s3[4] = {2, 6, 3, 4};
+    em_tensor b, c;
+    const em_tensor *two[2] = {&a, &b}, *bad[2] = {&a, &c};
+    em_tensor_init(&b); em_tensor_init(&c);
+    make_input(&b, 4, s2, 0);
+    make_input(&c, 4, s3, 0);
+    CHECK(em_channel_shuffle_join_forward(NULL, two, 2, &out, 2, &err) == EM_ESHAPE);
+    CHECK(strcmp(err.msg, "11 channels (2 inputs joined) are not divisible by 2 groups") == 0);
+    CHECK(em_channel_shuffle_join_forward(NULL, bad, 2, &out, 2, &err) == EM_ESHAPE);
+    CHECK(strcmp(err.msg, "input 2 size 2x6x3x4 does not match 2x6x3x3 outside the channels") == 0);
+    CHECK(em_channel_shuffle_join_forward(NULL, two, 0, &out, 2, &err) == EM_EARG);
+    CHECK(em_channel_shuffle_join_forward(NULL, two, 2, &b, 11, &err) == EM_EARG);
+    em_tensor_free(&b); em_tensor_free(&c);
+  }
   em_tensor_free(&a); em_tensor_free(&v); em_tensor_free(&out);
 }
 
@@ -349,6 +404,7 @@ int main(void) {
   TEST_RUN(test_concat_steady);
   TEST_RUN(test_concat_errors);
   TEST_RUN(test_shuffle);
+  TEST_RUN(test_shuffle_join);
   TEST_RUN(test_shuffle_errors);
   TEST_RUN(test_pad);
   TEST_RUN(test_pad_errors);

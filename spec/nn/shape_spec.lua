@@ -173,6 +173,14 @@ describe("ChannelShuffle against view/transpose/view", function()
     H.close(m:forward(strided(x[1])), ref("shuffle_3d_g2"))
   end)
   it("reuses its output", function() assert_reuses(nn.ChannelShuffle(3), x) end)
+  it("shuffles a table of tensors as their channel concatenation", function()
+    -- x's channels in three parts, one a strided view
+    local c = x:size(2)
+    local parts = { x:narrow(2, 1, 1), strided(x:narrow(2, 2, c - 3)), x:narrow(2, c - 1, 2) }
+    for _, g in ipairs{ 2, 3, 6 } do
+      H.close(nn.ChannelShuffle(g):forward(parts), ref("shuffle_g" .. g))
+    end
+  end)
 end)
 
 describe("Slice", function()

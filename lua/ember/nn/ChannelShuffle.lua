@@ -1,6 +1,7 @@
 -- nn/ChannelShuffle.lua -- ShuffleNet's channel shuffle, as PyTorch's
 -- nn.ChannelShuffle(groups): channels seen as groups x (C/groups) are
--- transposed, interleaving the groups. Input N,C,H,W or C,H,W.
+-- transposed, interleaving the groups. Input N,C,H,W or C,H,W, or a table of
+-- N,C_i,H,W tensors: the shuffle of their channel concatenation.
 
 local class = require "ember.class"
 local core = require "ember.core"
@@ -19,6 +20,9 @@ function ChannelShuffle:__init(groups)
 end
 
 function ChannelShuffle:updateOutput(input)
+  -- a table: N,C_i,H,W tensors shuffled as if joined along the channels (the
+  -- ONNX import's Concat + shuffle), without the joined copy
+  if type(input) == "table" then return core.channel_shuffle(input, self.output, self.groups) end
   SpatialZeroPadding.checkSpatial(input)
   if input:dim() == 4 then return core.channel_shuffle(input, self.output, self.groups) end
   -- C,H,W: shuffle as a batch of one, return a C,H,W view of the result

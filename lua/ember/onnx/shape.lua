@@ -222,6 +222,19 @@ local function channel_shuffle(cx)
   return x, groups
 end
 
+-- The inputs of the channel Concat that made value x: the ChannelShuffle
+-- reads them instead (ShuffleNet's torch.cat before each shuffle), one copy
+-- instead of two. The Concat is pruned unless something else reads x (dead
+-- shape arithmetic does not count: it is pruned too).
+local function joined_inputs(cx, x)
+  local cat = cx.producer[x]
+  if not cat or not cat.table or cat.module.__typename ~= "nn.JoinTable" then return nil end
+  local s = cx.shapes[x]
+  local dim = cat.module.dimension
+  if not s or #s ~= 4 or cat.module.nInputDims or (dim ~= 2 and dim ~= -3) then return nil end
+  return { table.unpack(cat.inputs) }
+end
+
 ops.Reshape = { doc = "0, -1, allowzero; shape constant or computed at run time",
   fold = function(cx)
     if not small(cx, 1) then return false end
@@ -234,7 +247,7 @@ ops.Reshape = { doc = "0, -1, allowzero; shape constant or computed at run time"
     local allowzero = cx:attr("allowzero", 0) ~= 0
     local x, groups = channel_shuffle(cx)
     if x then
-      cx:emit(nn.ChannelShuffle(groups), x, cx:output())
+      cx:emit(nn.ChannelShuffle(groups), joined_inputs(cx, x) or x, cx:output())
       return
     end
     if cx.opset < 5 then

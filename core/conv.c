@@ -222,7 +222,7 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 ** first ones, keep im2col (Inception v3 then 5.5e-5). */
 static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo) {
   if (p->algo != EM_CONV_AUTO) return p->algo == EM_CONV_WINOGRAD;
-  return em_winograd_fits(p) && cin >= 64 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 25;
+  return em_winograd_fits(p) && cin >= 64 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 16;
 }
 
 /* The weight transformed into the caller's p->wino_weight when that is

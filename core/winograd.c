@@ -195,12 +195,13 @@ static inline __attribute__((always_inline)) void output_tf(float m[KK][TB], flo
 ** the 36 rows of TB values to its place in V[k], which holds the chunk's
 ** tiles in panels of TB = 16 (the product's packed layout, sgemm.h):
 ** [k][tile / 16][c][tile % 16]; vc is the block's panel in V[0]. */
-static inline __attribute__((always_inline)) void input_block(const wino *s, float *vc, int64_t t0) {
+static inline __attribute__((always_inline)) void input_block(const wino *s, float *vc, int64_t t0,
+                                                              int64_t c0, int64_t c1) {
   float g[KK][TB], o[KK][TB];
   block b;
   int64_t kstride = s->cin * s->ct;
   locate(s, t0, &b);
-  for (int64_t c = 0; c < s->cin; c++) {
+  for (int64_t c = c0; c < c1; c++) {
     gather(s, &b, c, g);
     input_tf(g, o);
     float *v = vc + c * TB;
@@ -211,13 +212,14 @@ static inline __attribute__((always_inline)) void input_block(const wino *s, flo
 /* Block i of tiles, every output channel: the 36 rows of M back, the
 ** transform, then bias, residual and clamp on the way out; the part of a
 ** 4x4 block past the output's edge is dropped. */
-static inline __attribute__((always_inline)) void output_block(const wino *s, const float *mc, int64_t t0) {
+static inline __attribute__((always_inline)) void output_block(const wino *s, const float *mc, int64_t t0,
+                                                               int64_t o0, int64_t o1) {
   float m[KK][TB], y[16][TB];
   block b;
   int64_t kstride = s->cout * s->ct, plane = s->ho * s->wo;
   float lo = s->clamp ? s->lo : -INFINITY, hi = s->clamp ? s->hi : INFINITY;
   locate(s, t0, &b);
-  for (int64_t o = 0; o < s->cout; o++) {
+  for (int64_t o = o0; o < o1; o++) {
     const float *src = mc + o * s->ct;
     for (int k = 0; k < KK; k++) memcpy(m[k], src + k * kstride, sizeof m[k]);
     output_tf(m, y);
@@ -240,17 +242,36 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
 ** input blocks into V, the 36 products into M (ember's own product, sgemm.c:
 ** it reads U[k] where it lies and V[k] already packed, where OpenBLAS packed
 ** both again for each chunk), the output blocks. */
+static inline __attribute__((always_inline)) void product(const em_ctx *ctx, const wino *s,
+                                                          const float *v, float *m, int64_t n, int k) {
+  em_gemm g = { s->cout, n, s->cin, s->u + k * s->cout * s->cin, s->cin, NULL, NULL,
+                v + k * s->cin * s->ct, s->cin * TB, m + k * s->cout * s->ct, s->ct, NULL, NULL,
+                0, 0.0f, 0.0f };
+  em_gemm_run(ctx, &g, NULL);
+}
+
 static inline __attribute__((always_inline)) void chunk(const em_ctx *ctx, const wino *s, float *v,
                                                         float *m, int64_t t0) {
-  int64_t n = s->tiles - t0 < s->ct ? s->tiles - t0 : s->ct, ld = s->ct;
-  for (int64_t j = 0; j < n; j += TB) input_block(s, v + j * s->cin, t0 + j);
-  for (int k = 0; k < KK; k++) {
-    em_gemm g = { s->cout, n, s->cin, s->u + k * s->cout * s->cin, s->cin, NULL, NULL,
-                  v + k * s->cin * ld, s->cin * TB, m + k * s->cout * ld, ld, NULL, NULL,
-                  0, 0.0f, 0.0f };
-    em_gemm_run(ctx, &g, NULL);
-  }
-  for (int64_t j = 0; j < n; j += TB) output_block(s, m + j, t0 + j);
+  int64_t n = s->tiles - t0 < s->ct ? s->tiles - t0 : s->ct;
+  for (int64_t j = 0; j < n; j += TB) input_block(s, v + j * s->cin, t0 + j, 0, s->cin);
+  for (int k = 0; k < KK; k++) product(ctx, s, v, m, n, k);
+  for (int64_t j = 0; j < n; j += TB) output_block(s, m + j, t0 + j, 0, s->cout);
+}
+
+/* Fewer tiles than a chunk per thread (a 14x14 output has 16): all of them
+** in one chunk, each phase split over the team -- thread t of nth takes a
+** share of the input planes, of the 36 products, then of the output planes
+** -- with a barrier between phases (splitting each product instead cost 36
+** fork-joins). Called by every thread of a parallel region. */
+static inline __attribute__((always_inline)) void phased(const em_ctx *ctx, const wino *s, float *v,
+                                                         float *m, int t, int nth) {
+  for (int64_t j = 0; j < s->tiles; j += TB)
+    input_block(s, v + j * s->cin, j, s->cin * t / nth, s->cin * (t + 1) / nth);
+  #pragma omp barrier
+  for (int k = t; k < KK; k += nth) product(ctx, s, v, m, s->tiles, k);
+  #pragma omp barrier
+  for (int64_t j = 0; j < s->tiles; j += TB)
+    output_block(s, m + j, j, s->cout * t / nth, s->cout * (t + 1) / nth);
 }
 
 /* The same code twice: as built (x86-64-v2: 4-lane SSE) and for AVX2 (8
@@ -259,13 +280,21 @@ static inline __attribute__((always_inline)) void chunk(const em_ctx *ctx, const
 static void chunk_base(const em_ctx *ctx, const wino *s, float *v, float *m, int64_t t0) {
   chunk(ctx, s, v, m, t0);
 }
+static void phased_base(const em_ctx *ctx, const wino *s, float *v, float *m, int t, int nth) {
+  phased(ctx, s, v, m, t, nth);
+}
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 __attribute__((target("avx2")))
 static void chunk_avx2(const em_ctx *ctx, const wino *s, float *v, float *m, int64_t t0) {
   chunk(ctx, s, v, m, t0);
 }
+__attribute__((target("avx2")))
+static void phased_avx2(const em_ctx *ctx, const wino *s, float *v, float *m, int t, int nth) {
+  phased(ctx, s, v, m, t, nth);
+}
 #else
 #define chunk_avx2 chunk_base
+#define phased_avx2 phased_base
 #endif
 
 int em_winograd_fits(const em_conv_params *p) {
@@ -300,17 +329,23 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   s.ct = (per + TB - 1) / TB * TB;
   if (s.ct > cap) s.ct = cap > MIN_CHUNK ? cap : MIN_CHUNK;
   int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = KK * (s.cin + s.cout) * s.ct;
-  if (nt > nchunks) nt = nchunks;
-  sz[0] = nt * each;
+  int split = nchunks < nt && nt > 1;
+  if (!split && nt > nchunks) nt = nchunks;
+  sz[0] = (split ? 1 : nt) * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   float *scratch = em_tensor_data(buf);
-  void (*run)(const em_ctx *, const wino *, float *, float *, int64_t) =
-    ctx->isa >= EM_ISA_AVX2 ? chunk_avx2 : chunk_base;
+  int avx2 = ctx->isa >= EM_ISA_AVX2;
+  if (split) {
+    #pragma omp parallel num_threads((int)nt)
+    (avx2 ? phased_avx2 : phased_base)(ctx, &s, scratch, scratch + KK * s.cin * s.ct,
+                                       omp_get_thread_num(), omp_get_num_threads());
+    return EM_OK;
+  }
   #pragma omp parallel num_threads((int)nt)
   {
     float *v = scratch + omp_get_thread_num() * each, *m = v + KK * s.cin * s.ct;
     #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < nchunks; i++) run(ctx, &s, v, m, i * s.ct);
+    for (int64_t i = 0; i < nchunks; i++) (avx2 ? chunk_avx2 : chunk_base)(ctx, &s, v, m, i * s.ct);
   }
   return EM_OK;
 }

@@ -297,6 +297,10 @@ em_status em_channel_shuffle_forward(const em_tensor *input, em_tensor *output,
 ** ctx (may be NULL) gives the threads for large inputs. */
 em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *inputs, int n,
                                           em_tensor *output, int groups, em_err *err);
+/* output = contiguous copy of input's dims permuted: output dim i is input
+** dim perm[i] (0-based). ctx (may be NULL) gives the threads for large inputs. */
+em_status em_permute_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                             const int *perm, em_err *err);
 typedef enum em_padmode { EM_PAD_ZERO, EM_PAD_REFLECT, EM_PAD_REPLICATE } em_padmode;
 /* pads the last two dims; negative pads crop. */
 em_status em_pad2d_forward(const em_tensor *input, em_tensor *output,

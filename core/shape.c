@@ -1,5 +1,6 @@
 /* shape.c -- kernels that move data without arithmetic on it (mostly):
-** concatenation, channel shuffle, 2-D padding, nearest and bilinear resizing. */
+** concatenation, channel shuffle, permutation, 2-D padding, nearest and
+** bilinear resizing. */
 
 #include <math.h>
 #include <stdlib.h>
@@ -118,8 +119,8 @@ em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *ou
 
 /* --------------------------------------------------------- channel shuffle */
 
-/* Fewer floats than this are shuffled by one thread (a parallel region
-** costs more than copying them). */
+/* Fewer floats than this are shuffled (or permuted) by one thread: a
+** parallel region costs more than copying them. */
 #define SHUFFLE_PARALLEL_MIN (1 << 15)
 
 /* ShuffleNet's shuffle: channels seen as (groups, C/groups) are transposed
@@ -206,6 +207,108 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
 em_status em_channel_shuffle_forward(const em_tensor *input, em_tensor *output,
                                      int groups, em_err *err) {
   return em_channel_shuffle_join_forward(NULL, &input, 1, output, groups, err);
+}
+
+/* ----------------------------------------------------------------- permute */
+
+/* Side of the square tiles of a transposing copy: 32 source rows of 32
+** floats stay in L1 while the destination is written row by row. */
+#define PERMUTE_TILE 32
+
+/* One destination block of the permuted copy: nd (coalesced) dims of sizes
+** sz, source strides ss; the destination is contiguous. The last dim is the
+** inner loop; k >= 0 names a dim whose source stride is 1 (then the copy
+** runs in tiles over dims k and nd-1 so both sides read whole cache lines). */
+typedef struct permute_plan {
+  int nd, k;
+  int64_t sz[EM_MAXDIM], ss[EM_MAXDIM], ds[EM_MAXDIM], outer;
+  const float *src;
+  float *dst;
+} permute_plan;
+
+/* Source and destination offsets of outer block o: o counts the dims other
+** than the last (and other than k when tiling), row-major. */
+static void permute_block(const permute_plan *q, int64_t o, int64_t *so, int64_t *dof) {
+  int64_t s = 0, d = 0;
+  for (int i = q->nd - 2; i >= 0; i--) {
+    if (i == q->k) continue;
+    int64_t idx = o % q->sz[i];
+    o /= q->sz[i];
+    s += idx * q->ss[i];
+    d += idx * q->ds[i];
+  }
+  *so = s;
+  *dof = d;
+}
+
+static void permute_run(const permute_plan *q, int64_t o) {
+  int64_t so, dof, n = q->sz[q->nd - 1], st = q->ss[q->nd - 1];
+  const float *src;
+  float *dst;
+  permute_block(q, o, &so, &dof);
+  src = q->src + so;
+  dst = q->dst + dof;
+  if (st == 1) {
+    memcpy(dst, src, (size_t)n * sizeof(float));
+  } else if (q->k < 0) {
+    for (int64_t j = 0; j < n; j++) dst[j] = src[j * st];
+  } else {
+    int64_t m = q->sz[q->k], dk = q->ds[q->k];
+    for (int64_t i0 = 0; i0 < m; i0 += PERMUTE_TILE)
+      for (int64_t j0 = 0; j0 < n; j0 += PERMUTE_TILE) {
+        int64_t i1 = i0 + PERMUTE_TILE < m ? i0 + PERMUTE_TILE : m;
+        int64_t j1 = j0 + PERMUTE_TILE < n ? j0 + PERMUTE_TILE : n;
+        for (int64_t i = i0; i < i1; i++)
+          for (int64_t j = j0; j < j1; j++) dst[i * dk + j] = src[i + j * st];
+      }
+  }
+}
+
+em_status em_permute_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
+                             const int *perm, em_err *err) {
+  int seen[EM_MAXDIM] = {0}, nt;
+  int64_t size[EM_MAXDIM], total;
+  permute_plan q;
+  em_status st;
+  if (!input || !input->storage) return em_fail(err, EM_EARG, "input is empty");
+  if ((st = check_alias(output, input, err))) return st;
+  for (int i = 0; i < input->ndim; i++) {
+    if (perm[i] < 0 || perm[i] >= input->ndim || seen[perm[i]])
+      return em_fail(err, EM_EARG, "permute: not a permutation of 1..%d", input->ndim);
+    seen[perm[i]] = 1;
+    size[i] = input->size[perm[i]];
+  }
+  if ((st = em_tensor_resize(output, input->ndim, size, err))) return st;
+  total = em_tensor_nelement(input);
+  if (total == 0) return EM_OK;
+  /* drop unit dims, merge dims the source also steps through as one (the
+  ** destination is contiguous, so it always does) */
+  q.nd = 0;
+  for (int i = 0; i < input->ndim; i++) {
+    int64_t n = input->size[perm[i]], s = input->stride[perm[i]];
+    if (n == 1) continue;
+    if (q.nd > 0 && q.ss[q.nd - 1] == s * n) {
+      q.sz[q.nd - 1] *= n;
+      q.ss[q.nd - 1] = s;
+      continue;
+    }
+    q.sz[q.nd] = n;
+    q.ss[q.nd] = s;
+    q.nd++;
+  }
+  if (q.nd == 0) { q.sz[0] = 1; q.ss[0] = 1; q.nd = 1; }
+  q.ds[q.nd - 1] = 1;
+  for (int i = q.nd - 2; i >= 0; i--) q.ds[i] = q.ds[i + 1] * q.sz[i + 1];
+  q.k = -1;
+  if (q.ss[q.nd - 1] != 1)
+    for (int i = 0; i < q.nd - 1; i++) if (q.ss[i] == 1) q.k = i;
+  q.outer = total / q.sz[q.nd - 1] / (q.k >= 0 ? q.sz[q.k] : 1);
+  q.src = em_tensor_data(input);
+  q.dst = em_tensor_data(output);
+  nt = ctx && ctx->nthreads > 1 && total >= SHUFFLE_PARALLEL_MIN && q.outer > 1 ? ctx->nthreads : 1;
+  #pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t o = 0; o < q.outer; o++) permute_run(&q, o);
+  return EM_OK;
 }
 
 /* ----------------------------------------------------------------- padding */

@@ -1,5 +1,5 @@
 /* lnn_shape.c -- Lua wrappers of the shape kernels: concat, channel shuffle,
-** padding, upsampling, table sums/products and views into a kept tensor. */
+** permute, padding, upsampling, table sums/products and views into a kept tensor. */
 
 #include <limits.h>
 
@@ -61,6 +61,27 @@ static int nn_channel_shuffle(lua_State *L) {
   else fixed[0] = lt_check(L, 1);
   LT_CHECK(L, em_channel_shuffle_join_forward(lt_ctx(L), ptrs, n, out, groups, &err), &err);
   lua_pushvalue(L, 2);
+  return 1;
+}
+
+/* core.permute(input, output, perm): output = contiguous copy of input with
+** dims permuted, perm a list of the input's dims (1-based), as Tensor:permute. */
+static int nn_permute(lua_State *L) {
+  em_tensor *in = lt_check(L, 1), *out = lt_check(L, 2);
+  int perm[EM_MAXDIM];
+  em_err err;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_argcheck(L, luaL_len(L, 3) == in->ndim, 3, "one entry per input dimension expected");
+  for (int i = 0; i < in->ndim; i++) {
+    lua_geti(L, 3, i + 1);
+    if (!lua_isinteger(L, -1)) luaL_argerror(L, 3, "dims must be integers");
+    lua_Integer d = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    luaL_argcheck(L, d >= 1 && d <= in->ndim, 3, "dim out of range");
+    perm[i] = (int)d - 1;
+  }
+  LT_CHECK(L, em_permute_forward(lt_ctx(L), in, out, perm, &err), &err);
+  lua_settop(L, 2);
   return 1;
 }
 
@@ -158,6 +179,7 @@ static int nn_view_into(lua_State *L) {
 const luaL_Reg em_l_nn_shape[] = {
   {"concat", nn_concat},
   {"channel_shuffle", nn_channel_shuffle},
+  {"permute", nn_permute},
   {"pad2d", nn_pad2d},
   {"upsample_nearest", nn_upsample_nearest},
   {"upsample_bilinear", nn_upsample_bilinear},

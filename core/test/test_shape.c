@@ -1,4 +1,4 @@
-/* test_shape.c -- concat, channel shuffle, padding and upsampling against
+/* test_shape.c -- concat, channel shuffle, permute, padding and upsampling against
 ** naive loops on random shapes, strided (non-contiguous) inputs and N > 1. */
 
 #include <string.h>
@@ -181,6 +181,55 @@ static void test_shuffle_join(void) {
     for (int i = 0; i < n; i++) em_tensor_free(&in[i]);
     em_tensor_free(&out);
   }
+}
+
+/* -------------------------------------------------------------- permute */
+
+/* Every permutation kind (runs, strided inner loop, tiles), strided inputs
+** and sizes past the tile and the parallel threshold, against indexing. */
+static void test_permute(void) {
+  em_ctx ctx;
+  em_ctx_init(&ctx);
+  ctx.nthreads = 2;
+  for (int trial = 0; trial < 300; trial++) {
+    int ndim = rnd(1, 5), perm[EM_MAXDIM];
+    int64_t size[EM_MAXDIM], idx[EM_MAXDIM] = {0};
+    em_tensor in, out;
+    em_tensor_init(&in); em_tensor_init(&out);
+    random_sizes(ndim, size, 1, 6);
+    if (trial % 10 == 0 && ndim >= 2) { size[ndim - 1] = rnd(30, 90); size[ndim - 2] = rnd(30, 90); }
+    make_input(&in, ndim, size, rnd(0, 3));
+    for (int i = 0; i < ndim; i++) perm[i] = i;
+    for (int i = ndim - 1; i > 0; i--) {   /* Fisher-Yates */
+      int j = rnd(0, i), t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+    CHECK_OK(em_permute_forward(trial % 2 ? &ctx : NULL, &in, &out, perm, &e_));
+    CHECK(out.ndim == ndim && em_tensor_is_contiguous(&out));
+    for (int i = 0; i < ndim; i++) CHECK(out.size[i] == in.size[perm[i]]);
+    do {
+      int64_t src[EM_MAXDIM];
+      for (int i = 0; i < ndim; i++) src[perm[i]] = idx[i];
+      if (*test_at(&out, idx) != *test_at(&in, src)) { CHECK(!"permuted element differs"); break; }
+    } while (test_next_index(idx, out.ndim, out.size));
+    em_tensor_free(&in); em_tensor_free(&out);
+  }
+}
+
+static void test_permute_errors(void) {
+  int64_t s[3] = {2, 3, 4};
+  int bad[3] = {0, 0, 1}, out_of_range[3] = {0, 3, 1}, ok[3] = {2, 0, 1};
+  em_tensor a, empty, out;
+  em_err err;
+  em_tensor_init(&a); em_tensor_init(&empty); em_tensor_init(&out);
+  make_input(&a, 3, s, 0);
+  CHECK(em_permute_forward(NULL, &a, &out, bad, &err) == EM_EARG);
+  CHECK(strcmp(err.msg, "permute: not a permutation of 1..3") == 0);
+  CHECK(em_permute_forward(NULL, &a, &out, out_of_range, &err) == EM_EARG);
+  CHECK(em_permute_forward(NULL, &a, &a, ok, &err) == EM_EARG);
+  CHECK(em_permute_forward(NULL, &empty, &out, ok, &err) == EM_EARG);
+  em_tensor_free(&a); em_tensor_free(&out);
 }
 
 static void test_shuffle_errors(void) {
@@ -405,6 +454,8 @@ int main(void) {
   TEST_RUN(test_concat_errors);
   TEST_RUN(test_shuffle);
   TEST_RUN(test_shuffle_join);
+  TEST_RUN(test_permute);
+  TEST_RUN(test_permute_errors);
   TEST_RUN(test_shuffle_errors);
   TEST_RUN(test_pad);
   TEST_RUN(test_pad_errors);

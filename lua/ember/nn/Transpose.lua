@@ -1,8 +1,9 @@
 -- nn/Transpose.lua -- nn.Transpose(perm): the input's dims permuted (ONNX
 -- Transpose; perm is 1-based as Lua's dims: {1, 3, 2} swaps the last two of
--- three), copied into a contiguous output.
+-- three), copied into a contiguous output (in runs and tiles, core/shape.c).
 
 local class = require "ember.class"
+local core = require "ember.core"
 local Module = require "ember.nn.Module"
 
 local Transpose = class("nn.Transpose", Module)
@@ -26,9 +27,9 @@ function Transpose:updateOutput(input)
   if input:dim() ~= #self.perm then
     error(string.format("expected a %d-dimensional input, got %s", #self.perm, input:shape()), 0)
   end
-  local v = input:permute(table.unpack(self.perm))
-  self.output:resizeAs(v):copy(v)
-  return self.output
+  -- a fresh tensor if the old output is the input itself (e.g. after Identity)
+  if rawequal(self.output, input) then self.output = core.tensor() end
+  return core.permute(input, self.output, self.perm)
 end
 
 function Transpose:__repr() return "Transpose(" .. table.concat(self.perm, ", ") .. ")" end

@@ -95,6 +95,36 @@ local function near(want, got)
                              string.format("element %d: %g, expected %g", i, got[i], want[i])) end
 end
 
+-- In a fresh process (so VmHWM is this load's): how much the peak resident
+-- set grows (MB) loading the model at path, and then running it once on
+-- ones of sizes (text "1, 4096"); and the output's first element. ASan's
+-- quarantine would keep freed memory resident: off for this process.
+local function peak_growth(path, sizes)
+  local script = H.write(tmpdir() .. "/peak.lua", [[
+    local ember = require "ember"
+    local onnx = require "ember.onnx"
+    local function hwm()
+      local f = assert(io.open("/proc/self/status"))
+      local kb = tonumber(f:read("a"):match("VmHWM:%s*(%d+)"))
+      f:close()
+      return kb / 1024
+    end
+    local before = hwm()
+    local g = onnx.load(arg[1])
+    local loaded = hwm()
+    local y = g:forward(ember.Tensor(]] .. sizes .. [[):fill(1)):contiguous():view(-1)
+    print(string.format("%.1f %.1f %.1f %.6f", before, loaded, hwm(), y[1]))
+  ]])
+  local exe = os.getenv("EMBER") or "./ember"
+  local asan = (os.getenv("ASAN_OPTIONS") or "") .. ":quarantine_size_mb=0"
+  local p = io.popen("ASAN_OPTIONS='" .. asan .. "' " .. exe .. " " .. script .. " " .. path)
+  local out = p:read("a")
+  p:close()
+  local before, loaded, after, y = out:match("([%d.]+) ([%d.]+) ([%d.]+) ([%-%d.]+)")
+  assert(before, "no output: " .. out)
+  return tonumber(loaded) - tonumber(before), tonumber(after) - tonumber(before), tonumber(y)
+end
+
 describe("ember.onnx weights", function()
   it("raw_data and float_data give the same values", function()
     assert.same(W, run(write_model(add_model(raw(floats(W))))))
@@ -189,29 +219,29 @@ describe("ember.onnx weights", function()
     local path = write_model(bytes)
     bytes = nil
     collectgarbage()
-    local script = H.write(tmpdir() .. "/peak.lua", [[
-      local ember = require "ember"
-      local onnx = require "ember.onnx"
-      local function hwm()
-        local f = assert(io.open("/proc/self/status"))
-        local kb = tonumber(f:read("a"):match("VmHWM:%s*(%d+)"))
-        f:close()
-        return kb / 1024
-      end
-      local before = hwm()
-      local g = onnx.load(arg[1])
-      local y = g:forward(ember.Tensor(1, ]] .. K .. [[):fill(1))
-      print(string.format("%.1f %.1f %.4f", before, hwm(), y[1][1]))
-    ]])
-    local exe = os.getenv("EMBER") or "./ember"
-    local p = io.popen(exe .. " " .. script .. " " .. path)
-    local out = p:read("a")
-    p:close()
-    local before, after, y = out:match("([%d.]+) ([%d.]+) ([%-%d.]+)")
-    assert(before, "no output: " .. out)
-    assert.equal(K / 4 * (0.25 - 0.5 + 0.75 + 1), tonumber(y))
-    local grew, weights = tonumber(after) - tonumber(before), K * N * 4 / 2 ^ 20
+    local _, grew, y = peak_growth(path, "1, " .. K)
+    assert.equal(K / 4 * (0.25 - 0.5 + 0.75 + 1), y)
+    local weights = K * N * 4 / 2 ^ 20
     print(string.format("onnx Gemm import: peak grew %.0f MB for %.0f MB of weights", grew, weights))
     assert(grew < 1.5 * weights, string.format("peak grew %.0f MB for %.0f MB of weights", grew, weights))
+  end)
+
+  it("the import's probe holds the live activations, not all of them", function()
+    -- ten Sigmoids in a chain on 1x64x256x256 (16 MB each): the probe run
+    -- at import keeps the input, the live ones and what awaits collection
+    local nodes, prev = {}, "x"
+    for i = 1, 10 do
+      nodes[i] = node("Sigmoid", { prev }, { "s" .. i })
+      prev = "s" .. i
+    end
+    local dims = { 1, 64, 256, 256 }
+    local path = write_model(model(graph{ nodes = nodes, inputs = { value_info("x", dims) },
+                                          outputs = { value_info(prev, dims) } }))
+    local grew, _, y = peak_growth(path, "1, 64, 256, 256")
+    local v = 1
+    for _ = 1, 10 do v = 1 / (1 + math.exp(-v)) end
+    assert(math.abs(y - v) < 1e-6, y .. " vs " .. v)
+    print(string.format("onnx probe: import peak grew %.0f MB for 10 activations of 16 MB", grew))
+    assert(grew < 6 * 16, string.format("peak grew %.0f MB", grew))
   end)
 end)

@@ -252,7 +252,10 @@ function Cx:emit(m, inputs, outputs)
   end
   self.graph:add(m, type(inputs) == "table" and ins or ins[1], outputs)
   local outs = type(outputs) == "table" and outputs or { outputs }
-  for _, n in ipairs(outs) do self.producer[n] = { module = m, inputs = ins, table = type(inputs) == "table" } end
+  local multi = type(outputs) == "table"
+  for _, n in ipairs(outs) do
+    self.producer[n] = { module = m, inputs = ins, table = type(inputs) == "table", outs = outs, multi = multi }
+  end
   if self.probing then self:probe(m, ins, type(inputs) == "table", outs, type(outputs) == "table") end
   return m
 end
@@ -261,6 +264,7 @@ end
 -- also vals2, the probe with those dims at 2, so dims that differ are known
 -- to be dynamic) and records its outputs' values and shapes.
 function Cx:probe(m, ins, is_table, outs, multi)
+  for _, n in ipairs(ins) do self:revive(n) end
   for pass = 1, self.vals2 and 2 or 1 do
     local vals = pass == 1 and self.vals or self.vals2
     local x
@@ -306,10 +310,48 @@ function Cx:probe(m, ins, is_table, outs, multi)
 end
 
 -- Re-runs the producer of value n on the probe (after its weights changed).
+-- When an input's probe value is already released (see Cx:release), n keeps
+-- its old value: a new one would differ in numbers only, and later nodes
+-- read shapes (values derived from shapes never come from weights).
 function Cx:reprobe(n)
   local p = self.producer[n]
   if not self.probing or not p then return end
+  for _, i in ipairs(p.inputs) do
+    if not self.vals[i] and not self.consts[i] then return end
+  end
   self:probe(p.module, p.inputs, p.table, { n }, false)
+end
+
+-- Drops the probe value of n once no node still to convert reads it (left:
+-- readers not yet converted, per name; graph outputs never reach 0), nor any
+-- name aliased to it; its producer's output buffer goes with it. The probe
+-- then holds the live activations, not every one of the net at once. Values
+-- computed from shapes alone stay: their numbers matter, and they are small.
+function Cx:release(n, left)
+  local r = self:resolve(n)
+  local p = self.producer[r]
+  if (left[n] or 0) > 0 or (left[r] or 0) > 0 or not self.vals[r] or not p or self.derived[r] then
+    return
+  end
+  for a, root in pairs(self.alias) do
+    if root == r and (left[a] or 0) > 0 then return end
+  end
+  self.garbage = self.garbage + self.vals[r]:nElement() * 4
+  self.vals[r] = nil
+  if self.vals2 then self.vals2[r] = nil end
+  for _, o in ipairs(p.outs) do if self.vals[o] then return end end
+  p.module.output = p.multi and {} or core.tensor()
+end
+
+-- A released value asked for again: a converter that rewrites a pattern may
+-- read a value from before its node's inputs (ShuffleNet's channel shuffle).
+-- Zeros of its shape: only shapes matter in a value not derived from shapes.
+function Cx:revive(n)
+  if self.vals[n] or self.consts[n] or not self.producer[n] or not self.shapes[n] then return end
+  local function zeros(s) return #s == 0 and core.tensor(1):fill(0):view({}) or core.tensor(table.unpack(s)) end
+  self.vals[n] = zeros(self.shapes[n])
+  if self.vals2 and self.shapes2[n] then self.vals2[n] = zeros(self.shapes2[n]) end
+  self.revived[#self.revived + 1] = n   -- released again after the node
 end
 
 -- Whether dims [from, to] (1-based) of value name are the same in both
@@ -401,7 +443,7 @@ function M.load(path, opts)
   local cx = setmetatable({
     file = file, opset = opset, consts = consts, alias = {}, graph = graph,
     vals = {}, shapes = {}, producer = {}, names = {}, ntemp = 0,
-    uses = check.uses(g), probing = probe, static = static, derived = {}, input_types = {},
+    uses = check.uses(g), probing = probe, static = static, derived = {}, input_types = {}, revived = {}, garbage = 0,
   }, Cx)
   for _, v in ipairs(inputs) do cx.input_types[v.name] = v.elem_type end
   local probe_shapes = {}
@@ -432,6 +474,8 @@ function M.load(path, opts)
     end
   end
 
+  local left = {}   -- readers not yet converted, per value (Cx:release)
+  for n, k in pairs(cx.uses) do left[n] = k end
   for _, i in ipairs(order) do
     local node = g.nodes[i]
     local def = M.registry[node.op_type]
@@ -469,6 +513,20 @@ function M.load(path, opts)
       -- a constructor's or kernel's message, without the Lua position it carries
       msg = tostring(msg):gsub("^[^\n]-%.lua:%d+: ", "")
       error(string.format("%s: %s: %s", file, check.label(node, i), msg), 0)
+    end
+    if cx.probing then
+      for _, n in ipairs(node.inputs) do
+        if n ~= "" then left[n] = left[n] - 1 end
+      end
+      for _, list in ipairs{ node.inputs, node.outputs, cx.revived } do
+        for _, n in ipairs(list) do if n ~= "" then cx:release(n, left) end end
+      end
+      cx.revived = {}
+      -- Lua sees small userdata, not the storage: collect once enough is released
+      if cx.garbage > 2 ^ 25 then
+        collectgarbage()
+        cx.garbage = 0
+      end
     end
   end
 

@@ -291,6 +291,29 @@ em_status em_avgpool2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
 static int64_t cell_start(int64_t i, int64_t L, int64_t n) { return i * L / n; }
 static int64_t cell_end(int64_t i, int64_t L, int64_t n) { return ((i + 1) * L + n - 1) / n; }
 
+/* Sum and max of a run of n floats in 8 independent lanes: a serial sum
+** waits on each add (the 7x7 global pools of ShuffleNet and ResNet were
+** latency bound), and the lanes vectorise. */
+static float sum_run(const float *x, int64_t n) {
+  float a[8] = {0}, s = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) a[j] += x[i + j];
+  for (; i < n; i++) s += x[i];
+  return s + (((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])));
+}
+
+static float max_run(const float *x, int64_t n) {
+  float a[8], m = -INFINITY;
+  int64_t i = 0;
+  for (int j = 0; j < 8; j++) a[j] = -INFINITY;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) a[j] = max_nan(a[j], x[i + j]);
+  for (; i < n; i++) m = max_nan(m, x[i]);
+  for (int j = 0; j < 8; j++) m = max_nan(m, a[j]);
+  return m;
+}
+
 static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                           int oh, int ow, int max, em_err *err) {
   int64_t planes, H, W;
@@ -315,18 +338,15 @@ static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output
       int64_t y0 = cell_start(oy, H, oh), y1 = cell_end(oy, H, oh);
       for (int64_t ox = 0; ox < ow; ox++) {
         int64_t x0 = cell_start(ox, W, ow), x1 = cell_end(ox, W, ow);
-        float r;
-        if (max) {
-          r = -INFINITY;
-          for (int64_t yy = y0; yy < y1; yy++)
-            for (int64_t xx = x0; xx < x1; xx++) r = max_nan(r, x[yy * W + xx]);
-        } else {
-          float s = 0;
-          for (int64_t yy = y0; yy < y1; yy++)
-            for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
-          r = s / (float)((y1 - y0) * (x1 - x0));
+        float r = max ? -INFINITY : 0;
+        /* a cell as wide as the plane is one run of rows (the global pool) */
+        int64_t run = x1 - x0, rows = y1 - y0;
+        if (run == W) { run *= rows; rows = 1; }
+        for (int64_t k = 0; k < rows; k++) {
+          const float *cell = x + (y0 + k) * W + x0;
+          r = max ? max_nan(r, max_run(cell, run)) : r + sum_run(cell, run);
         }
-        y[oy * ow + ox] = r;
+        y[oy * ow + ox] = max ? r : r / (float)((y1 - y0) * (x1 - x0));
       }
     }
   }

@@ -344,8 +344,14 @@ static void reduce_row(const float *x, int64_t n, em_reduce op, float *v, float 
   float b = x[0];
   int64_t p = 0;
   if (op == EM_SUM || op == EM_MEAN) {
-    double s = 0;
-    for (int64_t k = 0; k < n; k++) s += x[k];
+    /* four chains of adds: one would wait on each add's latency */
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+      s0 += x[k]; s1 += x[k + 1]; s2 += x[k + 2]; s3 += x[k + 3];
+    }
+    for (; k < n; k++) s0 += x[k];
+    s = (s0 + s1) + (s2 + s3);
     *v = (float)(op == EM_SUM ? s : s / (double)n);
     return;
   }

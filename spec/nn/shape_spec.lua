@@ -229,6 +229,48 @@ describe("Slice", function()
   end)
 end)
 
+describe("ReduceMean", function()
+  -- means by plain Lua loops over totable()
+  local x = ember.Tensor(2, 3, 4, 5):uniform(-1, 1)
+  local t = x:totable()
+  local function mean_hw(keep)
+    local out = {}
+    for n = 1, 2 do
+      out[n] = {}
+      for c = 1, 3 do
+        local s = 0
+        for h = 1, 4 do for w = 1, 5 do s = s + t[n][c][h][w] end end
+        out[n][c] = keep and { { s / 20 } } or s / 20
+      end
+    end
+    return out
+  end
+  local function close(a, b)
+    if type(a) == "table" then
+      for i = 1, #a do close(a[i], b[i]) end
+      assert.equal(#a, #b)
+    else
+      assert.is_true(math.abs(a - b) < 1e-6, a .. " vs " .. b)
+    end
+  end
+
+  it("averages the trailing dims (a global pool) in one pass, kept or dropped", function()
+    close(mean_hw(true), nn.ReduceMean({ 3, 4 }):forward(x):totable())
+    close(mean_hw(true), nn.ReduceMean({ -1, -2 }, true):forward(x):totable())
+    close(mean_hw(false), nn.ReduceMean({ 3, 4 }, false):forward(x):totable())
+    assert.same({ 2, 3, 1, 1 }, nn.ReduceMean({ 4, 3 }):forward(x):size())
+  end)
+
+  it("gives the same for a strided input and for other dims", function()
+    close(mean_hw(true), nn.ReduceMean({ 3, 4 }):forward(strided(x)):totable())
+    local y = nn.ReduceMean({ 2 }, false):forward(x)
+    assert.same({ 2, 4, 5 }, y:size())
+    local s = 0
+    for c = 1, 3 do s = s + t[2][c][4][5] end
+    close(s / 3, y[2][4][5])
+  end)
+end)
+
 describe("padding against F.pad", function()
   local x = ref("x")
   it("reflects, up to size - 1", function()

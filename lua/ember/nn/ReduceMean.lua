@@ -26,7 +26,21 @@ function ReduceMean:updateOutput(input)
     for d = 1, nd do dims[d] = d end
   end
   local x = input
-  for _, d in ipairs(dims) do x = x:mean(d) drop[d] = true end
+  for _, d in ipairs(dims) do drop[d] = true end
+  -- the last k dims of a contiguous input (a global average pool: H and W)
+  -- are one run of memory: reduced in one pass over a view
+  local k = 0
+  while k < nd and drop[nd - k] do k = k + 1 end
+  if k == #dims and k > 1 and input:isContiguous() then
+    local size = input:size()
+    local flat = {}
+    for d = 1, nd - k do flat[d] = size[d] end
+    flat[nd - k + 1] = -1
+    for d = nd - k + 1, nd do size[d] = 1 end
+    x = input:view(flat):mean(nd - k + 1):view(size)
+  else
+    for _, d in ipairs(dims) do x = x:mean(d) end
+  end
   if not self.keepdims then
     local s = {}
     for d = 1, nd do if not drop[d] then s[#s + 1] = x:size(d) end end

@@ -246,10 +246,20 @@ static em_status plan_end(plan *p, em_tensor *output, em_err *err) {
 
 /* ------------------------------------------------------------------ API */
 
+/* Below this many elements one thread runs the op: a parallel region costs
+** about as much as a cheap op on them. */
+#define ACT_PARALLEL_MIN (1 << 16)
+
 em_status em_act_forward(const em_tensor *input, em_tensor *output, em_act act,
                          float a, float b, em_err *err) {
+  return em_act_forward_ctx(NULL, input, output, act, a, b, err);
+}
+
+em_status em_act_forward_ctx(em_ctx *ctx, const em_tensor *input, em_tensor *output, em_act act,
+                             float a, float b, em_err *err) {
   plan p;
   em_status st;
+  int nt;
   if (!input || !output) return em_fail(err, EM_EARG, "input and output must not be NULL");
   if ((st = check_params(act, a, b, err))) return st;
   if (!input->storage) return em_fail(err, EM_EARG, "input is empty (no storage)");
@@ -257,7 +267,18 @@ em_status em_act_forward(const em_tensor *input, em_tensor *output, em_act act,
     em_tensor_free(&p.tmp);
     return st;
   }
-  run(act, p.src, p.dst, p.n, a, b);
+  nt = ctx && ctx->nthreads > 1 && p.n >= ACT_PARALLEL_MIN ? ctx->nthreads : 1;
+  if (nt == 1) {
+    run(act, p.src, p.dst, p.n, a, b);
+  } else {
+    /* equal chunks, each a multiple of 16 floats (whole cache lines) */
+    int64_t chunk = ((p.n + nt - 1) / nt + 15) & ~(int64_t)15;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+      int64_t i0 = (int64_t)t * chunk, i1 = i0 + chunk < p.n ? i0 + chunk : p.n;
+      if (i0 < i1) run(act, p.src + i0, p.dst + i0, i1 - i0, a, b);
+    }
+  }
   return plan_end(&p, output, err);
 }
 

@@ -190,7 +190,8 @@ em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
                             const em_tensor *weight, const em_tensor *bias,
                             em_tensor *buf, const em_conv_params *p, em_err *err);
 /* What runs on each output value before it is stored, in this order:
-** y = act(conv + bias + residual). residual (may be NULL) has the output's
+** y = act(scale * conv + bias + residual), scale per output channel (a batch
+** norm kept out of the weight, which then stays as loaded). residual (may be NULL) has the output's
 ** shape N,Cout,Ho,Wo and must not share memory with the output; act and a, b
 ** as em_act_forward (RELU and CLAMP are applied inside the kernels' loops,
 ** the others in one more pass). NULL epilogue: plain convolution. */
@@ -198,6 +199,7 @@ typedef struct em_conv_epilogue {
   int act;              /* an em_act (declared below, with activation.c) */
   float a, b;
   const em_tensor *residual;
+  const em_tensor *scale;   /* Cout values, or NULL (1) */
 } em_conv_epilogue;
 em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                                const em_tensor *weight, const em_tensor *bias,
@@ -281,6 +283,9 @@ typedef enum em_act {
 } em_act;
 em_status em_act_forward(const em_tensor *input, em_tensor *output, em_act act,
                          float a, float b, em_err *err);
+/* The same on ctx->nthreads threads for large inputs (ctx may be NULL). */
+em_status em_act_forward_ctx(em_ctx *ctx, const em_tensor *input, em_tensor *output, em_act act,
+                             float a, float b, em_err *err);
 /* PReLU: weight has 1 or C elements (channel dim 1). */
 em_status em_prelu_forward(const em_tensor *input, em_tensor *output,
                            const em_tensor *weight, em_err *err);
@@ -477,6 +482,7 @@ typedef struct em_wino_args {
   int pt, pl;           /* top and left padding (the rest follows from ho, wo) */
   int clamp;
   float lo, hi;
+  const float *scale;   /* per output channel, or NULL */
 } em_wino_args;
 /* u: the transformed weight 36,Cout,Cin; buf: scratch, resized */
 em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,

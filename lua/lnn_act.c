@@ -21,7 +21,7 @@ static int nn_act(lua_State *L) {
   em_act act = act_values[luaL_checkoption(L, 3, NULL, act_names)];
   float a = (float)luaL_optnumber(L, 4, 0), b = (float)luaL_optnumber(L, 5, 0);
   em_err err;
-  LT_CHECK(L, em_act_forward(input, output, act, a, b, &err), &err);
+  LT_CHECK(L, em_act_forward_ctx(lt_ctx(L), input, output, act, a, b, &err), &err);
   lua_settop(L, 2);
   return 1;
 }

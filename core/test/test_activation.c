@@ -464,6 +464,31 @@ static void test_prelu_errors(void) {
   em_tensor_free(&w);
 }
 
+/* Large inputs on two threads (and in place) give the serial result
+** exactly: the chunks run the same loop. An odd length leaves a ragged
+** last chunk. */
+static void test_threads(void) {
+  int64_t sz[1] = {200003};
+  em_ctx ctx;
+  em_ctx_init(&ctx);
+  ctx.nthreads = 2;
+  for (int c = 0; c < NCASES; c++) {
+    em_tensor x, serial, par, inplace;
+    em_err err;
+    em_tensor_init(&x); em_tensor_init(&serial); em_tensor_init(&par); em_tensor_init(&inplace);
+    CHECK_OK(em_tensor_new(&x, 1, sz, &err));
+    fill_input(&x);
+    CHECK_OK(em_act_forward(&x, &serial, cases[c].act, cases[c].a, cases[c].b, &err));
+    CHECK_OK(em_act_forward_ctx(&ctx, &x, &par, cases[c].act, cases[c].a, cases[c].b, &err));
+    CHECK_OK(em_tensor_new(&inplace, 1, sz, &err));
+    CHECK_OK(em_tensor_copy(&inplace, &x, &err));
+    CHECK_OK(em_act_forward_ctx(&ctx, &inplace, &inplace, cases[c].act, cases[c].a, cases[c].b, &err));
+    CHECK(memcmp(em_tensor_data(&serial), em_tensor_data(&par), sizeof(float) * (size_t)sz[0]) == 0);
+    CHECK(memcmp(em_tensor_data(&serial), em_tensor_data(&inplace), sizeof(float) * (size_t)sz[0]) == 0);
+    em_tensor_free(&x); em_tensor_free(&serial); em_tensor_free(&par); em_tensor_free(&inplace);
+  }
+}
+
 int main(void) {
   em_rng_seed(&rng, 1234);
   TEST_RUN(test_contiguous);
@@ -475,6 +500,7 @@ int main(void) {
   TEST_RUN(test_overlap);
   TEST_RUN(test_reuse_and_sizes);
   TEST_RUN(test_act_errors);
+  TEST_RUN(test_threads);
   TEST_RUN(test_prelu);
   TEST_RUN(test_prelu_strided);
   TEST_RUN(test_prelu_errors);

@@ -69,37 +69,29 @@ static em_status check_conv(const em_tensor *input, const em_tensor *weight, con
   return EM_OK;
 }
 
-/* The epilogue as the sgemm path applies it: bias, residual (contiguous,
-** the output's shape, or NULL) and a clamp (RELU is lo 0, hi inf). */
+/* The epilogue: per-channel scale and bias, residual (contiguous, the
+** output's shape, or NULL) and a clamp (RELU is lo 0, hi inf). */
 typedef struct epi {
-  const float *bias, *res;
+  const float *scale, *bias, *res;
   int clamp;
   float lo, hi;
 } epi;
 
-/* Output channels [c0, c0 + c) of one image start as bias + residual (res:
-** the same block of the residual), so that sgemm (beta 1) adds the product
-** onto them: no separate add pass, and no zeroing of C by OpenBLAS, which
-** beta 0 costs. Serial for the reason given at im2col. */
-static void prefill_block(float *y, const float *res, const epi *e, int64_t c0, int64_t c,
-                          int64_t plane) {
+/* The epilogue as one pass over output channels [c0, c0 + c) of one image
+** (res: the same block of the residual), for the paths whose kernels do not
+** apply it as they store: OpenBLAS's product, and depthwise with a scale. */
+static void finish_block(float *y, const float *res, const epi *e, int64_t c0, int64_t c,
+                         int64_t plane) {
+  if (!e->scale && !e->bias && !res && !e->clamp) return;
   for (int64_t ch = 0; ch < c; ch++) {
-    float b = e->bias ? e->bias[c0 + ch] : 0.0f, *o = y + ch * plane;
-    if (res) {
-      const float *r = res + ch * plane;
-      for (int64_t j = 0; j < plane; j++) o[j] = b + r[j];
-    } else {
-      for (int64_t j = 0; j < plane; j++) o[j] = b;
+    float s = e->scale ? e->scale[c0 + ch] : 1.0f, b = e->bias ? e->bias[c0 + ch] : 0.0f;
+    float lo = e->clamp ? e->lo : -INFINITY, hi = e->clamp ? e->hi : INFINITY, *o = y + ch * plane;
+    const float *r = res ? res + ch * plane : NULL;
+    for (int64_t j = 0; j < plane; j++) {
+      float v = s * o[j] + b + (r ? r[j] : 0.0f);
+      v = v < lo ? lo : v;     /* two selects, as activation.c: each is one min/max */
+      o[j] = v > hi ? hi : v;
     }
-  }
-}
-
-/* The activation, right after sgemm wrote the block (still in cache). */
-static void clamp_block(float *y, int64_t n, float lo, float hi) {
-  for (int64_t j = 0; j < n; j++) {
-    float v = y[j];
-    v = v < lo ? lo : v;     /* two selects, as activation.c: each is one min/max */
-    y[j] = v > hi ? hi : v;
   }
 }
 
@@ -157,7 +149,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
   int64_t cin_g = cin / g, cout_g = cout / g, K = cin_g * p->kh * p->kw, hw = h * w, howo = ho * wo;
   int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
                !p->pt && !p->pl && !p->pb && !p->pr;
-  em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, 0, NULL, howo, NULL, NULL,
+  em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, 0, NULL, howo, NULL, NULL, NULL,
                  e->clamp, e->lo, e->hi };
   em_status st;
   if (own) {
@@ -176,7 +168,6 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
     }
     for (int gi = 0; gi < g; gi++) {
       float *yg = y + gi * cout_g * howo;
-      int fill = e->bias || e->res;
       if (own) {
         em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p };
         em_gemm_mat mat = { x + gi * cin_g * hw, hw };
@@ -184,15 +175,15 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
         gm.pack = direct ? em_pack_mat : em_pack_conv;
         gm.src = direct ? (const void *)&mat : (const void *)&cs;
         gm.c = yg;
+        gm.scale = e->scale ? e->scale + gi * cout_g : NULL;
         gm.bias = e->bias ? e->bias + gi * cout_g : NULL;
         gm.res = e->res ? e->res + (yg - out) : NULL;
         em_gemm_run(ctx, &gm, em_tensor_data(buf));
         continue;
       }
-      if (fill) prefill_block(yg, e->res ? e->res + (yg - out) : NULL, e, gi * cout_g, cout_g, howo);
       em_sgemm(0, 0, (int)cout_g, (int)howo, (int)K, 1.0f, wt + gi * cout_g * K, (int)K,
-               col + gi * K * howo, (int)howo, fill ? 1.0f : 0.0f, yg, (int)howo);
-      if (e->clamp) clamp_block(yg, cout_g * howo, e->lo, e->hi);
+               col + gi * K * howo, (int)howo, 0.0f, yg, (int)howo);
+      finish_block(yg, e->res ? e->res + (yg - out) : NULL, e, gi * cout_g, cout_g, howo);
     }
   }
   return EM_OK;
@@ -232,7 +223,7 @@ static em_status conv_winograd(em_ctx *ctx, const float *in, float *out, const e
                                int64_t h, int64_t w, int64_t ho, int64_t wo,
                                const em_conv_params *p, em_err *err) {
   em_wino_args a = { in, e->bias, e->res, out, n, cin, cout, h, w, ho, wo, p->pt, p->pl,
-                     e->clamp, e->lo, e->hi };
+                     e->clamp, e->lo, e->hi, e->scale };
   em_tensor local, *u = p->wino_weight ? p->wino_weight : &local;
   em_status st = EM_OK;
   em_tensor_init(&local);
@@ -252,11 +243,13 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
                                const em_tensor *weight, const em_tensor *bias,
                                em_tensor *buf, const em_conv_params *p,
                                const em_conv_epilogue *ep, em_err *err) {
-  em_tensor x, wt, b, r, scratch;
+  em_tensor x, wt, b, r, sc, scratch;
   int64_t ho = 0, wo = 0, n, cin, cout, h, w, osz[4];
   int has_bias = bias && bias->storage, act = ep ? ep->act : EM_ACT_NONE;
   int inline_act = act == EM_ACT_RELU || act == EM_ACT_CLAMP;
   const em_tensor *res = ep && ep->residual ? ep->residual : NULL;
+  const em_tensor *scale = ep && ep->scale && ep->scale->storage ? ep->scale : NULL;
+  char a[128];
   epi e;
   em_status st;
   if (!ctx || !input || !output || !weight || !p)
@@ -278,14 +271,21 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   cout = weight->size[0];
   osz[0] = n; osz[1] = cout; osz[2] = ho; osz[3] = wo;
   if (res && (st = check_residual(res, osz, output, err))) return st;
+  if (scale && em_tensor_nelement(scale) != cout)
+    return em_fail(err, EM_ESHAPE, "expected a scale of %lld elements, got %s", (long long)cout,
+                   em_tensor_shape_str(scale, a, sizeof a));
+  if (shares(output, scale))
+    return em_fail(err, EM_EARG, "output must not share memory with the scale");
   em_tensor_init(&x); em_tensor_init(&wt); em_tensor_init(&b); em_tensor_init(&r);
-  em_tensor_init(&scratch);
+  em_tensor_init(&sc); em_tensor_init(&scratch);
   if ((st = em_tensor_contiguous(&x, input, err)) ||
       (st = em_tensor_contiguous(&wt, weight, err)) ||
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
       (res && (st = em_tensor_contiguous(&r, res, err))) ||
+      (scale && (st = em_tensor_contiguous(&sc, scale, err))) ||
       (st = em_tensor_resize(output, 4, osz, err)))
     goto done;
+  e.scale = scale ? em_tensor_data(&sc) : NULL;
   e.bias = has_bias ? em_tensor_data(&b) : NULL;
   e.res = res ? em_tensor_data(&r) : NULL;
   e.clamp = inline_act;
@@ -295,10 +295,15 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
     st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(output), &wt, &e,
                        buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
   } else if (cin / p->groups == 1 && p->groups > 1) {
-    em_dw_args a = { em_tensor_data(&x), em_tensor_data(&wt), e.bias, e.res,
-                     em_tensor_data(output), n, cin, cout, h, w, ho, wo,
-                     inline_act ? act : EM_ACT_NONE, ep ? ep->a : 0.0f, ep ? ep->b : 0.0f };
-    em_depthwise_forward(ctx, &a, p);
+    /* depthwise applies bias, residual and clamp itself; a scale goes first,
+    ** so with one they all come after, in one pass */
+    em_dw_args d = { em_tensor_data(&x), em_tensor_data(&wt), scale ? NULL : e.bias,
+                     scale ? NULL : e.res, em_tensor_data(output), n, cin, cout, h, w, ho, wo,
+                     inline_act && !scale ? act : EM_ACT_NONE, ep ? ep->a : 0.0f, ep ? ep->b : 0.0f };
+    em_depthwise_forward(ctx, &d, p);
+    for (int64_t img = 0; scale && img < n; img++)
+      finish_block(em_tensor_data(output) + img * cout * ho * wo,
+                   e.res ? e.res + img * cout * ho * wo : NULL, &e, 0, cout, ho * wo);
   } else {
     st = conv_gemm(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
                    &e, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
@@ -308,6 +313,6 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
     st = em_act_forward(output, output, (em_act)act, ep->a, ep->b, err);
 done:
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&r);
-  em_tensor_free(&scratch);
+  em_tensor_free(&sc); em_tensor_free(&scratch);
   return st;
 }

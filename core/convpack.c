@@ -6,7 +6,7 @@
 ** A panel is 16 consecutive output positions; they lie in one or a few
 ** output rows (segments). For each row r of the block (an input plane and a
 ** tap) and each segment, the lanes whose input falls inside the image are
-** one masked load (stride 1) or a short loop (stride > 1); masked lanes read as 0,
+** one masked load (stride 1), four and a shuffle (stride 2) or a short loop; masked lanes read as 0,
 ** which is the padding. */
 
 #include "sgemm.h"
@@ -39,6 +39,13 @@ static int panel_segs(int64_t j, int64_t n, int64_t wo, seg *s) {
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+/* Elements 0, 2, ..., 14 of the 16 floats a, b. */
+__attribute__((target("avx2,fma")))
+static inline __m256 evens(__m256 a, __m256 b) {
+  __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
 
 /* Row by row of the block (an input plane and a tap), so that the reads run
 ** along each plane (panel by panel, each row visiting all planes, ran at a
@@ -80,6 +87,16 @@ void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t n
         if (sw == 1) {
           v0 = _mm256_or_ps(v0, _mm256_maskload_ps(base, m0));
           v1 = _mm256_or_ps(v1, _mm256_maskload_ps(base + 8, m1));
+        } else if (sw == 2) {   /* 32 floats from [2u, 2v - 1), then the even ones */
+          __m256i fu = _mm256_set1_epi32(2 * (int)u - 1), fv = _mm256_set1_epi32(2 * (int)v - 1);
+          __m256 a[4];
+          for (int h = 0; h < 4; h++) {
+            __m256i ix = _mm256_add_epi32(i0, _mm256_set1_epi32(8 * h));
+            __m256i mk = _mm256_and_si256(_mm256_cmpgt_epi32(ix, fu), _mm256_cmpgt_epi32(fv, ix));
+            a[h] = _mm256_maskload_ps(base + 8 * h, mk);
+          }
+          v0 = _mm256_or_ps(v0, evens(a[0], a[1]));
+          v1 = _mm256_or_ps(v1, evens(a[2], a[3]));
         } else {   /* one by one: Zen 4's vgatherdps took 3x as long */
           float t[NR] = { 0 };
           for (int64_t l = u; l < v; l++) t[l] = base[l * sw];

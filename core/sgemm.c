@@ -31,10 +31,11 @@
 #define PAR_FLOPS (1 << 20)   /* below this a second thread costs more than it brings */
 #endif
 
-/* What a tile does when it stores: first (the first k block) adds bias and
-** residual to the product, later blocks add the product to what C holds;
-** last (the last k block) clamps. */
+/* What a tile does when it stores: the first k block stores its product,
+** later blocks add theirs to what C holds; the last one also scales, adds
+** bias and residual, and clamps. */
 typedef struct tile_ep {
+  const float *scale;        /* the tile's 6 rows of scale, or NULL */
   const float *bias;         /* the tile's 6 rows of bias, or NULL */
   const float *res;          /* the tile's corner in the residual, or NULL */
   int64_t ldr;
@@ -47,6 +48,20 @@ typedef void (*kern_fn)(int64_t kc, const float *const a[MR], const float *b, fl
 
 /* ------------------------------------------------------------ portable C */
 
+/* The epilogue on one value v of row r, column l of the tile, stored at *o. */
+static inline float finish(float v, const float *o, int r, int l, const tile_ep *e) {
+  if (!e->first) v += *o;
+  if (e->last) {
+    if (e->scale) v *= e->scale[r];
+    v += (e->bias ? e->bias[r] : 0.0f) + (e->res ? e->res[r * e->ldr + l] : 0.0f);
+    if (e->clamp) {
+      v = v < e->lo ? e->lo : v;
+      v = v > e->hi ? e->hi : v;
+    }
+  }
+  return v;
+}
+
 static void kern_c(int64_t kc, const float *const a[MR], const float *b, float *c, int64_t ldc,
                    const tile_ep *e) {
   float acc[MR][NR] = { { 0 } };
@@ -58,14 +73,7 @@ static void kern_c(int64_t kc, const float *const a[MR], const float *b, float *
   for (int r = 0; r < MR; r++) {
     float *o = c + r * ldc;
     for (int l = 0; l < NR; l++) {
-      float v = acc[r][l];
-      if (!e->first) v += o[l];
-      else v += (e->bias ? e->bias[r] : 0.0f) + (e->res ? e->res[r * e->ldr + l] : 0.0f);
-      if (e->last && e->clamp) {
-        v = v < e->lo ? e->lo : v;
-        v = v > e->hi ? e->hi : v;
-      }
-      o[l] = v;
+      o[l] = finish(acc[r][l], o + l, r, l, e);
     }
   }
 }
@@ -80,7 +88,13 @@ AVX2 static inline void store_row(float *o, __m256 v0, __m256 v1, int r, const t
   if (!e->first) {
     v0 = _mm256_add_ps(v0, _mm256_loadu_ps(o));
     v1 = _mm256_add_ps(v1, _mm256_loadu_ps(o + 8));
-  } else {
+  }
+  if (e->last) {
+    if (e->scale) {
+      __m256 s = _mm256_set1_ps(e->scale[r]);
+      v0 = _mm256_mul_ps(v0, s);
+      v1 = _mm256_mul_ps(v1, s);
+    }
     if (e->bias) {
       __m256 b = _mm256_set1_ps(e->bias[r]);
       v0 = _mm256_add_ps(v0, b);
@@ -90,11 +104,11 @@ AVX2 static inline void store_row(float *o, __m256 v0, __m256 v1, int r, const t
       v0 = _mm256_add_ps(v0, _mm256_loadu_ps(e->res + r * e->ldr));
       v1 = _mm256_add_ps(v1, _mm256_loadu_ps(e->res + r * e->ldr + 8));
     }
-  }
-  if (e->last && e->clamp) {
-    __m256 lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
-    v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi);
-    v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+    if (e->clamp) {
+      __m256 lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
+      v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi);
+      v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+    }
   }
   _mm256_storeu_ps(o, v0);
   _mm256_storeu_ps(o + 8, v1);
@@ -139,19 +153,10 @@ static kern_fn pick_kernel(em_isa isa) {
 static void edge_tile(kern_fn kern, int64_t kc, const float *const a[MR], const float *b,
                       float *c, int64_t ldc, int mr, int nr, const tile_ep *e) {
   float t[MR * NR];
-  tile_ep raw = { NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f };
+  tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f };
   kern(kc, a, b, t, NR, &raw);
   for (int r = 0; r < mr; r++)
-    for (int l = 0; l < nr; l++) {
-      float v = t[r * NR + l], *o = c + r * ldc + l;
-      if (!e->first) v += *o;
-      else v += (e->bias ? e->bias[r] : 0.0f) + (e->res ? e->res[r * e->ldr + l] : 0.0f);
-      if (e->last && e->clamp) {
-        v = v < e->lo ? e->lo : v;
-        v = v > e->hi ? e->hi : v;
-      }
-      *o = v;
-    }
+    for (int l = 0; l < nr; l++) c[r * ldc + l] = finish(t[r * NR + l], c + r * ldc + l, r, l, e);
 }
 
 /* k is cut into equal blocks of at most KC rows. */
@@ -168,7 +173,7 @@ static void run_block(kern_fn kern, const em_gemm *g, int64_t i0, int64_t i1, in
     int64_t nc = j1 - jc < NC ? j1 - jc : NC;
     for (int64_t pc = 0; pc < g->k; pc += kcb) {
       int64_t kc = g->k - pc < kcb ? g->k - pc : kcb;
-      tile_ep e = { NULL, NULL, g->ldc, pc == 0, pc + kc == g->k, g->clamp, g->lo, g->hi };
+      tile_ep e = { NULL, NULL, NULL, g->ldc, pc == 0, pc + kc == g->k, g->clamp, g->lo, g->hi };
       if (!g->bp) g->pack(g->src, pc, kc, jc, nc, buf);
       /* a tile's six rows of A (6 x kc) stay in L1 while it runs along the
       ** block (measured: 12% faster than running each panel of the block
@@ -179,6 +184,7 @@ static void run_block(kern_fn kern, const em_gemm *g, int64_t i0, int64_t i1, in
         for (int r = 0; r < MR; r++)   /* rows past the edge repeat the last */
           a[r] = g->a + (i + (r < mr ? r : mr - 1)) * g->lda + pc;
         e.bias = g->bias ? g->bias + i : NULL;
+        e.scale = g->scale ? g->scale + i : NULL;
         for (int64_t jr = 0; jr < nc; jr += NR) {
           int nr = nc - jr < NR ? (int)(nc - jr) : NR;
           float *c = g->c + i * g->ldc + jc + jr;

@@ -33,7 +33,8 @@ typedef struct em_gemm {
   int64_t bps;               /* p (16 columns, k rows of 16) at bp + p * bps */
   float *c;                  /* m x n, row stride ldc */
   int64_t ldc;
-  /* the epilogue: c = clamp(A*B + bias[row] + res[row][col], lo, hi) */
+  /* the epilogue: c = clamp(scale[row] * A*B + bias[row] + res[row][col], lo, hi) */
+  const float *scale;        /* m values, or NULL (1) */
   const float *bias;         /* m values, or NULL */
   const float *res;          /* m x n, row stride ldc, or NULL */
   int clamp;

@@ -79,7 +79,7 @@ done:
 
 /* Shapes of one call, shared by the three phases. */
 typedef struct wino {
-  const float *in, *bias, *res, *u;
+  const float *in, *bias, *res, *u, *scale;
   float *out;
   int64_t n, cin, cout, h, w, ho, wo, th, tw, tiles, ct;
   int pt, pl, clamp;
@@ -223,14 +223,14 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
     const float *src = mc + o * s->ct;
     for (int k = 0; k < KK; k++) memcpy(m[k], src + k * kstride, sizeof m[k]);
     output_tf(m, y);
-    float bias = s->bias ? s->bias[o] : 0.0f;
+    float bias = s->bias ? s->bias[o] : 0.0f, sc = s->scale ? s->scale[o] : 1.0f;
     for (int j = 0; j < b.n; j++) {
       int64_t off = b.dst[j] + o * plane;
       for (int r = 0; r < b.rows[j]; r++) {
         float *dst = s->out + off + r * s->wo;
         const float *res = s->res ? s->res + off + r * s->wo : NULL;
         for (int c = 0; c < b.cols[j]; c++) {
-          float v = y[r * 4 + c][j] + bias + (res ? res[c] : 0.0f);
+          float v = sc * y[r * 4 + c][j] + bias + (res ? res[c] : 0.0f);
           dst[c] = v < lo ? lo : v > hi ? hi : v;
         }
       }
@@ -246,7 +246,7 @@ static inline __attribute__((always_inline)) void product(const em_ctx *ctx, con
                                                           const float *v, float *m, int64_t n, int k) {
   em_gemm g = { s->cout, n, s->cin, s->u + k * s->cout * s->cin, s->cin, NULL, NULL,
                 v + k * s->cin * s->ct, s->cin * TB, m + k * s->cout * s->ct, s->ct, NULL, NULL,
-                0, 0.0f, 0.0f };
+                NULL, 0, 0.0f, 0.0f };
   em_gemm_run(ctx, &g, NULL);
 }
 
@@ -313,7 +313,7 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
       u->size[2] != a->cin || !em_tensor_is_contiguous(u))
     return em_fail(err, EM_ESHAPE, "expected a contiguous transformed weight %dx%lldx%lld, got %s",
                    KK, (long long)a->cout, (long long)a->cin, em_tensor_shape_str(u, b, sizeof b));
-  s.in = a->in; s.bias = a->bias; s.res = a->res; s.out = a->out;
+  s.in = a->in; s.bias = a->bias; s.res = a->res; s.out = a->out; s.scale = a->scale;
   s.n = a->n; s.cin = a->cin; s.cout = a->cout; s.h = a->h; s.w = a->w;
   s.ho = a->ho; s.wo = a->wo; s.pt = a->pt; s.pl = a->pl;
   s.clamp = a->clamp; s.lo = a->lo; s.hi = a->hi;

@@ -31,12 +31,14 @@ static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
 
 /* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
 **             padT, padB, dilationW, dilationH, groups,
-**             [act|nil, a, b, residual|nil, wino|nil, algo|nil]) -> output
+**             [act|nil, a, b, residual|nil, wino|nil, algo|nil, scale|nil]) -> output
 ** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller.
 ** The optional tail is the fused epilogue: output = act(conv + bias +
 ** residual), act a core.act kind with parameters a, b; residual has the
 ** output's shape. wino: core.winograd_prepare(weight) kept by the caller;
-** algo "auto" (default), "im2col" or "winograd" (to force one in tests). */
+** algo "auto" (default), "im2col" or "winograd" (to force one in tests);
+** scale: Cout values the product is multiplied by before the bias (a batch
+** norm kept out of the weight). */
 static int nn_conv2d(lua_State *L) {
   em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
   em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
@@ -55,6 +57,7 @@ static int nn_conv2d(lua_State *L) {
   ep.residual = lt_opt(L, 18);
   p.wino_weight = lt_opt(L, 19);
   p.algo = luaL_checkoption(L, 20, "auto", algo_names);   /* index == em_conv_algo */
+  ep.scale = lt_opt(L, 21);
   LT_CHECK(L, em_conv2d_forward_ex(lt_ctx(L), input, output, weight, bias, buf, &p, &ep, &err),
            &err);
   lua_settop(L, 2);

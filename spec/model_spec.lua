@@ -188,7 +188,12 @@ describe("a loaded model", function()
     local plain = ember.load{ net = net, weights = weights, fold = false }
     assert.equal("nn.Identity", folded.graph.modules[2].__typename)
     assert.equal("nn.SpatialBatchNormalization", folded.net.modules[2].__typename)
-    assert.is_not.equal(folded.net.modules[1].weight, folded.graph.modules[1].weight)
+    -- the folded conv is a copy that keeps the loaded weight (no second set
+    -- of weights) and applies the batch norm's scale in the kernel
+    assert.is_not.equal(folded.net.modules[1], folded.graph.modules[1])
+    assert.equal(folded.net.modules[1].weight, folded.graph.modules[1].weight)
+    assert.is_true(ember.isTensor(folded.graph.modules[1].bnScale))
+    assert.is_nil(folded.net.modules[1].bnScale)
     ember.manualSeed(5)
     local x = ember.randn(2, 3, 8, 8)
     C.close(folded:forward(x):clone(), plain:forward(x), 1e-5)

@@ -34,8 +34,8 @@ static double act_ref(double v, int act, double a, double b) {
   }
 }
 
-/* y = act(conv(x, w) + bias + res), seven loops deep, in double. */
-static void ref(const em_tensor *x, const em_tensor *w, const float *bias, const float *res,
+/* y = act(scale * conv(x, w) + bias + res), seven loops deep, in double. */
+static void ref(const em_tensor *x, const em_tensor *w, const float *scale, const float *bias, const float *res,
                 const em_conv_params *p, int act, float a, float b, double *y, int64_t ho, int64_t wo) {
   int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3];
   int64_t cout = w->size[0], cin_g = cin / p->groups, cout_g = cout / p->groups;
@@ -45,7 +45,7 @@ static void ref(const em_tensor *x, const em_tensor *w, const float *bias, const
       for (int64_t oy = 0; oy < ho; oy++)
         for (int64_t ox = 0; ox < wo; ox++) {
           int64_t o = ((i * cout + oc) * ho + oy) * wo + ox, g = oc / cout_g;
-          double s = bias ? bias[oc] : 0;
+          double s = 0;
           for (int64_t ic = 0; ic < cin_g; ic++)
             for (int ky = 0; ky < p->kh; ky++)
               for (int kx = 0; kx < p->kw; kx++) {
@@ -54,7 +54,7 @@ static void ref(const em_tensor *x, const em_tensor *w, const float *bias, const
                 s += (double)X[((i * cin + g * cin_g + ic) * h + iy) * wd + ix] *
                      W[((oc * cin_g + ic) * p->kh + ky) * p->kw + kx];
               }
-          if (res) s += res[o];
+          s = s * (scale ? scale[oc] : 1) + (bias ? bias[oc] : 0) + (res ? res[o] : 0);
           y[o] = act_ref(s, act, a, b);
         }
 }
@@ -74,15 +74,16 @@ static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *
   if (h + pt + pb < ekh) h = ekh;
   if (w + pl + pr < ekw) w = ekw;
   int64_t ho = (h + pt + pb - ekh) / sh + 1, wo = (w + pl + pr - ekw) / sw + 1;
-  em_tensor x, wt, bias, res, y, buf;
-  em_conv_epilogue ep = { act, act == EM_ACT_CLAMP ? -0.3f : 0, act == EM_ACT_CLAMP ? 0.5f : 0, NULL };
-  int has_bias = randint(0, 1);
+  em_tensor x, wt, bias, res, y, buf, sc;
+  em_conv_epilogue ep = { act, act == EM_ACT_CLAMP ? -0.3f : 0, act == EM_ACT_CLAMP ? 0.5f : 0, NULL, NULL };
+  int has_bias = randint(0, 1), has_scale = randint(0, 2) == 0;
   make(&x, n, cin, h, w); make(&wt, cout, cin / g, kh, kw);
-  make(&bias, 1, 1, 1, cout); make(&res, n, cout, ho, wo);
+  make(&bias, 1, 1, 1, cout); make(&res, n, cout, ho, wo); make(&sc, 1, 1, 1, cout);
+  if (has_scale) ep.scale = &sc;
   em_tensor_init(&y); em_tensor_init(&buf);
   if (with_res) ep.residual = &res;
   double *r = malloc(sizeof(double) * (size_t)(n * cout * ho * wo));
-  ref(&x, &wt, has_bias ? em_tensor_data(&bias) : NULL, with_res ? em_tensor_data(&res) : NULL,
+  ref(&x, &wt, has_scale ? em_tensor_data(&sc) : NULL, has_bias ? em_tensor_data(&bias) : NULL, with_res ? em_tensor_data(&res) : NULL,
       &p, act, ep.a, ep.b, r, ho, wo);
   ctx.isa = isa;
   CHECK_OK(em_conv2d_forward_ex(&ctx, &x, &y, &wt, has_bias ? &bias : NULL, &buf, &p, &ep, &e_));
@@ -101,7 +102,7 @@ static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *
   if (d > *worst) *worst = d;
   free(r);
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&bias); em_tensor_free(&res);
-  em_tensor_free(&y); em_tensor_free(&buf);
+  em_tensor_free(&y); em_tensor_free(&buf); em_tensor_free(&sc);
 }
 
 static const int acts[] = { EM_ACT_NONE, EM_ACT_RELU, EM_ACT_CLAMP, EM_ACT_SIGMOID };
@@ -128,11 +129,11 @@ static void test_mobilenet_shapes(void) {
       em_conv_params p = params(3, 3, s, s, 1, 1, 1, 1, 1, c);
       em_tensor x, wt, bias, y;
       int64_t ho = (hw - 1) / s + 1;
-      em_conv_epilogue ep = { EM_ACT_CLAMP, 0, 6, NULL };
+      em_conv_epilogue ep = { EM_ACT_CLAMP, 0, 6, NULL, NULL };
       make(&x, 1, c, hw, hw); make(&wt, c, 1, 3, 3); make(&bias, 1, 1, 1, c);
       em_tensor_init(&y);
       double *r = malloc(sizeof(double) * (size_t)(c * ho * ho));
-      ref(&x, &wt, em_tensor_data(&bias), NULL, &p, EM_ACT_CLAMP, 0, 6, r, ho, ho);
+      ref(&x, &wt, NULL, em_tensor_data(&bias), NULL, &p, EM_ACT_CLAMP, 0, 6, r, ho, ho);
       ctx.isa = (em_isa)isa;
       CHECK_OK(em_conv2d_forward_ex(&ctx, &x, &y, &wt, &bias, NULL, &p, &ep, &e_));
       double d = 0;
@@ -167,7 +168,7 @@ static void test_epilogue_errors(void) {
   em_tensor x, wt, y, res;
   em_err e;
   em_conv_params p = params(3, 3, 1, 1, 1, 1, 1, 1, 1, 4);
-  em_conv_epilogue ep = { EM_ACT_RELU, 0, 0, NULL };
+  em_conv_epilogue ep = { EM_ACT_RELU, 0, 0, NULL, NULL };
   make(&x, 1, 4, 6, 6); make(&wt, 4, 1, 3, 3); make(&res, 1, 4, 6, 5);
   em_tensor_init(&y);
   ep.residual = &res;
@@ -178,6 +179,10 @@ static void test_epilogue_errors(void) {
   CHECK(em_conv2d_forward_ex(&ctx, &x, &res, &wt, NULL, NULL, &p, &ep, &e) == EM_EARG);
   CHECK(strstr(e.msg, "residual") != NULL);
   ep.residual = NULL;
+  ep.scale = &res;   /* 144 values for 4 output planes */
+  CHECK(em_conv2d_forward_ex(&ctx, &x, &y, &wt, NULL, NULL, &p, &ep, &e) == EM_ESHAPE);
+  CHECK(strstr(e.msg, "expected a scale of 4 elements, got 1x4x6x6") != NULL);
+  ep.scale = NULL;
   ep.act = 99;
   CHECK(em_conv2d_forward_ex(&ctx, &x, &y, &wt, NULL, NULL, &p, &ep, &e) == EM_EARG);
   CHECK(strstr(e.msg, "unknown activation 99") != NULL);
@@ -194,7 +199,7 @@ static void test_epilogue_errors(void) {
 static void test_strided_residual(void) {
   em_tensor x, wt, y, big, res;
   em_conv_params p = params(3, 3, 2, 2, 1, 1, 1, 1, 1, 3);
-  em_conv_epilogue ep = { EM_ACT_NONE, 0, 0, NULL };
+  em_conv_epilogue ep = { EM_ACT_NONE, 0, 0, NULL, NULL };
   make(&x, 1, 3, 9, 9); make(&wt, 3, 1, 3, 3); make(&big, 1, 3, 5, 10);
   em_tensor_init(&y); em_tensor_init(&res);
   CHECK_OK(em_tensor_narrow(&res, &big, 3, 0, 5, &e_));
@@ -202,7 +207,7 @@ static void test_strided_residual(void) {
   double r[75];
   float rc[75];
   for (int i = 0; i < 75; i++) rc[i] = em_tensor_data(&big)[i / 25 * 50 + i % 25 / 5 * 10 + i % 5];
-  ref(&x, &wt, NULL, rc, &p, EM_ACT_NONE, 0, 0, r, 5, 5);
+  ref(&x, &wt, NULL, NULL, rc, &p, EM_ACT_NONE, 0, 0, r, 5, 5);
   CHECK_OK(em_conv2d_forward_ex(&ctx, &x, &y, &wt, NULL, NULL, &p, &ep, &e_));
   double d = 0;
   for (int i = 0; i < 75; i++) d = fmax(d, fabs(em_tensor_data(&y)[i] - r[i]));

@@ -22,12 +22,13 @@ static float *randvec(int64_t n) {
 /* One product of m x k by k x n with row strides past the width, checked
 ** against the definition in double: max |diff| relative to sqrt(k). */
 static double one_product(em_isa isa, int threads, int64_t m, int64_t n, int64_t k, int with_bias,
-                          int with_res, int clamp) {
+                          int with_res, int clamp, int with_scale) {
   int64_t lda = k + randint(0, 3), ldb = n + randint(0, 3), ldc = n + randint(0, 3);
   float *a = randvec(m * lda), *b = randvec(k * ldb), *c = randvec(m * ldc);
-  float *bias = randvec(m), *res = randvec(m * ldc), *before = malloc(sizeof(float) * (size_t)(m * ldc));
+  float *scale = randvec(m), *bias = randvec(m), *res = randvec(m * ldc), *before = malloc(sizeof(float) * (size_t)(m * ldc));
   em_gemm_mat mat = { b, ldb };
-  em_gemm g = { m, n, k, a, lda, em_pack_mat, &mat, NULL, 0, c, ldc, with_bias ? bias : NULL,
+  em_gemm g = { m, n, k, a, lda, em_pack_mat, &mat, NULL, 0, c, ldc, with_scale ? scale : NULL,
+                with_bias ? bias : NULL,
                 with_res ? res : NULL, clamp, -0.5f, 0.75f };
   float *scratch = malloc(sizeof(float) * (size_t)em_gemm_scratch(threads, &g));
   double worst = 0;
@@ -44,12 +45,13 @@ static double one_product(em_isa isa, int threads, int64_t m, int64_t n, int64_t
       }
       want = 0;
       for (int64_t t = 0; t < k; t++) want += (double)a[i * lda + t] * b[t * ldb + j];
+      if (with_scale) want *= scale[i];
       if (with_bias) want += bias[i];
       if (with_res) want += res[i * ldc + j];
       if (clamp) want = fmin(fmax(want, -0.5), 0.75);
       worst = fmax(worst, fabs(want - c[i * ldc + j]) / sqrt((double)k));
     }
-  free(a); free(b); free(c); free(bias); free(res); free(before); free(scratch);
+  free(a); free(b); free(c); free(scale); free(bias); free(res); free(before); free(scratch);
   return worst;
 }
 
@@ -63,7 +65,7 @@ static void test_gemm_random(void) {
       int64_t n = randint(1, 3) == 1 ? randint(1, 40) : randint(1, 900);
       int64_t k = randint(1, 3) == 1 ? randint(1, 8) : randint(1, 600);
       double d = one_product((em_isa)isa, randint(1, 2), m, n, k, randint(0, 1), randint(0, 1),
-                             randint(0, 1));
+                             randint(0, 1), randint(0, 1));
       worst = fmax(worst, d);
     }
     CHECK(worst < 1e-6);
@@ -80,7 +82,7 @@ static void test_gemm_edges(void) {
   for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
     for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
       for (size_t l = 0; l < sizeof ks / sizeof *ks; l++)
-        worst = fmax(worst, one_product(em_cpu_isa(), 2, ms[i], ns[j], ks[l], 1, 1, 1));
+        worst = fmax(worst, one_product(em_cpu_isa(), 2, ms[i], ns[j], ks[l], 1, 1, 1, 1));
   CHECK(worst < 1e-6);
 }
 

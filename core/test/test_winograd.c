@@ -15,7 +15,7 @@ static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_
 }
 
 /* 3x3, stride 1, in double: y = clamp(conv + bias + res). */
-static void ref(const em_tensor *x, const em_tensor *w, const float *bias, const float *res,
+static void ref(const em_tensor *x, const em_tensor *w, const float *scale, const float *bias, const float *res,
                 int pt, int pl, int64_t ho, int64_t wo, float lo, float hi, double *y) {
   int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3], cout = w->size[0];
   const float *X = em_tensor_data(x), *W = em_tensor_data(w);
@@ -24,7 +24,7 @@ static void ref(const em_tensor *x, const em_tensor *w, const float *bias, const
       for (int64_t oy = 0; oy < ho; oy++)
         for (int64_t ox = 0; ox < wo; ox++) {
           int64_t at = ((i * cout + o) * ho + oy) * wo + ox;
-          double s = (bias ? bias[o] : 0) + (res ? res[at] : 0);
+          double s = 0;
           for (int64_t c = 0; c < cin; c++)
             for (int ky = 0; ky < 3; ky++)
               for (int kx = 0; kx < 3; kx++) {
@@ -32,6 +32,7 @@ static void ref(const em_tensor *x, const em_tensor *w, const float *bias, const
                 if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
                 s += (double)X[((i * cin + c) * h + iy) * wd + ix] * W[((o * cin + c) * 3 + ky) * 3 + kx];
               }
+          s = s * (scale ? scale[o] : 1) + (bias ? bias[o] : 0) + (res ? res[at] : 0);
           y[at] = s < lo ? lo : s > hi ? hi : s;
         }
 }
@@ -59,8 +60,9 @@ static void test_random(void) {
     int pt = randint(0, 2), pl = randint(0, 2), pb = randint(0, 2), pr = randint(0, 2);
     int64_t h = randint(3 - pt - pb > 1 ? 3 - pt - pb : 1, 19), w = randint(3 - pl - pr > 1 ? 3 - pl - pr : 1, 21);
     int64_t ho = h + pt + pb - 2, wo = w + pl + pr - 2;
-    int with_bias = iter % 2, with_res = iter % 3 == 0, clamp = iter % 4 == 1;
-    em_tensor x, wt, b, r, u, y, buf;
+    int with_bias = iter % 2, with_res = iter % 3 == 0, clamp = iter % 4 == 1, with_scale = iter % 5 < 2;
+    em_tensor x, wt, b, r, u, y, buf, sc;
+    make(&sc, 1, cout, 1, 1, 1);
     make(&x, 4, n, cin, h, w);
     make(&wt, 4, cout, cin, 3, 3);
     make(&b, 1, cout, 1, 1, 1);
@@ -68,10 +70,11 @@ static void test_random(void) {
     em_tensor_init(&u); em_tensor_init(&buf); make(&y, 4, n, cout, ho, wo);
     float lo = clamp ? 0.0f : -INFINITY, hi = clamp ? 1.5f : INFINITY;
     const float *bias = with_bias ? em_tensor_data(&b) : NULL, *res = with_res ? em_tensor_data(&r) : NULL;
+    const float *scale = with_scale ? em_tensor_data(&sc) : NULL;
     em_wino_args a = { em_tensor_data(&x), bias, res, em_tensor_data(&y), n, cin, cout, h, w,
-                       ho, wo, pt, pl, clamp, lo, hi };
+                       ho, wo, pt, pl, clamp, lo, hi, scale };
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
-    ref(&x, &wt, bias, res, pt, pl, ho, wo, lo, hi, want);
+    ref(&x, &wt, scale, bias, res, pt, pl, ho, wo, lo, hi, want);
     CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
     CHECK(u.ndim == 3 && u.size[0] == 36 && u.size[1] == cout && u.size[2] == cin);
     em_ctx_set_threads(&ctx, 1 + iter % 2);
@@ -90,7 +93,7 @@ static void test_random(void) {
     em_tensor_free(&y2);
     free(want);
     em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&r);
-    em_tensor_free(&u); em_tensor_free(&y); em_tensor_free(&buf);
+    em_tensor_free(&u); em_tensor_free(&y); em_tensor_free(&buf); em_tensor_free(&sc);
   }
 }
 
@@ -110,7 +113,7 @@ static void test_conv_dispatch(void) {
     make(&b, 1, cout, 1, 1, 1);
     em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
-    ref(&x, &wt, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
+    ref(&x, &wt, NULL, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
     if (iter % 3 == 0) p.algo = EM_CONV_AUTO;
     if (iter % 2) {   /* kept by the caller: prepared, or empty and filled by the call */
       if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&wt, &u, &e_));

@@ -123,7 +123,7 @@ function SpatialConvolution:updateOutput(input)
   return self:_batched(input, function(x, out)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
                 l, r, t, b, self.dilationW, self.dilationH, self.groups,
-                self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo)
+                self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo, self.bnScale)
   end)
 end
 

@@ -28,6 +28,7 @@
 ** small enough to stay in its core's cache: with whole-layer V and M the
 ** transforms spent most of their time waiting for memory. */
 #define T 6                 /* input tile side */
+#define PB 64               /* weight pairs per block of the weight transform */
 #define KK (T * T)          /* 36 products */
 #define TB 16               /* tiles per transform block: the vectorised width */
 #ifndef CHUNK_BYTES
@@ -61,16 +62,26 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *e
     goto done;
   const float *g = em_tensor_data(&wt);
   float *u = em_tensor_data(out);
-  for (int64_t oi = 0; oi < cout * cin; oi++) {
-    const float *k = g + oi * 9;
-    double tmp[T][3];   /* G g */
+  int64_t pairs = cout * cin;
+  /* blocks of PB (out, in) pairs, the pair innermost so that every line
+  ** vectorises and each of the 36 rows of U is written in runs; the blocks
+  ** split over the threads em_ctx_set_threads chose (OpenMP's default) */
+  #pragma omp parallel for schedule(static) if (pairs >= 4096)
+  for (int64_t p0 = 0; p0 < pairs; p0 += PB) {
+    int64_t nb = pairs - p0 < PB ? pairs - p0 : PB;
+    double k[9][PB], tmp[T][3][PB];   /* the kernels, then G g */
+    for (int64_t j = 0; j < nb; j++)
+      for (int e = 0; e < 9; e++) k[e][j] = g[(p0 + j) * 9 + e];
     for (int r = 0; r < T; r++)
       for (int c = 0; c < 3; c++)
-        tmp[r][c] = G[r][0] * k[c] + G[r][1] * k[3 + c] + G[r][2] * k[6 + c];
+        for (int64_t j = 0; j < nb; j++)
+          tmp[r][c][j] = G[r][0] * k[c][j] + G[r][1] * k[3 + c][j] + G[r][2] * k[6 + c][j];
     for (int r = 0; r < T; r++)
-      for (int c = 0; c < T; c++)
-        u[(int64_t)(r * T + c) * cout * cin + oi] =
-          (float)(tmp[r][0] * G[c][0] + tmp[r][1] * G[c][1] + tmp[r][2] * G[c][2]);
+      for (int c = 0; c < T; c++) {
+        float *o = u + (int64_t)(r * T + c) * pairs + p0;
+        for (int64_t j = 0; j < nb; j++)
+          o[j] = (float)(tmp[r][0][j] * G[c][0] + tmp[r][1][j] * G[c][1] + tmp[r][2][j] * G[c][2]);
+      }
   }
 done:
   em_tensor_free(&wt);

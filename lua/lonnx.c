@@ -184,7 +184,28 @@ typedef struct in_file {
   uint64_t offset;
   const char *loc;     /* external data location, NULL for the model */
   char path[4096];     /* external data path */
+  const Onnx__TensorProto *chunks;   /* or float_data chunks in the model */
 } in_file;
+
+/* The slot of a stripped float_data chunk in tp's unknown field i
+** (lonnx_wire.h); 0 when it is not one. protobuf-c keeps an unknown field's
+** bytes after its key: here the length (one byte, 16), then the slot. */
+static int float_chunk(const Onnx__TensorProto *tp, size_t i, uint64_t *offset, uint64_t *len) {
+  const ProtobufCMessageUnknownField *u = &tp->base.unknown_fields[i];
+  if (u->tag != ONNX_WIRE_FLOATS || u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
+      u->len != 1 + ONNX_WIRE_SLOT || u->data[0] != ONNX_WIRE_SLOT)
+    return 0;
+  onnx_wire_slot(u->data + 1, offset, len);
+  return 1;
+}
+
+/* Bytes of float_data stripped from tp; 0 when none. */
+static uint64_t float_chunk_bytes(const Onnx__TensorProto *tp) {
+  uint64_t total = 0, offset, len;
+  for (size_t i = 0; i < tp->base.n_unknown_fields; i++)
+    if (float_chunk(tp, i, &offset, &len)) total += len;
+  return total;
+}
 
 /* External data: location relative to the model's directory, no absolute
 ** path and no "..". Fills where (nothing is read yet); raises on any problem,
@@ -234,6 +255,18 @@ static void read_values(lua_State *L, const source *src, const char *tname, cons
                         void *dst, size_t nbytes) {
   int fd, ok;
   if (nbytes == 0) return;
+  if (where->chunks) {   /* float_data, packed in several chunks maybe */
+    uint64_t offset, len;
+    size_t done = 0;
+    for (size_t i = 0; i < where->chunks->base.n_unknown_fields; i++) {
+      if (!float_chunk(where->chunks, i, &offset, &len)) continue;
+      if (len > nbytes - done || !onnx_wire_read(src->fd, offset, (uint8_t *)dst + done, (size_t)len))
+        raise(L, "%s: tensor '%s': cannot read its float_data (the file changed while loading?)",
+                   src->file, tname);
+      done += (size_t)len;
+    }
+    return;
+  }
   if (!where->loc) {
     if (!onnx_wire_read(src->fd, where->offset, dst, nbytes))
       raise(L, "%s: tensor '%s': cannot read its %zu bytes of raw_data (the file changed while loading?)",
@@ -284,6 +317,7 @@ static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source 
   /* where the values are, and whether their count matches the dims */
   if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
     external_data(L, src, tp, tname, n * esize, &where);
+    where.chunks = NULL;
     filed = &where;
     have = n;
   } else if (tp->has_raw_data) {
@@ -293,12 +327,21 @@ static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source 
         raise(L, "%s: tensor '%s': malformed raw_data", src->file, tname);
       onnx_wire_slot(tp->raw_data.data, &where.offset, &len);
       where.loc = NULL;
+      where.chunks = NULL;
       filed = &where;
     }
     if (len != n * esize)
       raise(L, "%s: tensor '%s': raw_data has %llu bytes, expected %zu (%zu %s elements)",
                  src->file, tname, (unsigned long long)len, n * esize, n, DTYPES[dt].name);
     if (!slots) raw = tp->raw_data.data;
+    have = n;
+  } else if (slots && dt == 1 && float_chunk_bytes(tp) > 0) {
+    uint64_t bytes = float_chunk_bytes(tp);
+    if (bytes != n * esize)
+      raise(L, "%s: tensor '%s': float_data has %llu bytes, expected %zu (%zu float elements)",
+                 src->file, tname, (unsigned long long)bytes, n * esize, n);
+    where.chunks = tp;
+    filed = &where;
     have = n;
   } else {
     switch (dt) {

@@ -72,19 +72,50 @@ static void copy_range(onnx_wire_file *f, uint64_t a, uint64_t b, uint8_t *out) 
   if (out && b > a && !onnx_wire_read(f->fd, a, out, (size_t)(b - a))) f->failed = 1;
 }
 
-#define SLOT (-2)
+enum { KEEP = -1, SLOT = -2, FLOAT_SLOT = -3, DROP = -4 };
 
-/* The level of the message in field (wire type 2) of a message at level,
-** SLOT for the stripped raw_data, -1 for bytes kept as they are. */
-static int sub_level(int level, uint64_t field) {
+/* What becomes of field (wire type 2) of a message at level: the level of
+** its message when the walk goes into it, or KEEP, SLOT, FLOAT_SLOT, DROP. */
+static int sub_level(int level, uint64_t field, int floats) {
   if (level == ONNX_WIRE_MODEL && field == 7) return ONNX_WIRE_GRAPH;
   if (level == ONNX_WIRE_GRAPH && field == 5) return ONNX_WIRE_TENSOR;
-  if (level == ONNX_WIRE_TENSOR && field == 9) return SLOT;
-  return -1;
+  if (level != ONNX_WIRE_TENSOR) return KEEP;
+  if (field == 9) return SLOT;
+  if (field == 4 && floats) return FLOAT_SLOT;
+  if (field == ONNX_WIRE_FLOATS) return DROP;
+  return KEEP;
+}
+
+/* Whether the tensor [pos, end) holds float_data one value at a time (or
+** cannot be walked): its packed float_data is then left in place, since
+** the order of the two kinds of values would be lost. */
+static int unpacked_floats(onnx_wire_file *f, uint64_t pos, uint64_t end) {
+  while (pos < end) {
+    uint64_t key, v;
+    if (!varint_at(f, end, &pos, &key)) return 1;
+    switch (key & 7) {
+    case 0: if (!varint_at(f, end, &pos, &v)) return 1; break;
+    case 1: if (end - pos < 8) return 1; pos += 8; break;
+    case 5: if (key >> 3 == 4 || end - pos < 4) return 1; pos += 4; break;
+    case 2: if (!varint_at(f, end, &pos, &v) || v > end - pos) return 1; pos += v; break;
+    default: return 1;
+    }
+  }
+  return 0;
+}
+
+static size_t put_slot(uint8_t *out, uint64_t offset, uint64_t len) {
+  if (out)
+    for (int i = 0; i < 8; i++) {
+      out[i] = (uint8_t)(offset >> (8 * i));
+      out[8 + i] = (uint8_t)(len >> (8 * i));
+    }
+  return ONNX_WIRE_SLOT;
 }
 
 uint64_t onnx_wire_strip(onnx_wire_file *f, uint64_t pos, uint64_t end, int level, uint8_t *out) {
   uint64_t size = 0, run = pos;   /* run: first byte not yet copied */
+  int floats = level == ONNX_WIRE_TENSOR && !unpacked_floats(f, pos, end);
   while (pos < end && !f->failed) {
     uint64_t start = pos, key, len, body, key_end;
     int sub;
@@ -104,28 +135,28 @@ uint64_t onnx_wire_strip(onnx_wire_file *f, uint64_t pos, uint64_t end, int leve
     if (!varint_at(f, end, &pos, &len) || len > end - pos) break;
     body = pos;
     pos += len;
-    sub = sub_level(level, key >> 3);
-    if (sub == -1) continue;
-    /* the bytes before this field as they are, then its key, then the new value */
+    sub = sub_level(level, key >> 3, floats);
+    if (sub == KEEP) continue;
+    /* the bytes before this field as they are, then the field rewritten */
     copy_range(f, run, start, out ? out + size : NULL);
     size += start - run;
-    copy_range(f, start, key_end, out ? out + size : NULL);
-    size += key_end - start;
-    if (sub == SLOT) {
+    run = pos;
+    if (sub == DROP) continue;
+    if (sub == FLOAT_SLOT) {
+      size += put_varint(out ? out + size : NULL, (uint64_t)ONNX_WIRE_FLOATS << 3 | 2);
+    } else {
+      copy_range(f, start, key_end, out ? out + size : NULL);   /* the key as it is */
+      size += key_end - start;
+    }
+    if (sub == SLOT || sub == FLOAT_SLOT) {
       size += put_varint(out ? out + size : NULL, ONNX_WIRE_SLOT);
-      if (out)
-        for (int i = 0; i < 8; i++) {
-          out[size + i] = (uint8_t)(body >> (8 * i));
-          out[size + 8 + i] = (uint8_t)(len >> (8 * i));
-        }
-      size += ONNX_WIRE_SLOT;
+      size += put_slot(out ? out + size : NULL, body, len);
     } else {
       uint64_t inner = onnx_wire_strip(f, body, body + len, sub, NULL);
       size += put_varint(out ? out + size : NULL, inner);
       if (out && onnx_wire_strip(f, body, body + len, sub, out + size) != inner) f->failed = 1;
       size += inner;
     }
-    run = pos;
   }
   /* the tail, including any malformed field: the same bytes reach protobuf-c */
   copy_range(f, run, end, out ? out + size : NULL);

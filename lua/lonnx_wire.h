@@ -22,12 +22,18 @@ typedef struct onnx_wire_file {
 } onnx_wire_file;
 
 /* Which message a byte range is: the walk strips TensorProto.raw_data (9)
-** of ModelProto.graph (7) -> GraphProto.initializer (5), the weights. */
+** of ModelProto.graph (7) -> GraphProto.initializer (5), the weights (and
+** of a TensorProto file). */
 enum { ONNX_WIRE_MODEL, ONNX_WIRE_GRAPH, ONNX_WIRE_TENSOR };
 
 /* A stripped raw_data becomes a raw_data of ONNX_WIRE_SLOT bytes: the file
-** offset and the length of the original bytes, little-endian uint64 each. */
+** offset and the length of the original bytes, little-endian uint64 each.
+** Packed float_data (4) is stripped too, unless the tensor also holds floats
+** one by one (wire type 5): each chunk becomes a slot in field
+** ONNX_WIRE_FLOATS, unknown to TensorProto, so protobuf-c keeps it among the
+** message's unknown fields, in file order (the file's own are dropped). */
 #define ONNX_WIRE_SLOT 16
+#define ONNX_WIRE_FLOATS 1000
 
 /* Size of the message bytes [pos, end) of the file at level with every
 ** stripped raw_data replaced by its slot; writes them to out unless NULL.

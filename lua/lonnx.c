@@ -125,26 +125,6 @@ static int is_integral(int32_t dt) {
          dt == 12 || dt == 13;
 }
 
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-  float f;
-  if (exp == 0) {
-    f = (float)mant / 1024.0f / 16384.0f;   /* subnormal: mant * 2^-24 */
-    return sign ? -f : f;
-  }
-  if (exp == 31) bits = sign | 0x7f800000u | (mant << 13);
-  else bits = sign | ((exp + 112) << 23) | (mant << 13);
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static float bf16_to_float(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
 /* Element i of little-endian raw bytes of type dt, as a double (exact for
 ** integers up to 2^53, which bounds what a shape computation meets). */
 static double raw_elem(const uint8_t *p, int32_t dt, size_t i) {
@@ -157,11 +137,11 @@ static double raw_elem(const uint8_t *p, int32_t dt, size_t i) {
   case 6: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
   case 7: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
   case 9: return p[i] != 0;
-  case 10: { uint16_t v; memcpy(&v, p + 2 * i, 2); return half_to_float(v); }
+  case 10: { uint16_t v; memcpy(&v, p + 2 * i, 2); return em_half_to_float(v); }
   case 11: { double v; memcpy(&v, p + 8 * i, 8); return v; }
   case 12: { uint32_t v; memcpy(&v, p + 4 * i, 4); return v; }
   case 13: { uint64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
-  case 16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return bf16_to_float(v); }
+  case 16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return em_bf16_to_float(v); }
   }
   return 0;
 }
@@ -402,8 +382,8 @@ static void push_tensor(lua_State *L, const Onnx__TensorProto *tp, const source 
       case 7: v = (double)tp->int64_data[i]; iv = tp->int64_data[i]; break;
       case 11: v = tp->double_data[i]; break;
       case 12: case 13: v = (double)tp->uint64_data[i]; iv = (lua_Integer)tp->uint64_data[i]; break;
-      case 10: v = half_to_float((uint16_t)tp->int32_data[i]); break;
-      case 16: v = bf16_to_float((uint16_t)tp->int32_data[i]); break;
+      case 10: v = em_half_to_float((uint16_t)tp->int32_data[i]); break;
+      case 16: v = em_bf16_to_float((uint16_t)tp->int32_data[i]); break;
       default: v = tp->int32_data[i]; iv = tp->int32_data[i]; break;
       }
     }

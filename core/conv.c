@@ -149,7 +149,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
   int64_t cin_g = cin / g, cout_g = cout / g, K = cin_g * p->kh * p->kw, hw = h * w, howo = ho * wo;
   int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
                !p->pt && !p->pl && !p->pb && !p->pr;
-  em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, 0, NULL, howo, NULL, NULL, NULL,
+  em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, NULL, 0, NULL, howo, NULL, NULL, NULL,
                  e->clamp, e->lo, e->hi };
   em_status st;
   if (own) {

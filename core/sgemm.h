@@ -9,6 +9,7 @@
 
 #include "ember.h"
 
+#define EM_GEMM_MR 6    /* rows of A per packed panel */
 #define EM_GEMM_NR 16   /* columns of B per packed panel */
 #ifndef EM_GEMM_KC
 #define EM_GEMM_KC 256  /* most rows of B a pack call is asked for */
@@ -27,6 +28,7 @@ typedef struct em_gemm {
   int64_t m, n, k;
   const float *a;            /* m x k, row stride lda */
   int64_t lda;
+  const float *ap;           /* or A already packed by em_gemm_pack_a (then a is unused) */
   em_pack_fn pack;           /* B, k x n, through pack(src, ...) */
   const void *src;
   const float *bp;           /* or B already packed (then pack is unused): panel */
@@ -42,11 +44,17 @@ typedef struct em_gemm {
 } em_gemm;
 
 /* Floats of scratch em_gemm_run needs for g with nthreads threads (none
-** when B comes packed). */
+** when A and B both come packed). */
 int64_t em_gemm_scratch(int nthreads, const em_gemm *g);
 /* Runs the product on up to ctx->nthreads threads (one when called inside
 ** an OpenMP region), with the kernel for ctx->isa. */
 void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch);
+
+/* A (m x k, row stride lda) packed for em_gemm.ap: ceil(m / 6) panels of
+** k x 6 floats (panel p, column j, row r at dst[(p * k + j) * 6 + r]; rows
+** past m repeat the last). */
+#define em_gemm_packed_size(m, k) (((m) + EM_GEMM_MR - 1) / EM_GEMM_MR * EM_GEMM_MR * (k))
+void em_gemm_pack_a(const float *a, int64_t lda, int64_t m, int64_t k, float *dst);
 
 /* B as a plain row-major matrix: src points to this. */
 typedef struct em_gemm_mat {

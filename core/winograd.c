@@ -39,7 +39,9 @@
 #endif
 
 /* The weight transform: U[k][o][i] = (G g_oi G^T)[k], in double so the
-** prepared weights carry no more rounding than one float store. */
+** prepared weights carry no more rounding than one float store; each U[k]
+** stored as the product's packed A (sgemm.h: panels of 6 output planes,
+** em_gemm_pack_a's layout), so out is 36 x ceil(Cout/6) x Cin x 6. */
 em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *err) {
   static const double G[T][3] = {
     { 1, 0, 0 }, { 1.0 / 3, 1.0 / 3, 1.0 / 3 }, { -1.0 / 3, 1.0 / 3, -1.0 / 3 },
@@ -47,7 +49,7 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *e
   char a[128];
   em_tensor wt;
   em_status st;
-  int64_t cout, cin, sz[3];
+  int64_t cout, cin, sz[4];
   if (!weight || !out) return em_fail(err, EM_EARG, "winograd_prepare: missing argument");
   if (!weight->storage || weight->ndim != 4 || weight->size[2] != 3 || weight->size[3] != 3 ||
       weight->size[0] < 1 || weight->size[1] < 1)
@@ -56,13 +58,13 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *e
   if (out == weight || (out->storage && out->storage == weight->storage))
     return em_fail(err, EM_EARG, "the transformed weight must not share memory with the weight");
   cout = weight->size[0]; cin = weight->size[1];
-  sz[0] = KK; sz[1] = cout; sz[2] = cin;
+  sz[0] = KK; sz[1] = (cout + EM_GEMM_MR - 1) / EM_GEMM_MR; sz[2] = cin; sz[3] = EM_GEMM_MR;
   em_tensor_init(&wt);
-  if ((st = em_tensor_contiguous(&wt, weight, err)) || (st = em_tensor_resize(out, 3, sz, err)))
+  if ((st = em_tensor_contiguous(&wt, weight, err)) || (st = em_tensor_resize(out, 4, sz, err)))
     goto done;
   const float *g = em_tensor_data(&wt);
   float *u = em_tensor_data(out);
-  int64_t pairs = cout * cin;
+  int64_t pairs = cout * cin, ksize = sz[1] * cin * EM_GEMM_MR;
   /* blocks of PB (out, in) pairs, the pair innermost so that every line
   ** vectorises and each of the 36 rows of U is written in runs; the blocks
   ** split over the threads em_ctx_set_threads chose (OpenMP's default) */
@@ -76,13 +78,25 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *e
       for (int c = 0; c < 3; c++)
         for (int64_t j = 0; j < nb; j++)
           tmp[r][c][j] = G[r][0] * k[c][j] + G[r][1] * k[3 + c][j] + G[r][2] * k[6 + c][j];
+    int64_t at[PB];   /* pair (o, i) at panel o / 6, column i, row o % 6 */
+    for (int64_t j = 0; j < nb; j++) {
+      int64_t o = (p0 + j) / cin, i = (p0 + j) % cin;
+      at[j] = (o / EM_GEMM_MR * cin + i) * EM_GEMM_MR + o % EM_GEMM_MR;
+    }
     for (int r = 0; r < T; r++)
       for (int c = 0; c < T; c++) {
-        float *o = u + (int64_t)(r * T + c) * pairs + p0;
+        float *o = u + (int64_t)(r * T + c) * ksize;
         for (int64_t j = 0; j < nb; j++)
-          o[j] = (float)(tmp[r][0][j] * G[c][0] + tmp[r][1][j] * G[c][1] + tmp[r][2][j] * G[c][2]);
+          o[at[j]] = (float)(tmp[r][0][j] * G[c][0] + tmp[r][1][j] * G[c][1] + tmp[r][2][j] * G[c][2]);
       }
   }
+  /* the last panel's rows past Cout repeat its last plane, as em_gemm_pack_a */
+  for (int64_t o = cout; o < sz[1] * EM_GEMM_MR; o++)
+    for (int k = 0; k < KK; k++)
+      for (int64_t i = 0; i < cin; i++) {
+        float *p = u + k * ksize + (o / EM_GEMM_MR * cin + i) * EM_GEMM_MR;
+        p[o % EM_GEMM_MR] = p[(cout - 1) % EM_GEMM_MR];
+      }
 done:
   em_tensor_free(&wt);
   return st;
@@ -255,9 +269,9 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
 ** both again for each chunk), the output blocks. */
 static inline __attribute__((always_inline)) void product(const em_ctx *ctx, const wino *s,
                                                           const float *v, float *m, int64_t n, int k) {
-  em_gemm g = { s->cout, n, s->cin, s->u + k * s->cout * s->cin, s->cin, NULL, NULL,
-                v + k * s->cin * s->ct, s->cin * TB, m + k * s->cout * s->ct, s->ct, NULL, NULL,
-                NULL, 0, 0.0f, 0.0f };
+  em_gemm g = { s->cout, n, s->cin, NULL, s->cin, s->u + k * em_gemm_packed_size(s->cout, s->cin),
+                NULL, NULL, v + k * s->cin * s->ct, s->cin * TB, m + k * s->cout * s->ct, s->ct,
+                NULL, NULL, NULL, 0, 0.0f, 0.0f };
   em_gemm_run(ctx, &g, NULL);
 }
 
@@ -320,10 +334,12 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   em_status st;
   int64_t sz[1];
   if (!ctx || !a || !u || !buf) return em_fail(err, EM_EARG, "winograd: missing argument");
-  if (!u->storage || u->ndim != 3 || u->size[0] != KK || u->size[1] != a->cout ||
-      u->size[2] != a->cin || !em_tensor_is_contiguous(u))
-    return em_fail(err, EM_ESHAPE, "expected a contiguous transformed weight %dx%lldx%lld, got %s",
-                   KK, (long long)a->cout, (long long)a->cin, em_tensor_shape_str(u, b, sizeof b));
+  if (!u->storage || u->ndim != 4 || u->size[0] != KK ||
+      u->size[1] != (a->cout + EM_GEMM_MR - 1) / EM_GEMM_MR || u->size[2] != a->cin ||
+      u->size[3] != EM_GEMM_MR || !em_tensor_is_contiguous(u))
+    return em_fail(err, EM_ESHAPE, "expected a contiguous transformed weight %dx%lldx%lldx%d, got %s",
+                   KK, (long long)(a->cout + EM_GEMM_MR - 1) / EM_GEMM_MR, (long long)a->cin,
+                   EM_GEMM_MR, em_tensor_shape_str(u, b, sizeof b));
   s.in = a->in; s.bias = a->bias; s.res = a->res; s.out = a->out; s.scale = a->scale;
   s.n = a->n; s.cin = a->cin; s.cout = a->cout; s.h = a->h; s.w = a->w;
   s.ho = a->ho; s.wo = a->wo; s.pt = a->pt; s.pl = a->pl;

@@ -27,7 +27,7 @@ static double one_product(em_isa isa, int threads, int64_t m, int64_t n, int64_t
   float *a = randvec(m * lda), *b = randvec(k * ldb), *c = randvec(m * ldc);
   float *scale = randvec(m), *bias = randvec(m), *res = randvec(m * ldc), *before = malloc(sizeof(float) * (size_t)(m * ldc));
   em_gemm_mat mat = { b, ldb };
-  em_gemm g = { m, n, k, a, lda, em_pack_mat, &mat, NULL, 0, c, ldc, with_scale ? scale : NULL,
+  em_gemm g = { m, n, k, a, lda, NULL, em_pack_mat, &mat, NULL, 0, c, ldc, with_scale ? scale : NULL,
                 with_bias ? bias : NULL,
                 with_res ? res : NULL, clamp, -0.5f, 0.75f };
   float *scratch = malloc(sizeof(float) * (size_t)em_gemm_scratch(threads, &g));

@@ -76,7 +76,7 @@ static void test_random(void) {
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
     ref(&x, &wt, scale, bias, res, pt, pl, ho, wo, lo, hi, want);
     CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
-    CHECK(u.ndim == 3 && u.size[0] == 36 && u.size[1] == cout && u.size[2] == cin);
+    CHECK(u.ndim == 4 && u.size[0] == 36 && u.size[1] == (cout + 5) / 6 && u.size[2] == cin && u.size[3] == 6);
     em_ctx_set_threads(&ctx, 1 + iter % 2);
     CHECK_OK(em_winograd_forward(&ctx, &a, &u, &buf, &e_));
     compare(em_tensor_data(&y), want, n * cout * ho * wo);
@@ -121,7 +121,8 @@ static void test_conv_dispatch(void) {
     }
     CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
     if (iter % 2 && p.algo == EM_CONV_WINOGRAD)
-      CHECK(u.storage && u.ndim == 3 && u.size[0] == 36 && u.size[1] == cout && u.size[2] == cin);
+      CHECK(u.storage && u.ndim == 4 && u.size[0] == 36 && u.size[1] == (cout + 5) / 6 &&
+            u.size[2] == cin && u.size[3] == 6);
     CHECK(y.ndim == 4 && y.size[0] == n && y.size[1] == cout && y.size[2] == ho && y.size[3] == wo);
     if (y.ndim == 4 && y.size[2] == ho && y.size[3] == wo) compare(em_tensor_data(&y), want, n * cout * ho * wo);
     free(want);
@@ -154,7 +155,7 @@ static void test_errors(void) {
   /* a prepared weight of another shape */
   em_conv_params p = { 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, EM_CONV_WINOGRAD, &flat };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &p, &e), EM_ESHAPE, &e,
-                    "expected a contiguous transformed weight 36x5x4, got 5x36");
+                    "expected a contiguous transformed weight 36x1x4x6, got 5x36");
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&w5); em_tensor_free(&u);
   em_tensor_free(&y); em_tensor_free(&buf); em_tensor_free(&flat);
 }

@@ -26,14 +26,14 @@ describe("nn.SpatialConvolution by Winograd", function()
       local m, x, y = big3x3(algo)
       H.close(m:forward(x), y)
       if algo == "winograd" then
-        assert.same({ 36, 64, 64 }, m.wino_weight:size())
+        assert.same({ 36, 11, 64, 6 }, m.wino_weight:size())
       else
         assert.is_nil(m.wino_weight)
       end
     end
     local m, x, y = big3x3(nil)
     H.close(m:forward(x), y)
-    assert.same({ 36, 64, 64 }, m.wino_weight:size())
+    assert.same({ 36, 11, 64, 6 }, m.wino_weight:size())
   end)
 
   it("keeps the transformed weight between forwards and leaves it out of the state", function()

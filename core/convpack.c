@@ -80,6 +80,18 @@ void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t n
         if (u >= v) continue;
         /* lane l reads base[l * sw]; only lanes [u, v) are read */
         base = plane + (iy * s->w + (g->ox - g->la) * sw + dx);
+        if (u == 0 && v == NR) {   /* the whole panel inside one row: no masks */
+          if (sw == 1) {
+            v0 = _mm256_loadu_ps(base);
+            v1 = _mm256_loadu_ps(base + 8);
+            continue;
+          }
+          if (sw == 2 && (g->ox + NR - 1) * 2 + dx + 1 < s->w) {   /* 32 floats all inside */
+            v0 = evens(_mm256_loadu_ps(base), _mm256_loadu_ps(base + 8));
+            v1 = evens(_mm256_loadu_ps(base + 16), _mm256_loadu_ps(base + 24));
+            continue;
+          }
+        }
         lu = _mm256_set1_epi32((int)u - 1);
         lv = _mm256_set1_epi32((int)v);
         m0 = _mm256_and_si256(_mm256_cmpgt_epi32(i0, lu), _mm256_cmpgt_epi32(lv, i0));

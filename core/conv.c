@@ -152,6 +152,18 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
   em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, NULL, 0, NULL, howo, NULL, NULL, NULL,
                  e->clamp, e->lo, e->hi };
   em_status st;
+  const float *packed = NULL;
+  if (own && p->packed_weight) {   /* each group's weight packed once, kept by the caller */
+    int64_t each = em_gemm_packed_size(cout_g, K), sz[1] = { g * each };
+    em_tensor *pw = p->packed_weight;
+    if (!pw->storage || em_tensor_nelement(pw) != sz[0] || !em_tensor_is_contiguous(pw)) {
+      if ((st = em_tensor_resize(pw, 1, sz, err))) return st;
+      for (int gi = 0; gi < g; gi++)
+        em_gemm_pack_a(wt + gi * cout_g * K, K, cout_g, K, em_tensor_data(pw) + gi * each);
+    }
+    packed = em_tensor_data(pw);
+    gm.ap = packed;   /* for the scratch size: no A blocks */
+  }
   if (own) {
     int64_t sz[1] = { em_gemm_scratch(ctx->nthreads, &gm) };
     if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
@@ -172,6 +184,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
         em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p };
         em_gemm_mat mat = { x + gi * cin_g * hw, hw };
         gm.a = wt + gi * cout_g * K;
+        gm.ap = packed ? packed + gi * em_gemm_packed_size(cout_g, K) : NULL;
         gm.pack = direct ? em_pack_mat : em_pack_conv;
         gm.src = direct ? (const void *)&mat : (const void *)&cs;
         gm.c = yg;
@@ -265,7 +278,9 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
                    p->kh, p->kw, p->sh, p->sw, p->dh, p->dw, p->groups);
   if (shares(output, input) || shares(output, weight) || shares(output, bias) ||
       shares(buf, input) || shares(buf, output) || shares(buf, weight) || shares(buf, res) ||
-      shares(output, p->wino_weight) || shares(buf, p->wino_weight))
+      shares(output, p->wino_weight) || shares(buf, p->wino_weight) ||
+      shares(output, p->packed_weight) || shares(buf, p->packed_weight) ||
+      shares(p->packed_weight, weight) || shares(p->packed_weight, input))
     return em_fail(err, EM_EARG, "output and scratch must not share memory with the inputs");
   n = input->size[0]; cin = input->size[1]; h = input->size[2]; w = input->size[3];
   cout = weight->size[0];

@@ -184,6 +184,11 @@ typedef struct em_conv_params {
   /* Winograd's transformed weight kept by the caller, or NULL: used when
   ** filled, filled (em_winograd_prepare) when empty and Winograd runs */
   em_tensor *wino_weight;
+  /* the weight packed for ember's own product (sgemm.h), kept by the
+  ** caller, or NULL: used when its size fits, filled when empty (or of
+  ** another size) and the product runs; without it the weight is packed
+  ** on every call */
+  em_tensor *packed_weight;
 } em_conv_params;
 /* output N,Cout,Ho,Wo. bias may be NULL or empty. buf is scratch (im2col). */
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,

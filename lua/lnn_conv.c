@@ -31,7 +31,8 @@ static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
 
 /* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
 **             padT, padB, dilationW, dilationH, groups,
-**             [act|nil, a, b, residual|nil, wino|nil, algo|nil, scale|nil]) -> output
+**             [act|nil, a, b, residual|nil, wino|nil, algo|nil, scale|nil,
+**              packed|nil]) -> output
 ** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller.
 ** The optional tail is the fused epilogue: output = act(conv + bias +
 ** residual), act a core.act kind with parameters a, b; residual has the
@@ -58,6 +59,7 @@ static int nn_conv2d(lua_State *L) {
   p.wino_weight = lt_opt(L, 19);
   p.algo = luaL_checkoption(L, 20, "auto", algo_names);   /* index == em_conv_algo */
   ep.scale = lt_opt(L, 21);
+  p.packed_weight = lt_opt(L, 22);   /* the weight packed for the product, kept by the caller */
   LT_CHECK(L, em_conv2d_forward_ex(lt_ctx(L), input, output, weight, bias, buf, &p, &ep, &err),
            &err);
   lua_settop(L, 2);

@@ -18,7 +18,7 @@ static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_
 
 static em_conv_params params(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
                              int dh, int dw, int groups) {
-  em_conv_params p = { kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, EM_CONV_AUTO, NULL };
+  em_conv_params p = { kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, EM_CONV_AUTO, NULL, NULL };
   return p;
 }
 
@@ -99,12 +99,21 @@ static int conv_case(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout,
   em_tensor_init(&b); em_tensor_init(&y);
   if (bias_mode == 2) make(&b, 1, cout, 0, 0, 0);
   ref_conv(&x, &wt, bias_mode == 2 ? em_tensor_data(&b) : NULL, &p, ref, ho, wo);
-  if (em_conv2d_forward(&ctx, &x, &y, &wt, bias_mode ? &b : NULL, buf, &p, &e) != EM_OK) {
-    fprintf(stderr, "  conv failed: %s\n", e.msg);
-    ok = 0;
-  } else {
-    ok = close_to(&y, ref, n, cout, ho, wo);
+  /* every other case keeps the packed weight: filled by the first call,
+  ** used by the second, which must give the same result */
+  em_tensor packed;
+  em_tensor_init(&packed);
+  if (randint(0, 1)) p.packed_weight = &packed;
+  ok = 1;
+  for (int call = 0; call < (p.packed_weight ? 2 : 1) && ok; call++) {
+    if (em_conv2d_forward(&ctx, &x, &y, &wt, bias_mode ? &b : NULL, buf, &p, &e) != EM_OK) {
+      fprintf(stderr, "  conv failed: %s\n", e.msg);
+      ok = 0;
+    } else {
+      ok = close_to(&y, ref, n, cout, ho, wo);
+    }
   }
+  em_tensor_free(&packed);
   if (!ok)
     fprintf(stderr, "  case n%lld cin%lld %lldx%lld cout%lld k%dx%d s%d,%d pad%d,%d,%d,%d d%d,%d g%d\n",
             (long long)n, (long long)cin, (long long)h, (long long)w, (long long)cout, p.kh, p.kw,
@@ -267,6 +276,13 @@ static void test_conv_errors(void) {
   CHECK(conv_fails(&x, &w, NULL, p, "padding must not be negative"));
   p = p3; p.kh = 5;
   CHECK(conv_fails(&x, &w, NULL, p, "kernel 5x3 does not match weight 128x64x3x3"));
+  {   /* a packed-weight cache that is the weight itself */
+    em_tensor x64;
+    make(&x64, 4, 1, 64, 5, 5);
+    p = p3; p.packed_weight = &w;
+    CHECK(conv_fails(&x64, &w, NULL, p, "must not share memory"));
+    em_tensor_free(&x64);
+  }
   {
     em_tensor w7, xs;
     make(&w7, 4, 4, 32, 7, 7);

@@ -96,7 +96,7 @@ static void test_pack_conv(void) {
   while (checked < 400) {
     em_conv_params p = { randint(1, 7), randint(1, 7), randint(1, 3), randint(1, 3),
                          randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
-                         randint(1, 2), randint(1, 2), 1, EM_CONV_AUTO, NULL };
+                         randint(1, 2), randint(1, 2), 1, EM_CONV_AUTO, NULL, NULL };
     int64_t c = randint(1, 6), h = randint(1, 30), w = randint(1, 40);
     int64_t ekh = (p.kh - 1) * p.dh + 1, ekw = (p.kw - 1) * p.dw + 1;
     if (ekh > h + p.pt + p.pb || ekw > w + p.pl + p.pr) continue;

@@ -314,6 +314,8 @@ function Model:refold()
   self.graph = self.fold and fold_graph(self.net) or self.net
   -- activations and residual adds into the convolutions (ember/fuse.lua)
   if self.fold and self.fuse then require("ember.fuse").graph(self.graph) end
+  -- convolutions keep their weight packed for the product (refold drops it)
+  if self.graph ~= self.net then require("ember.nn.util").packWeights(self.graph) end
   plan.share_scratch(self.graph)   -- one im2col scratch: one conv runs at a time
   if self.plan then plan.attach(self.graph) end
   return self

@@ -547,6 +547,9 @@ function M.load(path, opts)
   graph:evaluate()
   -- Relu/Clip and residual Adds into the Conv before them (ember/fuse.lua)
   if opts.fuse ~= false then require("ember.fuse").graph(graph) end
+  -- convolutions keep their weight packed from here on (not while the import
+  -- folded batch norms into weights in place)
+  require("ember.nn.util").packWeights(graph)
   -- activations pooled, buffers reused once dead, from the first forward on
   if opts.plan ~= false then
     local ok, plan = pcall(require, "ember.plan")   -- the memory plan, where present

@@ -123,7 +123,8 @@ function SpatialConvolution:updateOutput(input)
   return self:_batched(input, function(x, out)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
                 l, r, t, b, self.dilationW, self.dilationH, self.groups,
-                self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo, self.bnScale)
+                self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo, self.bnScale,
+                self:_packed())
   end)
 end
 
@@ -146,8 +147,25 @@ function SpatialConvolution:_winograd()
   return self.wino_weight
 end
 
+-- The weight packed for the core's matrix product (panels of 6 output
+-- planes, as large as the weight), made by the core on the first forward
+-- that multiplies and reused after, with the same rule as _winograd: kept
+-- with a view of the weight it came from. Saves packing the weight on every
+-- call (on 7x7 outputs that was a tenth of the layer). Never saved. Only
+-- when self.packWeight is set (ember.nn.util.packWeights: the running
+-- graphs of ember.load and ember.onnx.load); nil otherwise.
+function SpatialConvolution:_packed()
+  if not self.packWeight then return nil end
+  local of, w = self._packedOf, self.weight
+  if not (self.packed_weight and of and of:isSameStorage(w) and of:isSameSizeAs(w)) then
+    self.packed_weight, self._packedOf = core.tensor(), core.tensor():set(w)
+  end
+  return self.packed_weight
+end
+
 function SpatialConvolution:weightsChanged()
   self.wino_weight, self._winoOf = nil, nil
+  self.packed_weight, self._packedOf = nil, nil
   return self
 end
 

@@ -69,6 +69,22 @@ function U.initialise(self, ...)
   return self
 end
 
+-- Lets every convolution of a running graph keep its weight packed for the
+-- core's matrix product (SpatialConvolution:_packed), dropping any packing
+-- made before. Only graphs whose weights change through their owner's API
+-- (ember.load's m.graph, remade by m:refold(); an ONNX import) opt in: a
+-- cache cannot see a weight written in place (m.weight:copy(w)), so a
+-- module made by hand packs on every call instead.
+function U.packWeights(net)
+  net:apply(function(m)
+    if m._packed then
+      m.packed_weight, m._packedOf = nil, nil
+      m.packWeight = true
+    end
+  end)
+  return net
+end
+
 -- Methods of windowed layers (self.padW/padH/pads, self.dilationW/H).
 
 -- Asymmetric padding, top left bottom right (ONNX's order); padW/padH then

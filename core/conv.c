@@ -217,16 +217,16 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 }
 
 /* Winograd where it fits and, left to AUTO, where it measured faster than
-** im2col + sgemm (1.5-2x from 28x28 up; about even at 14x14 and half the
-** speed at 7x7): a layer needs enough 4x4 tiles (25 per image, about 20x20
-** outputs) for its 36 products to amortise reading their 4x larger weight.
-** Its float error is 2-5x im2col's; the stem layers of Inception v3 (32
-** input planes) carried that to 9.6e-5 x max |logit| against PyTorch
-** (im2col: 3.8e-5), so layers with fewer than 64 input planes, a net's
-** first ones, keep im2col (Inception v3 then 5.5e-5). */
+** im2col + the product (1.6-2.2x from 28x28 up, 2x at 14x14 since the
+** few-tile phases, half the speed at 7x7): a layer needs 16 4x4 tiles (a
+** 14x14 output) for its 36 products to amortise reading their 4x larger
+** weight. Its float error is 2-5x im2col's, and it grows with the layers
+** after it: Inception v3 with its 32-plane stem layers on Winograd is
+** 7.2e-5 x max |logit| from PyTorch (4.7e-5 with them on im2col; the limit
+** is 1e-4), so layers with fewer than 32 input planes keep im2col. */
 static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo) {
   if (p->algo != EM_CONV_AUTO) return p->algo == EM_CONV_WINOGRAD;
-  return em_winograd_fits(p) && cin >= 64 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 16;
+  return em_winograd_fits(p) && cin >= 32 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 16;
 }
 
 /* The weight transformed into the caller's p->wino_weight when that is

@@ -9,6 +9,8 @@
 ** one masked load (stride 1), four and a shuffle (stride 2) or a short loop; masked lanes read as 0,
 ** which is the padding. */
 
+#include <limits.h>
+
 #include "sgemm.h"
 #include "convutil.h"
 
@@ -50,9 +52,51 @@ static inline __m256 evens(__m256 a, __m256 b) {
 /* Row by row of the block (an input plane and a tap), so that the reads run
 ** along each plane (panel by panel, each row visiting all planes, ran at a
 ** third of the speed: every panel touched kc scattered lines). */
+/* Stride 1 with the output as wide as the input ("same" padding across:
+** 3x3 pad 1, 1x7 pad 3, 7x1, 5x5 pad 2...): output j = (oy, ox) reads input
+** j + dy * w + dx for every tap, so a panel is one masked load of 16
+** consecutive floats, whatever rows it spans; the mask keeps the lanes whose
+** (oy + dy, ox + dx) lies inside the image. */
+__attribute__((target("avx2,fma")))
+static void pack_flat(const em_conv_src *s, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                      float *dst) {
+  const em_conv_params *p = s->p;
+  const int64_t taps = (int64_t)p->kh * p->kw, np = (nc + NR - 1) / NR;
+  int32_t oy[NC / NR][NR], ox[NC / NR][NR];
+  for (int64_t q = 0; q < np; q++)
+    for (int l = 0; l < NR; l++) {
+      int64_t j = j0 + q * NR + l;
+      int in = q * NR + l < nc;
+      oy[q][l] = in ? (int32_t)(j / s->wo) : INT32_MIN / 2;   /* past nc: never inside */
+      ox[q][l] = in ? (int32_t)(j % s->wo) : INT32_MIN / 2;
+    }
+  for (int64_t r = 0; r < kc; r++) {
+    int64_t k = k0 + r, t = k % taps;
+    int64_t dy = t / p->kw * p->dh - p->pt, dx = t % p->kw * p->dw - p->pl;
+    const float *base = s->x + k / taps * s->h * s->w + j0 + dy * s->w + dx;
+    const __m256i ylo = _mm256_set1_epi32((int)(-dy - 1)), yhi = _mm256_set1_epi32((int)(s->h - dy));
+    const __m256i xlo = _mm256_set1_epi32((int)(-dx - 1)), xhi = _mm256_set1_epi32((int)(s->w - dx));
+    for (int64_t q = 0; q < np; q++) {
+      float *d = dst + (q * kc + r) * NR;
+      for (int h = 0; h < 2; h++) {
+        __m256i y = _mm256_loadu_si256((const __m256i *)(oy[q] + 8 * h));
+        __m256i x = _mm256_loadu_si256((const __m256i *)(ox[q] + 8 * h));
+        __m256i m = _mm256_and_si256(
+            _mm256_and_si256(_mm256_cmpgt_epi32(y, ylo), _mm256_cmpgt_epi32(yhi, y)),
+            _mm256_and_si256(_mm256_cmpgt_epi32(x, xlo), _mm256_cmpgt_epi32(xhi, x)));
+        _mm256_storeu_ps(d + 8 * h, _mm256_maskload_ps(base + q * NR + 8 * h, m));
+      }
+    }
+  }
+}
+
 __attribute__((target("avx2,fma")))
 void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
   const em_conv_src *s = src;
+  if (s->p->sh == 1 && s->p->sw == 1 && s->w == s->wo) {
+    pack_flat(s, k0, kc, j0, nc, dst);
+    return;
+  }
   const em_conv_params *p = s->p;
   const int64_t taps = (int64_t)p->kh * p->kw, sw = p->sw, np = (nc + NR - 1) / NR;
   seg sg[NC / NR][NR];

@@ -98,6 +98,11 @@ static void test_pack_conv(void) {
                          randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
                          randint(1, 2), randint(1, 2), 1, EM_CONV_AUTO, NULL, NULL };
     int64_t c = randint(1, 6), h = randint(1, 30), w = randint(1, 40);
+    if (checked % 3 == 2) {   /* stride 1, as wide as the input: the flat path */
+      p.sh = p.sw = 1;
+      p.pl = randint(0, (p.kw - 1) * p.dw);
+      p.pr = (p.kw - 1) * p.dw - p.pl;
+    }
     int64_t ekh = (p.kh - 1) * p.dh + 1, ekw = (p.kw - 1) * p.dw + 1;
     if (ekh > h + p.pt + p.pb || ekw > w + p.pl + p.pr) continue;
     int64_t ho = (h + p.pt + p.pb - ekh) / p.sh + 1, wo = (w + p.pl + p.pr - ekw) / p.sw + 1;

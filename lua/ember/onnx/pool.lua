@@ -2,6 +2,7 @@
 -- LRN, ReduceMean.
 
 local nn = require "ember.nn"
+local util = require "ember.nn.util"
 local conv = require "ember.onnx.conv"
 local onnx_fail = function(msg) error({ onnx = true, msg = msg }, 0) end
 
@@ -30,10 +31,37 @@ ops.MaxPool = { doc = "1-D/2-D; pads, auto_pad, ceil_mode, dilations (no Indices
   if rank == 3 then conv._emit_1d(cx, m, cx:input(1)) else cx:emit(m, cx:input(1), cx:output()) end
 end }
 
-ops.AveragePool = { doc = "1-D/2-D; pads, auto_pad, ceil_mode, count_include_pad", convert = function(cx)
+-- The zero padding of x's producer when it is a Pad (constant 0, on H and W
+-- only, not negative) that only this node reads: t, l, b, r; else nil.
+local function zero_pad_before(cx, x)
+  local p = cx.producer[x]
+  if not p or p.module.__typename ~= "nn.Pad" or cx:readers(x) ~= 1 then return nil end
+  local m, pads = p.module, p.module.pads
+  if m.mode ~= "constant" or m.value ~= 0 or #pads ~= 8 then return nil end
+  if pads[1] ~= 0 or pads[2] ~= 0 or pads[5] ~= 0 or pads[6] ~= 0 then return nil end
+  for _, v in ipairs(pads) do if v < 0 then return nil end end
+  return pads[3], pads[4], pads[7], pads[8]
+end
+
+ops.AveragePool = { doc = "1-D/2-D; pads, auto_pad, ceil_mode, count_include_pad; a zero Pad before it is folded in",
+  convert = function(cx)
   local m, rank, d = pool(cx, nn.SpatialAveragePooling)
   if d[1] ~= 1 or d[2] ~= 1 then onnx_fail("dilated average pooling is not supported") end
-  if cx:attr("count_include_pad", 0) ~= 0 then m:setCountIncludePad() else m:setCountExcludePad() end
+  local include = cx:attr("count_include_pad", 0) ~= 0
+  if include then m:setCountIncludePad() else m:setCountExcludePad() end
+  -- PyTorch exports avg_pool2d(x, 3, 1, 1) (Inception v3) as Pad + AveragePool:
+  -- the pool takes the padding itself, counting the zeros as the Pad made it
+  -- do, and the Pad (a copy of the whole tensor) is pruned
+  local x = cx:input(1)
+  local t, l, b, r = zero_pad_before(cx, x)
+  local pt, pl, pb, pr = util.pads(m)
+  if rank == 4 and t and not m.ceil_mode and (include or pt + pl + pb + pr == 0) then
+    local producer = cx.producer[x]
+    m:setPadding(pt + t, pl + l, pb + b, pr + r)
+    m:setCountIncludePad()
+    cx:emit(m, producer.inputs[1], cx:output())
+    return
+  end
   if rank == 3 then conv._emit_1d(cx, m, cx:input(1)) else cx:emit(m, cx:input(1), cx:output()) end
 end }
 

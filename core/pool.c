@@ -208,42 +208,66 @@ static void max_line(const window *w, const float *x, float *y, int64_t oy) {
 
 /* ------------------------------------------------------------ average */
 
+/* Output row oy of one plane, separably: the window's input rows summed
+** into one zero-bordered row v (kh vector passes), then the kw-wide sums
+** along v (kw passes), then PyTorch's divisor per column. About 4x the
+** speed of summing kh * kw strided rows into the interior and each border
+** output cell by cell (Inception v3's 3x3 pools took 0.9 ms each). */
 static void avg_line(const window *w, const float *x, float *y, int64_t oy) {
   const em_pool_params *p = w->p;
-  const int64_t H = w->H, W = w->W, ow = w->ow, lo = w->lo, hi = w->hi;
+  const int64_t H = w->H, W = w->W, ow = w->ow;
+  float v[MAX_TILE_IN];
   /* PyTorch's divisor: with count_include_pad the window is clipped to
   ** the padded input (so the ceil-mode overhang does not count), else
   ** to the input itself */
   int64_t y0 = oy * p->sh - p->pt, y1 = y0 + p->kh;
   if (y1 > H + p->pb) y1 = H + p->pb;
-  int64_t ph = y1 - y0;
+  int64_t ph = y1 - y0, span = (ow - 1) * p->sw + p->kw;   /* v's columns: x0 = -pl on */
+  if (span < p->pl + W) span = p->pl + W;
   if (y0 < 0) y0 = 0;
   if (y1 > H) y1 = H;
-  for (int64_t ox = 0; ox < ow; ox++) {
-    if (ox == lo) ox = hi;   /* the interior is done below */
-    if (ox >= ow) break;
-    int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
-    if (x1 > W + p->pr) x1 = W + p->pr;
-    int64_t pw = x1 - x0, count;
-    float s = 0;
-    if (x0 < 0) x0 = 0;
-    if (x1 > W) x1 = W;
-    if (y0 >= y1 || x0 >= x1) { y[ox] = 0; continue; }
-    for (int64_t yy = y0; yy < y1; yy++)
-      for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
-    count = p->count_include_pad ? ph * pw : (y1 - y0) * (x1 - x0);
-    y[ox] = s / (float)count;
-  }
-  /* interior columns: the window spans kw input columns */
-  if (lo < hi) {
-    float count = (float)((p->count_include_pad ? ph : y1 - y0) * p->kw);
-    for (int64_t ox = lo; ox < hi; ox++) y[ox] = 0;
-    for (int64_t yy = y0; yy < y1; yy++) {
-      const float *r = x + yy * W + lo * p->sw - p->pl;
-      for (int kx = 0; kx < p->kw; kx++) w->row(y + lo, r + kx, hi - lo, p->sw);
+  if (span > MAX_TILE_IN) {   /* too wide for the stack row: cell by cell */
+    for (int64_t ox = 0; ox < ow; ox++) {
+      int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
+      if (x1 > W + p->pr) x1 = W + p->pr;
+      int64_t pw = x1 - x0, count;
+      float s = 0;
+      if (x0 < 0) x0 = 0;
+      if (x1 > W) x1 = W;
+      if (y0 >= y1 || x0 >= x1) { y[ox] = 0; continue; }
+      for (int64_t yy = y0; yy < y1; yy++)
+        for (int64_t xx = x0; xx < x1; xx++) s += x[yy * W + xx];
+      count = p->count_include_pad ? ph * pw : (y1 - y0) * (x1 - x0);
+      y[ox] = s / (float)count;
     }
-    if (y0 >= y1) count = 1;   /* no rows: the sums stay 0, as PyTorch */
-    for (int64_t ox = lo; ox < hi; ox++) y[ox] /= count;
+    return;
+  }
+  for (int64_t i = 0; i < span; i++) v[i] = 0;
+  for (int64_t yy = y0; yy < y1; yy++) sum_row_s1(v + p->pl, x + yy * W, W, 1);
+  for (int64_t ox = 0; ox < ow; ox++) y[ox] = v[ox * p->sw];
+  for (int kx = 1; kx < p->kw; kx++) w->row(y, v + kx, ow, p->sw);
+  if (y0 >= y1) {   /* no cells: 0, as PyTorch */
+    for (int64_t ox = 0; ox < ow; ox++) y[ox] = 0.0f;
+    return;
+  }
+  for (int64_t ox = 0; ox < ow; ox++) {
+    int64_t x0, x1, count;
+    if (ox == w->lo && w->lo < w->hi) {   /* the interior: one divisor, a vector loop */
+      float c = (float)((p->count_include_pad ? ph : y1 - y0) * p->kw);
+      for (; ox < w->hi; ox++) y[ox] /= c;
+      if (ox >= ow) break;
+    }
+    x0 = ox * p->sw - p->pl;
+    x1 = x0 + p->kw;
+    if (x1 > W + p->pr) x1 = W + p->pr;
+    if (p->count_include_pad) {
+      count = ph * (x1 - x0);
+    } else {
+      if (x0 < 0) x0 = 0;
+      if (x1 > W) x1 = W;
+      count = (y1 - y0) * (x1 - x0);
+    }
+    y[ox] = count <= 0 ? 0.0f : y[ox] / (float)count;
   }
 }
 

@@ -12,8 +12,7 @@
 -- "im2col" and "wino" are the GF/s of each algorithm forced (Winograd's
 -- effective: the direct method's flops over its time), and "algo" what the
 -- automatic choice (the "ms" column) ran; the totals line gives the time
--- with im2col everywhere beside it. Each convolution keeps its weight packed
--- for the product between calls, as a loaded model's do (nn.util.packWeights).
+-- with im2col everywhere beside it.
 
 local ember = require "ember"
 local core = ember.core
@@ -151,7 +150,6 @@ for _, net in ipairs(nets) do
     local lname, count, cin, h, w, cout, kh, kw, s, ph, pw, g = table.unpack(l)
     g = g or 1
     local m = ember.nn.SpatialConvolution(cin, cout, kw, kh, s, s, pw, ph, g):noBias()
-    m.packWeight = true   -- as in the running graph of ember.load / ember.onnx.load
     local x = ember.rand(1, cin, h, w)
     local ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
     local M, N, K = cout // g, ho * wo, cin // g * kh * kw

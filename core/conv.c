@@ -159,7 +159,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
     if (!pw->storage || em_tensor_nelement(pw) != sz[0] || !em_tensor_is_contiguous(pw)) {
       if ((st = em_tensor_resize(pw, 1, sz, err))) return st;
       for (int gi = 0; gi < g; gi++)
-        em_gemm_pack_a(wt + gi * cout_g * K, K, cout_g, K, em_tensor_data(pw) + gi * each);
+        em_gemm_pack_a(ctx, wt + gi * cout_g * K, K, cout_g, K, em_tensor_data(pw) + gi * each);
     }
     packed = em_tensor_data(pw);
     gm.ap = packed;   /* for the scratch size: no A blocks */

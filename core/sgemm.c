@@ -265,8 +265,12 @@ static void pack_a(int avx2, const float *a, int64_t lda, int64_t m, int64_t i0,
   }
 }
 
-void em_gemm_pack_a(const float *a, int64_t lda, int64_t m, int64_t k, float *dst) {
-  pack_a(0, a, lda, m, 0, (m + MR - 1) / MR, 0, k, dst);
+void em_gemm_pack_a(const em_ctx *ctx, const float *a, int64_t lda, int64_t m, int64_t k,
+                    float *dst) {
+  int64_t np = (m + MR - 1) / MR;
+  int avx2 = pick_kernels(ctx->isa).avx2;
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static) if (np * k >= 65536)
+  for (int64_t q = 0; q < np; q++) pack_a(avx2, a, lda, m, q * MR, 1, 0, k, dst + q * MR * k);
 }
 
 /* Rows [i0, i1) and columns [j0, j1) of C, on one thread; i0 a multiple of 6.

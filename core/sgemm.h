@@ -54,7 +54,8 @@ void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch);
 ** k x 6 floats (panel p, column j, row r at dst[(p * k + j) * 6 + r]; rows
 ** past m repeat the last). */
 #define em_gemm_packed_size(m, k) (((m) + EM_GEMM_MR - 1) / EM_GEMM_MR * EM_GEMM_MR * (k))
-void em_gemm_pack_a(const float *a, int64_t lda, int64_t m, int64_t k, float *dst);
+void em_gemm_pack_a(const em_ctx *ctx, const float *a, int64_t lda, int64_t m, int64_t k,
+                    float *dst);   /* on ctx's threads, with its ISA's transpose */
 
 /* B as a plain row-major matrix: src points to this. */
 typedef struct em_gemm_mat {

@@ -202,6 +202,30 @@ describe("a loaded model", function()
     assert.equal(0, (folded.net:state()["conv.weight"] - file["conv.weight"]):abs():max())
   end)
 
+  it("keeps packed weights with packWeights = true: the same outputs, packed again on refold", function()
+    local net, weights = small_files()
+    local plain = ember.load{ net = net, weights = weights }
+    local packed = ember.load{ net = net, weights = weights, packWeights = true }
+    ember.manualSeed(6)
+    local x = ember.randn(2, 3, 8, 8)
+    local function npacked(m)
+      local n = 0
+      m.graph:apply(function(c) if c.packed_weight and c.packed_weight:nElement() > 0 then n = n + 1 end end)
+      return n
+    end
+    assert.equal(0, npacked(plain))
+    local y = plain:forward(x):clone()
+    assert.equal(0, (packed:forward(x) - y):abs():max())
+    assert.is_true(npacked(packed) > 0)
+    -- a weight of m.net changed, then refold: packed again from the new weight
+    packed.net.modules[1].weight:mul(2)
+    packed:refold()
+    assert.equal(0, npacked(packed))
+    plain.net.modules[1].weight:mul(2)
+    plain:refold()
+    assert.equal(0, (packed:forward(x) - plain:forward(x)):abs():max())
+  end)
+
   it("refolds after m.net's weights change", function()
     local net, weights = small_files()
     local m = ember.load{ net = net, weights = weights, fold = true }

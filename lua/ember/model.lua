@@ -69,8 +69,9 @@
 -- copy the weights into the net's own tensors instead of viewing the mapped
 -- file, so rewriting the file later cannot change the model), plan (default
 -- true: the memory plan), fuse (default true, with fold: ReLU/ReLU6 and
--- residual adds run inside the convolution before them, ember/fuse.lua);
--- the rest go to build.
+-- residual adds run inside the convolution before them, ember/fuse.lua),
+-- packWeights (default false: convolutions keep their weights packed for
+-- the matrix product, ember.nn.util.packWeights); the rest go to build.
 
 local ember = require "ember"
 local core = require "ember.core"
@@ -314,8 +315,10 @@ function Model:refold()
   self.graph = self.fold and fold_graph(self.net) or self.net
   -- activations and residual adds into the convolutions (ember/fuse.lua)
   if self.fold and self.fuse then require("ember.fuse").graph(self.graph) end
-  -- convolutions keep their weight packed for the product (refold drops it)
-  if self.graph ~= self.net then require("ember.nn.util").packWeights(self.graph) end
+  -- a graph that kept its weights packed (ember.nn.util.packWeights) packs again
+  if self.packWeights and self.graph ~= self.net then
+    require("ember.nn.util").packWeights(self.graph)
+  end
   plan.share_scratch(self.graph)   -- one im2col scratch: one conv runs at a time
   if self.plan then plan.attach(self.graph) end
   return self
@@ -374,7 +377,7 @@ end
 
 -- Options for build: everything but the keys load itself uses.
 local own = { net = true, weights = true, fold = true, strict = true, limits = true, copy = true,
-              plan = true, fuse = true }
+              plan = true, fuse = true, packWeights = true }
 
 -- ember.load(name) or ember.load{net = path, weights = path, fold = true,
 -- strict = true, <build options...>}: a model, or an error (never half a model).
@@ -431,6 +434,7 @@ function M._load(opts, name)
     fold = opts.fold ~= false,
     plan = opts.plan ~= false,
     fuse = opts.fuse ~= false,
+    packWeights = opts.packWeights == true,
     softmax_out = last_module(net).__typename == "nn.SoftMax",
   }, Model)
   m:refold()

@@ -385,7 +385,9 @@ end
 -- (a tensor, or a table of them in order or by name) and returns the output
 -- (a tensor, or a list for several). opts.probe = false skips the probe
 -- forward (shapes then unknown: auto_pad and Shape need them); opts.fuse =
--- false keeps activations and residual Adds as nodes of their own.
+-- false keeps activations and residual Adds as nodes of their own;
+-- opts.packWeights = true keeps the convolutions' weights packed for the
+-- matrix product (ember.nn.util.packWeights).
 function M.load(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then error("ember.onnx.load: expected a file name", 2) end
@@ -547,9 +549,9 @@ function M.load(path, opts)
   graph:evaluate()
   -- Relu/Clip and residual Adds into the Conv before them (ember/fuse.lua)
   if opts.fuse ~= false then require("ember.fuse").graph(graph) end
-  -- convolutions keep their weight packed from here on (not while the import
-  -- folded batch norms into weights in place)
-  require("ember.nn.util").packWeights(graph)
+  -- opts.packWeights: convolutions keep their weight packed from here on
+  -- (not while the import folded batch norms into weights in place)
+  if opts.packWeights then require("ember.nn.util").packWeights(graph) end
   -- activations pooled, buffers reused once dead, from the first forward on
   if opts.plan ~= false then
     local ok, plan = pcall(require, "ember.plan")   -- the memory plan, where present

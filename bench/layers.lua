@@ -196,11 +196,13 @@ if not only or ("fused ReLU"):find(only) then
     local x, y = ember.rand(1, cin, h, w), ember.Tensor()
     local tf = median_time(function()
       local t, l_, b, r = m:_pads()
-      core.conv2d(x, y, m.weight, m.bias, m.finput, s, s, l_, r, t, b, 1, 1, g, "relu")
+      core.conv2d(x, y, m.weight, m.bias, m.finput, s, s, l_, r, t, b, 1, 1, g, "relu", nil, nil, nil,
+                  m:_winograd())
     end)
     local ta = median_time(function()
       local t, l_, b, r = m:_pads()
-      core.conv2d(x, y, m.weight, m.bias, m.finput, s, s, l_, r, t, b, 1, 1, g)
+      core.conv2d(x, y, m.weight, m.bias, m.finput, s, s, l_, r, t, b, 1, 1, g, nil, nil, nil, nil,
+                  m:_winograd())
       core.act(y, y, "relu")
     end)
     tf_all, ta_all = tf_all + tf, ta_all + ta

@@ -106,4 +106,41 @@ static inline void test_random_tensor(em_rng *r, em_tensor *t, int ndim, const i
     em_tensor_data(t)[i] = (float)(2 * em_rng_uniform01(r) - 1);
 }
 
+/* Convolution parameters; the fields after groups at their defaults. */
+static inline em_conv_params test_conv_params(int kh, int kw, int sh, int sw, int pt, int pl,
+                                              int pb, int pr, int dh, int dw, int groups) {
+  em_conv_params p;
+  memset(&p, 0, sizeof p);
+  p.kh = kh; p.kw = kw; p.sh = sh; p.sw = sw; p.pt = pt; p.pl = pl; p.pb = pb; p.pr = pr;
+  p.dh = dh; p.dw = dw; p.groups = groups;
+  return p;
+}
+
+/* The convolution by its definition, seven loops deep, in double:
+** y = scale * conv(x, w) + bias + res (scale, bias, res may be NULL);
+** x N,C,H,W, w out,in/groups,kH,kW, y N,out,ho,wo. */
+static inline void test_conv_ref(const em_tensor *x, const em_tensor *w, const float *scale,
+                                 const float *bias, const float *res, const em_conv_params *p,
+                                 double *y, int64_t ho, int64_t wo) {
+  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3];
+  int64_t cout = w->size[0], cin_g = cin / p->groups, cout_g = cout / p->groups;
+  const float *X = em_tensor_data(x), *W = em_tensor_data(w);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t oc = 0; oc < cout; oc++)
+      for (int64_t oy = 0; oy < ho; oy++)
+        for (int64_t ox = 0; ox < wo; ox++) {
+          int64_t o = ((i * cout + oc) * ho + oy) * wo + ox, g = oc / cout_g;
+          double s = 0;
+          for (int64_t ic = 0; ic < cin_g; ic++)
+            for (int ky = 0; ky < p->kh; ky++)
+              for (int kx = 0; kx < p->kw; kx++) {
+                int64_t iy = oy * p->sh - p->pt + ky * p->dh, ix = ox * p->sw - p->pl + kx * p->dw;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                s += (double)X[((i * cin + g * cin_g + ic) * h + iy) * wd + ix] *
+                     W[((oc * cin_g + ic) * p->kh + ky) * p->kw + kx];
+              }
+          y[o] = s * (scale ? scale[oc] : 1) + (bias ? bias[oc] : 0) + (res ? res[o] : 0);
+        }
+}
+
 #endif

@@ -16,36 +16,6 @@ static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_
   test_random_tensor(&rng, t, ndim, sz);
 }
 
-static em_conv_params params(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
-                             int dh, int dw, int groups) {
-  em_conv_params p = { kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, EM_CONV_AUTO, NULL, NULL };
-  return p;
-}
-
-/* The definition, seven loops deep, accumulated in double. */
-static void ref_conv(const em_tensor *x, const em_tensor *w, const float *bias, const em_conv_params *p,
-                     double *y, int64_t ho, int64_t wo) {
-  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3];
-  int64_t cout = w->size[0], cin_g = cin / p->groups, cout_g = cout / p->groups;
-  const float *X = em_tensor_data(x), *W = em_tensor_data(w);
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t oc = 0; oc < cout; oc++)
-      for (int64_t oy = 0; oy < ho; oy++)
-        for (int64_t ox = 0; ox < wo; ox++) {
-          double s = bias ? bias[oc] : 0;
-          int64_t g = oc / cout_g;
-          for (int64_t ic = 0; ic < cin_g; ic++)
-            for (int ky = 0; ky < p->kh; ky++)
-              for (int kx = 0; kx < p->kw; kx++) {
-                int64_t iy = oy * p->sh - p->pt + ky * p->dh, ix = ox * p->sw - p->pl + kx * p->dw;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
-                s += (double)X[((i * cin + g * cin_g + ic) * h + iy) * wd + ix] *
-                     W[((oc * cin_g + ic) * p->kh + ky) * p->kw + kx];
-              }
-          y[((i * cout + oc) * ho + oy) * wo + ox] = s;
-        }
-}
-
 static void ref_deconv(const em_tensor *x, const em_tensor *w, const float *bias, const em_conv_params *p,
                        double *y, int64_t ho, int64_t wo) {
   int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3];
@@ -98,7 +68,7 @@ static int conv_case(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout,
   make(&wt, 4, cout, cin / p.groups, p.kh, p.kw);
   em_tensor_init(&b); em_tensor_init(&y);
   if (bias_mode == 2) make(&b, 1, cout, 0, 0, 0);
-  ref_conv(&x, &wt, bias_mode == 2 ? em_tensor_data(&b) : NULL, &p, ref, ho, wo);
+  test_conv_ref(&x, &wt, NULL, bias_mode == 2 ? em_tensor_data(&b) : NULL, NULL, &p, ref, ho, wo);
   /* every other case keeps the packed weight: filled by the first call,
   ** used by the second, which must give the same result */
   em_tensor packed;
@@ -161,7 +131,7 @@ static void test_conv_random(void) {
     int gsel = randint(0, 3);
     int groups = gsel == 0 ? 1 : gsel == 1 ? 2 : gsel == 2 ? 4 : randint(2, 6);
     int cin_g = gsel == 3 ? 1 : randint(1, 5), cout_g = gsel == 3 ? randint(1, 2) : randint(1, 5);
-    em_conv_params p = params(randint(1, 5), randint(1, 5), randint(1, 3), randint(1, 3),
+    em_conv_params p = test_conv_params(randint(1, 5), randint(1, 5), randint(1, 3), randint(1, 3),
                               randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
                               randint(1, 2), randint(1, 2), groups);
     int64_t h = randint(1, 13), w = randint(1, 13), n = randint(0, 1) ? 1 : 3;
@@ -176,24 +146,24 @@ static void test_conv_paths(void) {
   em_tensor buf;
   em_tensor_init(&buf);
   /* 1x1 stride 1 no padding: no im2col */
-  CHECK(conv_case(1, 7, 5, 9, 6, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
-  CHECK(conv_case(3, 8, 4, 3, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 0, &buf));
-  CHECK(conv_case(2, 8, 4, 3, 8, params(1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 4), 1, &buf));
+  CHECK(conv_case(1, 7, 5, 9, 6, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(3, 8, 4, 3, 4, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 0, &buf));
+  CHECK(conv_case(2, 8, 4, 3, 8, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 4), 1, &buf));
   /* 1x1 but strided or padded goes through im2col */
-  CHECK(conv_case(1, 5, 7, 7, 3, params(1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
-  CHECK(conv_case(1, 5, 7, 7, 3, params(1, 1, 1, 1, 1, 0, 1, 2, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(1, 5, 7, 7, 3, test_conv_params(1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(1, 5, 7, 7, 3, test_conv_params(1, 1, 1, 1, 1, 0, 1, 2, 1, 1, 1), 2, &buf));
   /* depthwise, with multiplier, strides and dilation */
-  CHECK(conv_case(3, 16, 11, 13, 16, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16), 2, &buf));
-  CHECK(conv_case(1, 16, 11, 13, 16, params(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16), 0, &buf));
-  CHECK(conv_case(1, 6, 9, 9, 12, params(5, 3, 1, 3, 2, 1, 0, 2, 2, 1, 6), 2, &buf));
-  CHECK(conv_case(1, 32, 14, 14, 32, params(5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 32), 2, &buf));
+  CHECK(conv_case(3, 16, 11, 13, 16, test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16), 2, &buf));
+  CHECK(conv_case(1, 16, 11, 13, 16, test_conv_params(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16), 0, &buf));
+  CHECK(conv_case(1, 6, 9, 9, 12, test_conv_params(5, 3, 1, 3, 2, 1, 0, 2, 2, 1, 6), 2, &buf));
+  CHECK(conv_case(1, 32, 14, 14, 32, test_conv_params(5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 32), 2, &buf));
   /* a ResNet stem: 7x7 stride 2 on 3 planes */
-  CHECK(conv_case(1, 3, 32, 30, 8, params(7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(1, 3, 32, 30, 8, test_conv_params(7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1), 2, &buf));
   /* kernel exactly the padded input; a 1x1 input */
-  CHECK(conv_case(1, 2, 3, 3, 2, params(5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
-  CHECK(conv_case(2, 3, 1, 1, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(1, 2, 3, 3, 2, test_conv_params(5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(2, 3, 1, 1, 4, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
   /* larger than the OpenMP split, odd sizes */
-  CHECK(conv_case(1, 33, 17, 19, 31, params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(1, 33, 17, 19, 31, test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
   em_tensor_free(&buf);
 }
 
@@ -201,7 +171,7 @@ static void test_conv_paths(void) {
 static void test_conv_no_realloc(void) {
   em_tensor x, wt, y, buf;
   em_storage *ys, *bs;
-  em_conv_params p = params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  em_conv_params p = test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
   make(&x, 4, 2, 4, 8, 8);
   make(&wt, 4, 5, 4, 3, 3);
   em_tensor_init(&y); em_tensor_init(&buf);
@@ -217,7 +187,7 @@ static void test_conv_no_realloc(void) {
 /* A transposed (non-contiguous) input gives the same result as its copy. */
 static void test_conv_noncontiguous(void) {
   em_tensor x, xt, xc, wt, y1, y2;
-  em_conv_params p = params(3, 2, 2, 1, 1, 0, 1, 1, 1, 2, 1);
+  em_conv_params p = test_conv_params(3, 2, 2, 1, 1, 0, 1, 1, 1, 2, 1);
   make(&x, 4, 2, 3, 7, 9);
   make(&wt, 4, 4, 3, 3, 2);
   em_tensor_init(&xt); em_tensor_init(&xc); em_tensor_init(&y1); em_tensor_init(&y2);
@@ -250,7 +220,7 @@ static int conv_fails(const em_tensor *x, const em_tensor *w, const em_tensor *b
 
 static void test_conv_errors(void) {
   em_tensor x, x3, w, w3, b, empty, y;
-  em_conv_params p3 = params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), p;
+  em_conv_params p3 = test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), p;
   make(&x, 4, 1, 32, 5, 5);
   make(&x3, 3, 32, 5, 5, 0);
   make(&w, 4, 128, 64, 3, 3);
@@ -286,13 +256,13 @@ static void test_conv_errors(void) {
   {
     em_tensor w7, xs;
     make(&w7, 4, 4, 32, 7, 7);
-    CHECK(conv_fails(&x, &w7, NULL, params(7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 1),
+    CHECK(conv_fails(&x, &w7, NULL, test_conv_params(7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 1),
                      "kernel 7x7 (dilated) larger than padded input 5x5"));
     em_tensor w3x3;
     /* 3x3 dilated by 2 spans 5x5; padding 1 on one side gives 4x5 */
     make(&xs, 4, 1, 32, 3, 4);
     make(&w3x3, 4, 4, 32, 3, 3);
-    CHECK(conv_fails(&xs, &w3x3, NULL, params(3, 3, 1, 1, 1, 0, 0, 1, 2, 2, 1),
+    CHECK(conv_fails(&xs, &w3x3, NULL, test_conv_params(3, 3, 1, 1, 1, 0, 0, 1, 2, 2, 1),
                      "kernel 5x5 (dilated) larger than padded input 4x5"));
     em_tensor_free(&w7); em_tensor_free(&xs); em_tensor_free(&w3x3);
   }
@@ -333,7 +303,7 @@ static void test_deconv_random(void) {
     int gsel = randint(0, 3);
     int groups = gsel == 0 ? 1 : gsel == 1 ? 2 : gsel == 2 ? 4 : randint(2, 6);
     int cin_g = gsel == 3 ? 1 : randint(1, 5), cout_g = gsel == 3 ? 1 : randint(1, 5);
-    em_conv_params p = params(randint(1, 5), randint(1, 5), randint(1, 3), randint(1, 3),
+    em_conv_params p = test_conv_params(randint(1, 5), randint(1, 5), randint(1, 3), randint(1, 3),
                               randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
                               randint(1, 2), randint(1, 2), groups);
     int64_t h = randint(1, 9), w = randint(1, 9), n = randint(0, 1) ? 1 : 3;
@@ -348,19 +318,19 @@ static void test_deconv_random(void) {
 
 static void test_deconv_paths(void) {
   /* 1x1 stride 1: sgemm straight into the output */
-  CHECK(deconv_case(2, 6, 5, 7, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 0, 0, 1));
-  CHECK(deconv_case(1, 6, 5, 7, 4, params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 0, 0, 0));
+  CHECK(deconv_case(2, 6, 5, 7, 4, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 0, 0, 1));
+  CHECK(deconv_case(1, 6, 5, 7, 4, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 0, 0, 0));
   /* a DCGAN-style 4x4 stride-2 upsampler, and the ONNX-style 3x3 stride 3,2 */
-  CHECK(deconv_case(1, 8, 4, 4, 4, params(4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1), 0, 0, 1));
-  CHECK(deconv_case(1, 1, 3, 3, 2, params(3, 3, 3, 2, 0, 0, 0, 0, 1, 1, 1), 1, 1, 1));
+  CHECK(deconv_case(1, 8, 4, 4, 4, test_conv_params(4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1), 0, 0, 1));
+  CHECK(deconv_case(1, 1, 3, 3, 2, test_conv_params(3, 3, 3, 2, 0, 0, 0, 0, 1, 1, 1), 1, 1, 1));
   /* depthwise upsampling with dilation */
-  CHECK(deconv_case(3, 5, 6, 5, 5, params(3, 3, 2, 2, 1, 2, 0, 1, 2, 1, 5), 1, 0, 1));
+  CHECK(deconv_case(3, 5, 6, 5, 5, test_conv_params(3, 3, 2, 2, 1, 2, 0, 1, 2, 1, 5), 1, 0, 1));
 }
 
 static void test_deconv_errors(void) {
   em_tensor x, w, y;
   em_err e;
-  em_conv_params p = params(3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1), q;
+  em_conv_params p = test_conv_params(3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1), q;
   make(&x, 4, 1, 8, 4, 4);
   make(&w, 4, 16, 4, 3, 3);
   em_tensor_init(&y);

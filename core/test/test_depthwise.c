@@ -15,14 +15,9 @@ static void make(em_tensor *t, int64_t a, int64_t b, int64_t c, int64_t d) {
   test_random_tensor(&rng, t, 4, sz);
 }
 
-/* Zero first: fields past these (algorithm choice...) keep their defaults. */
 static em_conv_params params(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
                              int dil, int groups) {
-  em_conv_params p;
-  memset(&p, 0, sizeof p);
-  p.kh = kh; p.kw = kw; p.sh = sh; p.sw = sw; p.pt = pt; p.pl = pl; p.pb = pb; p.pr = pr;
-  p.dh = p.dw = dil; p.groups = groups;
-  return p;
+  return test_conv_params(kh, kw, sh, sw, pt, pl, pb, pr, dil, dil, groups);
 }
 
 static double act_ref(double v, int act, double a, double b) {
@@ -34,29 +29,12 @@ static double act_ref(double v, int act, double a, double b) {
   }
 }
 
-/* y = act(scale * conv(x, w) + bias + res), seven loops deep, in double. */
-static void ref(const em_tensor *x, const em_tensor *w, const float *scale, const float *bias, const float *res,
-                const em_conv_params *p, int act, float a, float b, double *y, int64_t ho, int64_t wo) {
-  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3];
-  int64_t cout = w->size[0], cin_g = cin / p->groups, cout_g = cout / p->groups;
-  const float *X = em_tensor_data(x), *W = em_tensor_data(w);
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t oc = 0; oc < cout; oc++)
-      for (int64_t oy = 0; oy < ho; oy++)
-        for (int64_t ox = 0; ox < wo; ox++) {
-          int64_t o = ((i * cout + oc) * ho + oy) * wo + ox, g = oc / cout_g;
-          double s = 0;
-          for (int64_t ic = 0; ic < cin_g; ic++)
-            for (int ky = 0; ky < p->kh; ky++)
-              for (int kx = 0; kx < p->kw; kx++) {
-                int64_t iy = oy * p->sh - p->pt + ky * p->dh, ix = ox * p->sw - p->pl + kx * p->dw;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
-                s += (double)X[((i * cin + g * cin_g + ic) * h + iy) * wd + ix] *
-                     W[((oc * cin_g + ic) * p->kh + ky) * p->kw + kx];
-              }
-          s = s * (scale ? scale[oc] : 1) + (bias ? bias[oc] : 0) + (res ? res[o] : 0);
-          y[o] = act_ref(s, act, a, b);
-        }
+/* y = act(scale * conv(x, w) + bias + res), in double. */
+static void ref(const em_tensor *x, const em_tensor *w, const float *scale, const float *bias,
+                const float *res, const em_conv_params *p, int act, float a, float b, double *y,
+                int64_t ho, int64_t wo) {
+  test_conv_ref(x, w, scale, bias, res, p, y, ho, wo);
+  for (int64_t i = 0; i < x->size[0] * w->size[0] * ho * wo; i++) y[i] = act_ref(y[i], act, a, b);
 }
 
 /* One random case: a depthwise layer (groups = cin, multiplier m) when dw,

@@ -14,27 +14,14 @@ static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_
   test_random_tensor(&rng, t, ndim, sz);
 }
 
-/* 3x3, stride 1, in double: y = clamp(conv + bias + res). */
-static void ref(const em_tensor *x, const em_tensor *w, const float *scale, const float *bias, const float *res,
+/* 3x3, stride 1, in double: y = clamp(scale * conv + bias + res). */
+static void ref(const em_tensor *x, const em_tensor *w, const float *scale, const float *bias,
+                const float *res,
                 int pt, int pl, int64_t ho, int64_t wo, float lo, float hi, double *y) {
-  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], wd = x->size[3], cout = w->size[0];
-  const float *X = em_tensor_data(x), *W = em_tensor_data(w);
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t o = 0; o < cout; o++)
-      for (int64_t oy = 0; oy < ho; oy++)
-        for (int64_t ox = 0; ox < wo; ox++) {
-          int64_t at = ((i * cout + o) * ho + oy) * wo + ox;
-          double s = 0;
-          for (int64_t c = 0; c < cin; c++)
-            for (int ky = 0; ky < 3; ky++)
-              for (int kx = 0; kx < 3; kx++) {
-                int64_t iy = oy - pt + ky, ix = ox - pl + kx;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
-                s += (double)X[((i * cin + c) * h + iy) * wd + ix] * W[((o * cin + c) * 3 + ky) * 3 + kx];
-              }
-          s = s * (scale ? scale[o] : 1) + (bias ? bias[o] : 0) + (res ? res[at] : 0);
-          y[at] = s < lo ? lo : s > hi ? hi : s;
-        }
+  em_conv_params p = test_conv_params(3, 3, 1, 1, pt, pl, 0, 0, 1, 1, 1);
+  test_conv_ref(x, w, scale, bias, res, &p, y, ho, wo);
+  for (int64_t i = 0; i < x->size[0] * w->size[0] * ho * wo; i++)
+    y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
 }
 
 /* max |got - want| <= 1e-4 max |want| (want not all zero) */

@@ -128,6 +128,17 @@ function SpatialConvolution:updateOutput(input)
   end)
 end
 
+-- self[field], a tensor the core fills from the weight and reuses: kept with
+-- a view of the weight it came from (self[of]), and empty again whenever the
+-- weight is another tensor or of another size.
+function SpatialConvolution:_weightCache(field, of)
+  local v, w = self[of], self.weight
+  if not (self[field] and v and v:isSameStorage(w) and v:isSameSizeAs(w)) then
+    self[field], self[of] = core.tensor(), core.tensor():set(w)
+  end
+  return self[field]
+end
+
 -- Winograd's transformed weight (36 x out x in, 4x the weight), for 3x3
 -- stride-1 convolutions: the core fills it on the first forward that runs by
 -- Winograd (its choice, or self.algo = "winograd"; "im2col" forbids it) and
@@ -140,11 +151,7 @@ function SpatialConvolution:_winograd()
      self.dilationW ~= 1 or self.dilationH ~= 1 or self.algo == "im2col" then
     return nil
   end
-  local of, w = self._winoOf, self.weight
-  if not (self.wino_weight and of and of:isSameStorage(w) and of:isSameSizeAs(w)) then
-    self.wino_weight, self._winoOf = core.tensor(), core.tensor():set(w)
-  end
-  return self.wino_weight
+  return self:_weightCache("wino_weight", "_winoOf")
 end
 
 -- The weight packed for the core's matrix product (panels of 6 output
@@ -156,11 +163,7 @@ end
 -- graphs of ember.load and ember.onnx.load); nil otherwise.
 function SpatialConvolution:_packed()
   if not self.packWeight then return nil end
-  local of, w = self._packedOf, self.weight
-  if not (self.packed_weight and of and of:isSameStorage(w) and of:isSameSizeAs(w)) then
-    self.packed_weight, self._packedOf = core.tensor(), core.tensor():set(w)
-  end
-  return self.packed_weight
+  return self:_weightCache("packed_weight", "_packedOf")
 end
 
 function SpatialConvolution:weightsChanged()

@@ -229,6 +229,11 @@ static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int6
   return em_winograd_fits(p) && cin >= 32 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 16;
 }
 
+/* The direct convolution (convdirect.c) for the stems' few input planes. */
+static int use_direct(const em_ctx *ctx, const em_conv_params *p, int64_t cin) {
+  return em_conv_direct_fits(ctx, p, cin);
+}
+
 /* The weight transformed into the caller's p->wino_weight when that is
 ** empty, into a local tensor when there is none. */
 static em_status conv_winograd(em_ctx *ctx, const float *in, float *out, const em_tensor *wt,
@@ -309,6 +314,10 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   if (use_winograd(p, cin, cout, ho, wo)) {
     st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(output), &wt, &e,
                        buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
+  } else if (use_direct(ctx, p, cin)) {
+    em_direct_args d = { em_tensor_data(&x), em_tensor_data(&wt), e.scale, e.bias, e.res,
+                         em_tensor_data(output), n, cin, cout, h, w, ho, wo, e.clamp, e.lo, e.hi };
+    st = em_conv_direct_forward(ctx, &d, buf ? buf : &scratch, p, err);
   } else if (cin / p->groups == 1 && p->groups > 1) {
     /* depthwise applies bias, residual and clamp itself; a scale goes first,
     ** so with one they all come after, in one pass */

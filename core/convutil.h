@@ -42,4 +42,21 @@ static inline int shares(const em_tensor *a, const em_tensor *b) {
   return a && b && (a == b || (a->storage && a->storage == b->storage));
 }
 
+/* convdirect.c: the direct convolution for few input planes (the stems).
+** in N,Cin,H,W; weight Cout,Cin,kH,kW; out (and res) N,Cout,Ho,Wo, all
+** contiguous; the epilogue as em_gemm's: clamp(scale * conv + bias + res). */
+typedef struct em_direct_args {
+  const float *in, *weight, *scale, *bias, *res;   /* scale, bias, res may be NULL */
+  float *out;
+  int64_t n, cin, cout, h, w, ho, wo;
+  int clamp;
+  float lo, hi;
+} em_direct_args;
+/* Whether the direct path runs p with cin input planes (AVX2, groups 1,
+** EM_CONV_AUTO, few planes). */
+int em_conv_direct_fits(const em_ctx *ctx, const em_conv_params *p, int64_t cin);
+int64_t em_conv_direct_scratch(const em_direct_args *a, const em_conv_params *p);  /* floats of buf */
+em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
+                                 const em_conv_params *p, em_err *err);
+
 #endif

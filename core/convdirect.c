@@ -1,0 +1,298 @@
+/* convdirect.c -- direct convolution for layers with few input planes (the
+** network stems: 3 planes, 3x3 to 11x11, stride 2-4), AVX2 + FMA.
+**
+** Why not im2col + sgemm here: with 3 input planes K is only 27-363, so the
+** product does few flops per packed float, and the pack (strided gathers
+** for stride 2) and the store of every 6x16 tile dominate. Here the input is
+** copied once into zero-padded "phase planes": for stride sy x sx, plane
+** (c, py, px) holds padded rows py, py + sy, ... and columns px, px + sx, ...
+** of input plane c. Output pixels (oy, ox .. ox + 15) of any tap (ky, kx)
+** then read 16 consecutive floats of one phase plane: row oy + ky / sy,
+** columns ox + kx / sx on, of plane (c, ky % sy, kx % sx) (ky, kx times the
+** dilation). A register tile of 6 output channels x 16 pixels (12
+** accumulators) runs over the Cin x kH x kW taps with the weight packed as
+** sgemm's A (each tap's 6 channel weights contiguous: em_gemm_pack_a, so the
+** caller's packed_weight serves both paths), then applies the epilogue and
+** stores straight into the NCHW output rows. */
+
+#include <omp.h>
+#include <string.h>
+
+#include "convutil.h"
+#include "sgemm.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#define MR EM_GEMM_MR   /* output channels per tile (the packed weight's panels) */
+#ifndef DIRECT_MAX_CIN
+#define DIRECT_MAX_CIN 4   /* see em_conv_direct_fits */
+#endif
+#define MAX_TAPS 2048      /* the tap offset table lives on the stack */
+#ifndef PAR_FLOPS
+#define PAR_FLOPS (1 << 20)   /* below this a second thread costs more than it brings */
+#endif
+
+int em_conv_direct_fits(const em_ctx *ctx, const em_conv_params *p, int64_t cin) {
+#if defined(__x86_64__) || defined(__i386__)
+  return ctx->isa >= EM_ISA_AVX2 && p->groups == 1 && p->algo == EM_CONV_AUTO &&
+         cin <= DIRECT_MAX_CIN && cin * p->kh * p->kw <= MAX_TAPS;
+#else
+  (void)ctx; (void)p; (void)cin;
+  return 0;
+#endif
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* The phase planes of one image: hq rows of wq floats each, plane after
+** plane, (c, py, px) at ((c * sy + py) * sx + px) * hq * wq. */
+typedef struct phases {
+  int64_t hq, wq, plane, count;
+} phases;
+
+static phases phase_geometry(const em_direct_args *a, const em_conv_params *p) {
+  phases g;
+  int64_t hp = a->h + p->pt + p->pb, wp = a->w + p->pl + p->pr;
+  int64_t reach = ((int64_t)p->kw - 1) * p->dw / p->sw;   /* columns right of ox a tap reads */
+  g.hq = (hp + p->sh - 1) / p->sh;
+  /* the last tile of a row computes all its lanes (up to 32): columns up to
+  ** the row's width rounded up to 32 plus the kernel's reach exist (zeros),
+  ** so no tap reads past the planes' end */
+  g.wq = (wp + p->sw - 1) / p->sw;
+  if (g.wq < (a->wo + 31) / 32 * 32 + reach) g.wq = (a->wo + 31) / 32 * 32 + reach;
+  g.plane = g.hq * g.wq;
+  g.count = a->cin * p->sh * p->sw;
+  return g;
+}
+
+/* Row r of phase planes (c, py, px) for every px, from input plane c. */
+static void fill_row(const float *x, float *ph, const em_direct_args *a, const em_conv_params *p,
+                     const phases *g, int64_t c, int64_t py, int64_t r) {
+  int64_t iy = r * p->sh + py - p->pt;
+  for (int64_t px = 0; px < p->sw; px++) {
+    float *d = ph + ((c * p->sh + py) * p->sw + px) * g->plane + r * g->wq;
+    const float *row = x + (c * a->h + iy) * a->w + px - p->pl;
+    int64_t lo, hi;
+    if (iy < 0 || iy >= a->h) {
+      memset(d, 0, (size_t)g->wq * sizeof *d);
+      continue;
+    }
+    valid_span(a->w, g->wq, p->sw, px - p->pl, &lo, &hi);
+    memset(d, 0, (size_t)lo * sizeof *d);
+    memset(d + hi, 0, (size_t)(g->wq - hi) * sizeof *d);
+    if (p->sw == 1) {
+      memcpy(d + lo, row + lo, (size_t)(hi - lo) * sizeof *d);
+    } else {
+      for (int64_t q = lo; q < hi; q++) d[q] = row[q * p->sw];
+    }
+  }
+}
+
+/* Where output row 0's tile reads for tap t = (c, ky, kx), relative to the
+** phase planes' start: the tile at (oy, ox) adds oy * wq + ox. */
+static void tap_offsets(const em_conv_params *p, const phases *g, int64_t cin, int64_t *off) {
+  int64_t t = 0;
+  for (int64_t c = 0; c < cin; c++)
+    for (int64_t ky = 0; ky < p->kh; ky++)
+      for (int64_t kx = 0; kx < p->kw; kx++, t++) {
+        int64_t dy = ky * p->dh, dx = kx * p->dw;
+        off[t] = ((c * p->sh + dy % p->sh) * p->sw + dx % p->sw) * g->plane +
+                 dy / p->sh * g->wq + dx / p->sw;
+      }
+}
+
+/* The epilogue of a tile's rows: scale, bias (the tile's first channel, or
+** NULL), clamp. */
+typedef struct tile_epi {
+  const float *scale, *bias;
+  int clamp;
+  float lo, hi;
+} tile_epi;
+
+/* One tile of R channels x 8V pixels: x the phase planes moved to (oy, ox),
+** w the 6-channel panel (k taps x 6 floats; rows 0..R-1 used), o and res the
+** tile's first channel at (oy, ox). Rows r < mr and pixels l < nv are
+** stored (masked stores in a row's tail). R and V are constants at every
+** call, so the accumulator array unrolls into registers. */
+AVX2 static inline __attribute__((always_inline))
+void tile_rv(const float *x, const int64_t *off, int64_t k, const float *w, float *o,
+             const float *res, int64_t ostride, int mr, int nv, const tile_epi *ep,
+             const int R, const int V) {
+  const tile_epi e = *ep;   /* a local copy: the stores below cannot change it */
+  __m256 acc[MR][4];
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; r++)
+    #pragma GCC unroll 4
+    for (int v = 0; v < V; v++) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < k; t++, w += MR) {
+    const float *xt = x + off[t];
+    __m256 xv[4];
+    #pragma GCC unroll 4
+    for (int v = 0; v < V; v++) xv[v] = _mm256_loadu_ps(xt + 8 * v);
+    #pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+      __m256 wv = _mm256_broadcast_ss(w + r);
+      #pragma GCC unroll 4
+      for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(wv, xv[v], acc[r][v]);
+    }
+  }
+  __m256i mask[4];
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  #pragma GCC unroll 4
+  for (int v = 0; v < V; v++) mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8 * v), lane);
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; r++) {
+    if (r >= mr) break;
+    float *orow = o + r * ostride;
+    const float *rrow = res ? res + r * ostride : NULL;
+    __m256 s = _mm256_set1_ps(e.scale ? e.scale[r] : 1.0f);
+    __m256 b = _mm256_set1_ps(e.bias ? e.bias[r] : 0.0f);
+    #pragma GCC unroll 4
+    for (int v = 0; v < V; v++) {
+      __m256 y = acc[r][v];
+      int full = nv >= 8 * v + 8;
+      if (e.scale) y = _mm256_mul_ps(y, s);
+      if (e.bias) y = _mm256_add_ps(y, b);
+      if (rrow)    /* masked in the tail: the residual ends with its row */
+        y = _mm256_add_ps(y, full ? _mm256_loadu_ps(rrow + 8 * v)
+                                  : _mm256_maskload_ps(rrow + 8 * v, mask[v]));
+      if (e.clamp)
+        y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(e.lo)), _mm256_set1_ps(e.hi));
+      if (full) _mm256_storeu_ps(orow + 8 * v, y);
+      else _mm256_maskstore_ps(orow + 8 * v, mask[v], y);
+    }
+  }
+}
+
+AVX2 static void tile_6x16(const float *x, const int64_t *off, int64_t k, const float *w,
+                           float *o, const float *res, int64_t os, int mr, int nv,
+                           const tile_epi *e) {
+  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 6, 2);
+}
+
+AVX2 static void tile_6x8(const float *x, const int64_t *off, int64_t k, const float *w,
+                          float *o, const float *res, int64_t os, int mr, int nv,
+                          const tile_epi *e) {
+  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 6, 1);
+}
+
+AVX2 static void tile_3x32(const float *x, const int64_t *off, int64_t k, const float *w,
+                           float *o, const float *res, int64_t os, int mr, int nv,
+                           const tile_epi *e) {
+  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 3, 4);
+}
+
+AVX2 static void tile_3x16(const float *x, const int64_t *off, int64_t k, const float *w,
+                           float *o, const float *res, int64_t os, int mr, int nv,
+                           const tile_epi *e) {
+  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 3, 2);
+}
+
+/* One output row of one panel: 16-pixel tiles (32 when the panel has at most
+** 3 channels, so that its tiles keep 12 accumulators busy), the row's last
+** pixels in a tile of the next width up that holds them. */
+AVX2 static void panel_row(const float *x, const int64_t *off, int64_t k, const float *w,
+                           float *o, const float *res, int64_t os, int mr, int64_t wo,
+                           const tile_epi *e) {
+  int64_t ox = 0;
+  if (mr > 3) {
+    for (; ox + 16 <= wo; ox += 16)
+      tile_6x16(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, 16, e);
+    if (wo - ox > 8)
+      tile_6x16(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, (int)(wo - ox), e);
+    else if (ox < wo)
+      tile_6x8(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, (int)(wo - ox), e);
+    return;
+  }
+  for (; ox + 32 <= wo; ox += 32)
+    tile_3x32(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, 32, e);
+  if (wo - ox > 16)
+    tile_3x32(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, (int)(wo - ox), e);
+  else if (ox < wo)
+    tile_3x16(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, (int)(wo - ox), e);
+}
+
+/* Output rows x channel panels of one image, split over the team; ph holds
+** the image's phase planes, filled by the same team first. */
+static void run_image(const em_direct_args *a, const em_conv_params *p, const phases *g,
+                      const float *x, float *ph, const float *wp, const int64_t *off,
+                      float *y, const float *res, int nt) {
+  int64_t k = a->cin * p->kh * p->kw, np = (a->cout + MR - 1) / MR, howo = a->ho * a->wo;
+  int64_t fill_rows = a->cin * p->sh * g->hq;
+  #pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    tile_epi e = { NULL, NULL, a->clamp, a->lo, a->hi };
+    #pragma omp for schedule(static)
+    for (int64_t i = 0; i < fill_rows; i++)
+      fill_row(x, ph, a, p, g, i / (p->sh * g->hq), i / g->hq % p->sh, i % g->hq);
+    /* the implied barrier: every phase plane is filled */
+    #pragma omp for schedule(static)
+    for (int64_t i = 0; i < a->ho * np; i++) {
+      int64_t oy = i / np, c0 = i % np * MR, at = c0 * howo + oy * a->wo;
+      int mr = a->cout - c0 < MR ? (int)(a->cout - c0) : MR;
+      e.scale = a->scale ? a->scale + c0 : NULL;
+      e.bias = a->bias ? a->bias + c0 : NULL;
+      /* panel c0 / 6 of the weight: k x 6 floats */
+      panel_row(ph + oy * g->wq, off, k, wp + c0 * k, y + at, res ? res + at : NULL, howo, mr,
+                a->wo, &e);
+    }
+  }
+}
+
+int64_t em_conv_direct_scratch(const em_direct_args *a, const em_conv_params *p) {
+  phases g = phase_geometry(a, p);
+  int64_t k = a->cin * p->kh * p->kw;
+  return g.count * g.plane + (p->packed_weight ? 0 : em_gemm_packed_size(a->cout, k));
+}
+
+em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
+                                 const em_conv_params *p, em_err *err) {
+  phases g = phase_geometry(a, p);
+  int64_t k = a->cin * p->kh * p->kw, sz[1] = { em_conv_direct_scratch(a, p) };
+  int64_t off[MAX_TAPS], csz = a->cout * a->ho * a->wo;
+  double flops = 2.0 * (double)csz * (double)k;
+  int nt = omp_in_parallel() || flops < PAR_FLOPS ? 1 : ctx->nthreads;
+  const float *wp;
+  em_status st;
+  if (k > MAX_TAPS)
+    return em_fail(err, EM_EARG, "direct convolution: %lld taps, at most %d",
+                   (long long)k, MAX_TAPS);
+  if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
+  if (p->packed_weight) {   /* packed once, kept by the caller (conv_gemm's layout) */
+    int64_t psz[1] = { em_gemm_packed_size(a->cout, k) };
+    em_tensor *pw = p->packed_weight;
+    if (!pw->storage || em_tensor_nelement(pw) != psz[0] || !em_tensor_is_contiguous(pw)) {
+      if ((st = em_tensor_resize(pw, 1, psz, err))) return st;
+      em_gemm_pack_a(ctx, a->weight, k, a->cout, k, em_tensor_data(pw));
+    }
+    wp = em_tensor_data(pw);
+  } else {
+    float *dst = em_tensor_data(buf) + g.count * g.plane;
+    em_gemm_pack_a(ctx, a->weight, k, a->cout, k, dst);
+    wp = dst;
+  }
+  tap_offsets(p, &g, a->cin, off);
+  for (int64_t img = 0; img < a->n; img++)
+    run_image(a, p, &g, a->in + img * a->cin * a->h * a->w, em_tensor_data(buf), wp, off,
+              a->out + img * csz, a->res ? a->res + img * csz : NULL, nt);
+  return EM_OK;
+}
+
+#else
+
+int64_t em_conv_direct_scratch(const em_direct_args *a, const em_conv_params *p) {
+  (void)a; (void)p;
+  return 0;
+}
+
+em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
+                                 const em_conv_params *p, em_err *err) {
+  (void)ctx; (void)a; (void)buf; (void)p;
+  return em_fail(err, EM_EARG, "direct convolution needs x86 AVX2");
+}
+
+#endif

@@ -102,6 +102,26 @@ describe("ember.onnx", function()
       H.close(g:forward(ember.load_npy(DIR .. "chain.in.npy")), H.ref("onnx", "chain.out"))
     end)
 
+    it("keeps the probe's buffers for the first forward, fused copies included", function()
+      -- static shapes: every module (the Conv fused with its Relu is a copy)
+      -- holds its probe buffer, the first forward writes there and the plan
+      -- keeps some as its slots; every forward gives the reference
+      local g = onnx.load(DIR .. "chain.onnx")
+      assert.equal("nn.SpatialConvolution", g.modules[1].__typename)
+      assert.same({ "relu" }, g.modules[1].fusedNames)
+      for _, m in ipairs(g.modules) do assert.is_true(m.output:nElement() > 0, m.name) end
+      local conv_out = g.modules[1].output
+      local x = ember.load_npy(DIR .. "chain.in.npy")
+      local ref = H.ref("onnx", "chain.out")
+      H.close(g:forward(x), ref)
+      assert.is_true(g.modules[1].output:isSameStorage(conv_out))   -- a slot on the probe's storage
+      H.close(g:forward(x), ref)
+      H.close(g:forward(x), ref)
+      -- without the probe nothing is kept
+      local g2 = onnx.load(DIR .. "chain.onnx", { probe = false })
+      assert.equal(0, g2.modules[1].output:nElement())
+    end)
+
     it("gives the same result without the probe: the shape is then computed at run time", function()
       local g = onnx.load(DIR .. "chain.onnx", { probe = false, fuse = false })
       local types = {}

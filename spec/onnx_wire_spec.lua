@@ -251,9 +251,11 @@ describe("ember.onnx weights", function()
     end)
   end
 
-  it("the import's probe holds the live activations, not all of them", function()
-    -- ten Sigmoids in a chain on 1x64x256x256 (16 MB each): the probe run
-    -- at import keeps the input, the live ones and what awaits collection
+  it("the import's probe keeps its buffers for the first forward, which needs them anyway", function()
+    -- ten Sigmoids in a chain on 1x64x256x256 (16 MB each): with static
+    -- shapes the probe's buffers stay for the first forward (its traced pass
+    -- holds one buffer per value before the memory plan pools them), so the
+    -- import's peak is the first forward's, and the forward adds none
     local nodes, prev = {}, "x"
     for i = 1, 10 do
       nodes[i] = node("Sigmoid", { prev }, { "s" .. i })
@@ -262,11 +264,15 @@ describe("ember.onnx weights", function()
     local dims = { 1, 64, 256, 256 }
     local path = write_model(model(graph{ nodes = nodes, inputs = { value_info("x", dims) },
                                           outputs = { value_info(prev, dims) } }))
-    local grew, _, y = peak_growth(path, "1, 64, 256, 256")
+    local grew, total, y = peak_growth(path, "1, 64, 256, 256")
     local v = 1
     for _ = 1, 10 do v = 1 / (1 + math.exp(-v)) end
     assert(math.abs(y - v) < 1e-6, y .. " vs " .. v)
-    print(string.format("onnx probe: import peak grew %.0f MB for 10 activations of 16 MB", grew))
-    assert(grew < 6 * 16, string.format("peak grew %.0f MB", grew))
+    print(string.format("onnx probe: import peak grew %.0f MB, with the first forward %.0f MB, "
+                        .. "for 10 activations of 16 MB", grew, total))
+    -- the input (16 MB), the ten values, the probe's input awaiting collection
+    -- (the plan's slots are the traced buffers: no arena beside them)
+    assert(total < 12.5 * 16, string.format("peak grew %.0f MB", total))
+    assert(total - grew < 16, string.format("the forward grew the peak %.0f MB past the import's", total - grew))
   end)
 end)

@@ -90,3 +90,45 @@ describe("ember.plan.check", function()
     assert.matches("share slot", msg)
   end)
 end)
+
+describe("ember.plan slots", function()
+  it("keep the storages the traced forward wrote (no second arena on the first forward)", function()
+    local x = ember.randn(1, 3, 9, 9)
+    local ref = graph():forward(x):clone()
+    local net = plan.attach(graph())
+    local outs = {}
+    local y1 = net:forward(x):clone()
+    local mem = plan.memory(net)
+    assert.equal(mem.slots, mem.reused)
+    assert.equal(0, (y1 - ref):abs():max())
+    for _, b in ipairs(plan.get(net).buffers) do outs[#outs + 1] = b.module.output end
+    assert.equal(0, (net:forward(x) - ref):abs():max())
+    assert.equal(0, (net:forward(x) - ref):abs():max())
+    assert.is_true(plan.check(net))
+  end)
+
+  it("never take a storage the module did not make: the net's input, a constant", function()
+    -- Identity returns its input (the caller's tensor) as its own output,
+    -- Unsqueeze of a constant a view of it: neither may become a slot that
+    -- later values are written into
+    local g = nn.Graph({ "x" }, { "y" })
+    local k = ember.randn(1, 2, 4, 4)
+    g:constant("k", k)
+    g:add(nn.Identity(), "x", "i")
+    g:add(nn.Identity(), "k", "kk")
+    g:add(nn.CAddTable(), { "i", "kk" }, "s")
+    g:add(nn.Sigmoid(), "s", "t")
+    g:add(nn.CMulTable(), { "t", "i" }, "y")
+    g:check()
+    local x = ember.randn(1, 2, 4, 4)
+    local x0, k0 = x:clone(), k:clone()
+    local ref = nn.Sigmoid():forward(x0 + k0):clone():cmul(x0)
+    plan.attach(g)
+    for _ = 1, 3 do
+      assert.equal(0, (g:forward(x) - ref):abs():max())
+      assert.equal(0, (x - x0):abs():max())
+      assert.equal(0, (k - k0):abs():max())
+    end
+    assert.is_true(plan.check(g))
+  end)
+end)

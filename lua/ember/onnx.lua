@@ -340,7 +340,11 @@ function Cx:release(n, left)
   self.vals[r] = nil
   if self.vals2 then self.vals2[r] = nil end
   for _, o in ipairs(p.outs) do if self.vals[o] then return end end
-  p.module.output = p.multi and {} or core.tensor()
+  -- with static input shapes the module keeps its buffer: the first forward
+  -- runs on the same shapes and writes there, into memory already mapped
+  -- (fresh memory costs a page fault per 4 KB), and the memory plan then
+  -- keeps a few of these buffers as its slots (ember/plan.lua)
+  if not self.static then p.module.output = p.multi and {} or core.tensor() end
 end
 
 -- A released value asked for again: a converter that rewrites a pattern may
@@ -369,6 +373,29 @@ end
 function Cx:readers(n) return self.uses[n] or 0 end
 
 ---------------------------------------------------------------- load
+
+-- The graph's modules by weight tensor (a fused copy shares its original's).
+local function weighted(graph)
+  local by = {}
+  graph:apply(function(m) if m ~= graph and is_tensor(m.weight) then by[m.weight] = m end end)
+  return by
+end
+
+-- ember.fuse put copies with empty outputs in place of the modules it gave
+-- an epilogue: each takes its original's probe buffer (same shape; the
+-- original left the graph), so the first forward writes into memory the
+-- probe already mapped instead of new memory (see Cx:release).
+local function adopt_buffers(graph, before)
+  local inside = {}
+  graph:apply(function(m) inside[m] = true end)
+  for w, m in pairs(weighted(graph)) do
+    local orig = before[w]
+    if orig and not inside[orig] and is_tensor(orig.output) and is_tensor(m.output)
+       and m.output:nElement() == 0 then
+      m.output = orig.output
+    end
+  end
+end
 
 local function all_const(cx, node)
   local any = false
@@ -545,10 +572,19 @@ function M.load(path, opts)
   end
   graph:check()
   check.prune(graph)
-  graph:clearState()
+  -- static shapes: the probe's buffers stay for the first forward (see
+  -- Cx:release); the pruned modules' go with them as garbage
+  if cx.static then graph.output = core.tensor() else graph:clearState() end
   graph:evaluate()
   -- Relu/Clip and residual Adds into the Conv before them (ember/fuse.lua)
-  if opts.fuse ~= false then require("ember.fuse").graph(graph) end
+  if opts.fuse ~= false then
+    local before = cx.static and weighted(graph) or nil
+    require("ember.fuse").graph(graph)
+    if before then adopt_buffers(graph, before) end
+  end
+  -- every convolution on the import's one im2col scratch, which the probe
+  -- already grew to the largest (fuse's copies came with empty ones)
+  if cx.scratch then graph:apply(function(m) if m.finput then m.finput = cx.scratch end end) end
   -- opts.packWeights: convolutions keep their weight packed from here on
   -- (not while the import folded batch norms into weights in place)
   if opts.packWeights then require("ember.nn.util").packWeights(graph) end

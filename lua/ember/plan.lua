@@ -23,6 +23,8 @@
 --     of whose buffers is alive at the same time. Slots are separate
 --     storages, not offsets in one arena: kernels refuse an output sharing
 --     storage with an input, and a step's input and output never share a slot.
+--     A slot takes the storage its largest buffer had in the traced pass
+--     (memory already mapped: no new arena, no page faults on the next pass).
 -- Each module's output becomes a view of its slot: kernels resize outputs
 -- with em_tensor_resize, which keeps a shared storage of the right shape, so
 -- the steady state allocates nothing. A module that returns anything but its
@@ -76,9 +78,11 @@ local function trace(root, run, input)
     wrapped[m] = { own = own }
     local orig = m.updateOutput
     m.updateOutput = function(self, x)
+      local before = self.output
       local out = orig(self, x)
       local ins = m.__typename == "nn.Concat" and flatten(self.outs) or flatten(x)
-      steps[#steps + 1] = { module = self, inputs = ins, output = out }
+      steps[#steps + 1] = { module = self, inputs = ins, output = out,
+                            kept = rawequal(out, before) }
       return out
     end
   end)
@@ -115,7 +119,8 @@ local function liveness(steps, final)
         b.last = math.max(b.last, s)
       else
         b = { tensor = out, first = s, last = s, step = st, size = out:nElement(),
-              plannable = rawequal(out, st.module.output) and out:isContiguous() }
+              plannable = rawequal(out, st.module.output) and out:isContiguous(),
+              own = st.kept }
         bufs[#bufs + 1] = b
         owner[out] = b
       end
@@ -329,6 +334,23 @@ local function undo(root, p)
   for _, b in ipairs(p.buffers) do b.module.output = core.tensor() end
 end
 
+-- The traced tensor of buffer b, when a slot of `size` floats may take its
+-- storage instead of allocating one: the memory the traced pass already
+-- wrote (and the system already mapped) serves the later passes, and the
+-- first pass needs no second arena beside its own buffers. Only a storage
+-- the step's module wrote into its own output tensor (resized by the
+-- kernel), of the slot's size, that is none of the step's inputs nor any
+-- other tensor the module holds (a weight): no one else can see it.
+local function owned(b, size)
+  local t, st = b.tensor, b.step
+  if not (b.own and b.size == size and t:isContiguous()) then return nil end
+  for _, x in ipairs(st.inputs) do if t:isSameStorage(x) then return nil end end
+  for k, v in pairs(st.module) do
+    if k ~= "output" and is_tensor(v) and v:nElement() > 0 and t:isSameStorage(v) then return nil end
+  end
+  return t
+end
+
 -- Plans root for input (runs one traced forward) and returns its output.
 local function build(root, run, input)
   local old = rawget(root, "_plan")
@@ -341,13 +363,15 @@ local function build(root, run, input)
   local kept, switched = make_inplace(steps, bufs)
   local joined = concat_slices(steps, kept)
   local placed, slots = place(kept)
-  local total = 0
+  local total, reused = 0, 0
   for i, sl in ipairs(slots) do
-    sl.storage = core.tensor(sl.size)
+    local own = owned(sl.bufs[1], sl.size)
+    sl.storage = own and own:view(sl.size) or core.tensor(sl.size)
+    if own then reused = reused + 1 end
     sl.index = i
     total = total + sl.size
   end
-  local p = { key = shape_key(input), slots = #slots, arena_floats = total, buffers = {},
+  local p = { key = shape_key(input), slots = #slots, reused = reused, arena_floats = total, buffers = {},
               switched = switched, steps = #steps, values = #bufs, unplanned = 0 }
   for _, b in ipairs(placed) do
     local m = b.step.module
@@ -410,6 +434,7 @@ function M.detach(root)
 end
 
 -- What the plan holds: arena_bytes (all slots), slots (pooled storages),
+-- reused (slots that kept a storage the traced pass wrote),
 -- buffers (values placed in them), values (buffers the traced forward made),
 -- unplanned_bytes (kept their own memory), naive_bytes (every value its own
 -- buffer, as without a plan), inplace (layers switched to in place); nil
@@ -417,7 +442,8 @@ end
 function M.memory(root)
   local p = rawget(root, "_plan")
   if not p then return nil end
-  return { arena_bytes = p.arena_floats * 4, slots = p.slots, buffers = #p.buffers, values = p.values,
+  return { arena_bytes = p.arena_floats * 4, slots = p.slots, reused = p.reused,
+           buffers = #p.buffers, values = p.values,
            joined = #p.joined,
            unplanned_bytes = p.unplanned * 4, naive_bytes = p.naive_floats * 4,
            inplace = #p.switched, steps = p.steps }

@@ -229,9 +229,15 @@ static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int6
   return em_winograd_fits(p) && cin >= 32 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 16;
 }
 
-/* The direct convolution (convdirect.c) for the stems' few input planes. */
-static int use_direct(const em_ctx *ctx, const em_conv_params *p, int64_t cin) {
-  return em_conv_direct_fits(ctx, p, cin);
+/* The direct convolution (convdirect.c) for the stems' few input planes,
+** where it measured faster than im2col + the product (single thread,
+** 3 planes: 1.25-1.6x on the seven stems of the bench nets, 224-299 wide;
+** 3x3 stride 1 1.1x at 40-56 wide, 0.95x at 28, 0.65x at 7; with 8 planes
+** 1.1x at 3x3 but 0.8x on 8 -> 256 at 28x28 and 0.86x at 1x1; 16 planes
+** 0.9x): up to 4 planes, a kernel larger than 1x1, outputs 32 or more wide. */
+static int use_direct(const em_ctx *ctx, const em_conv_params *p, int64_t cin, int64_t wo) {
+  return p->algo == EM_CONV_AUTO && em_conv_direct_fits(ctx, p, cin) && cin <= 4 &&
+         p->kh * p->kw > 1 && wo >= 32;
 }
 
 /* The weight transformed into the caller's p->wino_weight when that is
@@ -314,7 +320,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   if (use_winograd(p, cin, cout, ho, wo)) {
     st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(output), &wt, &e,
                        buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
-  } else if (use_direct(ctx, p, cin)) {
+  } else if (use_direct(ctx, p, cin, wo)) {
     em_direct_args d = { em_tensor_data(&x), em_tensor_data(&wt), e.scale, e.bias, e.res,
                          em_tensor_data(output), n, cin, cout, h, w, ho, wo, e.clamp, e.lo, e.hi };
     st = em_conv_direct_forward(ctx, &d, buf ? buf : &scratch, p, err);

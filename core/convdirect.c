@@ -15,6 +15,7 @@
 ** caller's packed_weight serves both paths), then applies the epilogue and
 ** stores straight into the NCHW output rows. */
 
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -26,18 +27,17 @@
 #endif
 
 #define MR EM_GEMM_MR   /* output channels per tile (the packed weight's panels) */
-#ifndef DIRECT_MAX_CIN
-#define DIRECT_MAX_CIN 4   /* see em_conv_direct_fits */
-#endif
 #define MAX_TAPS 2048      /* the tap offset table lives on the stack */
+#ifndef BAND
+#define BAND 16            /* output rows per band (phases) */
+#endif
 #ifndef PAR_FLOPS
 #define PAR_FLOPS (1 << 20)   /* below this a second thread costs more than it brings */
 #endif
 
 int em_conv_direct_fits(const em_ctx *ctx, const em_conv_params *p, int64_t cin) {
 #if defined(__x86_64__) || defined(__i386__)
-  return ctx->isa >= EM_ISA_AVX2 && p->groups == 1 && p->algo == EM_CONV_AUTO &&
-         cin <= DIRECT_MAX_CIN && cin * p->kh * p->kw <= MAX_TAPS;
+  return ctx->isa >= EM_ISA_AVX2 && p->groups == 1 && cin * p->kh * p->kw <= MAX_TAPS;
 #else
   (void)ctx; (void)p; (void)cin;
   return 0;
@@ -48,52 +48,88 @@ int em_conv_direct_fits(const em_ctx *ctx, const em_conv_params *p, int64_t cin)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
 
-/* The phase planes of one image: hq rows of wq floats each, plane after
-** plane, (c, py, px) at ((c * sy + py) * sx + px) * hq * wq. */
+/* The phase planes of one band of output rows [y0, y1): phase rows y0 ..
+** y1 - 1 + reach (the rows its taps read), hb rows of wq floats, plane after
+** plane, (c, py, px) at ((c * sy + py) * sx + px) * hb * wq. A band at a
+** time keeps them in L2 (the whole image's were over 1 MB at 299x299, read
+** back from L3); each thread fills its own. */
 typedef struct phases {
-  int64_t hq, wq, plane, count;
+  int64_t reach, hb, wq, plane, count;
 } phases;
 
 static phases phase_geometry(const em_direct_args *a, const em_conv_params *p) {
   phases g;
-  int64_t hp = a->h + p->pt + p->pb, wp = a->w + p->pl + p->pr;
+  int64_t wp = a->w + p->pl + p->pr;
   int64_t reach = ((int64_t)p->kw - 1) * p->dw / p->sw;   /* columns right of ox a tap reads */
-  g.hq = (hp + p->sh - 1) / p->sh;
+  g.reach = ((int64_t)p->kh - 1) * p->dh / p->sh;         /* rows below oy */
+  g.hb = BAND + g.reach;
   /* the last tile of a row computes all its lanes (up to 32): columns up to
   ** the row's width rounded up to 32 plus the kernel's reach exist (zeros),
   ** so no tap reads past the planes' end */
   g.wq = (wp + p->sw - 1) / p->sw;
   if (g.wq < (a->wo + 31) / 32 * 32 + reach) g.wq = (a->wo + 31) / 32 * 32 + reach;
-  g.plane = g.hq * g.wq;
+  g.wq = (g.wq + 7) / 8 * 8;   /* whole vectors for fill_pair */
+  g.plane = g.hb * g.wq;
   g.count = a->cin * p->sh * p->sw;
   return g;
 }
 
-/* Row r of phase planes (c, py, px) for every px, from input plane c. */
-static void fill_row(const float *x, float *ph, const em_direct_args *a, const em_conv_params *p,
-                     const phases *g, int64_t c, int64_t py, int64_t r) {
-  int64_t iy = r * p->sh + py - p->pt;
-  for (int64_t px = 0; px < p->sw; px++) {
-    float *d = ph + ((c * p->sh + py) * p->sw + px) * g->plane + r * g->wq;
-    const float *row = x + (c * a->h + iy) * a->w + px - p->pl;
-    int64_t lo, hi;
-    if (iy < 0 || iy >= a->h) {
-      memset(d, 0, (size_t)g->wq * sizeof *d);
-      continue;
+/* Both column phases of an input row at stride 2 (most stems): 16
+** consecutive floats hold 8 columns of each, split by two shuffles; at the
+** row's ends a masked load reads the lanes inside it (the rest are 0, the
+** padding). wq is a multiple of 8. */
+AVX2 static void fill_pair(const float *row, float *d0, float *d1, int64_t w, int64_t wq,
+                           int64_t pl) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t q = 0; q < wq; q += 8) {
+    int64_t i = 2 * q - pl;   /* the input column of d0[q] */
+    __m256 u, v, e, o;
+    if (i >= 0 && i + 16 <= w) {
+      u = _mm256_loadu_ps(row + i);
+      v = _mm256_loadu_ps(row + i + 8);
+    } else {   /* lanes l with 0 <= i + l < w; i >= -pl and i < 2 wq, both far from overflow */
+      __m256i iu = _mm256_add_epi32(_mm256_set1_epi32((int)i), lane);
+      __m256i iv = _mm256_add_epi32(iu, _mm256_set1_epi32(8));
+      __m256i wv = _mm256_set1_epi32((int)w), neg = _mm256_set1_epi32(-1);
+      __m256i mu = _mm256_and_si256(_mm256_cmpgt_epi32(iu, neg), _mm256_cmpgt_epi32(wv, iu));
+      __m256i mv = _mm256_and_si256(_mm256_cmpgt_epi32(iv, neg), _mm256_cmpgt_epi32(wv, iv));
+      u = _mm256_maskload_ps(row + i, mu);
+      v = _mm256_maskload_ps(row + i + 8, mv);
     }
-    valid_span(a->w, g->wq, p->sw, px - p->pl, &lo, &hi);
-    memset(d, 0, (size_t)lo * sizeof *d);
-    memset(d + hi, 0, (size_t)(g->wq - hi) * sizeof *d);
-    if (p->sw == 1) {
-      memcpy(d + lo, row + lo, (size_t)(hi - lo) * sizeof *d);
-    } else {
-      for (int64_t q = lo; q < hi; q++) d[q] = row[q * p->sw];
-    }
+    e = _mm256_shuffle_ps(u, v, _MM_SHUFFLE(2, 0, 2, 0));   /* u0 u2 v0 v2 | u4 u6 v4 v6 */
+    o = _mm256_shuffle_ps(u, v, _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_ps(d0 + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+    _mm256_storeu_ps(d1 + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
   }
 }
 
-/* Where output row 0's tile reads for tap t = (c, ky, kx), relative to the
-** phase planes' start: the tile at (oy, ox) adds oy * wq + ox. */
+/* Phase row r of planes (c, py, px) for every px, from input plane c, into
+** the band's row r - r0. */
+static void fill_row(const float *x, float *ph, const em_direct_args *a, const em_conv_params *p,
+                     const phases *g, int64_t c, int64_t py, int64_t r, int64_t r0) {
+  int64_t iy = r * p->sh + py - p->pt;
+  float *d = ph + (c * p->sh + py) * p->sw * g->plane + (r - r0) * g->wq;   /* px = 0 */
+  const float *row = x + (c * a->h + iy) * a->w;
+  if (iy < 0 || iy >= a->h) {
+    for (int64_t px = 0; px < p->sw; px++) memset(d + px * g->plane, 0, (size_t)g->wq * sizeof *d);
+    return;
+  }
+  if (p->sw == 2) {
+    fill_pair(row, d, d + g->plane, a->w, g->wq, p->pl);
+    return;
+  }
+  for (int64_t px = 0; px < p->sw; px++, d += g->plane) {
+    int64_t lo, hi;
+    valid_span(a->w, g->wq, p->sw, px - p->pl, &lo, &hi);
+    memset(d, 0, (size_t)lo * sizeof *d);
+    memset(d + hi, 0, (size_t)(g->wq - hi) * sizeof *d);
+    for (int64_t q = lo; q < hi; q++) d[q] = row[q * p->sw + px - p->pl];
+  }
+}
+
+/* Where the tile of a band's first row reads for tap t = (c, ky, kx),
+** relative to the band's phase planes: the tile at (oy, ox) adds
+** (oy - y0) * wq + ox. */
 static void tap_offsets(const em_conv_params *p, const phases *g, int64_t cin, int64_t *off) {
   int64_t t = 0;
   for (int64_t c = 0; c < cin; c++)
@@ -105,11 +141,11 @@ static void tap_offsets(const em_conv_params *p, const phases *g, int64_t cin, i
       }
 }
 
-/* The epilogue of a tile's rows: scale, bias (the tile's first channel, or
-** NULL), clamp. */
+/* The epilogue of a panel's rows as one multiply-add and a clamp, so the
+** tiles store with no test per row: scale (1 without one) and bias (0),
+** clamp bounds (infinite without a clamp). */
 typedef struct tile_epi {
-  const float *scale, *bias;
-  int clamp;
+  float scale[MR], bias[MR];
   float lo, hi;
 } tile_epi;
 
@@ -142,6 +178,7 @@ void tile_rv(const float *x, const int64_t *off, int64_t k, const float *w, floa
   }
   __m256i mask[4];
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 lo = _mm256_set1_ps(e.lo), hi = _mm256_set1_ps(e.hi);
   #pragma GCC unroll 4
   for (int v = 0; v < V; v++) mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8 * v), lane);
   #pragma GCC unroll 6
@@ -149,19 +186,16 @@ void tile_rv(const float *x, const int64_t *off, int64_t k, const float *w, floa
     if (r >= mr) break;
     float *orow = o + r * ostride;
     const float *rrow = res ? res + r * ostride : NULL;
-    __m256 s = _mm256_set1_ps(e.scale ? e.scale[r] : 1.0f);
-    __m256 b = _mm256_set1_ps(e.bias ? e.bias[r] : 0.0f);
+    __m256 s = _mm256_set1_ps(e.scale[r]), b = _mm256_set1_ps(e.bias[r]);
     #pragma GCC unroll 4
     for (int v = 0; v < V; v++) {
-      __m256 y = acc[r][v];
       int full = nv >= 8 * v + 8;
-      if (e.scale) y = _mm256_mul_ps(y, s);
-      if (e.bias) y = _mm256_add_ps(y, b);
+      __m256 y = _mm256_fmadd_ps(acc[r][v], s, b);
       if (rrow)    /* masked in the tail: the residual ends with its row */
         y = _mm256_add_ps(y, full ? _mm256_loadu_ps(rrow + 8 * v)
                                   : _mm256_maskload_ps(rrow + 8 * v, mask[v]));
-      if (e.clamp)
-        y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(e.lo)), _mm256_set1_ps(e.hi));
+      /* y second: max and min return it when it is NaN */
+      y = _mm256_min_ps(hi, _mm256_max_ps(lo, y));
       if (full) _mm256_storeu_ps(orow + 8 * v, y);
       else _mm256_maskstore_ps(orow + 8 * v, mask[v], y);
     }
@@ -216,46 +250,56 @@ AVX2 static void panel_row(const float *x, const int64_t *off, int64_t k, const 
     tile_3x16(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, (int)(wo - ox), e);
 }
 
-/* Output rows x channel panels of one image, split over the team; ph holds
-** the image's phase planes, filled by the same team first. */
+/* One image: each thread takes a run of output rows and goes through it a
+** band at a time: fills the band's phase planes (in ph, its own), then
+** runs every channel panel over the band's rows. */
 static void run_image(const em_direct_args *a, const em_conv_params *p, const phases *g,
-                      const float *x, float *ph, const float *wp, const int64_t *off,
+                      const float *x, float *phases_all, const float *wp, const int64_t *off,
                       float *y, const float *res, int nt) {
-  int64_t k = a->cin * p->kh * p->kw, np = (a->cout + MR - 1) / MR, howo = a->ho * a->wo;
-  int64_t fill_rows = a->cin * p->sh * g->hq;
+  int64_t k = a->cin * p->kh * p->kw, howo = a->ho * a->wo;
   #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    tile_epi e = { NULL, NULL, a->clamp, a->lo, a->hi };
-    #pragma omp for schedule(static)
-    for (int64_t i = 0; i < fill_rows; i++)
-      fill_row(x, ph, a, p, g, i / (p->sh * g->hq), i / g->hq % p->sh, i % g->hq);
-    /* the implied barrier: every phase plane is filled */
-    #pragma omp for schedule(static)
-    for (int64_t i = 0; i < a->ho * np; i++) {
-      int64_t oy = i / np, c0 = i % np * MR, at = c0 * howo + oy * a->wo;
-      int mr = a->cout - c0 < MR ? (int)(a->cout - c0) : MR;
-      e.scale = a->scale ? a->scale + c0 : NULL;
-      e.bias = a->bias ? a->bias + c0 : NULL;
-      /* panel c0 / 6 of the weight: k x 6 floats */
-      panel_row(ph + oy * g->wq, off, k, wp + c0 * k, y + at, res ? res + at : NULL, howo, mr,
-                a->wo, &e);
+    int t = omp_get_thread_num(), nth = omp_get_num_threads();
+    int64_t y0 = a->ho * t / nth, y1 = a->ho * (t + 1) / nth;
+    float *ph = phases_all + t * g->count * g->plane;
+    tile_epi e;
+    e.lo = a->clamp ? a->lo : -INFINITY;
+    e.hi = a->clamp ? a->hi : INFINITY;
+    for (int64_t b0 = y0; b0 < y1; b0 += BAND) {
+      int64_t b1 = y1 - b0 < BAND ? y1 : b0 + BAND;
+      for (int64_t c = 0; c < a->cin; c++)
+        for (int64_t py = 0; py < p->sh; py++)
+          for (int64_t r = b0; r < b1 + g->reach; r++) fill_row(x, ph, a, p, g, c, py, r, b0);
+      for (int64_t c0 = 0; c0 < a->cout; c0 += MR) {
+        int mr = a->cout - c0 < MR ? (int)(a->cout - c0) : MR;
+        for (int r = 0; r < MR; r++) {
+          e.scale[r] = a->scale && r < mr ? a->scale[c0 + r] : 1.0f;
+          e.bias[r] = a->bias && r < mr ? a->bias[c0 + r] : 0.0f;
+        }
+        for (int64_t oy = b0; oy < b1; oy++) {
+          int64_t at = c0 * howo + oy * a->wo;
+          /* panel c0 / 6 of the weight: k x 6 floats */
+          panel_row(ph + (oy - b0) * g->wq, off, k, wp + c0 * k, y + at, res ? res + at : NULL,
+                    howo, mr, a->wo, &e);
+        }
+      }
     }
   }
 }
 
-int64_t em_conv_direct_scratch(const em_direct_args *a, const em_conv_params *p) {
+static int64_t scratch_size(int nt, const em_direct_args *a, const em_conv_params *p) {
   phases g = phase_geometry(a, p);
   int64_t k = a->cin * p->kh * p->kw;
-  return g.count * g.plane + (p->packed_weight ? 0 : em_gemm_packed_size(a->cout, k));
+  return nt * g.count * g.plane + (p->packed_weight ? 0 : em_gemm_packed_size(a->cout, k));
 }
 
 em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
                                  const em_conv_params *p, em_err *err) {
   phases g = phase_geometry(a, p);
-  int64_t k = a->cin * p->kh * p->kw, sz[1] = { em_conv_direct_scratch(a, p) };
-  int64_t off[MAX_TAPS], csz = a->cout * a->ho * a->wo;
+  int64_t k = a->cin * p->kh * p->kw, off[MAX_TAPS], csz = a->cout * a->ho * a->wo;
   double flops = 2.0 * (double)csz * (double)k;
   int nt = omp_in_parallel() || flops < PAR_FLOPS ? 1 : ctx->nthreads;
+  int64_t sz[1] = { scratch_size(nt, a, p) };
   const float *wp;
   em_status st;
   if (k > MAX_TAPS)
@@ -271,7 +315,7 @@ em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor
     }
     wp = em_tensor_data(pw);
   } else {
-    float *dst = em_tensor_data(buf) + g.count * g.plane;
+    float *dst = em_tensor_data(buf) + nt * g.count * g.plane;
     em_gemm_pack_a(ctx, a->weight, k, a->cout, k, dst);
     wp = dst;
   }
@@ -283,11 +327,6 @@ em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor
 }
 
 #else
-
-int64_t em_conv_direct_scratch(const em_direct_args *a, const em_conv_params *p) {
-  (void)a; (void)p;
-  return 0;
-}
 
 em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
                                  const em_conv_params *p, em_err *err) {

@@ -312,6 +312,7 @@ local function fold_graph(m)
 end
 
 function Model:refold()
+  local replaced = self.graph ~= nil
   self.graph = self.fold and fold_graph(self.net) or self.net
   -- activations and residual adds into the convolutions (ember/fuse.lua)
   if self.fold and self.fuse then require("ember.fuse").graph(self.graph) end
@@ -321,6 +322,9 @@ function Model:refold()
   end
   plan.share_scratch(self.graph)   -- one im2col scratch: one conv runs at a time
   if self.plan then plan.attach(self.graph) end
+  -- the graph replaced (its plan's buffers) is garbage Lua sees as small
+  -- userdata: freed now, as a first plan no longer collects (ember/plan.lua)
+  if replaced then collectgarbage() end
   return self
 end
 

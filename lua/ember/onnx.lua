@@ -322,6 +322,11 @@ function Cx:reprobe(n)
   self:probe(p.module, p.inputs, p.table, { n }, false)
 end
 
+-- Layers whose buffer the first forward does not want: ember.fuse folds them
+-- into the convolution before them, or the memory plan runs them in place.
+local TRANSIENT = { ["nn.ReLU"] = true, ["nn.ReLU6"] = true, ["nn.Clamp"] = true,
+                    ["nn.CAddTable"] = true }
+
 -- Drops the probe value of n once no node still to convert reads it (left:
 -- readers not yet converted, per name; graph outputs never reach 0), nor any
 -- name aliased to it; its producer's output buffer goes with it. The probe
@@ -344,7 +349,9 @@ function Cx:release(n, left)
   -- runs on the same shapes and writes there, into memory already mapped
   -- (fresh memory costs a page fault per 4 KB), and the memory plan then
   -- keeps a few of these buffers as its slots (ember/plan.lua)
-  if not self.static then p.module.output = p.multi and {} or core.tensor() end
+  if not self.static or TRANSIENT[p.module.__typename] then
+    p.module.output = p.multi and {} or core.tensor()
+  end
 end
 
 -- A released value asked for again: a converter that rewrites a pattern may
@@ -595,6 +602,10 @@ function M.load(path, opts)
   end
   graph.onnx = { file = file, opset = opset, producer = model.producer_name, inputs = inputs,
                  outputs = g.outputs, ir_version = model.ir_version }
+  -- the import's garbage (pruned and fused-away modules with their buffers,
+  -- the probe's values) freed here, not in the first forward's plan
+  cx, model, g = nil, nil, nil
+  collectgarbage()
   return graph
 end
 

@@ -357,7 +357,10 @@ local function build(root, run, input)
   undo(root, old)
   root._plan = nil
   M.share_scratch(root)   -- before the pass: copies made after load (fuse) have their own
-  collectgarbage()        -- outputs a clearState dropped (an import's probe): free them first
+  -- planning again: the old plan's slots (and outputs a clearState dropped)
+  -- are garbage, freed before the pass allocates. A first plan skips this
+  -- full collection (1-4 ms): the loaders collect their own garbage.
+  if old then collectgarbage() end
   local steps, out = trace(root, run, input)
   local bufs = liveness(steps, out)
   local kept, switched = make_inplace(steps, bufs)

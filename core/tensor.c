@@ -22,17 +22,21 @@ em_status em_fail(em_err *err, em_status code, const char *fmt, ...) {
 
 /* ---------------------------------------------------------------- storage */
 
-/* Storages of HUGE bytes and more start on a 2 MB boundary and ask Linux for
-** transparent huge pages (its default policy is "madvise"): the first write
-** to a fresh 2 MB then costs one page fault instead of 512, which is most of
-** what a first inference or a weight transform spends on new memory. */
+/* Storages of HUGE_PAGE bytes and more start on a 2 MB boundary and ask
+** Linux for transparent huge pages (its default policy is "madvise"): the
+** first write to a fresh 2 MB then costs one page fault instead of 512, which
+** is most of what a first inference or a weight transform spends on new
+** memory. From HUGE on the size is rounded up to whole huge pages. */
 #define HUGE ((size_t)4 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)
 
 static float *alloc_floats(size_t bytes) {
   float *p;
-  if (bytes < HUGE) return aligned_alloc(EM_ALIGN, bytes);
-  bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+  if (bytes < HUGE_PAGE) return aligned_alloc(EM_ALIGN, bytes);
+  /* 2-4 MB (activations of 56x56x256, Winograd weights of 128 planes): its
+  ** first 2 MB on a huge page, the tail on small ones; rounding those up
+  ** would add up to half again to the resident size */
+  if (bytes >= HUGE) bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
   p = aligned_alloc(HUGE_PAGE, bytes);
 #ifdef MADV_HUGEPAGE
   if (p) madvise(p, bytes, MADV_HUGEPAGE);   /* advice: failure changes nothing */

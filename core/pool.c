@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "ember.h"
+#include "poolrow.h"
 
 /* Floor division for a possibly negative numerator (b > 0). */
 static int64_t floor_div(int64_t a, int64_t b) {
@@ -222,188 +223,6 @@ static void max_line(const window *w, const float *x, float *y, int64_t oy) {
   }
 }
 
-/* ------------------------------------------------------ max with AVX2 */
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define POOL_AVX2 1
-#define AVX2 __attribute__((target("avx2")))
-#define INLINE inline __attribute__((always_inline))
-/* rows of one window the AVX2 rows take (kh; more go cell by cell) */
-#define AVX2_MAX_KH 16
-
-/* Lanes c..c+7 that fall inside a row of W columns. */
-AVX2 static INLINE __m256i cols_inside(int64_t c, int64_t W) {
-  __m256i i = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)c));
-  return _mm256_and_si256(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(-1)),
-                          _mm256_cmpgt_epi32(_mm256_set1_epi32((int)W), i));
-}
-
-/* Columns c..c+7 of row r; at an edge the columns outside the row are fill
-** (-inf for max, 0 for sums) and are never read: a masked load does not
-** touch its masked-off lanes, so it may start before the row or end past it. */
-AVX2 static INLINE __m256 load8(const float *r, int64_t c, int64_t W, int edge, float fill) {
-  if (!edge) return _mm256_loadu_ps(r + c);
-  __m256i in = cols_inside(c, W);
-  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(r + c, in), _mm256_castsi256_ps(in));
-}
-
-/* The max over the window's n rows of columns c..c+7. With check, *u gains
-** the lanes where any of them is NaN: max_ps drops a NaN in its first
-** operand, so rows with a NaN are redone by the exact scalar line. */
-AVX2 static INLINE __m256 rows_max(const float *const *rows, int n, int64_t c, int64_t W, int edge,
-                                   int check, __m256 *u) {
-  __m256 m = load8(rows[0], c, W, edge, -INFINITY);
-  if (check && n == 1) *u = _mm256_or_ps(*u, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
-  for (int i = 1; i < n; i++) {
-    __m256 v = load8(rows[i], c, W, edge, -INFINITY);
-    if (check) *u = _mm256_or_ps(*u, _mm256_cmp_ps(m, v, _CMP_UNORD_Q));
-    m = _mm256_max_ps(m, v);
-  }
-  return m;
-}
-
-/* Eight outputs from input column c, stride s (1 or 2, a constant once
-** inlined), kw taps. For stride 2 the taps 2m and 2m+1 are the evens and
-** odds of the 16 columns from c + 2m; an odd kw's last tap is the odds from
-** one column before it, so no load reaches past the last column used. The
-** in-lane shuffles leave the columns in the order 0 2 8 10 4 6 12 14 for
-** every tap, so one permute at the end puts them right. full: check every
-** load for NaN; else only those at c (and c + 8), which tile the row. */
-AVX2 static INLINE __m256 max_block(const float *const *rows, int n, int64_t c, int64_t W, int s,
-                                    int kw, int edge, int full, __m256 *u) {
-  __m256 acc = _mm256_set1_ps(-INFINITY);
-  if (s == 1) {
-    for (int kx = 0; kx < kw; kx++)
-      acc = _mm256_max_ps(acc, rows_max(rows, n, c + kx, W, edge, full || kx == 0, u));
-    return acc;
-  }
-  for (int kx = 0; kx < kw; kx += 2) {
-    int64_t at = kx + 1 < kw || kx == 0 ? c + kx : c + kx - 1;
-    int first = kx == 0 || full;
-    __m256 lo = rows_max(rows, n, at, W, edge, first, u), hi = rows_max(rows, n, at + 8, W, edge, first, u);
-    if (kx + 1 < kw || kx == 0)
-      acc = _mm256_max_ps(acc, _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
-    if (kx + 1 < kw || kx > 0)
-      acc = _mm256_max_ps(acc, _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
-  }
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
-/* Lanes 1..8 of the 16 in a, b: a shifted down by one lane, b's first
-** lane coming in (k = 1) or by two (k = 2); AVX2 shifts only within 128 bits. */
-AVX2 static INLINE __m256 shift_in1(__m256 a, __m256 b) {
-  __m256 t = _mm256_permute2f128_ps(a, b, 0x21);
-  return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(t), _mm256_castps_si256(a), 4));
-}
-AVX2 static INLINE __m256 shift_in2(__m256 a, __m256 b) {
-  __m256 t = _mm256_permute2f128_ps(a, b, 0x21);
-  return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(t), _mm256_castps_si256(a), 8));
-}
-AVX2 static INLINE __m256 in_order(__m256 v) {
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
-/* 3-wide windows along the row from output ox (input column c >= 0) while
-** the next block's columns lie inside the row: each input column's rows are
-** reduced once, the other taps are that vector shifted in from the next
-** block's (stride 1), or the evens shifted likewise (stride 2, whose first
-** two taps are the evens and odds). Returns the first output not done. */
-AVX2 static INLINE int64_t max3_run(const float *const *rows, int n, float *y, int64_t ox, int64_t c,
-                                    int64_t W, int64_t ow, int s, __m256 *u) {
-  if (s == 1) {
-    if (ox + 8 > ow || c + 15 >= W) return ox;
-    __m256 a = rows_max(rows, n, c, W, 0, 1, u);
-    for (; ox + 8 <= ow && c + 15 < W; ox += 8, c += 8) {
-      __m256 b = rows_max(rows, n, c + 8, W, 0, 1, u);
-      _mm256_storeu_ps(y + ox, _mm256_max_ps(_mm256_max_ps(a, shift_in1(a, b)), shift_in2(a, b)));
-      a = b;
-    }
-    return ox;
-  }
-  if (ox + 8 > ow || c + 31 >= W) return ox;
-  __m256 lo = rows_max(rows, n, c, W, 0, 1, u), hi = rows_max(rows, n, c + 8, W, 0, 1, u);
-  __m256 e = in_order(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
-  __m256 o = in_order(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
-  for (; ox + 8 <= ow && c + 31 < W; ox += 8, c += 16) {
-    lo = rows_max(rows, n, c + 16, W, 0, 1, u);
-    hi = rows_max(rows, n, c + 24, W, 0, 1, u);
-    __m256 en = in_order(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
-    __m256 on = in_order(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
-    _mm256_storeu_ps(y + ox, _mm256_max_ps(_mm256_max_ps(e, o), shift_in1(e, en)));
-    e = en;
-    o = on;
-  }
-  return ox;
-}
-
-/* Output row oy of one plane in blocks of 8 (the last one overlapping the
-** one before it; a row narrower than 8 stored through a mask). Blocks whose
-** loads all lie inside the row load plainly, the others through masks.
-** Returns 0 if a window held a NaN: the caller redoes the row exactly. */
-AVX2 static INLINE void max_row_avx2(const window *w, const float *const *rows, int n, float *y, int s,
-                                      int kw, __m256 *up) {
-  const em_pool_params *p = w->p;
-  const int64_t W = w->W, ow = w->ow;
-  /* last column loaded after c: stride 2 loads 16 from c + kw - 2 (from c if kw == 1) */
-  int64_t reach = s == 1 ? 7 + kw - 1 : 15 + (kw > 1 ? kw - 2 : 0);
-  __m256 u = *up;
-  if (ow < 8) {
-    __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)ow), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    /* a NaN in a column no output uses is only a false alarm */
-    __m256 v = max_block(rows, n, -p->pl, W, s, kw, 1, 1, &u);
-    _mm256_maskstore_ps(y, keep, v);
-  } else {
-    for (int64_t x0 = 0; x0 < ow; x0 += 8) {
-      int64_t ox = x0 + 8 <= ow ? x0 : ow - 8, c = ox * s - p->pl;
-      if (kw == 3 && c >= 0) {
-        int64_t next = max3_run(rows, n, y, ox, c, W, ow, s, &u);
-        if (next > ox) {
-          x0 = next - 8;
-          continue;
-        }
-      }
-      int edge = c < 0 || c + reach >= W, last = ox + 8 == ow;
-      __m256 v = edge ? max_block(rows, n, c, W, s, kw, 1, 1, &u)
-                      : max_block(rows, n, c, W, s, kw, 0, last, &u);
-      _mm256_storeu_ps(y + ox, v);
-    }
-  }
-  *up = u;
-}
-
-/* The window's rows inside the plane, then one body per common case (3x3
-** and 2x2 windows whole, strides 1 and 2), where n, s and kw are constants. */
-AVX2 static int max_line_avx2(const window *w, const float *x, float *y, int64_t oy) {
-  const em_pool_params *p = w->p;
-  const float *rows[AVX2_MAX_KH];
-  int64_t ys = oy * p->sh - p->pt;
-  int n = 0, s = p->sw, k = p->kw;
-  __m256 u = _mm256_setzero_ps();
-  for (int ky = 0; ky < p->kh; ky++) {
-    int64_t iy = ys + (int64_t)ky * p->dh;
-    if (iy >= 0 && iy < w->H) rows[n++] = x + iy * w->W;
-  }
-  if (n == 0) return 0;   /* dilated rows all in padding: the scalar line's -inf */
-  if (n == 3 && k == 3 && s == 2) max_row_avx2(w, rows, 3, y, 2, 3, &u);
-  else if (n == 3 && k == 3 && s == 1) max_row_avx2(w, rows, 3, y, 1, 3, &u);
-  else if (n == 2 && k == 2 && s == 2) max_row_avx2(w, rows, 2, y, 2, 2, &u);
-  else if (s == 2) max_row_avx2(w, rows, n, y, 2, k, &u);
-  else max_row_avx2(w, rows, n, y, 1, k, &u);
-  return _mm256_movemask_ps(u) == 0;
-}
-
-/* The AVX2 rows take stride 1 or 2 along x, no dilation along x, up to
-** AVX2_MAX_KH rows; column indices as int lanes. */
-static int use_avx2(const em_ctx *ctx, const window *w) {
-  const em_pool_params *p = w->p;
-  return ctx && ctx->isa >= EM_ISA_AVX2 && p->dw == 1 && (p->sw == 1 || p->sw == 2) &&
-         p->kh <= AVX2_MAX_KH && w->W + p->pl + p->pr + 32 < (1 << 30);
-}
-#else
-static int use_avx2(const em_ctx *ctx, const window *w) { (void)ctx; (void)w; return 0; }
-#endif
-
 /* ------------------------------------------------------------ average */
 
 /* Output row oy of one plane, separably: the window's input rows summed
@@ -489,16 +308,27 @@ static em_status pool(em_ctx *ctx, const em_tensor *input, em_tensor *output,
   if (max) w.row = p->sw == 1 ? max_row_s1 : p->sw == 2 ? max_row_s2 : max_row_sn;
   else w.row = p->sw == 1 ? sum_row_s1 : p->sw == 2 ? sum_row_s2 : sum_row_sn;
   void (*line)(const window *, const float *, float *, int64_t) = max ? max_line : avg_line;
-  int avx2 = max && use_avx2(ctx, &w);
+  /* the AVX2 rows, given (average) each output column's count of cells */
+  float colcount[MAX_TILE_IN];
+  em_pool_rows r = { p, w.H, w.W, w.ow, max ? NULL : colcount };
+  int vec = em_pool_row_ok(ctx, p, w.W, max) && (max || w.ow <= MAX_TILE_IN);
+  for (int64_t ox = 0; vec && !max && ox < w.ow; ox++) {
+    int64_t x0 = ox * p->sw - p->pl, x1 = x0 + p->kw;
+    if (p->count_include_pad) {
+      if (x1 > w.W + p->pr) x1 = w.W + p->pr;
+    } else {
+      if (x0 < 0) x0 = 0;
+      if (x1 > w.W) x1 = w.W;
+    }
+    colcount[ox] = (float)(x1 - x0);
+    if (x1 <= x0) vec = 0;
+  }
   #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
   for (int64_t pl = 0; pl < w.planes; pl++)
     for (int64_t oy = 0; oy < w.oh; oy++) {
       const float *x = w.src + pl * w.H * w.W;
       float *y = w.dst + (pl * w.oh + oy) * w.ow;
-#ifdef POOL_AVX2
-      if (avx2 && max_line_avx2(&w, x, y, oy)) continue;
-#endif
-      line(&w, x, y, oy);
+      if (!vec || !em_pool_row(&r, x, y, oy)) line(&w, x, y, oy);
     }
   em_tensor_free(&in);
   return EM_OK;

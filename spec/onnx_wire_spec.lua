@@ -276,3 +276,51 @@ describe("ember.onnx weights", function()
     assert(total - grew < 16, string.format("the forward grew the peak %.0f MB past the import's", total - grew))
   end)
 end)
+
+-- x convolved with w (out,in,3,3, no padding) by im2col, without bias.
+local function nn_conv(w, x)
+  local conv = require("ember.nn").SpatialConvolution(w:size(2), w:size(1), 3, 3):noBias()
+  conv.weight:copy(w)
+  conv.algo = "im2col"
+  return conv:forward(x):clone()
+end
+
+describe("ember.onnx Conv then BatchNormalization", function()
+  it("folds the batch norm into a weight the probe already transformed (Winograd): no stale copy", function()
+    -- a 3x3 conv, 32 -> 16 planes on 18x18 (Winograd's shape): the import's
+    -- probe runs it, which transforms its weight; the batch norm after it is
+    -- then folded into that weight in place, which must drop the transform
+    ember.manualSeed(11)
+    local cin, cout, n = 32, 16, 18
+    local w = ember.randn(cout, cin, 3, 3)
+    local scale, b, mean = ember.randn(cout), ember.randn(cout), ember.randn(cout)
+    local var = ember.rand(cout) + 0.5
+    local function init(name, t)
+      local dims = t:size()
+      return tensor(name, dims, FLOAT, raw(floats(t:contiguous():view(-1):totable())))
+    end
+    local path = write_model(model(graph{
+      nodes = { node("Conv", { "x", "w" }, { "c" }),
+                node("BatchNormalization", { "c", "s", "b", "m", "v" }, { "y" }) },
+      inits = { init("w", w), init("s", scale), init("b", b), init("m", mean), init("v", var) },
+      inputs = { value_info("x", { 1, cin, n, n }) },
+      outputs = { value_info("y", { 1, cout, n - 2, n - 2 }) },
+    }))
+    local g = onnx.load(path)
+    local conv = g.modules[1]
+    assert.equal("nn.SpatialConvolution", conv.__typename)
+    local x = ember.randn(1, cin, n, n)
+    local y = g:forward(x):clone()
+    assert.is_true(conv.wino_weight ~= nil and conv.wino_weight:nElement() > 0, "ran by Winograd")
+    -- reference: the unfused convolution by im2col, then the batch norm by hand
+    local ref = nn_conv(w, x)
+    local yt, rt = y:view(-1):totable(), ref:view(-1):totable()
+    local per = (n - 2) * (n - 2)
+    for i = 1, #rt do
+      local c = (i - 1) // per + 1
+      local want = (rt[i] - mean:get(c)) / math.sqrt(var:get(c) + 1e-5) * scale:get(c) + b:get(c)
+      assert(math.abs(yt[i] - want) < 1e-3 * math.max(1, math.abs(want)),
+             string.format("element %d: %g, expected %g", i, yt[i], want))
+    end
+  end)
+end)

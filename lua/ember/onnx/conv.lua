@@ -243,6 +243,8 @@ ops.BatchNormalization = { doc = "inference; folded into a preceding Conv", conv
     if not sole then conv.weight = conv.weight:clone() end
     local b = conv.bias and (sole and conv.bias or conv.bias:clone()) or nil
     conv.bias = core.batchnorm_fold(conv.weight, b, scale, bias, mean, var, eps)
+    -- folded in place (sole): the probe's Winograd/packed weight is stale
+    conv:weightsChanged()
     cx:set_alias(1, 1)
     cx:reprobe(x)
     return

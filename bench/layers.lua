@@ -1,7 +1,8 @@
 -- bench/layers.lua -- the convolutions of ResNet-50 and Inception v3 (batch 1):
 -- ember's GFLOP/s beside OpenBLAS sgemm on the same matrix product; then
 -- MobileNet v2's depthwise layers, and convolutions with their ReLU fused
--- (one pass over the output) beside the same followed by a separate ReLU.
+-- (one pass over the output) beside the same followed by a separate ReLU;
+-- then the nets' stems (3 input planes) on the direct path beside im2col.
 -- ./ember bench/layers.lua [threads=2] [seconds per measurement=0.15] [net name pattern]
 --
 -- For a layer Cin -> Cout, kH x kW, the product is M = Cout/groups,
@@ -118,6 +119,20 @@ local fused_layers = {
   { "MobileNet dw 3x3", 144, 56, 56, 144, 3, 3, 1, 1, 1, 144 },
 }
 
+-- The stems: 3 input planes, bias and the net's activation fused, the
+-- direct path (core/convdirect.c, the automatic choice) beside im2col + the
+-- product forced (algo "im2col").
+-- name, Cin, H, W, Cout, k, stride, pad, act, act a, act b
+local stem_layers = {
+  { "ResNet-50 conv1", 3, 224, 224, 64, 7, 2, 3, "relu" },
+  { "GoogLeNet conv1", 3, 224, 224, 64, 7, 2, 3, "relu" },
+  { "Inception v3 Conv2d_1a", 3, 299, 299, 32, 3, 2, 0, "relu" },
+  { "MobileNet v2 features.0", 3, 224, 224, 32, 3, 2, 1, "clamp", 0, 6 },
+  { "SqueezeNet 1.1 features.0", 3, 224, 224, 64, 3, 2, 0, "relu" },
+  { "AlexNet features.0", 3, 224, 224, 64, 11, 4, 2, "relu" },
+  { "ShuffleNet v2 conv1", 3, 224, 224, 24, 3, 2, 1, "relu" },
+}
+
 -- Median time of fn over repeated runs (at least 5, about `budget` seconds).
 local function median_time(fn)
   fn()
@@ -133,6 +148,27 @@ local function median_time(fn)
   end
   table.sort(times)
   return times[(reps + 1) // 2]
+end
+
+-- Median times of fa and fb, run alternately (a shared machine drifts).
+local function median_pair(fa, fb)
+  fa(); fb()
+  local t0 = ember.now()
+  fa(); fb()
+  local once = math.max(ember.now() - t0, 1e-6)
+  local reps = math.max(5, math.min(200, math.floor(2 * budget / once)))
+  local ta, tb = {}, {}
+  for i = 1, reps do
+    local t = ember.now()
+    fa()
+    ta[i] = ember.now() - t
+    t = ember.now()
+    fb()
+    tb[i] = ember.now() - t
+  end
+  table.sort(ta)
+  table.sort(tb)
+  return ta[(reps + 1) // 2], tb[(reps + 1) // 2]
 end
 
 core.setNumThreads(threads)
@@ -212,4 +248,27 @@ if not only or ("fused ReLU"):find(only) then
   end
   print(string.format("%-26s %-15s %-12s %10.3f %10.3f %6.1f%%", "all", "", "", tf_all * 1e3,
                       ta_all * 1e3, (ta_all - tf_all) / ta_all * 100))
+end
+
+if not only or ("stems"):find(only) then
+  print(string.format("\nstems: direct convolution vs im2col + product (bias and activation fused)\n" ..
+                      "%-26s %-15s %-10s %9s %7s %9s %7s %6s", "layer", "input", "kernel",
+                      "im2col ms", "GF/s", "direct ms", "GF/s", "gain"))
+  local to_all, td_all = 0, 0
+  for _, l in ipairs(stem_layers) do
+    local lname, cin, h, w, cout, k, s, pad, act, a, b = table.unpack(l)
+    local m = ember.nn.SpatialConvolution(cin, cout, k, k, s, s, pad, pad)
+    m.fusedAct, m.fusedA, m.fusedB = act, a, b
+    local x = ember.rand(1, cin, h, w)
+    local ho, wo = (h + 2 * pad - k) // s + 1, (w + 2 * pad - k) // s + 1
+    local f = 2 * cout * ho * wo * cin * k * k
+    local to, td = median_pair(function() m.algo = "im2col"; m:forward(x) end,
+                               function() m.algo = nil; m:forward(x) end)
+    to_all, td_all = to_all + to, td_all + td
+    print(string.format("%-26s %-15s %-10s %9.3f %7.1f %9.3f %7.1f %5.2fx", lname,
+                        cin .. "x" .. h .. "x" .. w, k .. "x" .. k .. " s" .. s, to * 1e3, f / to / 1e9,
+                        td * 1e3, f / td / 1e9, to / td))
+  end
+  print(string.format("%-26s %-15s %-10s %9.3f %7s %9.3f %7s %5.2fx", "all", "", "", to_all * 1e3, "",
+                      td_all * 1e3, "", to_all / td_all))
 end

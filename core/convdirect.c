@@ -4,16 +4,17 @@
 ** Why not im2col + sgemm here: with 3 input planes K is only 27-363, so the
 ** product does few flops per packed float, and the pack (strided gathers
 ** for stride 2) and the store of every 6x16 tile dominate. Here the input is
-** copied once into zero-padded "phase planes": for stride sy x sx, plane
+** copied into zero-padded "phase planes": for stride sy x sx, plane
 ** (c, py, px) holds padded rows py, py + sy, ... and columns px, px + sx, ...
 ** of input plane c. Output pixels (oy, ox .. ox + 15) of any tap (ky, kx)
 ** then read 16 consecutive floats of one phase plane: row oy + ky / sy,
 ** columns ox + kx / sx on, of plane (c, ky % sy, kx % sx) (ky, kx times the
 ** dilation). A register tile of 6 output channels x 16 pixels (12
-** accumulators) runs over the Cin x kH x kW taps with the weight packed as
-** sgemm's A (each tap's 6 channel weights contiguous: em_gemm_pack_a, so the
-** caller's packed_weight serves both paths), then applies the epilogue and
-** stores straight into the NCHW output rows. */
+** accumulators; 3 x 32 for a last panel of 1-3 channels, 6 x 8 for a row's
+** last 1-8 pixels) runs over the Cin x kH x kW taps with the weight packed
+** as sgemm's A (each tap's 6 channel weights contiguous: em_gemm_pack_a, so
+** the caller's packed_weight serves both paths), then applies the epilogue
+** and stores straight into the NCHW output rows. */
 
 #include <math.h>
 #include <omp.h>
@@ -27,9 +28,9 @@
 #endif
 
 #define MR EM_GEMM_MR   /* output channels per tile (the packed weight's panels) */
-#define MAX_TAPS 2048      /* the tap offset table lives on the stack */
+#define MAX_TAPS 2048   /* the tap offset table lives on the stack */
 #ifndef BAND
-#define BAND 16            /* output rows per band (phases) */
+#define BAND 16         /* output rows per band of phase planes (8 and 32 measured no better) */
 #endif
 #ifndef PAR_FLOPS
 #define PAR_FLOPS (1 << 20)   /* below this a second thread costs more than it brings */
@@ -87,12 +88,12 @@ AVX2 static void fill_pair(const float *row, float *d0, float *d1, int64_t w, in
     if (i >= 0 && i + 16 <= w) {
       u = _mm256_loadu_ps(row + i);
       v = _mm256_loadu_ps(row + i + 8);
-    } else {   /* lanes l with 0 <= i + l < w; i >= -pl and i < 2 wq, both far from overflow */
-      __m256i iu = _mm256_add_epi32(_mm256_set1_epi32((int)i), lane);
-      __m256i iv = _mm256_add_epi32(iu, _mm256_set1_epi32(8));
-      __m256i wv = _mm256_set1_epi32((int)w), neg = _mm256_set1_epi32(-1);
-      __m256i mu = _mm256_and_si256(_mm256_cmpgt_epi32(iu, neg), _mm256_cmpgt_epi32(wv, iu));
-      __m256i mv = _mm256_and_si256(_mm256_cmpgt_epi32(iv, neg), _mm256_cmpgt_epi32(wv, iv));
+    } else {   /* lanes l in [lo, hi): 0 <= i + l < w */
+      __m256i lo = _mm256_set1_epi32((int)clamp64(-i, 0, 16) - 1);
+      __m256i hi = _mm256_set1_epi32((int)clamp64(w - i, 0, 16));
+      __m256i lv = _mm256_add_epi32(lane, _mm256_set1_epi32(8));
+      __m256i mu = _mm256_and_si256(_mm256_cmpgt_epi32(lane, lo), _mm256_cmpgt_epi32(hi, lane));
+      __m256i mv = _mm256_and_si256(_mm256_cmpgt_epi32(lv, lo), _mm256_cmpgt_epi32(hi, lv));
       u = _mm256_maskload_ps(row + i, mu);
       v = _mm256_maskload_ps(row + i + 8, mv);
     }

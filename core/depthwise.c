@@ -164,17 +164,109 @@ AVX512 static inline __m512 odds16(__m512 a, __m512 b) {
   return _mm512_permutex2var_ps(a, idx, b);
 }
 
-/* 4 lanes (for planes too narrow for 8): the in-lane shuffle is the whole job. */
-AVX2 static inline __m128 evens4(__m128 a, __m128 b) { return _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); }
-AVX2 static inline __m128 odds4(__m128 a, __m128 b) { return _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)); }
+/* Lanes c..c+7 inside a row of w columns. */
+AVX2 static inline __m256i cols_inside(int64_t c, int64_t w) {
+  __m256i i = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)c));
+  return _mm256_and_si256(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(-1)),
+                          _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), i));
+}
 
-AVX2 static void plane3x3_fma128(const plane *q, int s, int pt, int pl) {
-  DW3X3_BODY(__m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_set1_ps, _mm_fmadd_ps,
-             _mm_add_ps, _mm_min_ps, _mm_max_ps, evens4, odds4)
+/* Columns c..c+7 of row r, 0 outside the row (edge): a masked load does not
+** touch its masked-off lanes, so it may start before the row or end past it. */
+AVX2 static inline __attribute__((always_inline))
+__m256 load8(const float *r, int64_t c, int edge, __m256i in) {
+  return edge ? _mm256_maskload_ps(r + c, in) : _mm256_loadu_ps(r + c);
+}
+
+/* Eight outputs from input column c of the n rows inside the input (their
+** kernel rows in k); edge: masked loads. One sum per kernel row, added at
+** the end: nine dependent FMAs made the loop wait on their latency. Stride
+** 2 stays in the order the in-lane shuffles leave (columns 0 2 8 10 4 6 12
+** 14, the same for every tap: tap 0 the evens of the 16 columns from c,
+** tap 1 their odds, tap 2 the odds of the 16 from c + 1, so no load reaches
+** past the last column used) and is permuted once at the end. */
+AVX2 static inline __attribute__((always_inline))
+__m256 block3x3(const float *const *r, const __m256 *k, int n, int64_t c, int64_t w, int s, int edge,
+                __m256 bias) {
+  __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m8 = m0, m9 = m0;
+  __m256 acc = bias;
+  if (edge) {
+    m0 = cols_inside(c, w); m1 = cols_inside(c + 1, w);
+    if (s == 1) m2 = cols_inside(c + 2, w);
+    else { m8 = cols_inside(c + 8, w); m9 = cols_inside(c + 9, w); }
+  }
+  for (int i = 0; i < n; i++) {
+    const float *x = r[i];
+    const __m256 *kr = k + 3 * i;
+    if (s == 1) {
+      acc = _mm256_fmadd_ps(kr[0], load8(x, c, edge, m0), acc);
+      acc = _mm256_fmadd_ps(kr[1], load8(x, c + 1, edge, m1), acc);
+      acc = _mm256_fmadd_ps(kr[2], load8(x, c + 2, edge, m2), acc);
+    } else {
+      __m256 lo = load8(x, c, edge, m0), hi = load8(x, c + 8, edge, m8);
+      __m256 lo1 = load8(x, c + 1, edge, m1), hi1 = load8(x, c + 9, edge, m9);
+      acc = _mm256_fmadd_ps(kr[0], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), acc);
+      acc = _mm256_fmadd_ps(kr[1], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), acc);
+      acc = _mm256_fmadd_ps(kr[2], _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1)), acc);
+    }
+  }
+  if (s == 2) acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
+  return acc;
+}
+
+/* Output row o from the n input rows r (kernel rows k), in blocks of 8: the
+** last overlapping the one before it, a row narrower than 8 stored through a
+** mask; blocks with a column outside the input load through masks. */
+AVX2 static inline __attribute__((always_inline))
+void row3x3(const plane *q, const float *const *r, const __m256 *k, int n, float *o, const float *res,
+            int s, int pl, __m256 bias, __m256 vlo, __m256 vhi) {
+  const int64_t wo = q->wo, w = q->w;
+  const int64_t reach = s == 1 ? 9 : 16;   /* last column a block reads, after c */
+  if (wo < 8) {
+    __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)wo), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 acc = block3x3(r, k, n, -(int64_t)pl, w, s, 1, bias);
+    if (res) acc = _mm256_add_ps(acc, _mm256_maskload_ps(res, keep));
+    if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+    _mm256_maskstore_ps(o, keep, acc);
+    return;
+  }
+  for (int64_t x0 = 0; x0 < wo; x0 += 8) {
+    int64_t ox = x0 + 8 <= wo ? x0 : wo - 8, c = ox * s - pl;
+    __m256 acc = c < 0 || c + reach >= w ? block3x3(r, k, n, c, w, s, 1, bias)
+                                         : block3x3(r, k, n, c, w, s, 0, bias);
+    if (res) acc = _mm256_add_ps(acc, _mm256_loadu_ps(res + ox));
+    if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));   /* NaN stays NaN, as em_act */
+    _mm256_storeu_ps(o + ox, acc);
+  }
+}
+
+/* 3x3, stride s (1 or 2), any plane: the rows inside the input and their
+** kernel rows, then a body with n = 3 (all but the border rows) and s constant. */
+AVX2 static inline __attribute__((always_inline))
+void plane3x3_avx2_s(const plane *q, int s, int pt, int pl) {
+  __m256 kv[9], vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi), vb = _mm256_set1_ps(q->bias);
+  for (int i = 0; i < 9; i++) kv[i] = _mm256_set1_ps(q->k[i]);
+  for (int64_t oy = 0; oy < q->ho; oy++) {
+    const float *r[3];
+    int n = 0, ky0 = -1;
+    for (int ky = 0; ky < 3; ky++) {
+      int64_t iy = oy * s - pt + ky;
+      if (iy < 0 || iy >= q->h) continue;
+      if (ky0 < 0) ky0 = ky;
+      r[n++] = q->src + iy * q->w;
+    }
+    float *o = q->dst + oy * q->wo;
+    const float *res = q->res ? q->res + oy * q->wo : NULL;
+    if (n == 3) row3x3(q, r, kv, 3, o, res, s, pl, vb, vlo, vhi);
+    else if (n > 0) row3x3(q, r, kv + 3 * ky0, n, o, res, s, pl, vb, vlo, vhi);
+    else {   /* every tap in padding (pad >= 3): bias and epilogue */
+      for (int64_t ox = 0; ox < q->wo; ox++) o[ox] = finish(q, q->bias, oy * q->wo + ox);
+    }
+  }
 }
 AVX2 static void plane3x3_avx2(const plane *q, int s, int pt, int pl) {
-  DW3X3_BODY(__m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
-             _mm256_add_ps, _mm256_min_ps, _mm256_max_ps, evens8, odds8)
+  if (s == 1) plane3x3_avx2_s(q, 1, pt, pl);
+  else plane3x3_avx2_s(q, 2, pt, pl);
 }
 AVX512 static void plane3x3_avx512(const plane *q, int s, int pt, int pl) {
   DW3X3_BODY(__m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
@@ -215,13 +307,16 @@ AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad
     const float *res = q->res ? q->res + oy * wo : NULL;
     for (int64_t x0 = 0; x0 < wo; x0 += 8) {
       int64_t ox = narrow || x0 + 8 <= wo ? x0 : wo - 8;
-      __m256 acc = vb;
+      /* one sum per kernel row: nine dependent FMAs made the loop wait on
+      ** their latency (the FP scheduler holds too few of them to overlap) */
+      __m256 part[3];
       for (int ky = 0; ky < 3; ky++) {
         const float *r = rows + ky * pw + ox;
-        acc = _mm256_fmadd_ps(kv[3 * ky], _mm256_loadu_ps(r), acc);
-        acc = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_loadu_ps(r + 1), acc);
-        acc = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_loadu_ps(r + 2), acc);
+        __m256 a = _mm256_mul_ps(kv[3 * ky], _mm256_loadu_ps(r));
+        a = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_loadu_ps(r + 1), a);
+        part[ky] = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_loadu_ps(r + 2), a);
       }
+      __m256 acc = _mm256_add_ps(_mm256_add_ps(vb, part[0]), _mm256_add_ps(part[1], part[2]));
       if (narrow) {
         if (res) acc = _mm256_add_ps(acc, _mm256_maskload_ps(res, mask));
         if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
@@ -258,7 +353,7 @@ static inline void pad_size(const em_conv_params *p, int64_t h, int64_t w, int64
 ** take the widest vector that fits the columns clear of padding (MobileNet's
 ** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code);
 ** stride-1 planes up to 56 wide go through the padded buffer instead. */
-enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_FMA128, K3_AVX2, K3_AVX512, K3_PADDED };
+enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512, K3_PADDED };
 
 static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w, int64_t ho,
                       int64_t wo) {
@@ -274,7 +369,7 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
   if (isa >= EM_ISA_AVX512 && !k3) return GENERIC_AVX512;
   if (isa >= EM_ISA_AVX512 && xb - xa >= 16) return K3_AVX512;
   if (isa >= EM_ISA_AVX2 && !k3) return GENERIC_AVX2;
-  if (isa >= EM_ISA_AVX2) return xb - xa >= 8 ? K3_AVX2 : K3_FMA128;
+  if (isa >= EM_ISA_AVX2) return K3_AVX2;
 #else
   (void)isa; (void)p; (void)h; (void)w; (void)ho; (void)wo;
 #endif
@@ -309,7 +404,6 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
       case K3_PADDED: plane3x3_padded_avx2(&q, p->pt, p->pl, pad, pw); break;
       case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
       case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
-      case K3_FMA128: plane3x3_fma128(&q, p->sh, p->pt, p->pl); break;
       case GENERIC_AVX512: plane_generic_avx512(&q, p); break;
       case GENERIC_AVX2: plane_generic_avx2(&q, p); break;
 #endif

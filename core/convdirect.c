@@ -251,23 +251,24 @@ AVX2 static void panel_row(const float *x, const int64_t *off, int64_t k, const 
     tile_3x16(x + ox, off, k, w, o + ox, res ? res + ox : NULL, os, mr, (int)(wo - ox), e);
 }
 
-/* One image: each thread takes a run of output rows and goes through it a
-** band at a time: fills the band's phase planes (in ph, its own), then
-** runs every channel panel over the band's rows. */
+/* One image in bands of at most BAND output rows, a multiple of nt of
+** them, handed out one at a time (on a shared machine a thread that lost
+** its core leaves its bands to the other): a thread fills the band's phase
+** planes (in its own ph), then runs every channel panel over its rows. */
 static void run_image(const em_direct_args *a, const em_conv_params *p, const phases *g,
                       const float *x, float *phases_all, const float *wp, const int64_t *off,
                       float *y, const float *res, int nt) {
   int64_t k = a->cin * p->kh * p->kw, howo = a->ho * a->wo;
+  int64_t nb = nt * ((a->ho + nt * BAND - 1) / (nt * BAND)), rows = (a->ho + nb - 1) / nb;
   #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    int t = omp_get_thread_num(), nth = omp_get_num_threads();
-    int64_t y0 = a->ho * t / nth, y1 = a->ho * (t + 1) / nth;
-    float *ph = phases_all + t * g->count * g->plane;
+    float *ph = phases_all + omp_get_thread_num() * g->count * g->plane;
     tile_epi e;
     e.lo = a->clamp ? a->lo : -INFINITY;
     e.hi = a->clamp ? a->hi : INFINITY;
-    for (int64_t b0 = y0; b0 < y1; b0 += BAND) {
-      int64_t b1 = y1 - b0 < BAND ? y1 : b0 + BAND;
+    #pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t bi = 0; bi < nb; bi++) {
+      int64_t b0 = bi * rows, b1 = b0 + rows < a->ho ? b0 + rows : a->ho;
       for (int64_t c = 0; c < a->cin; c++)
         for (int64_t py = 0; py < p->sh; py++)
           for (int64_t r = b0; r < b1 + g->reach; r++) fill_row(x, ph, a, p, g, c, py, r, b0);

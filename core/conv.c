@@ -231,10 +231,11 @@ static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int6
 
 /* The direct convolution (convdirect.c) for the stems' few input planes,
 ** where it measured faster than im2col + the product (single thread,
-** 3 planes: 1.25-1.6x on the seven stems of the bench nets, 224-299 wide;
-** 3x3 stride 1 1.1x at 40-56 wide, 0.95x at 28, 0.65x at 7; with 8 planes
-** 1.1x at 3x3 but 0.8x on 8 -> 256 at 28x28 and 0.86x at 1x1; 16 planes
-** 0.9x): up to 4 planes, a kernel larger than 1x1, outputs 32 or more wide. */
+** 3 planes: 1.15-1.5x on the seven stems of the bench nets, 224-299 wide,
+** 1.45x at 3x3 stride 2 on 64x64; 3x3 stride 1 1.1x at 40-56 wide, 0.95x
+** at 28, 0.65x at 7; with 8 planes 1.1x at 3x3 but 0.8x on 8 -> 256 at
+** 28x28 and 0.86x at 1x1; 16 planes 0.9x): up to 4 planes, a kernel larger
+** than 1x1, outputs 32 or more wide. */
 static int use_direct(const em_ctx *ctx, const em_conv_params *p, int64_t cin, int64_t wo) {
   return p->algo == EM_CONV_AUTO && em_conv_direct_fits(ctx, p, cin) && cin <= 4 &&
          p->kh * p->kw > 1 && wo >= 32;

@@ -178,6 +178,21 @@ __m256 load8(const float *r, int64_t c, int edge, __m256i in) {
   return edge ? _mm256_maskload_ps(r + c, in) : _mm256_loadu_ps(r + c);
 }
 
+/* The first cnt (< 8) lanes of v to o, a row of a plane ending at end. A
+** masked store is microcoded on AMD's Zen (tens of cycles): where the 8 lanes
+** stay in the plane they are stored plainly, the extra ones falling on the
+** next rows, stored after this one; else through a buffer (past the plane
+** lies another, maybe another thread's). */
+AVX2 static inline void store_first(float *o, __m256 v, int64_t cnt, const float *end) {
+  if (o + 8 <= end) {
+    _mm256_storeu_ps(o, v);
+    return;
+  }
+  float t[8];
+  _mm256_storeu_ps(t, v);
+  for (int64_t i = 0; i < cnt; i++) o[i] = t[i];
+}
+
 /* Eight outputs from input column c of the n rows inside the input (their
 ** kernel rows in k); edge: masked loads. One sum per kernel row, added at
 ** the end: nine dependent FMAs made the loop wait on their latency. Stride
@@ -227,7 +242,7 @@ void row3x3(const plane *q, const float *const *r, const __m256 *k, int n, float
     __m256 acc = block3x3(r, k, n, -(int64_t)pl, w, s, 1, bias);
     if (res) acc = _mm256_add_ps(acc, _mm256_maskload_ps(res, keep));
     if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
-    _mm256_maskstore_ps(o, keep, acc);
+    store_first(o, acc, wo, q->dst + q->ho * wo);
     return;
   }
   for (int64_t x0 = 0; x0 < wo; x0 += 8) {
@@ -299,7 +314,9 @@ AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad
     const float *from = q->src + iy * q->w;
     float *to = pad + (iy + pt) * pw + pl;
     for (int64_t x = 0; x < wfull; x += 8) _mm256_storeu_ps(to + x, _mm256_loadu_ps(from + x));
-    if (wfull < q->w) _mm256_maskstore_ps(to + wfull, tail, _mm256_maskload_ps(from + wfull, tail));
+    /* the tail's masked-off lanes load as 0: stored whole they fall on the
+    ** right border (zeros) or the next row, copied after this one (see pick) */
+    if (wfull < q->w) _mm256_storeu_ps(to + wfull, _mm256_maskload_ps(from + wfull, tail));
   }
   for (int64_t oy = 0; oy < q->ho; oy++) {
     const float *rows = pad + oy * pw;
@@ -320,7 +337,7 @@ AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad
       if (narrow) {
         if (res) acc = _mm256_add_ps(acc, _mm256_maskload_ps(res, mask));
         if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
-        _mm256_maskstore_ps(o, mask, acc);
+        store_first(o, acc, wo, q->dst + q->ho * wo);
         break;
       }
       if (res) acc = _mm256_add_ps(acc, _mm256_loadu_ps(res + ox));
@@ -364,7 +381,7 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
   inner_span(w, wo, p->sw, -(int64_t)p->pl, 3, &xa, &xb);
   if (k3 && p->sh == 1 && isa >= EM_ISA_AVX2 && wo <= PADDED_MAX_WO) {
     pad_size(p, h, w, ho, wo, &ph, &pw);
-    if (ph * pw <= PAD_FLOATS) return K3_PADDED;
+    if (ph * pw + 8 <= PAD_FLOATS) return K3_PADDED;   /* + 8: a row tail stored whole */
   }
   if (isa >= EM_ISA_AVX512 && !k3) return GENERIC_AVX512;
   if (isa >= EM_ISA_AVX512 && xb - xa >= 16) return K3_AVX512;

@@ -159,7 +159,10 @@ AVX2 static INLINE void row(const em_pool_rows *r, const float *const *rows, int
     /* a NaN in a column no output uses is only a false alarm */
     __m256 v = block(rows, n, -p->pl, W, s, kw, 1, sum, 1, u);
     if (sum) v = _mm256_div_ps(v, _mm256_mul_ps(d->row, _mm256_maskload_ps(d->col, keep)));
-    _mm256_maskstore_ps(y, keep, v);
+    /* a masked store is microcoded on AMD's Zen: the lanes through a buffer */
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (int64_t i = 0; i < ow; i++) y[i] = t[i];
     return;
   }
   for (int64_t x0 = 0; x0 < ow; x0 += 8) {

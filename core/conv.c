@@ -238,7 +238,7 @@ static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int6
 ** than 1x1, outputs 32 or more wide. */
 static int use_direct(const em_ctx *ctx, const em_conv_params *p, int64_t cin, int64_t wo) {
   return p->algo == EM_CONV_AUTO && em_conv_direct_fits(ctx, p, cin) && cin <= 4 &&
-         p->kh * p->kw > 1 && wo >= 32;
+         (int64_t)p->kh * p->kw > 1 && wo >= 32;
 }
 
 /* The weight transformed into the caller's p->wino_weight when that is

@@ -96,11 +96,15 @@ end
 -- [first, last] in steps; values are tensors, each mapped to its buffer.
 local function liveness(steps, final)
   local bufs, owner = {}, {}    -- owner: tensor -> buffer
+  -- the method once, not looked up through the tensor's __index per pair:
+  -- this scan is most of the plan's own time on nets of many small layers
+  local same = core.tensor().isSameStorage
   local function find(t)
     local b = owner[t]
     if b then return b end
-    for _, c in ipairs(bufs) do
-      if c.tensor:isSameStorage(t) then owner[t] = c return c end
+    for i = 1, #bufs do
+      local c = bufs[i]
+      if same(c.tensor, t) then owner[t] = c return c end
     end
     return nil
   end

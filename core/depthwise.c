@@ -245,12 +245,29 @@ void row3x3(const plane *q, const float *const *r, const __m256 *k, int n, float
     store_first(o, acc, wo, q->dst + q->ho * wo);
     return;
   }
-  for (int64_t x0 = 0; x0 < wo; x0 += 8) {
+  /* the blocks clear of the edges in a loop of their own: with the masked
+  ** body beside it the compiler spilled the loop's addresses and taps */
+  int64_t x0 = 0;
+  for (; x0 < wo; x0 += 8) {
+    int64_t ox = x0 + 8 <= wo ? x0 : wo - 8, c = ox * s - pl;
+    if (c >= 0 && c + reach < w) break;
+    __m256 acc = block3x3(r, k, n, c, w, s, 1, bias);
+    if (res) acc = _mm256_add_ps(acc, _mm256_loadu_ps(res + ox));
+    if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));   /* NaN stays NaN, as em_act */
+    _mm256_storeu_ps(o + ox, acc);
+  }
+  for (; x0 + 8 <= wo && x0 * s - pl + reach < w; x0 += 8) {
+    __m256 acc = block3x3(r, k, n, x0 * s - pl, w, s, 0, bias);
+    if (res) acc = _mm256_add_ps(acc, _mm256_loadu_ps(res + x0));
+    if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+    _mm256_storeu_ps(o + x0, acc);
+  }
+  for (; x0 < wo; x0 += 8) {
     int64_t ox = x0 + 8 <= wo ? x0 : wo - 8, c = ox * s - pl;
     __m256 acc = c < 0 || c + reach >= w ? block3x3(r, k, n, c, w, s, 1, bias)
                                          : block3x3(r, k, n, c, w, s, 0, bias);
     if (res) acc = _mm256_add_ps(acc, _mm256_loadu_ps(res + ox));
-    if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));   /* NaN stays NaN, as em_act */
+    if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
     _mm256_storeu_ps(o + ox, acc);
   }
 }

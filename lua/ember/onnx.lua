@@ -420,8 +420,13 @@ end
 -- (a tensor, or a list for several). opts.probe = false skips the probe
 -- forward (shapes then unknown: auto_pad and Shape need them); opts.fuse =
 -- false keeps activations and residual Adds as nodes of their own;
--- opts.packWeights = true keeps the convolutions' weights packed for the
--- matrix product (ember.nn.util.packWeights).
+-- opts.packWeights: which convolutions keep their weight packed for the
+-- matrix product (SpatialConvolution.packWeight): by default those with
+-- outputs of up to M.PACK_PIXELS pixels, where packing on every call costs
+-- most (10-23% of such a layer) and the weights are the largest; true for
+-- all, false for none. The probe packs them, so it happens at load.
+M.PACK_PIXELS = 256
+
 function M.load(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then error("ember.onnx.load: expected a file name", 2) end
@@ -480,6 +485,7 @@ function M.load(path, opts)
     file = file, opset = opset, consts = consts, alias = {}, graph = graph,
     vals = {}, shapes = {}, producer = {}, names = {}, ntemp = 0,
     uses = check.uses(g), probing = probe, static = static, derived = {}, input_types = {}, revived = {}, garbage = 0,
+    packWeight = opts.packWeights == nil and M.PACK_PIXELS or opts.packWeights or nil,
   }, Cx)
   for _, v in ipairs(inputs) do cx.input_types[v.name] = v.elem_type end
   local probe_shapes = {}
@@ -592,9 +598,6 @@ function M.load(path, opts)
   -- every convolution on the import's one im2col scratch, which the probe
   -- already grew to the largest (fuse's copies came with empty ones)
   if cx.scratch then graph:apply(function(m) if m.finput then m.finput = cx.scratch end end) end
-  -- opts.packWeights: convolutions keep their weight packed from here on
-  -- (not while the import folded batch norms into weights in place)
-  if opts.packWeights then require("ember.nn.util").packWeights(graph) end
   -- activations pooled, buffers reused once dead, from the first forward on
   if opts.plan ~= false then
     local ok, plan = pcall(require, "ember.plan")   -- the memory plan, where present

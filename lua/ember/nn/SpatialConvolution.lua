@@ -119,12 +119,12 @@ function SpatialConvolution:updateOutput(input)
     input, res = input[1], input[2]
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
   end
-  local wino = self:_winograd()
+  local wino, packed = self:_winograd(), self:_packed(input, t, b, l, r)
   return self:_batched(input, function(x, out)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
                 l, r, t, b, self.dilationW, self.dilationH, self.groups,
                 self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo, self.bnScale,
-                self:_packed())
+                packed)
   end)
 end
 
@@ -158,11 +158,21 @@ end
 -- planes, as large as the weight), made by the core on the first forward
 -- that multiplies and reused after, with the same rule as _winograd: kept
 -- with a view of the weight it came from. Saves packing the weight on every
--- call (on 7x7 outputs that was a tenth of the layer). Never saved. Only
--- when self.packWeight is set (ember.nn.util.packWeights: the running
--- graphs of ember.load and ember.onnx.load); nil otherwise.
-function SpatialConvolution:_packed()
-  if not self.packWeight then return nil end
+-- call: 13-23% of a layer with a 7x7 or 8x8 output, 4-10% from 14x14 to
+-- 28x28 (weights read from memory, 2 threads). Never saved. Only when
+-- self.packWeight is set: true, or the most output pixels a layer may have
+-- to be packed (ember.onnx.load sets it, ember.nn.util.packWeights sets
+-- true); nil otherwise, and for larger outputs.
+function SpatialConvolution:_packed(input, t, b, l, r)
+  local limit = self.packWeight
+  if not limit then return nil end
+  if limit ~= true then
+    local d = input:dim()
+    if d < 3 then return nil end
+    local ho = (input:size(d - 1) + t + b - (self.kH - 1) * self.dilationH - 1) // self.dH + 1
+    local wo = (input:size(d) + l + r - (self.kW - 1) * self.dilationW - 1) // self.dW + 1
+    if ho * wo > limit then return nil end
+  end
   return self:_weightCache("packed_weight", "_packedOf")
 end
 

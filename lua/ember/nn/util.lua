@@ -71,11 +71,12 @@ end
 
 -- Lets every convolution of a running graph keep its weight packed for the
 -- core's matrix product (SpatialConvolution:_packed), dropping any packing
--- made before: 6-17% per layer on 7x7 to 14x14 outputs (about 4% of
--- resnet50), for one more copy of the convolution weights and a first
--- inference that packs them all (about 100 ms for resnet50 on this VM, most
--- of it page faults). So it is opt-in: ember.load{..., packWeights = true},
--- ember.onnx.load(file, {packWeights = true}), for long-running servers.
+-- made before: 4-23% per layer (most on 7x7 outputs), for one more copy of
+-- the convolution weights and a first inference that packs them all (about
+-- 100 ms for resnet50 on this VM, most of it page faults). So ember.load
+-- takes it as an option (ember.load{..., packWeights = true}, for
+-- long-running servers); ember.onnx.load packs the layers with small
+-- outputs by default, at load (its probe does).
 -- Only graphs whose weights change through their owner's API (m.graph,
 -- remade by m:refold()) should: a cache cannot see a weight written in
 -- place (m.weight:copy(w)).

@@ -82,6 +82,7 @@ ops.Conv = { doc = "2-D and 1-D; group, dilations, pads, auto_pad", convert = fu
   m:setPadding(p[1], p[2], p[3], p[4])
   m:setDilation(d[2], d[1])
   m.weight = rank == 4 and W or W:view(nout, W:size(2), kernel[1], 1)
+  m.packWeight = cx.packWeight   -- packed by the probe, at load (ember.onnx.load)
   -- weights read by this Conv alone: a BatchNormalization after it folds
   -- into them in place, no second copy (memory plan, ember/plan.lua)
   cx.sole = cx.sole or setmetatable({}, { __mode = "k" })

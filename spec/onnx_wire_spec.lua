@@ -324,3 +324,76 @@ describe("ember.onnx Conv then BatchNormalization", function()
     end
   end)
 end)
+
+describe("ember.onnx packed convolution weights", function()
+  -- one 5x5 Conv (never Winograd) from cin to cout planes on an n x n input
+  local function conv_model(cin, cout, n, with_bn)
+    local w = ember.randn(cout, cin, 5, 5)
+    local function init(name, t)
+      return tensor(name, t:size(), FLOAT, raw(floats(t:contiguous():view(-1):totable())))
+    end
+    local nodes, inits = { node("Conv", { "x", "w" }, { with_bn and "c" or "y" }) }, { init("w", w) }
+    local bn = {}
+    if with_bn then
+      bn.scale, bn.b, bn.mean, bn.var = ember.randn(cout), ember.randn(cout), ember.randn(cout), ember.rand(cout) + 0.5
+      nodes[2] = node("BatchNormalization", { "c", "s", "b", "m", "v" }, { "y" })
+      for k, v in pairs{ s = bn.scale, b = bn.b, m = bn.mean, v = bn.var } do inits[#inits + 1] = init(k, v) end
+    end
+    local path = write_model(model(graph{
+      nodes = nodes, inits = inits,
+      inputs = { value_info("x", { 1, cin, n, n }) },
+      outputs = { value_info("y", { 1, cout, n - 4, n - 4 }) },
+    }))
+    return path, w, bn
+  end
+  -- the same convolution by a fresh module that packs nothing
+  local function reference(w, x)
+    local conv = require("ember.nn").SpatialConvolution(w:size(2), w:size(1), 5, 5):noBias()
+    conv.weight:copy(w)
+    return conv:forward(x):clone()
+  end
+  local function packed(g)
+    local conv = g.modules[1]
+    assert.equal("nn.SpatialConvolution", conv.__typename)
+    return conv.packed_weight ~= nil and conv.packed_weight:nElement() > 0
+  end
+  local function max_diff(a, b) return (a - b):abs():max() end
+
+  it("packs a small output's weight at load and gives the unpacked result", function()
+    ember.manualSeed(21)
+    local path, w = conv_model(8, 13, 20)   -- 16 x 16 = 256 output pixels
+    local g = onnx.load(path)
+    assert.is_true(packed(g), "packed by the probe, before the first forward")
+    local x = ember.randn(1, 8, 20, 20)
+    local y, ref = g:forward(x):clone(), reference(w, x)
+    assert(max_diff(y, ref) < 1e-5 * ref:abs():max(), "packed result differs: " .. max_diff(y, ref))
+    assert.is_false(packed(onnx.load(path, { packWeights = false })))
+  end)
+
+  it("keeps packing per call past the pixel limit, unless told to pack all", function()
+    ember.manualSeed(22)
+    local path, w = conv_model(8, 13, 21)   -- 17 x 17 = 289 output pixels
+    assert.is_false(packed(onnx.load(path)))
+    local g = onnx.load(path, { packWeights = true })
+    assert.is_true(packed(g))
+    local x = ember.randn(1, 8, 21, 21)
+    local ref = reference(w, x)
+    assert(max_diff(g:forward(x), ref) < 1e-5 * ref:abs():max())
+  end)
+
+  it("repacks a weight a batch norm was folded into after the probe packed it", function()
+    ember.manualSeed(23)
+    local path, w, bn = conv_model(8, 13, 20, true)
+    local g = onnx.load(path)
+    assert.is_true(packed(g))
+    local x = ember.randn(1, 8, 20, 20)
+    local y, ref = g:forward(x):clone(), reference(w, x)
+    local yt, rt, per = y:view(-1):totable(), ref:view(-1):totable(), 16 * 16
+    for i = 1, #rt do
+      local c = (i - 1) // per + 1
+      local want = (rt[i] - bn.mean:get(c)) / math.sqrt(bn.var:get(c) + 1e-5) * bn.scale:get(c) + bn.b:get(c)
+      assert(math.abs(yt[i] - want) < 1e-3 * math.max(1, math.abs(want)),
+             string.format("element %d: %g, expected %g", i, yt[i], want))
+    end
+  end)
+end)

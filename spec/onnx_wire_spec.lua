@@ -361,10 +361,10 @@ describe("ember.onnx packed convolution weights", function()
 
   it("packs a small output's weight at load and gives the unpacked result", function()
     ember.manualSeed(21)
-    local path, w = conv_model(8, 13, 20)   -- 16 x 16 = 256 output pixels
+    local path, w = conv_model(8, 13, 21)   -- 17 x 17 = 289 output pixels
     local g = onnx.load(path)
     assert.is_true(packed(g), "packed by the probe, before the first forward")
-    local x = ember.randn(1, 8, 20, 20)
+    local x = ember.randn(1, 8, 21, 21)
     local y, ref = g:forward(x):clone(), reference(w, x)
     assert(max_diff(y, ref) < 1e-5 * ref:abs():max(), "packed result differs: " .. max_diff(y, ref))
     assert.is_false(packed(onnx.load(path, { packWeights = false })))
@@ -372,11 +372,11 @@ describe("ember.onnx packed convolution weights", function()
 
   it("keeps packing per call past the pixel limit, unless told to pack all", function()
     ember.manualSeed(22)
-    local path, w = conv_model(8, 13, 21)   -- 17 x 17 = 289 output pixels
+    local path, w = conv_model(8, 13, 23)   -- 19 x 19 = 361 output pixels
     assert.is_false(packed(onnx.load(path)))
     local g = onnx.load(path, { packWeights = true })
     assert.is_true(packed(g))
-    local x = ember.randn(1, 8, 21, 21)
+    local x = ember.randn(1, 8, 23, 23)
     local ref = reference(w, x)
     assert(max_diff(g:forward(x), ref) < 1e-5 * ref:abs():max())
   end)

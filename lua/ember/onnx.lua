@@ -423,9 +423,10 @@ end
 -- opts.packWeights: which convolutions keep their weight packed for the
 -- matrix product (SpatialConvolution.packWeight): by default those with
 -- outputs of up to M.PACK_PIXELS pixels, where packing on every call costs
--- most (10-23% of such a layer) and the weights are the largest; true for
--- all, false for none. The probe packs them, so it happens at load.
-M.PACK_PIXELS = 256
+-- most (7-23% of such a layer: 17x17 outputs and down) and the weights are
+-- the largest; true for all, false for none. The probe packs them, so it
+-- happens at load.
+M.PACK_PIXELS = 320
 
 function M.load(path, opts)
   opts = opts or {}

@@ -202,6 +202,15 @@ static int tensor_isSameStorage(lua_State *L) {
   return 1;
 }
 
+/* t:storageId(): the identity of the memory t views, as a light userdata
+** (a table key; equal for tensors where isSameStorage holds), nil if empty */
+static int tensor_storageId(lua_State *L) {
+  em_tensor *t = lt_check(L, 1);
+  if (t->storage) lua_pushlightuserdata(L, t->storage);
+  else lua_pushnil(L);
+  return 1;
+}
+
 static int tensor_shape(lua_State *L) {
   char buf[128];
   lua_pushstring(L, em_tensor_shape_str(lt_check(L, 1), buf, sizeof buf));
@@ -640,6 +649,7 @@ const luaL_Reg em_l_tensor_methods[] = {
   {"isContiguous", tensor_isContiguous},
   {"isSameSizeAs", tensor_isSameSizeAs},
   {"isSameStorage", tensor_isSameStorage},
+  {"storageId", tensor_storageId},
   {"shape", tensor_shape},
   {"view", tensor_view},
   {"reshape", tensor_reshape},

@@ -111,6 +111,15 @@ describe("views", function()
     assert.is_true(c:reshape(4, 6):isSameStorage(c))
   end)
 
+  it("storageId: one table key per storage, shared by its views", function()
+    local c = coded()
+    local seen = { [c:storageId()] = "c" }
+    assert.equal("c", seen[c:view(6, -1):storageId()])
+    assert.equal("c", seen[c:narrow(1, 2, 1):storageId()])
+    assert.is_nil(seen[c:clone():storageId()])
+    assert.is_nil(ember.Tensor():storageId())
+  end)
+
   it("narrow and select share storage and pick the right elements", function()
     local c = coded()
     local n = c:narrow(3, 2, 2)

@@ -368,7 +368,14 @@ void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch) {
   int64_t parts = split_rows ? mp : np, per = em_gemm_scratch(1, g);
   int nt = omp_in_parallel() || 2.0 * g->m * g->n * g->k < PAR_FLOPS ? 1 : ctx->nthreads;
   if (nt > parts) nt = (int)parts;
-  #pragma omp parallel num_threads(nt) if (nt > 1)
+  /* one thread: no OpenMP region at all. libgomp makes a futex system call
+  ** for every region, even one with if (0) or nested in another (Winograd
+  ** calls this 36 times per chunk from inside its own) */
+  if (nt <= 1) {
+    run_block(&kern, g, 0, g->m, 0, g->n, scratch);
+    return;
+  }
+  #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num(), nth = omp_get_num_threads();
     int64_t p0 = parts * t / nth, p1 = parts * (t + 1) / nth;

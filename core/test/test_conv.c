@@ -149,8 +149,19 @@ static void test_conv_paths(void) {
   CHECK(conv_case(1, 7, 5, 9, 6, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
   CHECK(conv_case(3, 8, 4, 3, 4, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 0, &buf));
   CHECK(conv_case(2, 8, 4, 3, 8, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 4), 1, &buf));
-  /* 1x1 but strided or padded goes through im2col */
+  /* 1x1 strided without padding (ResNet's downsampling): odd sizes, uneven
+  ** strides, groups, batches, and one large enough for two threads */
   CHECK(conv_case(1, 5, 7, 7, 3, test_conv_params(1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  CHECK(conv_case(3, 6, 9, 8, 4, test_conv_params(1, 1, 3, 2, 0, 0, 0, 0, 1, 1, 2), 1, &buf));
+  CHECK(conv_case(2, 64, 56, 55, 24, test_conv_params(1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
+  for (int i = 0; i < 40; i++) {
+    int groups = randint(1, 3), sh = randint(1, 3), sw = randint(1, 3);
+    CHECK(conv_case(randint(1, 2), groups * randint(1, 6), randint(1, 20), randint(1, 20),
+                    groups * randint(1, 6),
+                    test_conv_params(1, 1, sh, sw, 0, 0, 0, 0, randint(1, 2), randint(1, 2), groups),
+                    randint(0, 2), &buf));
+  }
+  /* 1x1 padded */
   CHECK(conv_case(1, 5, 7, 7, 3, test_conv_params(1, 1, 1, 1, 1, 0, 1, 2, 1, 1, 1), 2, &buf));
   /* depthwise, with multiplier, strides and dilation */
   CHECK(conv_case(3, 16, 11, 13, 16, test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16), 2, &buf));

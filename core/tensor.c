@@ -37,9 +37,11 @@ static float *alloc_floats(size_t bytes) {
   ** first 2 MB on a huge page, the tail on small ones; rounding those up
   ** would add up to half again to the resident size */
   if (bytes >= HUGE) bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-  p = aligned_alloc(HUGE_PAGE, bytes);
+  /* posix_memalign: C11's aligned_alloc wants a size that is a multiple of
+  ** the alignment, which a 2-4 MB storage is not */
+  if (posix_memalign((void **)&p, HUGE_PAGE, bytes)) return NULL;
 #ifdef MADV_HUGEPAGE
-  if (p) madvise(p, bytes, MADV_HUGEPAGE);   /* advice: failure changes nothing */
+  madvise(p, bytes, MADV_HUGEPAGE);   /* advice: failure changes nothing */
 #endif
   return p;
 }

@@ -29,10 +29,6 @@
 #define NR EM_GEMM_NR
 #define KC EM_GEMM_KC   /* rows of a B block: a 16-column panel is 16 KB, in L1 */
 #define NC EM_GEMM_NC   /* columns of a B block: kc x nc is 192 KB, in the 512 KB L2 */
-#ifndef THIN
-#define THIN 2   /* edge tiles up to this wide take the thin kernel: 1.08x on 512x49x4608;
-                    ** at 4 columns it measured even with the 8-wide tile */
-#endif
 #ifndef PAR_FLOPS
 #define PAR_FLOPS (1 << 20)   /* below this a second thread costs more than it brings */
 #endif
@@ -165,15 +161,16 @@ AVX2 static void kern8_avx2(int64_t kc, const float *a, const float *b, float *c
 }
 #undef ROW8
 
-/* The last few columns (49 = 3 x 16 + 1 at 7x7, 3025 = 189 x 16 + 1 at
+/* The last 1 or 2 columns (49 = 3 x 16 + 1 at 7x7, 3025 = 189 x 16 + 1 at
 ** 55x55): the A panel's 6 rows are the vector and each column's B value is
 ** broadcast, so a column costs one FMA per k instead of the 6 of the 8-wide
-** tile. Two k at a time in separate accumulators, as an FMA waits 4-5 cycles
-** for its sum. Raw product into t (row stride NR). */
+** tile (1.08x on 512x49x4608; at 4 columns it measured even with that tile).
+** Two k at a time in separate accumulators, as an FMA waits 4-5 cycles for
+** its sum. Raw product into t (row stride NR). */
 AVX2 static inline void thin_cols(int64_t kc, const float *a, const float *b, float *t,
                                   const int nr) {
   const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-  __m256 s[4][2];
+  __m256 s[2][2];
   int64_t k = 0;
   for (int l = 0; l < nr; l++) s[l][0] = s[l][1] = _mm256_setzero_ps();
   for (; k + 2 <= kc; k += 2) {
@@ -196,12 +193,8 @@ AVX2 static inline void thin_cols(int64_t kc, const float *a, const float *b, fl
 }
 
 AVX2 static void kern_thin_avx2(int64_t kc, const float *a, const float *b, float *t, int nr) {
-  switch (nr) {   /* a constant count per call, so each loop unrolls */
-  case 1: thin_cols(kc, a, b, t, 1); break;
-  case 2: thin_cols(kc, a, b, t, 2); break;
-  case 3: thin_cols(kc, a, b, t, 3); break;
-  default: thin_cols(kc, a, b, t, 4); break;
-  }
+  if (nr == 1) thin_cols(kc, a, b, t, 1);   /* a constant count, so each loop unrolls */
+  else thin_cols(kc, a, b, t, 2);
 }
 #endif
 
@@ -210,7 +203,7 @@ typedef void (*thin_fn)(int64_t kc, const float *a, const float *b, float *t, in
 typedef struct kernels {
   kern_fn full;     /* 6 x 16, epilogue applied */
   kern_fn narrow;   /* 6 x 8 bare product, for edge tiles up to 8 wide */
-  thin_fn thin;     /* 6 x 1-4 bare product, or NULL */
+  thin_fn thin;     /* 6 x 1-2 bare product, or NULL */
   int avx2;         /* A packed with AVX2 */
 } kernels;
 
@@ -236,7 +229,7 @@ static void edge_tile(const kernels *kern, int64_t kc, const float *a, const flo
                       float *c, int64_t ldc, int mr, int nr, const tile_ep *e) {
   float t[MR * NR];
   tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f };
-  if (nr <= THIN && kern->thin) kern->thin(kc, a, b, t, nr);
+  if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
   else (nr <= 8 ? kern->narrow : kern->full)(kc, a, b, t, NR, &raw);
   for (int r = 0; r < mr; r++)
     for (int l = 0; l < nr; l++) c[r * ldc + l] = finish(t[r * NR + l], c + r * ldc + l, r, l, e);

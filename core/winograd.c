@@ -170,6 +170,29 @@ __attribute__((target("avx2"))) static void gather8_avx2(const float *const ptr[
   }
 }
 
+/* Row r of an output tile (4 floats at d, cols of them inside the output,
+** none when r is past its rows): the residual read and the values written.
+** A partial tile goes column by column: a masked store costs tens of cycles
+** on Zen 3. */
+static const int32_t first_of[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+
+__attribute__((target("avx2"))) static inline __m128 tile_row_load(const float *d, int in, int cols) {
+  if (!in) return _mm_setzero_ps();
+  if (cols == 4) return _mm_loadu_ps(d);
+  return _mm_maskload_ps(d, _mm_loadu_si128((const __m128i *)(first_of + 4 - cols)));
+}
+
+__attribute__((target("avx2"))) static inline void tile_row_store(float *d, __m128 v, int in, int cols) {
+  float part[4];
+  if (!in) return;
+  if (cols == 4) {
+    _mm_storeu_ps(d, v);
+    return;
+  }
+  _mm_storeu_ps(part, v);
+  for (int c = 0; c < cols; c++) d[c] = part[c];
+}
+
 /* The output of 8 tiles (y[16][TB] from column j0) for plane o: per row,
 ** one transpose and a 4-float store per tile, with the epilogue applied on
 ** 8 lanes (scale, bias, residual, clamp); partial tiles at the edges store
@@ -177,7 +200,6 @@ __attribute__((target("avx2"))) static void gather8_avx2(const float *const ptr[
 __attribute__((target("avx2"))) static void scatter8_avx2(const wino *s, const block *b, int j0,
                                                           float y[16][TB], int64_t o, float sc,
                                                           float bias) {
-  static const int32_t ones[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
   int64_t plane = s->ho * s->wo;
   const __m256 vs = _mm256_set1_ps(sc), vb = _mm256_set1_ps(bias);
   const __m256 lo = _mm256_set1_ps(s->clamp ? s->lo : -INFINITY);
@@ -187,34 +209,15 @@ __attribute__((target("avx2"))) static void scatter8_avx2(const wino *s, const b
     for (int k = 0; k < 4; k++) in[k] = _mm256_loadu_ps(y[r * 4 + k] + j0);
     transpose8x4(in, w);   /* w[k]: (tile k | tile k + 4), 4 columns each */
     for (int k = 0; k < 4; k++) {
-      int ja = j0 + k, jb = j0 + k + 4;
-      float *da = s->out + b->dst[ja] + o * plane + r * s->wo;
-      float *db = s->out + b->dst[jb] + o * plane + r * s->wo;
+      int ja = j0 + k, jb = j0 + k + 4, ina = r < b->rows[ja], inb = r < b->rows[jb];
+      int64_t oa = b->dst[ja] + o * plane + r * s->wo, ob = b->dst[jb] + o * plane + r * s->wo;
       __m256 v = _mm256_add_ps(_mm256_mul_ps(w[k], vs), vb);
-      if (s->res) {
-        const float *ra = s->res + (da - s->out), *rb = s->res + (db - s->out);
-        int full = b->cols[ja] == 4 && b->cols[jb] == 4 && r < b->rows[ja] && r < b->rows[jb];
-        __m256 rv = full ? _mm256_loadu2_m128(rb, ra)
-                         : _mm256_setr_m128(
-                               r < b->rows[ja] ? _mm_maskload_ps(ra, _mm_loadu_si128((const __m128i *)(ones + 4 - b->cols[ja])))
-                                               : _mm_setzero_ps(),
-                               r < b->rows[jb] ? _mm_maskload_ps(rb, _mm_loadu_si128((const __m128i *)(ones + 4 - b->cols[jb])))
-                                               : _mm_setzero_ps());
-        v = _mm256_add_ps(v, rv);
-      }
+      if (s->res)
+        v = _mm256_add_ps(v, _mm256_setr_m128(tile_row_load(s->res + oa, ina, b->cols[ja]),
+                                              tile_row_load(s->res + ob, inb, b->cols[jb])));
       v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-      /* a partial tile's columns one by one: a masked store costs tens of
-      ** cycles on Zen 3 */
-      float part[8];
-      _mm256_storeu_ps(part, v);
-      if (r < b->rows[ja]) {
-        if (b->cols[ja] == 4) _mm_storeu_ps(da, _mm256_castps256_ps128(v));
-        else for (int c = 0; c < b->cols[ja]; c++) da[c] = part[c];
-      }
-      if (r < b->rows[jb]) {
-        if (b->cols[jb] == 4) _mm_storeu_ps(db, _mm256_extractf128_ps(v, 1));
-        else for (int c = 0; c < b->cols[jb]; c++) db[c] = part[4 + c];
-      }
+      tile_row_store(s->out + oa, _mm256_castps256_ps128(v), ina, b->cols[ja]);
+      tile_row_store(s->out + ob, _mm256_extractf128_ps(v, 1), inb, b->cols[jb]);
     }
   }
 }

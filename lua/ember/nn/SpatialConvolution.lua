@@ -119,7 +119,7 @@ function SpatialConvolution:updateOutput(input)
     input, res = input[1], input[2]
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
   end
-  local wino, packed = self:_winograd(), self:_packed(input, t, b, l, r)
+  local wino, packed = self:_winograd(), self:_packed(input, t, l, b, r)
   return self:_batched(input, function(x, out)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
                 l, r, t, b, self.dilationW, self.dilationH, self.groups,
@@ -163,14 +163,19 @@ end
 -- self.packWeight is set: true, or the most output pixels a layer may have
 -- to be packed (ember.onnx.load sets it, ember.nn.util.packWeights sets
 -- true); nil otherwise, and for larger outputs.
-function SpatialConvolution:_packed(input, t, b, l, r)
+-- Output rows and columns for an h x w input and padding t, l, b, r.
+local function out_size(self, h, w, t, l, b, r)
+  return (h + t + b - (self.kH - 1) * self.dilationH - 1) // self.dH + 1,
+         (w + l + r - (self.kW - 1) * self.dilationW - 1) // self.dW + 1
+end
+
+function SpatialConvolution:_packed(input, t, l, b, r)
   local limit = self.packWeight
   if not limit then return nil end
   if limit ~= true then
     local d = input:dim()
     if d < 3 then return nil end
-    local ho = (input:size(d - 1) + t + b - (self.kH - 1) * self.dilationH - 1) // self.dH + 1
-    local wo = (input:size(d) + l + r - (self.kW - 1) * self.dilationW - 1) // self.dW + 1
+    local ho, wo = out_size(self, input:size(d - 1), input:size(d), t, l, b, r)
     if ho * wo > limit then return nil end
   end
   return self:_weightCache("packed_weight", "_packedOf")
@@ -187,10 +192,8 @@ function SpatialConvolution:_residualFits(x, res)
   if x:dim() ~= 4 or res:dim() ~= 4 or res:size(1) ~= x:size(1) or res:size(2) ~= self.nOutputPlane then
     return false
   end
-  local t, l, b, r = self:_pads()
-  local function out(n, k, d, s, p) return (n + p - (k - 1) * d - 1) // s + 1 end
-  return res:size(3) == out(x:size(3), self.kH, self.dilationH, self.dH, t + b)
-     and res:size(4) == out(x:size(4), self.kW, self.dilationW, self.dW, l + r)
+  local ho, wo = out_size(self, x:size(3), x:size(4), self:_pads())
+  return res:size(3) == ho and res:size(4) == wo
 end
 
 -- The unfused order for a residual of another shape: conv, add, activation.

@@ -250,13 +250,13 @@ function Cx:emit(m, inputs, outputs)
       self.graph:constant(n, self.consts[n].tensor)
     end
   end
-  self.graph:add(m, type(inputs) == "table" and ins or ins[1], outputs)
-  local outs = type(outputs) == "table" and outputs or { outputs }
-  local multi = type(outputs) == "table"
+  local is_table, multi = type(inputs) == "table", type(outputs) == "table"
+  self.graph:add(m, is_table and ins or ins[1], outputs)
+  local outs = multi and outputs or { outputs }
   for _, n in ipairs(outs) do
-    self.producer[n] = { module = m, inputs = ins, table = type(inputs) == "table", outs = outs, multi = multi }
+    self.producer[n] = { module = m, inputs = ins, table = is_table, outs = outs, multi = multi }
   end
-  if self.probing then self:probe(m, ins, type(inputs) == "table", outs, type(outputs) == "table") end
+  if self.probing then self:probe(m, ins, is_table, outs, multi) end
   return m
 end
 

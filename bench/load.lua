@@ -7,7 +7,9 @@
 -- or bench/export.py), each in a fresh process: N loads (median, min, max and
 -- the first, in ms; each earlier model dropped and collected first), then on
 -- the last model the process's first inference of build/bench/NAME.input.npy,
--- N more (median), and first/median. One row per net; nets without files
+-- the slowest of the forwards after it that still prepare weights deferred
+-- from the first (warm_max, 0 when none), N more (median), and both ratios to
+-- the median. One row per net; nets without files
 -- are skipped.
 
 local ember = require "ember"
@@ -43,8 +45,8 @@ local function exists(p)
   return false
 end
 
-local header = string.format("%-20s %9s %9s %9s %9s  %9s %9s %7s", "net", "load_ms", "min", "max",
-                             "first", "first_ms", "median", "ratio")
+local header = string.format("%-20s %9s %9s %9s %9s  %9s %9s %7s %9s %7s", "net", "load_ms", "min", "max",
+                             "first", "first_ms", "median", "ratio", "warm_max", "ratio")
 
 -- Several nets: each in a fresh process of its own (this script, one net),
 -- so that every net's first load and first inference are a new process's.
@@ -82,6 +84,14 @@ for _, name in ipairs(nets) do
     local t = now()
     m:forward(x)
     local first = (now() - t) * 1e3
+    -- the forwards that still transform Winograd weights (ember/plan.lua
+    -- defers them from the first): their slowest, then the steady state
+    local warm = 0
+    while #(require("ember.plan").get(m.graph) or { deferred = {} }).deferred > 0 do
+      t = now()
+      m:forward(x)
+      warm = math.max(warm, (now() - t) * 1e3)
+    end
     local steady = {}
     for i = 1, runs do
       t = now()
@@ -89,9 +99,9 @@ for _, name in ipairs(nets) do
       steady[i] = (now() - t) * 1e3
     end
     local med = median(steady)
-    print(string.format("%-20s %9.1f %9.1f %9.1f %9.1f  %9.1f %9.1f %7.2f", name, median(times),
+    print(string.format("%-20s %9.1f %9.1f %9.1f %9.1f  %9.1f %9.1f %7.2f %9.1f %7.2f", name, median(times),
                         math.min(table.unpack(times)), math.max(table.unpack(times)), times[1],
-                        first, med, first / med))
+                        first, med, first / med, warm, warm / med))
     m = nil
     collectgarbage()
   end

@@ -268,7 +268,8 @@ em_status em_act_forward_ctx(em_ctx *ctx, const em_tensor *input, em_tensor *out
     return st;
   }
   nt = ctx && ctx->nthreads > 1 && p.n >= ACT_PARALLEL_MIN ? ctx->nthreads : 1;
-  if (nt == 1) {
+  if (EM_DRY(ctx)) {
+  } else if (nt == 1) {
     run(act, p.src, p.dst, p.n, a, b);
   } else {
     /* equal chunks, each a multiple of 16 floats (whole cache lines) */

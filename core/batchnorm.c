@@ -101,6 +101,7 @@ em_status em_batchnorm_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
     if ((st = em_tensor_resize(output, input->ndim, input->size, err))) goto done;
     em_tensor_set(&res, output);
   }
+  if (EM_DRY(ctx)) goto done;
   x = em_tensor_data(&in);
   y = em_tensor_data(&res);
   #pragma omp parallel for num_threads(nt) schedule(static)

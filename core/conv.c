@@ -224,7 +224,7 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 ** after it: Inception v3 with its 32-plane stem layers on Winograd is
 ** 7.2e-5 x max |logit| from PyTorch (4.7e-5 with them on im2col; the limit
 ** is 1e-4), so layers with fewer than 32 input planes keep im2col. */
-static int use_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo) {
+int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo) {
   if (p->algo != EM_CONV_AUTO) return p->algo == EM_CONV_WINOGRAD;
   return em_winograd_fits(p) && cin >= 32 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 16;
 }
@@ -310,7 +310,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
       (res && (st = em_tensor_contiguous(&r, res, err))) ||
       (scale && (st = em_tensor_contiguous(&sc, scale, err))) ||
-      (st = em_tensor_resize(output, 4, osz, err)))
+      (st = em_tensor_resize(output, 4, osz, err)) || ctx->dry)
     goto done;
   e.scale = scale ? em_tensor_data(&sc) : NULL;
   e.bias = has_bias ? em_tensor_data(&b) : NULL;
@@ -318,7 +318,8 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   e.clamp = inline_act;
   e.lo = act == EM_ACT_RELU ? 0.0f : ep ? ep->a : 0.0f;
   e.hi = act == EM_ACT_RELU ? INFINITY : ep ? ep->b : 0.0f;
-  if (use_winograd(p, cin, cout, ho, wo)) {
+  if (em_conv2d_winograd(p, cin, cout, ho, wo) &&
+      !(p->defer_prepare && p->algo == EM_CONV_AUTO && p->wino_weight && !p->wino_weight->storage)) {
     st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(output), &wt, &e,
                        buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
   } else if (use_direct(ctx, p, cin, wo)) {

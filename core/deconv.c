@@ -123,7 +123,7 @@ em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_te
   if ((st = em_tensor_contiguous(&x, input, err)) ||
       (st = em_tensor_contiguous(&wt, weight, err)) ||
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
-      (st = em_tensor_resize(output, 4, osz, err)))
+      (st = em_tensor_resize(output, 4, osz, err)) || EM_DRY(ctx))
     goto done;
   if (!direct) {
     int64_t sz[2] = { cout * p->kh * p->kw, hw };

@@ -58,7 +58,11 @@ typedef enum em_isa { EM_ISA_C, EM_ISA_AVX2, EM_ISA_AVX512 } em_isa;
 typedef struct em_ctx {
   int nthreads;         /* >= 1 */
   em_isa isa;           /* best the CPU runs (em_ctx_init); lower it to force a path */
+  int dry;              /* shapes only: the forwards taking ctx check their arguments
+                        ** and size their outputs, then return without computing or
+                        ** preparing weights (a memory plan's trace, ember/plan.lua) */
 } em_ctx;
+#define EM_DRY(ctx) ((ctx) && (ctx)->dry)
 
 void em_ctx_init(em_ctx *ctx);               /* nthreads = number of cores, isa = em_cpu_isa() */
 em_isa em_cpu_isa(void);                     /* AVX-512F, AVX2+FMA, or plain C */
@@ -189,6 +193,10 @@ typedef struct em_conv_params {
   ** another size) and the product runs; without it the weight is packed
   ** on every call */
   em_tensor *packed_weight;
+  /* with algo auto: where Winograd would first have to fill an empty
+  ** wino_weight, multiply by im2col this call instead (a first inference
+  ** that prepares no weights; ember/plan.lua) */
+  int defer_prepare;
 } em_conv_params;
 /* output N,Cout,Ho,Wo. bias may be NULL or empty. buf is scratch (im2col). */
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
@@ -210,6 +218,9 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
                                const em_tensor *weight, const em_tensor *bias,
                                em_tensor *buf, const em_conv_params *p,
                                const em_conv_epilogue *ep, em_err *err);
+/* Whether em_conv2d_forward_ex multiplies a convolution of these planes and
+** output size by Winograd (and so fills an empty p->wino_weight). */
+int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo);
 /* depthwise.c (used by conv.c): one input plane per group (cin/groups == 1),
 ** shapes already checked, data contiguous; bias and res may be NULL; act is
 ** NONE, RELU or CLAMP (lo, hi). Picks the 3x3 stride 1/2 or generic kernel
@@ -296,8 +307,9 @@ em_status em_prelu_forward(const em_tensor *input, em_tensor *output,
                            const em_tensor *weight, em_err *err);
 
 /* shape.c */
-/* concatenation of n inputs along dim (all other sizes equal). */
-em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *output,
+/* concatenation of n inputs along dim (all other sizes equal); ctx may be
+** NULL (its only use here is EM_DRY). */
+em_status em_concat_forward(em_ctx *ctx, const em_tensor *const *inputs, int n, em_tensor *output,
                             int dim, em_err *err);
 em_status em_channel_shuffle_forward(const em_tensor *input, em_tensor *output,
                                      int groups, em_err *err);

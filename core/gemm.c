@@ -16,6 +16,7 @@ int em_ncores(void) {
 void em_ctx_init(em_ctx *ctx) {
   ctx->nthreads = em_ncores();
   ctx->isa = em_cpu_isa();
+  ctx->dry = 0;
 }
 
 /* OpenBLAS is its OpenMP build (Makefile: BLAS_LIB), so both counts size one

@@ -61,7 +61,7 @@ em_status em_linear_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
       (st = em_tensor_contiguous(&w, weight, err)) ||
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
       (st = input->ndim == 2 ? em_tensor_resize(output, 2, osz, err)
-                             : em_tensor_resize(output, 1, osz + 1, err)))
+                             : em_tensor_resize(output, 1, osz + 1, err)) || EM_DRY(ctx))
     goto done;
   y = em_tensor_data(output);
   /* rows start as the bias so the product is added onto it (beta = 1) */

@@ -129,7 +129,7 @@ em_status em_lrn_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
   if (blk < 1) blk = 1;
   em_tensor_init(&in);
   if ((st = em_tensor_contiguous(&in, input, err)) ||
-      (st = em_tensor_resize(output, input->ndim, input->size, err))) {
+      (st = em_tensor_resize(output, input->ndim, input->size, err)) || EM_DRY(ctx)) {
     em_tensor_free(&in);
     return st;
   }

@@ -299,6 +299,10 @@ static em_status pool(em_ctx *ctx, const em_tensor *input, em_tensor *output,
   if ((st = check_io(input, output, err)) || (st = check_params(input, p, max, &w.oh, &w.ow, err)) ||
       (st = setup(input, &in, output, w.oh, w.ow, err)))
     return st;
+  if (EM_DRY(ctx)) {
+    em_tensor_free(&in);
+    return EM_OK;
+  }
   w.planes = input->size[0] * input->size[1];
   w.H = input->size[2];
   w.W = input->size[3];
@@ -384,6 +388,10 @@ static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output
   if (oh < 1 || ow < 1)
     return em_fail(err, EM_EARG, "output size must be positive, got %dx%d", ow, oh);
   if ((st = setup(input, &in, output, oh, ow, err))) return st;
+  if (EM_DRY(ctx)) {
+    em_tensor_free(&in);
+    return EM_OK;
+  }
   planes = input->size[0] * input->size[1];
   H = input->size[2];
   W = input->size[3];

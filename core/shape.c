@@ -63,7 +63,7 @@ static int64_t outer_offset(const em_tensor *t, int from, int64_t o) {
   return off;
 }
 
-em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *output,
+em_status em_concat_forward(em_ctx *ctx, const em_tensor *const *inputs, int n, em_tensor *output,
                             int dim, em_err *err) {
   const em_tensor *first;
   int64_t size[EM_MAXDIM], total = 0, outer, inner, offset = 0;
@@ -91,7 +91,7 @@ em_status em_concat_forward(const em_tensor *const *inputs, int n, em_tensor *ou
   }
   for (int d = 0; d < first->ndim; d++) size[d] = first->size[d];
   size[dim] = total;
-  if ((st = em_tensor_resize(output, first->ndim, size, err))) return st;
+  if ((st = em_tensor_resize(output, first->ndim, size, err)) || EM_DRY(ctx)) return st;
   outer = span(first, 0, dim);
   inner = span(first, dim + 1, first->ndim);
   for (int i = 0; i < n; i++) {
@@ -179,7 +179,7 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
   for (int d = 0; d < first->ndim; d++) size[d] = first->size[d];
   size[1] = C;
   if (!st) st = em_tensor_resize(output, first->ndim, size, err);
-  if (!st) {
+  if (!st && !EM_DRY(ctx)) {
     float *out = em_tensor_data(output);
     int64_t planes;
     int nt;
@@ -280,7 +280,7 @@ em_status em_permute_forward(em_ctx *ctx, const em_tensor *input, em_tensor *out
   }
   if ((st = em_tensor_resize(output, input->ndim, size, err))) return st;
   total = em_tensor_nelement(input);
-  if (total == 0) return EM_OK;
+  if (total == 0 || EM_DRY(ctx)) return EM_OK;
   /* drop unit dims, merge dims the source also steps through as one (the
   ** destination is contiguous, so it always does) */
   q.nd = 0;

@@ -28,7 +28,7 @@
 ** small enough to stay in its core's cache: with whole-layer V and M the
 ** transforms spent most of their time waiting for memory. */
 #define T 6                 /* input tile side */
-#define PB 64               /* weight pairs per block of the weight transform */
+#define PB 48               /* packed entries per block of the weight transform */
 #define KK (T * T)          /* 36 products */
 #define TB 16               /* tiles per transform block: the vectorised width */
 #ifndef CHUNK_BYTES
@@ -64,39 +64,32 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *e
     goto done;
   const float *g = em_tensor_data(&wt);
   float *u = em_tensor_data(out);
-  int64_t pairs = cout * cin, ksize = sz[1] * cin * EM_GEMM_MR;
-  /* blocks of PB (out, in) pairs, the pair innermost so that every line
-  ** vectorises and each of the 36 rows of U is written in runs; the blocks
-  ** split over the threads em_ctx_set_threads chose (OpenMP's default) */
-  #pragma omp parallel for schedule(static) if (pairs >= 4096)
-  for (int64_t p0 = 0; p0 < pairs; p0 += PB) {
-    int64_t nb = pairs - p0 < PB ? pairs - p0 : PB;
+  int64_t ksize = sz[1] * cin * EM_GEMM_MR;
+  /* blocks of PB entries of each U[k] in its packed order (panel, column i,
+  ** row o % 6), so every line vectorises and each of the 36 rows of U is
+  ** written in whole runs; rows past Cout repeat plane Cout-1, as
+  ** em_gemm_pack_a pads; the blocks split over em_ctx_set_threads' threads */
+  #pragma omp parallel for schedule(static) if (ksize >= 4096)
+  for (int64_t q0 = 0; q0 < ksize; q0 += PB) {
+    int64_t nb = ksize - q0 < PB ? ksize - q0 : PB;
     double k[9][PB], tmp[T][3][PB];   /* the kernels, then G g */
-    for (int64_t j = 0; j < nb; j++)
-      for (int e = 0; e < 9; e++) k[e][j] = g[(p0 + j) * 9 + e];
+    for (int64_t j = 0; j < nb; j++) {
+      int64_t q = q0 + j, col = q / EM_GEMM_MR, i = col % cin;
+      int64_t o = col / cin * EM_GEMM_MR + q % EM_GEMM_MR;
+      const float *src = g + ((o < cout ? o : cout - 1) * cin + i) * 9;
+      for (int e = 0; e < 9; e++) k[e][j] = src[e];
+    }
     for (int r = 0; r < T; r++)
       for (int c = 0; c < 3; c++)
         for (int64_t j = 0; j < nb; j++)
           tmp[r][c][j] = G[r][0] * k[c][j] + G[r][1] * k[3 + c][j] + G[r][2] * k[6 + c][j];
-    int64_t at[PB];   /* pair (o, i) at panel o / 6, column i, row o % 6 */
-    for (int64_t j = 0; j < nb; j++) {
-      int64_t o = (p0 + j) / cin, i = (p0 + j) % cin;
-      at[j] = (o / EM_GEMM_MR * cin + i) * EM_GEMM_MR + o % EM_GEMM_MR;
-    }
     for (int r = 0; r < T; r++)
       for (int c = 0; c < T; c++) {
-        float *o = u + (int64_t)(r * T + c) * ksize;
+        float *o = u + (int64_t)(r * T + c) * ksize + q0;
         for (int64_t j = 0; j < nb; j++)
-          o[at[j]] = (float)(tmp[r][0][j] * G[c][0] + tmp[r][1][j] * G[c][1] + tmp[r][2][j] * G[c][2]);
+          o[j] = (float)(tmp[r][0][j] * G[c][0] + tmp[r][1][j] * G[c][1] + tmp[r][2][j] * G[c][2]);
       }
   }
-  /* the last panel's rows past Cout repeat its last plane, as em_gemm_pack_a */
-  for (int64_t o = cout; o < sz[1] * EM_GEMM_MR; o++)
-    for (int k = 0; k < KK; k++)
-      for (int64_t i = 0; i < cin; i++) {
-        float *p = u + k * ksize + (o / EM_GEMM_MR * cin + i) * EM_GEMM_MR;
-        p[o % EM_GEMM_MR] = p[(cout - 1) % EM_GEMM_MR];
-      }
 done:
   em_tensor_free(&wt);
   return st;

@@ -52,7 +52,19 @@ static int core_getISA(lua_State *L) {
   return 1;
 }
 
+/* core.setDry(flag): the forwards that take the context only check their
+** arguments and size their outputs (ember/plan.lua traces a net so, without
+** computing or touching the activations). Returns the previous flag. */
+static int core_setDry(lua_State *L) {
+  em_ctx *ctx = lt_ctx(L);
+  int was = ctx->dry;
+  ctx->dry = lua_toboolean(L, 1);
+  lua_pushboolean(L, was);
+  return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+  {"setDry", core_setDry},
   {"setNumThreads", core_setNumThreads},
   {"getNumThreads", core_getNumThreads},
   {"setISA", core_setISA},

@@ -32,14 +32,15 @@ static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
 /* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
 **             padT, padB, dilationW, dilationH, groups,
 **             [act|nil, a, b, residual|nil, wino|nil, algo|nil, scale|nil,
-**              packed|nil]) -> output
+**              packed|nil, defer]) -> output
 ** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller.
 ** The optional tail is the fused epilogue: output = act(conv + bias +
 ** residual), act a core.act kind with parameters a, b; residual has the
 ** output's shape. wino: core.winograd_prepare(weight) kept by the caller;
 ** algo "auto" (default), "im2col" or "winograd" (to force one in tests);
 ** scale: Cout values the product is multiplied by before the bias (a batch
-** norm kept out of the weight). */
+** norm kept out of the weight); defer: true to multiply by im2col rather
+** than fill an empty wino (em_conv_params.defer_prepare). */
 static int nn_conv2d(lua_State *L) {
   em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
   em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
@@ -60,9 +61,26 @@ static int nn_conv2d(lua_State *L) {
   p.algo = luaL_checkoption(L, 20, "auto", algo_names);   /* index == em_conv_algo */
   ep.scale = lt_opt(L, 21);
   p.packed_weight = lt_opt(L, 22);   /* the weight packed for the product, kept by the caller */
+  p.defer_prepare = lua_toboolean(L, 23);
   LT_CHECK(L, em_conv2d_forward_ex(lt_ctx(L), input, output, weight, bias, buf, &p, &ep, &err),
            &err);
   lua_settop(L, 2);
+  return 1;
+}
+
+/* core.conv2d_winograd(cin, cout, ho, wo, kH, kW, dW, dH, dilationW,
+**                     dilationH, groups[, algo]) -> whether core.conv2d runs
+** such a layer by Winograd (em_conv2d_winograd) */
+static int nn_conv2d_winograd(lua_State *L) {
+  em_conv_params p = { 0 };
+  int64_t cin = luaL_checkinteger(L, 1), cout = luaL_checkinteger(L, 2);
+  int64_t ho = luaL_checkinteger(L, 3), wo = luaL_checkinteger(L, 4);
+  p.kh = opt_int(L, 5, 1); p.kw = opt_int(L, 6, 1);
+  p.sw = opt_int(L, 7, 1); p.sh = opt_int(L, 8, 1);
+  p.dw = opt_int(L, 9, 1); p.dh = opt_int(L, 10, 1);
+  p.groups = opt_int(L, 11, 1);
+  p.algo = luaL_checkoption(L, 12, "auto", algo_names);
+  lua_pushboolean(L, em_conv2d_winograd(&p, cin, cout, ho, wo));
   return 1;
 }
 
@@ -139,6 +157,7 @@ static int nn_sgemm(lua_State *L) {
 
 const luaL_Reg em_l_nn_conv[] = {
   {"conv2d", nn_conv2d},
+  {"conv2d_winograd", nn_conv2d_winograd},
   {"conv_transpose2d", nn_conv_transpose2d},
   {"winograd_prepare", nn_winograd_prepare},
   {"linear", nn_linear},

@@ -45,7 +45,7 @@ static int nn_concat(lua_State *L) {
   ptrs = table_tensors(L, 1, fixed, &n);
   if (n > 0 && dim < 0) dim += ptrs[0]->ndim + 1;
   luaL_argcheck(L, dim >= 1 && dim <= EM_MAXDIM, 3, "dimension out of range");
-  LT_CHECK(L, em_concat_forward(ptrs, n, out, (int)dim - 1, &err), &err);
+  LT_CHECK(L, em_concat_forward(lt_ctx(L), ptrs, n, out, (int)dim - 1, &err), &err);
   lua_pushvalue(L, 2);
   return 1;
 }

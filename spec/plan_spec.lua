@@ -45,11 +45,12 @@ local function storages(net)
 end
 
 for name, make in pairs{ branchy = branchy, graph = graph } do
-  describe("ember.plan on " .. name, function()
+ for _, dry in ipairs{ false, true } do
+  describe("ember.plan on " .. name .. (dry and ", traced dry," or ""), function()
     it("gives the same outputs, keeps live buffers apart and allocates nothing later", function()
       local x = ember.randn(1, 3, 9, 9)
       local ref = make():forward(x):clone()
-      local net = plan.attach(make())
+      local net = plan.attach(make(), { dry = dry })
       local y1 = net:forward(x):clone()
       local y2 = net:forward(x)
       assert.equal(0, (y1 - ref):abs():max())
@@ -77,7 +78,87 @@ for name, make in pairs{ branchy = branchy, graph = graph } do
       assert.is_true(plan.check(net))
     end)
   end)
+ end
 end
+
+describe("ember.plan traced dry", function()
+  -- 32 -> 16 planes at 16x16: a layer the core runs by Winograd
+  local function wino_net()
+    ember.manualSeed(5)
+    return nn.Sequential():add(nn.SpatialConvolution(3, 32, 3, 3, 1, 1, 1, 1)):add(nn.ReLU())
+        :add(nn.SpatialConvolution(32, 16, 3, 3, 1, 1, 1, 1)):add(nn.ReLU())
+  end
+
+  it("runs the first pass by im2col and prepares Winograd weights in the next forwards", function()
+    local x = ember.randn(1, 3, 16, 16)
+    local by_im2col = wino_net()
+    by_im2col:get(3).algo = "im2col"
+    local r1 = by_im2col:forward(x):clone()
+    local r2 = wino_net():forward(x):clone()   -- Winograd
+    assert.is_true((r1 - r2):abs():max() > 0, "the two algorithms round differently")
+    local net = plan.attach(wino_net(), { dry = true })
+    local conv = net:get(3)
+    assert.equal(0, (net:forward(x) - r1):abs():max())
+    assert.equal(0, conv.wino_weight:nElement(), "nothing prepared by the first pass")
+    assert.equal(1, #plan.get(net).deferred)
+    assert.equal(0, (net:forward(x) - r2):abs():max())
+    assert.is_true(conv.wino_weight:nElement() > 0)
+    assert.equal(0, #plan.get(net).deferred)
+    assert.is_nil(conv.deferPrepare)
+    assert.equal(0, (net:forward(x) - r2):abs():max())
+  end)
+
+  it("spreads the preparation over forwards, PREPARE_BYTES each", function()
+    local x = ember.randn(1, 3, 16, 16)
+    local ref = wino_net():forward(x):clone()
+    local function make2()
+      return wino_net():add(nn.SpatialConvolution(16, 32, 3, 3, 1, 1, 1, 1))   -- 16 planes: im2col
+          :add(nn.SpatialConvolution(32, 32, 3, 3, 1, 1, 1, 1))
+    end
+    local ref2 = make2():forward(x):clone()
+    local net = make2()
+    plan.attach(net, { dry = true })
+    local keep = plan.PREPARE_BYTES
+    plan.PREPARE_BYTES = 1   -- one weight per forward
+    local ok, err = pcall(function()
+      net:forward(x)
+      assert.equal(2, #plan.get(net).deferred)
+      net:forward(x)
+      assert.equal(1, #plan.get(net).deferred)
+      assert.equal(0, (net:forward(x) - ref2):abs():max())
+      assert.equal(0, #plan.get(net).deferred)
+    end)
+    plan.PREPARE_BYTES = keep
+    assert(ok, err)
+    assert.is_true(ref:nElement() > 0)
+  end)
+
+  it("checks shapes as a real pass does", function()
+    local net = plan.attach(wino_net(), { dry = true })
+    local ok, err = pcall(net.forward, net, ember.randn(1, 4, 16, 16))
+    assert.is_false(ok)
+    assert.matches("expected 3 input planes, got 4", err)
+  end)
+
+  it("falls back to a real traced pass when the dry one fails", function()
+    local core = require "ember.core"
+    local Picky = require("ember.class")("spec.Picky", nn.Module)   -- refuses to run dry
+    function Picky:updateOutput(x)
+      local was = core.setDry(false)
+      core.setDry(was)
+      if was then error("garbage") end
+      self.output = x:clone()
+      return self.output
+    end
+    local x = ember.randn(1, 3, 16, 16)
+    local ref = wino_net():forward(x):clone()
+    local net = plan.attach(nn.Sequential():add(wino_net()):add(Picky()), { dry = true })
+    assert.equal(0, (net:forward(x) - ref):abs():max())
+    assert.equal(0, #plan.get(net).deferred, "the traced pass prepared the weights")
+    assert.equal(0, (net:forward(x) - ref):abs():max())
+    assert.is_true(plan.check(net))
+  end)
+end)
 
 describe("ember.plan.check", function()
   it("finds two live buffers in one slot", function()

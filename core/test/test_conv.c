@@ -178,6 +178,69 @@ static void test_conv_paths(void) {
   em_tensor_free(&buf);
 }
 
+/* ctx->dry: the forwards check and size their outputs and write nothing
+** (an output already of the right size keeps its values), prepare no
+** Winograd weight, and still refuse what does not fit. */
+static void test_dry(void) {
+  em_tensor x, wt, y, wino, pooled, cat;
+  em_conv_params p = test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  em_pool_params pp = { 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1 };
+  const em_tensor *two[2];
+  em_err err;
+  int64_t ysz[4] = { 1, 16, 16, 16 };
+  em_ctx dry = ctx;
+  dry.dry = 1;
+  make(&x, 4, 1, 32, 16, 16);
+  make(&wt, 4, 16, 32, 3, 3);
+  em_tensor_init(&wino); em_tensor_init(&pooled); em_tensor_init(&cat); em_tensor_init(&y);
+  CHECK_OK(em_tensor_new(&y, 4, ysz, &e_));
+  CHECK_OK(em_tensor_fill(&y, 7.0f, &e_));
+  p.wino_weight = &wino;
+  CHECK_OK(em_conv2d_forward(&dry, &x, &y, &wt, NULL, NULL, &p, &e_));
+  CHECK(y.ndim == 4 && y.size[1] == 16 && y.size[2] == 16 && y.size[3] == 16);
+  CHECK(em_tensor_data(&y)[0] == 7.0f && em_tensor_data(&y)[16 * 256 - 1] == 7.0f);
+  CHECK(wino.storage == NULL);
+  CHECK_OK(em_maxpool2d_forward(&dry, &x, &pooled, &pp, &e_));
+  CHECK(pooled.ndim == 4 && pooled.size[1] == 32 && pooled.size[2] == 8 && pooled.size[3] == 8);
+  two[0] = &x; two[1] = &y;
+  CHECK_OK(em_concat_forward(&dry, two, 2, &cat, 1, &e_));
+  CHECK(cat.ndim == 4 && cat.size[1] == 48 && cat.size[2] == 16);
+  /* a weight of 33 input planes does not fit 32: the same error as a real pass */
+  em_tensor bad;
+  make(&bad, 4, 16, 33, 3, 3);
+  CHECK(em_conv2d_forward(&dry, &x, &y, &bad, NULL, NULL, &p, &err) == EM_ESHAPE);
+  em_tensor_free(&bad);
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&wino);
+  em_tensor_free(&pooled); em_tensor_free(&cat);
+}
+
+/* defer_prepare: a Winograd-sized convolution with an empty wino_weight
+** multiplies by im2col and leaves it empty; without the flag the same call
+** fills it. Both against the naive loops. */
+static void test_defer_prepare(void) {
+  em_tensor x, wt, y, wino;
+  em_conv_params p = test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  double *ref = malloc(sizeof *ref * 16 * 16 * 16);
+  make(&x, 4, 1, 32, 16, 16);
+  make(&wt, 4, 16, 32, 3, 3);
+  em_tensor_init(&y); em_tensor_init(&wino);
+  test_conv_ref(&x, &wt, NULL, NULL, NULL, &p, ref, 16, 16);
+  p.wino_weight = &wino;
+  p.defer_prepare = 1;
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
+  CHECK(close_to(&y, ref, 1, 16, 16, 16));
+  CHECK(wino.storage == NULL);
+  p.defer_prepare = 0;
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
+  CHECK(close_to(&y, ref, 1, 16, 16, 16));
+  CHECK(wino.storage != NULL);
+  p.defer_prepare = 1;   /* prepared: used, deferral or not */
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
+  CHECK(close_to(&y, ref, 1, 16, 16, 16));
+  free(ref);
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&wino);
+}
+
 /* Steady state: the second call reuses output and scratch storage. */
 static void test_conv_no_realloc(void) {
   em_tensor x, wt, y, buf;
@@ -376,6 +439,8 @@ int main(void) {
   TEST_RUN(test_conv_paths);
   ctx.isa = em_cpu_isa();
   TEST_RUN(test_conv_no_realloc);
+  TEST_RUN(test_dry);
+  TEST_RUN(test_defer_prepare);
   TEST_RUN(test_conv_noncontiguous);
   TEST_RUN(test_conv_errors);
   TEST_RUN(test_deconv_random);

@@ -64,7 +64,7 @@ static void test_concat(void) {
       make_input(&in[i], ndim, size, rnd(0, 3));
       ptrs[i] = &in[i];
     }
-    CHECK_OK(em_concat_forward(ptrs, n, &out, dim, &e_));
+    CHECK_OK(em_concat_forward(NULL, ptrs, n, &out, dim, &e_));
     CHECK(out.ndim == ndim && out.size[dim] == total);
     /* every output element equals the element of the input it came from */
     do {
@@ -88,9 +88,9 @@ static void test_concat_steady(void) {
   em_tensor_init(&a); em_tensor_init(&b); em_tensor_init(&out);
   make_input(&a, 4, s, 0);
   make_input(&b, 4, s, 0);
-  CHECK_OK(em_concat_forward(ptrs, 2, &out, 1, &e_));
+  CHECK_OK(em_concat_forward(NULL, ptrs, 2, &out, 1, &e_));
   data = em_tensor_data(&out);
-  CHECK_OK(em_concat_forward(ptrs, 2, &out, 1, &e_));
+  CHECK_OK(em_concat_forward(NULL, ptrs, 2, &out, 1, &e_));
   CHECK(em_tensor_data(&out) == data);   /* same shape: same buffer */
   em_tensor_free(&a); em_tensor_free(&b); em_tensor_free(&out);
 }
@@ -105,17 +105,17 @@ static void test_concat_errors(void) {
   make_input(&a, 4, s1, 0);
   make_input(&b, 4, s2, 0);
   make_input(&c, 3, s3, 0);
-  CHECK(em_concat_forward(ab, 2, &out, 1, &err) == EM_ESHAPE);
+  CHECK(em_concat_forward(NULL, ab, 2, &out, 1, &err) == EM_ESHAPE);
   CHECK(strcmp(err.msg, "input 2 size 1x32x7x7 does not match 1x64x8x8 outside dim 2") == 0);
-  CHECK(em_concat_forward(ac, 2, &out, 1, &err) == EM_ESHAPE);
+  CHECK(em_concat_forward(NULL, ac, 2, &out, 1, &err) == EM_ESHAPE);
   CHECK(strstr(err.msg, "input 2 has 3 dimensions") != NULL);
-  CHECK(em_concat_forward(ab, 0, &out, 1, &err) == EM_EARG);
-  CHECK(em_concat_forward(ab, 2, &out, 4, &err) == EM_EARG);
+  CHECK(em_concat_forward(NULL, ab, 0, &out, 1, &err) == EM_EARG);
+  CHECK(em_concat_forward(NULL, ab, 2, &out, 4, &err) == EM_EARG);
   CHECK(strstr(err.msg, "dimension 5 out of range") != NULL);
-  CHECK(em_concat_forward(ab, 2, &out, -1, &err) == EM_EARG);
-  CHECK(em_concat_forward(ae, 2, &out, 1, &err) == EM_EARG);
+  CHECK(em_concat_forward(NULL, ab, 2, &out, -1, &err) == EM_EARG);
+  CHECK(em_concat_forward(NULL, ae, 2, &out, 1, &err) == EM_EARG);
   CHECK(strcmp(err.msg, "input 2 is empty") == 0);
-  CHECK(em_concat_forward(aa, 2, &a, 1, &err) == EM_EARG);   /* output aliases input */
+  CHECK(em_concat_forward(NULL, aa, 2, &a, 1, &err) == EM_EARG);   /* output aliases input */
   CHECK(out.storage == NULL);                                   /* nothing was touched */
   em_tensor_free(&a); em_tensor_free(&b); em_tensor_free(&c); em_tensor_free(&out);
 }

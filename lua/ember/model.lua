@@ -53,7 +53,12 @@
 -- reused once dead, in-place activations; m:memory() reports it; plan =
 -- false runs without); its leaves then write into the plan's buffers, which
 -- m.net's structure (the same but for batch norms) uses the same way; its
--- folded convolutions share one im2col scratch.
+-- folded convolutions share one im2col scratch. The plan is made by a dry
+-- pass (shapes only) before the first forward computes, so that forward maps
+-- only the plan's buffers; it also runs the layers Winograd takes by im2col,
+-- and the next forwards transform their weights, 8 MB each (plan.lua:
+-- defer): the first result may differ from the later ones by rounding
+-- (~1e-7 of the largest value).
 --
 -- With a weights file, the net is built with deferred initialisation
 -- (ember/nn/util.lua deferInit): its parameters are not filled before the
@@ -321,7 +326,7 @@ function Model:refold()
     require("ember.nn.util").packWeights(self.graph)
   end
   plan.share_scratch(self.graph)   -- one im2col scratch: one conv runs at a time
-  if self.plan then plan.attach(self.graph) end
+  if self.plan then plan.attach(self.graph, { dry = true }) end
   -- the graph replaced (its plan's buffers) is garbage Lua sees as small
   -- userdata: freed now, as a first plan no longer collects (ember/plan.lua)
   if replaced then collectgarbage() end

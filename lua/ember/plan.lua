@@ -41,6 +41,10 @@ local M = {}
 -- Work of each collection step after a first plan (KB, collectgarbage's unit).
 M.COLLECT_STEP_KB = 256
 
+-- Bytes of Winograd weights the forwards after a dry plan's first may each
+-- prepare (see defer below).
+M.PREPARE_BYTES = 8 << 20
+
 local ALIGN = 16   -- floats: 64-byte offsets, as core's own storage
 
 -- Layers that may overwrite their input (Torch7's inplace flag).
@@ -336,6 +340,7 @@ end
 
 local function undo(root, p)
   if not p then return end
+  for _, m in ipairs(p.deferred) do m.deferPrepare = nil end
   for _, m in ipairs(p.switched) do m.inplace = false end
   for _, j in ipairs(p.joined) do j.module.updateOutput = j.own end
   for _, b in ipairs(p.buffers) do b.module.output = core.tensor() end
@@ -358,8 +363,29 @@ local function owned(b, size)
   return t
 end
 
--- Plans root for input (runs one traced forward) and returns its output.
-local function build(root, run, input)
+-- The convolutions of the steps whose Winograd weight is not prepared yet
+-- (a dry trace prepares none): the planned first pass multiplies them by
+-- im2col instead (SpatialConvolution.deferPrepare), 1.1-1.2x slower on those
+-- layers but without transforming and mapping 4x their weights (67 MB on
+-- ResNet-50, 30-90 ms on the 2-core VM); the later forwards prepare them,
+-- PREPARE_BYTES' worth each (see M.attach).
+local function defer(steps)
+  local list, seen = {}, {}
+  for _, st in ipairs(steps) do
+    local m = st.module
+    if not seen[m] and m._winogradPending and is_tensor(st.output)
+       and m:_winogradPending(st.inputs[1], st.output) then
+      seen[m] = true
+      m.deferPrepare = true
+      list[#list + 1] = m
+    end
+  end
+  return list
+end
+
+-- Plans root for input (runs one traced forward; dry: a traced pass of
+-- shapes only, then a planned one) and returns its output.
+local function build(root, run, input, dry)
   local old = rawget(root, "_plan")
   undo(root, old)
   root._plan = nil
@@ -368,7 +394,18 @@ local function build(root, run, input)
   -- are garbage, freed before the pass allocates. A first plan skips this
   -- full collection (1-4 ms): the loaders collect their own garbage.
   if old then collectgarbage() end
-  local steps, out = trace(root, run, input)
+  local steps, out
+  if dry then
+    -- shapes only (core.setDry): the plan is made before any activation is
+    -- written, so the first pass maps the arena alone, not every value's own
+    -- buffer; a net whose dry pass fails (Lua reading garbage values) is
+    -- traced for real, which raises the real error if there is one
+    local was = core.setDry(true)
+    local ok, s, o = pcall(trace, root, run, input)
+    core.setDry(was)
+    if ok then steps, out = s, o else dry = false end
+  end
+  if not steps then steps, out = trace(root, run, input) end
   local bufs = liveness(steps, out)
   local kept, switched = make_inplace(steps, bufs)
   local joined = concat_slices(steps, kept)
@@ -382,7 +419,8 @@ local function build(root, run, input)
     total = total + sl.size
   end
   local p = { key = shape_key(input), slots = #slots, reused = reused, arena_floats = total, buffers = {},
-              switched = switched, steps = #steps, values = #bufs, unplanned = 0 }
+              switched = switched, steps = #steps, values = #bufs, unplanned = 0,
+              deferred = defer(steps) }
   for _, b in ipairs(placed) do
     local m = b.step.module
     m.output = b.slot.storage:narrow(1, 1, b.size):view(sizes(b.tensor))
@@ -415,6 +453,7 @@ local function build(root, run, input)
   -- collection was 1-1.4 ms of ShuffleNet's 4-5 ms first forward)
   steps, bufs, kept, placed, slots = nil, nil, nil, nil, nil
   if old then collectgarbage() else p.collect = true end
+  if dry then return run(root, input) end
   return out
 end
 
@@ -427,20 +466,27 @@ end
 
 -- Makes root plan its memory on its next forward (and again for each new
 -- input shape). Returns root.
-function M.attach(root)
+function M.attach(root, opts)
   if rawget(root, "_plan_run") then return root end
   local run = root.updateOutput          -- the class's
+  local dry = opts and opts.dry
   root._plan_run = run
   root.updateOutput = function(self, input)
     local p = rawget(self, "_plan")
     if p and p.key == shape_key(input) and intact(p) then
+      local d, bytes = p.deferred, 0
+      while #d > 0 and bytes < M.PREPARE_BYTES do   -- these prepare in this forward
+        local m = table.remove(d, 1)
+        m.deferPrepare = nil
+        bytes = bytes + m.weight:nElement() * 16   -- 36 floats for 9
+      end
       local out = run(self, input)
       -- a step of Lua's collector per forward until the cycle that frees
       -- the first plan's trace is done
       if p.collect and collectgarbage("step", M.COLLECT_STEP_KB) then p.collect = nil end
       return out
     end
-    return build(self, run, input)
+    return build(self, run, input, dry)
   end
   return root
 end

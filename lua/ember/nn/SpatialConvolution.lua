@@ -124,7 +124,7 @@ function SpatialConvolution:updateOutput(input)
     core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
                 l, r, t, b, self.dilationW, self.dilationH, self.groups,
                 self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo, self.bnScale,
-                packed)
+                packed, self.deferPrepare)
   end)
 end
 
@@ -179,6 +179,19 @@ function SpatialConvolution:_packed(input, t, l, b, r)
     if ho * wo > limit then return nil end
   end
   return self:_weightCache("packed_weight", "_packedOf")
+end
+
+-- Whether a forward of input to output (as a trace saw them) would first
+-- transform the weight for Winograd: the core runs the layer so and the
+-- transform is not made yet (ember/plan.lua defers it; deferPrepare).
+function SpatialConvolution:_winogradPending(input, output)
+  if not self:_winograd() or self.wino_weight:nElement() > 0 then return false end
+  local x = type(input) == "table" and input[1] or input
+  local d, o = x:dim(), output:dim()
+  if d < 3 or o < 3 then return false end
+  return core.conv2d_winograd(x:size(d - 2), self.nOutputPlane, output:size(o - 1), output:size(o),
+                              self.kH, self.kW, self.dW, self.dH, self.dilationW, self.dilationH,
+                              self.groups, self.algo)
 end
 
 function SpatialConvolution:weightsChanged()

@@ -74,6 +74,7 @@ describe("ember.onnx", function()
       -- computed at run time, until the views and the transpose between them
       -- become one ChannelShuffle, which needs no shape)
       local g = onnx.load(DIR .. "shufflenet_v2_x1_0_dyn.onnx")
+      assert.is_nil(require("ember.plan").memory(g), "a symbolic dim: planned by the first forward")
       local count = {}
       for _, m in ipairs(g.modules) do count[m.__typename] = (count[m.__typename] or 0) + 1 end
       assert.equal(16, count["nn.ChannelShuffle"])
@@ -110,6 +111,10 @@ describe("ember.onnx", function()
       assert.equal("nn.SpatialConvolution", g.modules[1].__typename)
       assert.same({ "relu" }, g.modules[1].fusedNames)
       for _, m in ipairs(g.modules) do assert.is_true(m.output:nElement() > 0, m.name) end
+      -- planned at load by a dry pass (ember.plan.prepare): the first
+      -- forward runs no trace
+      local plan = require "ember.plan"
+      assert.is_not_nil(plan.memory(g))
       local conv_out = g.modules[1].output
       local x = ember.load_npy(DIR .. "chain.in.npy")
       local ref = H.ref("onnx", "chain.out")

@@ -140,6 +140,29 @@ describe("ember.plan traced dry", function()
     assert.matches("expected 3 input planes, got 4", err)
   end)
 
+  it("plans before the first forward with prepare, unless expect refuses a step", function()
+    local x = ember.randn(1, 3, 16, 16)
+    local ref = wino_net():forward(x):clone()
+    local net = plan.attach(wino_net())
+    local seen = 0
+    assert.is_true(plan.prepare(net, ember.Tensor(1, 3, 16, 16), function(m, out)
+      seen = seen + 1
+      return out:dim() == 4
+    end))
+    assert.equal(4, seen)
+    assert.is_not_nil(plan.memory(net))
+    assert.equal(0, (net:forward(x) - ref):abs():max())
+    assert.is_true(plan.check(net))
+    local net2 = plan.attach(wino_net())
+    assert.is_false(plan.prepare(net2, ember.Tensor(1, 3, 16, 16), function(m, out) return out:size(2) ~= 16 end))
+    assert.is_nil(plan.memory(net2))
+    assert.equal(0, (net2:forward(x) - ref):abs():max())
+    assert.is_not_nil(plan.memory(net2))
+    local ok, err = pcall(plan.prepare, wino_net(), x)
+    assert.is_false(ok)
+    assert.matches("attach the plan first", err)
+  end)
+
   it("falls back to a real traced pass when the dry one fails", function()
     local core = require "ember.core"
     local Picky = require("ember.class")("spec.Picky", nn.Module)   -- refuses to run dry

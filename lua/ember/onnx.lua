@@ -602,7 +602,20 @@ function M.load(path, opts)
   -- activations pooled, buffers reused once dead, from the first forward on
   if opts.plan ~= false then
     local ok, plan = pcall(require, "ember.plan")   -- the memory plan, where present
-    if ok then plan.attach(graph) end
+    if ok then
+      plan.attach(graph)
+      -- planned now by a dry pass of the probe's shapes, each step's output
+      -- as the probe made it: the first forward runs planned, in the probe's
+      -- buffers (already mapped), with no trace of its own
+      if cx.static then
+        local seen, x = {}, {}
+        graph:apply(function(m)
+          if is_tensor(m.output) and m.output:nElement() > 0 then seen[m] = m.output:shape() end
+        end)
+        for i, s in ipairs(probe_shapes) do x[i] = #s == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(s)) end
+        plan.prepare(graph, #x == 1 and x[1] or x, function(m, out) return not seen[m] or seen[m] == out:shape() end)
+      end
+    end
   end
   graph.onnx = { file = file, opset = opset, producer = model.producer_name, inputs = inputs,
                  outputs = g.outputs, ir_version = model.ir_version }

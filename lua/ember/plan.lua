@@ -384,8 +384,10 @@ local function defer(steps)
 end
 
 -- Plans root for input (runs one traced forward; dry: a traced pass of
--- shapes only, then a planned one) and returns its output.
-local function build(root, run, input, dry)
+-- shapes only, then a planned one) and returns its output. With expect
+-- (M.prepare), only the dry pass runs, each step's output vetted by
+-- expect(module, output): returns true, or nil with nothing planned.
+local function build(root, run, input, dry, expect)
   local old = rawget(root, "_plan")
   undo(root, old)
   root._plan = nil
@@ -403,8 +405,12 @@ local function build(root, run, input, dry)
     local was = core.setDry(true)
     local ok, s, o = pcall(trace, root, run, input)
     core.setDry(was)
+    for _, st in ipairs(ok and expect and s or {}) do
+      if is_tensor(st.output) and not expect(st.module, st.output) then ok = false break end
+    end
     if ok then steps, out = s, o else dry = false end
   end
+  if expect and not steps then return nil end
   if not steps then steps, out = trace(root, run, input) end
   local bufs = liveness(steps, out)
   local kept, switched = make_inplace(steps, bufs)
@@ -453,6 +459,7 @@ local function build(root, run, input, dry)
   -- collection was 1-1.4 ms of ShuffleNet's 4-5 ms first forward)
   steps, bufs, kept, placed, slots = nil, nil, nil, nil, nil
   if old then collectgarbage() else p.collect = true end
+  if expect then return true end
   if dry then return run(root, input) end
   return out
 end
@@ -489,6 +496,17 @@ function M.attach(root, opts)
     return build(self, run, input, dry)
   end
   return root
+end
+
+-- Plans an attached root now for an input of this shape (the values are not
+-- read), by a dry pass alone: its first forward then runs planned, as the
+-- later ones. expect(module, output), if given, vets each step's output
+-- (ember.onnx.load: the shapes its probe saw). Returns true, or false when
+-- the dry pass failed or was refused (the first forward plans, as usual).
+function M.prepare(root, input, expect)
+  local run = rawget(root, "_plan_run")
+  if not run then error("ember.plan.prepare: attach the plan first", 2) end
+  return build(root, run, input, true, expect or function() return true end) == true
 end
 
 -- Back to unplanned forward (each module its own output).

@@ -202,6 +202,22 @@ describe("a loaded model", function()
     assert.equal(0, (folded.net:state()["conv.weight"] - file["conv.weight"]):abs():max())
   end)
 
+  it("is planned at load for its declared input; other shapes plan on their first forward", function()
+    local net, weights = small_files()
+    local m = ember.load{ net = net, weights = weights }
+    local plain = ember.load{ net = net, weights = weights, plan = false }
+    local mem = m:memory()
+    assert.is_not_nil(mem, "planned for 1x3x8x8 by the load")
+    assert.is_nil(plain:memory())
+    ember.manualSeed(6)
+    local x = ember.randn(1, 3, 8, 8)
+    assert.equal(0, (m:forward(x):clone() - plain:forward(x)):abs():max())
+    assert.equal(mem.arena_bytes, m:memory().arena_bytes)
+    local x2 = ember.randn(2, 3, 10, 10)
+    assert.equal(0, (m:forward(x2):clone() - plain:forward(x2)):abs():max())
+    assert.is_true(m:memory().arena_bytes > mem.arena_bytes)
+  end)
+
   it("keeps packed weights with packWeights = true: the same outputs, packed again on refold", function()
     local net, weights = small_files()
     local plain = ember.load{ net = net, weights = weights }

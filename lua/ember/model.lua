@@ -326,7 +326,15 @@ function Model:refold()
     require("ember.nn.util").packWeights(self.graph)
   end
   plan.share_scratch(self.graph)   -- one im2col scratch: one conv runs at a time
-  if self.plan then plan.attach(self.graph, { dry = true }) end
+  if self.plan then
+    plan.attach(self.graph, { dry = true })
+    -- planned now for the declared input, batch 1 (a dry pass, some ms of
+    -- Lua): the first forward of that shape runs planned
+    local s = self.input
+    if type(s) == "table" and #s == 3 and math.type(s[1]) and math.type(s[2]) and math.type(s[3]) then
+      plan.prepare(self.graph, core.tensor(1, s[1], s[2], s[3]))
+    end
+  end
   -- the graph replaced (its plan's buffers) is garbage Lua sees as small
   -- userdata: freed now, as a first plan no longer collects (ember/plan.lua)
   if replaced then collectgarbage() end

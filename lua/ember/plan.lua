@@ -459,7 +459,7 @@ local function build(root, run, input, dry, expect)
   -- collection was 1-1.4 ms of ShuffleNet's 4-5 ms first forward)
   steps, bufs, kept, placed, slots = nil, nil, nil, nil, nil
   if old then collectgarbage() else p.collect = true end
-  if expect then return true end
+  if expect then p.unrun = true return true end   -- the first forward, still to run, defers too
   if dry then return run(root, input) end
   return out
 end
@@ -482,6 +482,7 @@ function M.attach(root, opts)
     local p = rawget(self, "_plan")
     if p and p.key == shape_key(input) and intact(p) then
       local d, bytes = p.deferred, 0
+      if p.unrun then p.unrun, d = nil, {} end
       while #d > 0 and bytes < M.PREPARE_BYTES do   -- these prepare in this forward
         local m = table.remove(d, 1)
         m.deferPrepare = nil

@@ -82,6 +82,11 @@ for name, make in pairs{ branchy = branchy, graph = graph } do
 end
 
 describe("ember.plan traced dry", function()
+  -- these layers' transforms are small: deferred only with DEFER_BYTES at 0
+  local defer_bytes = plan.DEFER_BYTES
+  before_each(function() plan.DEFER_BYTES = 0 end)
+  after_each(function() plan.DEFER_BYTES = defer_bytes end)
+
   -- 32 -> 16 planes at 16x16: a layer the core runs by Winograd
   local function wino_net()
     ember.manualSeed(5)
@@ -106,6 +111,17 @@ describe("ember.plan traced dry", function()
     assert.equal(0, #plan.get(net).deferred)
     assert.is_nil(conv.deferPrepare)
     assert.equal(0, (net:forward(x) - r2):abs():max())
+  end)
+
+  it("prepares a transform under DEFER_BYTES in the first pass", function()
+    plan.DEFER_BYTES = defer_bytes
+    local x = ember.randn(1, 3, 16, 16)
+    local ref = wino_net():forward(x):clone()
+    local net = plan.attach(wino_net(), { dry = true })
+    assert.equal(0, (net:forward(x) - ref):abs():max())
+    assert.equal(0, #plan.get(net).deferred)
+    assert.is_true(net:get(3).wino_weight:nElement() > 0)
+    assert.is_true(net:get(3).weight:nElement() * 16 < plan.DEFER_BYTES)
   end)
 
   it("spreads the preparation over forwards, PREPARE_BYTES each", function()

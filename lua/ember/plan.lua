@@ -42,8 +42,9 @@ local M = {}
 M.COLLECT_STEP_KB = 256
 
 -- Bytes of Winograd weights the forwards after a dry plan's first may each
--- prepare (see defer below).
+-- prepare (see defer below), and the size from which a weight is deferred.
 M.PREPARE_BYTES = 8 << 20
+M.DEFER_BYTES = 1 << 20
 
 local ALIGN = 16   -- floats: 64-byte offsets, as core's own storage
 
@@ -365,16 +366,18 @@ end
 
 -- The convolutions of the steps whose Winograd weight is not prepared yet
 -- (a dry trace prepares none): the planned first pass multiplies them by
--- im2col instead (SpatialConvolution.deferPrepare), 1.1-1.2x slower on those
+-- im2col instead (SpatialConvolution.deferPrepare), about 2x slower on those
 -- layers but without transforming and mapping 4x their weights (67 MB on
 -- ResNet-50, 30-90 ms on the 2-core VM); the later forwards prepare them,
--- PREPARE_BYTES' worth each (see M.attach).
+-- PREPARE_BYTES' worth each (see M.attach). Transforms under DEFER_BYTES
+-- (ResNet-50's 64-plane layers: 0.6 MB) cost less than im2col's extra time
+-- and run in the first pass.
 local function defer(steps)
   local list, seen = {}, {}
   for _, st in ipairs(steps) do
     local m = st.module
     if not seen[m] and m._winogradPending and is_tensor(st.output)
-       and m:_winogradPending(st.inputs[1], st.output) then
+       and m.weight:nElement() * 16 >= M.DEFER_BYTES and m:_winogradPending(st.inputs[1], st.output) then
       seen[m] = true
       m.deferPrepare = true
       list[#list + 1] = m

@@ -5,8 +5,17 @@
 --   plan.attach(net)          -- the next forward plans, the later ones reuse
 --   net:forward(x)            -- (a new input shape, or clearState, plans again)
 --   plan.memory(net)          -- {arena_bytes =, slots =, buffers =, joined =, ...}
+--   plan.attach(net, { dry = true })   -- plans by a dry pass, then runs planned
+--   plan.prepare(net, x)      -- plans now for x's shape (dry), runs nothing
 --
--- ember.load (m.graph; m:memory()) and ember.onnx.load attach it.
+-- ember.load (m.graph; m:memory()) attaches it dry and prepares it for the
+-- net's declared input; ember.onnx.load prepares it on its probe's shapes.
+--
+-- A dry pass (core.setDry) runs the modules with the core's forwards only
+-- checking shapes and sizing outputs: the activations are never written, so
+-- the first real pass maps the pooled buffers alone, not every value's own.
+-- Winograd weights over DEFER_BYTES are not transformed by the first pass
+-- after a dry plan (see defer).
 --
 -- How: the first forward of a shape runs traced: each leaf module (and each
 -- nn.Concat, which copies its children) records the tensors it read and the
@@ -372,12 +381,14 @@ end
 -- PREPARE_BYTES' worth each (see M.attach). Transforms under DEFER_BYTES
 -- (ResNet-50's 64-plane layers: 0.6 MB) cost less than im2col's extra time
 -- and run in the first pass.
+local function wino_bytes(m) return m.weight:nElement() * 16 end   -- 36 floats for 9
+
 local function defer(steps)
   local list, seen = {}, {}
   for _, st in ipairs(steps) do
     local m = st.module
     if not seen[m] and m._winogradPending and is_tensor(st.output)
-       and m.weight:nElement() * 16 >= M.DEFER_BYTES and m:_winogradPending(st.inputs[1], st.output) then
+       and wino_bytes(m) >= M.DEFER_BYTES and m:_winogradPending(st.inputs[1], st.output) then
       seen[m] = true
       m.deferPrepare = true
       list[#list + 1] = m
@@ -489,7 +500,7 @@ function M.attach(root, opts)
       while #d > 0 and bytes < M.PREPARE_BYTES do   -- these prepare in this forward
         local m = table.remove(d, 1)
         m.deferPrepare = nil
-        bytes = bytes + m.weight:nElement() * 16   -- 36 floats for 9
+        bytes = bytes + wino_bytes(m)
       end
       local out = run(self, input)
       -- a step of Lua's collector per forward until the cycle that frees

@@ -138,9 +138,11 @@ lenet: deps
 
 # ember against ONNX Runtime on torchvision's nets (bench/run.py): same ONNX
 # graphs, weights and input, batch 1, 2 threads, alternating rounds; then the
-# convolution table of bench/layers.lua. BENCH=quick (or make bench-quick): a
+# convolution table of bench/layers.lua, then ember.load's load and first
+# inference (bench/load.lua). BENCH=quick (or make bench-quick): a
 # one-minute check on three nets. Exports are made once into build/bench.
 BENCH       ?= full
+, := ,
 BENCH_DIR    = build/bench
 BENCH_ORT    = $(BENCH_DIR)/node/node_modules/onnxruntime-node/package.json
 BENCH_QUICK  = $(filter quick,$(BENCH))
@@ -157,7 +159,8 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_ORT)
 	$(PYTHON) bench/export.py $(BENCH_DIR) $(if $(BENCH_QUICK),resnet18 mobilenet_v2 squeezenet1_1)
 	@BENCH=$(BENCH) $(PYTHON) bench/run.py; s=$$?; echo; \
-	  ./ember bench/layers.lua 2 $(if $(BENCH_QUICK),0.02,0.15) && exit $$s
+	  ./ember bench/layers.lua 2 $(if $(BENCH_QUICK),0.02,0.15) && echo && \
+	  ./ember bench/load.lua $(if $(BENCH_QUICK),resnet18$(,)mobilenet_v2$(,)squeezenet1_1) && exit $$s
 
 bench-quick:
 	@$(MAKE) --no-print-directory bench BENCH=quick

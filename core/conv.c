@@ -310,7 +310,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
       (res && (st = em_tensor_contiguous(&r, res, err))) ||
       (scale && (st = em_tensor_contiguous(&sc, scale, err))) ||
-      (st = em_tensor_resize(output, 4, osz, err)) || ctx->dry)
+      (st = em_tensor_resize(output, 4, osz, err)) || EM_DRY(ctx))
     goto done;
   e.scale = scale ? em_tensor_data(&sc) : NULL;
   e.bias = has_bias ? em_tensor_data(&b) : NULL;

@@ -35,6 +35,11 @@ end
 
 M.MIN_OPSET, M.MAX_OPSET = 7, 17
 
+-- A new tensor of sizes s ({} for a scalar); its values are not set.
+local function shaped(s)
+  return #s == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(s))
+end
+
 local function is_tensor(x)
   local mt = getmetatable(x)
   return type(mt) == "table" and mt.__name == "ember.Tensor"
@@ -505,13 +510,13 @@ function M.load(path, opts)
     if not cx.static then cx.vals2, cx.shapes2 = {}, {} end
     for i, v in ipairs(inputs) do
       local s = probe_shapes[i]
-      local t = #s == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(s))
+      local t = shaped(s)
       cx.vals[v.name] = t
       cx.shapes[v.name] = s
       if cx.vals2 then
         local s2 = {}
         for k, d in ipairs(v.shape) do s2[k] = math.type(d) == "integer" and d or 2 end
-        cx.vals2[v.name] = #s2 == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(s2))
+        cx.vals2[v.name] = shaped(s2)
         cx.shapes2[v.name] = s2
       end
     end
@@ -612,7 +617,7 @@ function M.load(path, opts)
         graph:apply(function(m)
           if is_tensor(m.output) and m.output:nElement() > 0 then seen[m] = m.output:shape() end
         end)
-        for i, s in ipairs(probe_shapes) do x[i] = #s == 0 and core.tensor(1):view({}) or core.tensor(table.unpack(s)) end
+        for i, s in ipairs(probe_shapes) do x[i] = shaped(s) end
         plan.prepare(graph, #x == 1 and x[1] or x, function(m, out) return not seen[m] or seen[m] == out:shape() end)
       end
     end

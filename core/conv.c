@@ -153,7 +153,8 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
                  e->clamp, e->lo, e->hi };
   em_status st;
   const float *packed = NULL;
-  if (own && p->packed_weight) {   /* each group's weight packed once, kept by the caller */
+  if (own && p->packed_weight && (!p->pack_pixels || howo <= p->pack_pixels)) {
+    /* each group's weight packed once, kept by the caller */
     int64_t each = em_gemm_packed_size(cout_g, K), sz[1] = { g * each };
     em_tensor *pw = p->packed_weight;
     if (!pw->storage || em_tensor_nelement(pw) != sz[0] || !em_tensor_is_contiguous(pw)) {

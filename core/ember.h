@@ -197,6 +197,9 @@ typedef struct em_conv_params {
   ** wino_weight, multiply by im2col this call instead (a first inference
   ** that prepares no weights; ember/plan.lua) */
   int defer_prepare;
+  /* packed_weight is used only for outputs of at most this many pixels
+  ** (ho * wo); 0: any */
+  int64_t pack_pixels;
 } em_conv_params;
 /* output N,Cout,Ho,Wo. bias may be NULL or empty. buf is scratch (im2col). */
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,

@@ -32,7 +32,7 @@ static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
 /* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
 **             padT, padB, dilationW, dilationH, groups,
 **             [act|nil, a, b, residual|nil, wino|nil, algo|nil, scale|nil,
-**              packed|nil, defer]) -> output
+**              packed|nil, defer, packPixels]) -> output
 ** weight out,in/groups,kH,kW; buf is im2col scratch kept by the caller.
 ** The optional tail is the fused epilogue: output = act(conv + bias +
 ** residual), act a core.act kind with parameters a, b; residual has the
@@ -40,7 +40,8 @@ static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
 ** algo "auto" (default), "im2col" or "winograd" (to force one in tests);
 ** scale: Cout values the product is multiplied by before the bias (a batch
 ** norm kept out of the weight); defer: true to multiply by im2col rather
-** than fill an empty wino (em_conv_params.defer_prepare). */
+** than fill an empty wino (em_conv_params.defer_prepare); packPixels: packed
+** is used only for outputs of at most this many pixels (nil or 0: any). */
 static int nn_conv2d(lua_State *L) {
   em_tensor *input = lt_check(L, 1), *output = lt_check(L, 2), *weight = lt_check(L, 3);
   em_tensor *bias = lt_opt(L, 4), *buf = lt_opt(L, 5);
@@ -62,6 +63,8 @@ static int nn_conv2d(lua_State *L) {
   ep.scale = lt_opt(L, 21);
   p.packed_weight = lt_opt(L, 22);   /* the weight packed for the product, kept by the caller */
   p.defer_prepare = lua_toboolean(L, 23);
+  p.pack_pixels = luaL_optinteger(L, 24, 0);   /* packed_weight only up to this many output pixels */
+  luaL_argcheck(L, p.pack_pixels >= 0, 24, "a pixel count, at least 0");
   LT_CHECK(L, em_conv2d_forward_ex(lt_ctx(L), input, output, weight, bias, buf, &p, &ep, &err),
            &err);
   lua_settop(L, 2);

@@ -202,6 +202,18 @@ static int tensor_isSameStorage(lua_State *L) {
   return 1;
 }
 
+/* t:isSetTo(u): whether t and u are the same view (Torch7's name): the same
+** memory, offset, sizes and strides */
+static int tensor_isSetTo(lua_State *L) {
+  const em_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
+  int same = a->storage && a->storage == b->storage && a->offset == b->offset &&
+             a->ndim == b->ndim;
+  for (int i = 0; same && i < a->ndim; i++)
+    same = a->size[i] == b->size[i] && a->stride[i] == b->stride[i];
+  lua_pushboolean(L, same);
+  return 1;
+}
+
 /* t:storageId(): the identity of the memory t views, as a light userdata
 ** (a table key; equal for tensors where isSameStorage holds), nil if empty */
 static int tensor_storageId(lua_State *L) {
@@ -649,6 +661,7 @@ const luaL_Reg em_l_tensor_methods[] = {
   {"isContiguous", tensor_isContiguous},
   {"isSameSizeAs", tensor_isSameSizeAs},
   {"isSameStorage", tensor_isSameStorage},
+  {"isSetTo", tensor_isSetTo},
   {"storageId", tensor_storageId},
   {"shape", tensor_shape},
   {"view", tensor_view},

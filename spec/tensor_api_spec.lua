@@ -92,6 +92,17 @@ describe("sizes", function()
 end)
 
 describe("views", function()
+  it("isSetTo: the same memory, offset, sizes and strides", function()
+    local c = coded()
+    assert.is_true(c:view(6, 4):isSetTo(c:view(6, 4)))
+    assert.is_true(c:isSetTo(c))
+    assert.is_false(c:view(6, 4):isSetTo(c))                    -- other sizes
+    assert.is_false(c:narrow(1, 2, 1):isSetTo(c:narrow(1, 1, 1)))  -- another offset
+    assert.is_false(c:transpose(2, 3):isSetTo(c:transpose(2, 3):contiguous()))
+    assert.is_false(c:transpose(1, 2):isSetTo(c:view(3, 2, 4)))    -- other strides
+    assert.is_false(T():isSetTo(T()))                           -- empty
+  end)
+
   it("view and reshape, with one inferred size", function()
     local c = coded()
     local v = c:view(6, -1)

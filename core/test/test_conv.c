@@ -241,6 +241,33 @@ static void test_defer_prepare(void) {
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&wino);
 }
 
+/* pack_pixels: the packed-weight cache is filled and used only for outputs
+** of at most that many pixels; a larger output multiplies by the weight as
+** it is. Both against the naive loops. */
+static void test_pack_pixels(void) {
+  em_tensor x, wt, y, packed;
+  em_conv_params p = test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+  double *ref = malloc(sizeof *ref * 20 * 10 * 10);
+  make(&x, 4, 1, 24, 10, 10);
+  make(&wt, 4, 20, 24, 1, 1);
+  em_tensor_init(&y); em_tensor_init(&packed);
+  test_conv_ref(&x, &wt, NULL, NULL, NULL, &p, ref, 10, 10);
+  p.packed_weight = &packed;
+  p.pack_pixels = 99;   /* 10 x 10 = 100 pixels: past it */
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
+  CHECK(close_to(&y, ref, 1, 20, 10, 10));
+  CHECK(packed.storage == NULL);
+  p.pack_pixels = 100;
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
+  CHECK(close_to(&y, ref, 1, 20, 10, 10));
+  CHECK(ctx.isa < EM_ISA_AVX2 || packed.storage != NULL);
+  p.pack_pixels = 0;    /* no limit: the filled cache is used */
+  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
+  CHECK(close_to(&y, ref, 1, 20, 10, 10));
+  free(ref);
+  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&packed);
+}
+
 /* Steady state: the second call reuses output and scratch storage. */
 static void test_conv_no_realloc(void) {
   em_tensor x, wt, y, buf;
@@ -441,6 +468,7 @@ int main(void) {
   TEST_RUN(test_conv_no_realloc);
   TEST_RUN(test_dry);
   TEST_RUN(test_defer_prepare);
+  TEST_RUN(test_pack_pixels);
   TEST_RUN(test_conv_noncontiguous);
   TEST_RUN(test_conv_errors);
   TEST_RUN(test_deconv_random);

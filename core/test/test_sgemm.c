@@ -97,7 +97,7 @@ static void test_pack_conv(void) {
   while (checked < 400) {
     em_conv_params p = { randint(1, 7), randint(1, 7), randint(1, 3), randint(1, 3),
                          randint(0, 3), randint(0, 3), randint(0, 3), randint(0, 3),
-                         randint(1, 2), randint(1, 2), 1, EM_CONV_AUTO, NULL, NULL, 0 };
+                         randint(1, 2), randint(1, 2), 1, EM_CONV_AUTO, NULL, NULL, 0, 0 };
     int64_t c = randint(1, 6), h = randint(1, 30), w = randint(1, 40);
     if (checked % 3 == 2) {   /* stride 1, as wide as the input: the flat path */
       p.sh = p.sw = 1;

@@ -94,7 +94,7 @@ static void test_conv_dispatch(void) {
     int64_t h = randint(3, 30), w = randint(3, 30);
     int64_t ho = h + pad + pb - 2, wo = w + pad + pad - 2;
     em_tensor x, wt, b, u, y, buf;
-    em_conv_params p = { 3, 3, 1, 1, pad, pad, pb, pad, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0 };
+    em_conv_params p = { 3, 3, 1, 1, pad, pad, pb, pad, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
     make(&x, 4, n, cin, h, w);
     make(&wt, 4, cout, cin, 3, 3);
     make(&b, 1, cout, 1, 1, 1);
@@ -131,16 +131,16 @@ static void test_errors(void) {
   test_expect_error(em_winograd_prepare(&wt, &wt, &e), EM_EARG, &e, "must not share memory");
   test_expect_error(em_winograd_prepare(&u, &y, &e), EM_ESHAPE, &e, "expected a weight");
   /* forced on a convolution it cannot do */
-  em_conv_params p5 = { 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0 };
+  em_conv_params p5 = { 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &w5, NULL, &buf, &p5, &e), EM_EARG, &e,
                     "winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
-  em_conv_params ps = { 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0 };
+  em_conv_params ps = { 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &ps, &e), EM_EARG, &e, "winograd needs");
-  em_conv_params pa = { 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 7, NULL, NULL, 0 };
+  em_conv_params pa = { 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 7, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &pa, &e), EM_EARG, &e,
                     "unknown convolution algorithm 7");
   /* a prepared weight of another shape */
-  em_conv_params p = { 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, EM_CONV_WINOGRAD, &flat, NULL, 0 };
+  em_conv_params p = { 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, EM_CONV_WINOGRAD, &flat, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &p, &e), EM_ESHAPE, &e,
                     "expected a contiguous transformed weight 36x1x4x6, got 5x36");
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&w5); em_tensor_free(&u);

@@ -113,19 +113,36 @@ function SpatialConvolution:_batched(input, kernel)
 end
 
 function SpatialConvolution:updateOutput(input)
-  local t, l, b, r = self:_pads()
   local res
   if type(input) == "table" then   -- {x, residual}: fused with the Add after it
     input, res = input[1], input[2]
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
   end
-  local wino, packed = self:_winograd(), self:_packed(input, t, l, b, r)
-  return self:_batched(input, function(x, out)
-    core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
-                l, r, t, b, self.dilationW, self.dilationH, self.groups,
-                self.fusedAct, self.fusedA, self.fusedB, res, wino, self.algo, self.bnScale,
-                packed, self.deferPrepare)
-  end)
+  if input:dim() == 4 then   -- the common case first, with no closure per call
+    self:_conv(input, self.output, res)
+    return self.output
+  end
+  return self:_batched(input, function(x, out) self:_conv(x, out, res) end)
+end
+
+-- The core's convolution of a 4-D x into out. packed_weight: the weight
+-- packed for the core's matrix product (panels of 6 output
+-- planes, as large as the weight), made by the core on the first forward
+-- that multiplies and reused after, with the same rule as _winograd: kept
+-- with a view of the weight it came from. Saves packing the weight on every
+-- call: 13-23% of a layer with a 7x7 or 8x8 output, 4-10% from 14x14 to
+-- 28x28 (weights read from memory, 2 threads). Never saved. Only when
+-- self.packWeight is set: true, or the most output pixels a layer may have
+-- to be packed (the core checks it: ember.onnx.load sets it,
+-- ember.nn.util.packWeights sets true); nil otherwise.
+function SpatialConvolution:_conv(x, out, res)
+  local t, l, b, r = self:_pads()
+  local limit = self.packWeight
+  core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
+              l, r, t, b, self.dilationW, self.dilationH, self.groups,
+              self.fusedAct, self.fusedA, self.fusedB, res, self:_winograd(), self.algo, self.bnScale,
+              limit and self:_weightCache("packed_weight", "_packedOf"), self.deferPrepare,
+              limit ~= true and limit or nil)
 end
 
 -- self[field], a tensor the core fills from the weight and reuses: kept with
@@ -133,7 +150,7 @@ end
 -- weight is another tensor or of another size.
 function SpatialConvolution:_weightCache(field, of)
   local v, w = self[of], self.weight
-  if not (self[field] and v and v:isSameStorage(w) and v:isSameSizeAs(w)) then
+  if not (self[field] and v and v:isSetTo(w)) then
     self[field], self[of] = core.tensor(), core.tensor():set(w)
   end
   return self[field]
@@ -154,31 +171,10 @@ function SpatialConvolution:_winograd()
   return self:_weightCache("wino_weight", "_winoOf")
 end
 
--- The weight packed for the core's matrix product (panels of 6 output
--- planes, as large as the weight), made by the core on the first forward
--- that multiplies and reused after, with the same rule as _winograd: kept
--- with a view of the weight it came from. Saves packing the weight on every
--- call: 13-23% of a layer with a 7x7 or 8x8 output, 4-10% from 14x14 to
--- 28x28 (weights read from memory, 2 threads). Never saved. Only when
--- self.packWeight is set: true, or the most output pixels a layer may have
--- to be packed (ember.onnx.load sets it, ember.nn.util.packWeights sets
--- true); nil otherwise, and for larger outputs.
 -- Output rows and columns for an h x w input and padding t, l, b, r.
 local function out_size(self, h, w, t, l, b, r)
   return (h + t + b - (self.kH - 1) * self.dilationH - 1) // self.dH + 1,
          (w + l + r - (self.kW - 1) * self.dilationW - 1) // self.dW + 1
-end
-
-function SpatialConvolution:_packed(input, t, l, b, r)
-  local limit = self.packWeight
-  if not limit then return nil end
-  if limit ~= true then
-    local d = input:dim()
-    if d < 3 then return nil end
-    local ho, wo = out_size(self, input:size(d - 1), input:size(d), t, l, b, r)
-    if ho * wo > limit then return nil end
-  end
-  return self:_weightCache("packed_weight", "_packedOf")
 end
 
 -- Whether a forward of input to output (as a trace saw them) would first

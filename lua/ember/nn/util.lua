@@ -70,7 +70,7 @@ function U.initialise(self, ...)
 end
 
 -- Lets every convolution of a running graph keep its weight packed for the
--- core's matrix product (SpatialConvolution:_packed), dropping any packing
+-- core's matrix product (SpatialConvolution.packWeight), dropping any packing
 -- made before: 4-23% per layer (most on 7x7 outputs), for one more copy of
 -- the convolution weights and a first inference that packs them all (about
 -- 100 ms for resnet50 on this VM, most of it page faults). So ember.load
@@ -82,7 +82,7 @@ end
 -- place (m.weight:copy(w)).
 function U.packWeights(net)
   net:apply(function(m)
-    if m._packed then
+    if m._conv then
       m.packed_weight, m._packedOf = nil, nil
       m.packWeight = true
     end

@@ -176,6 +176,24 @@ static int nn_view_into(lua_State *L) {
   return 1;
 }
 
+/* core.narrow_view(input, output, dim, first, count) -> whether output now is
+** that part of input (1-based dim and first): made only when the part is
+** contiguous, else output stays as it was (nn.Slice then copies). No
+** tensor is made, as input:narrow would, on every forward. */
+static int nn_narrow_view(lua_State *L) {
+  em_tensor *in = lt_check(L, 1), *out = lt_check(L, 2), v;
+  int d = lt_checkdim(L, 3, in->ndim);
+  lua_Integer first = luaL_checkinteger(L, 4), len = luaL_checkinteger(L, 5);
+  luaL_argcheck(L, first >= 1 && first <= in->size[d], 4, "start out of range");
+  luaL_argcheck(L, len >= 0 && first - 1 + len <= in->size[d], 5, "length out of range");
+  v = *in;   /* a borrowed copy: em_tensor_set takes out's own reference */
+  v.offset += (size_t)((first - 1) * in->stride[d]);
+  v.size[d] = len;
+  lua_pushboolean(L, em_tensor_is_contiguous(&v));
+  if (lua_toboolean(L, -1)) em_tensor_set(out, &v);
+  return 1;
+}
+
 const luaL_Reg em_l_nn_shape[] = {
   {"concat", nn_concat},
   {"channel_shuffle", nn_channel_shuffle},
@@ -186,5 +204,6 @@ const luaL_Reg em_l_nn_shape[] = {
   {"cadd_table", nn_cadd_table},
   {"cmul_table", nn_cmul_table},
   {"view_into", nn_view_into},
+  {"narrow_view", nn_narrow_view},
   {NULL, NULL}
 };

@@ -26,7 +26,7 @@ function Container:size() return #self.modules end
 function Container:runChild(i, input)
   local m = self.modules[i]
   if not m then error("no child " .. tostring(i) .. " (has " .. #self.modules .. ")", 0) end
-  local ok, out = pcall(m.forward, m, input)
+  local ok, out = Module.runChild(m, input)
   if ok then return out end
   error(self:_errorThrough(out), 0)
 end

@@ -18,6 +18,7 @@ local class = require "ember.class"
 local core = require "ember.core"
 local Container = require "ember.nn.Container"
 local Module = require "ember.nn.Module"
+local runChild = Module.runChild
 
 local Graph, parent = class("nn.Graph", Container)
 
@@ -119,13 +120,14 @@ function Graph:updateOutput(input)
   for i, m in ipairs(self.modules) do
     local node = self.nodes[i]
     local x
-    if node.table then
-      x = {}
+    if node.table then   -- the node's input table, refilled each forward
+      x = node.args or {}
+      node.args = x
       for j, n in ipairs(node.inputs) do x[j] = env[n] end
     else
       x = env[node.inputs[1]]
     end
-    local ok, out = pcall(m.forward, m, x)
+    local ok, out = runChild(m, x)
     if not ok then
       -- the node's name says where; a nested container's path is in its text
       if Module.isModuleError(out) then
@@ -164,6 +166,7 @@ end
 
 function Graph:clearState()
   Module.clearState(self)
+  for _, node in ipairs(self.nodes) do node.args = nil end
   self.output = core.tensor()
   return self
 end

@@ -63,6 +63,19 @@ end
 
 function Slice:updateOutput(input)
   local nd = input:dim()
+  if #self.dims == 1 and self.steps[1] == 1 then
+    -- one run of positions (ShuffleNet's channel split): a view when
+    -- contiguous, with no tensor made per forward
+    local dim = self.dims[1]
+    local d = dim < 0 and nd + dim + 1 or dim
+    if d >= 1 and d <= nd then
+      local first, count = Slice.span(input:size(d), self.starts[1], self.ends[1], 1)
+      if count > 0 then
+        if rawequal(self.output, input) then self.output = core.tensor() end
+        if core.narrow_view(input, self.output, d, first, count) then return self.output end
+      end
+    end
+  end
   local x = input
   for i, dim in ipairs(self.dims) do
     local d = dim < 0 and nd + dim + 1 or dim

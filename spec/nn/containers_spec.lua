@@ -192,6 +192,19 @@ describe("errors name the path to the failing layer", function()
     assert.same({ 1, 128, 14, 14 }, net:forward(core.tensor(1, 3, 16, 16)):size())
   end)
 
+  it("a child whose class brings its own forward is run through it", function()
+    local class = require "ember.class"
+    local Doubling = class("nn.Doubling", nn.Identity)
+    function Doubling:forward(x)
+      if x:size(2) ~= 4 then error("Doubling wants 4 planes", 0) end
+      return nn.Identity.forward(self, x) * 2
+    end
+    local net = nn.Sequential():named("twice"):add(nn.Identity()):add(Doubling())
+    local x = core.tensor(1, 4, 2, 2):fill(1.5)
+    assert.same(x:totable(), net:forward(x):clone():div(2):totable())
+    assert.equal("twice[2] Doubling: Doubling wants 4 planes", fails(net, core.tensor(1, 3, 2, 2)))
+  end)
+
   it("add() refuses what is not a module", function()
     assert.has_error(function() nn.Sequential():add(42) end)
     assert.has_error(function() nn.Concat(2):add({}) end)

@@ -227,6 +227,18 @@ describe("Slice", function()
     assert.same(expect(0, 1, 5, 1, -2), nn.Slice({ 2 }, { 5 }, { 0 }, { -2 }):forward(x):totable())
     assert.same({ 2, 0, 3, 4 }, nn.Slice({ 2 }, { 4 }, { 2 }):forward(x):size())
   end)
+
+  it("copies into its own output after a forward that viewed its input", function()
+    local one = x:narrow(1, 2, 1):contiguous()
+    local kept = one:clone()
+    local m = nn.Slice({ 2 }, { 2 }, { 5 })
+    assert.is_true(m:forward(one):isSameStorage(one))
+    local y = m:forward(x)
+    assert.is_false(y:isSameStorage(one))
+    assert.same(expect(0, 1, 2, 4, 1), y:totable())
+    assert.same(kept:totable(), one:totable())   -- the viewed input is untouched
+    assert.same(expect(1, 1, 2, 4, 1), m:forward(one):totable())
+  end)
 end)
 
 describe("ReduceMean", function()

@@ -73,8 +73,8 @@ end
 -- with one protected call instead of two: true and the output, or false and
 -- the error (naming m). A class that brings its own forward is called through it.
 function Module.runChild(m, x)
-  if m.forward ~= Module.forward then return pcall(m.forward, m, x) end
-  local ok, out = xpcall(m.updateOutput, handler, m, x)
+  local f = m.forward
+  local ok, out = xpcall(f == Module.forward and m.updateOutput or f, handler, m, x)
   if ok then return true, out end
   if not out.module then out.module = m end
   out.via = m

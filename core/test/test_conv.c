@@ -214,58 +214,78 @@ static void test_dry(void) {
   em_tensor_free(&pooled); em_tensor_free(&cat);
 }
 
+/* One image through p against the naive loops, run again as the caches
+** and flags of p change: x 1 x cin x h x w, a cout-plane weight of p's
+** kernel, ref the loops' output (an output as large as the input). */
+typedef struct one_image {
+  em_tensor x, wt, y;
+  double *ref;
+  int64_t cout, h, w;
+} one_image;
+
+static void case_make(one_image *c, const em_conv_params *p, int64_t cin, int64_t cout, int64_t h,
+                      int64_t w) {
+  c->cout = cout; c->h = h; c->w = w;
+  c->ref = malloc(sizeof *c->ref * (size_t)(cout * h * w));
+  make(&c->x, 4, 1, cin, h, w);
+  make(&c->wt, 4, cout, cin, p->kh, p->kw);
+  em_tensor_init(&c->y);
+  test_conv_ref(&c->x, &c->wt, NULL, NULL, NULL, p, c->ref, h, w);
+}
+
+/* Whether a forward through p gives the loops' output. */
+static int case_run(one_image *c, const em_conv_params *p) {
+  CHECK_OK(em_conv2d_forward(&ctx, &c->x, &c->y, &c->wt, NULL, NULL, p, &e_));
+  return close_to(&c->y, c->ref, 1, c->cout, c->h, c->w);
+}
+
+static void case_free(one_image *c) {
+  free(c->ref);
+  em_tensor_free(&c->x); em_tensor_free(&c->wt); em_tensor_free(&c->y);
+}
+
 /* defer_prepare: a Winograd-sized convolution with an empty wino_weight
 ** multiplies by im2col and leaves it empty; without the flag the same call
-** fills it. Both against the naive loops. */
+** fills it. */
 static void test_defer_prepare(void) {
-  em_tensor x, wt, y, wino;
+  one_image c;
+  em_tensor wino;
   em_conv_params p = test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
-  double *ref = malloc(sizeof *ref * 16 * 16 * 16);
-  make(&x, 4, 1, 32, 16, 16);
-  make(&wt, 4, 16, 32, 3, 3);
-  em_tensor_init(&y); em_tensor_init(&wino);
-  test_conv_ref(&x, &wt, NULL, NULL, NULL, &p, ref, 16, 16);
+  case_make(&c, &p, 32, 16, 16, 16);
+  em_tensor_init(&wino);
   p.wino_weight = &wino;
   p.defer_prepare = 1;
-  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
-  CHECK(close_to(&y, ref, 1, 16, 16, 16));
+  CHECK(case_run(&c, &p));
   CHECK(wino.storage == NULL);
   p.defer_prepare = 0;
-  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
-  CHECK(close_to(&y, ref, 1, 16, 16, 16));
+  CHECK(case_run(&c, &p));
   CHECK(wino.storage != NULL);
   p.defer_prepare = 1;   /* prepared: used, deferral or not */
-  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
-  CHECK(close_to(&y, ref, 1, 16, 16, 16));
-  free(ref);
-  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&wino);
+  CHECK(case_run(&c, &p));
+  case_free(&c);
+  em_tensor_free(&wino);
 }
 
 /* pack_pixels: the packed-weight cache is filled and used only for outputs
 ** of at most that many pixels; a larger output multiplies by the weight as
-** it is. Both against the naive loops. */
+** it is. */
 static void test_pack_pixels(void) {
-  em_tensor x, wt, y, packed;
+  one_image c;
+  em_tensor packed;
   em_conv_params p = test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
-  double *ref = malloc(sizeof *ref * 20 * 10 * 10);
-  make(&x, 4, 1, 24, 10, 10);
-  make(&wt, 4, 20, 24, 1, 1);
-  em_tensor_init(&y); em_tensor_init(&packed);
-  test_conv_ref(&x, &wt, NULL, NULL, NULL, &p, ref, 10, 10);
+  case_make(&c, &p, 24, 20, 10, 10);
+  em_tensor_init(&packed);
   p.packed_weight = &packed;
   p.pack_pixels = 99;   /* 10 x 10 = 100 pixels: past it */
-  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
-  CHECK(close_to(&y, ref, 1, 20, 10, 10));
+  CHECK(case_run(&c, &p));
   CHECK(packed.storage == NULL);
   p.pack_pixels = 100;
-  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
-  CHECK(close_to(&y, ref, 1, 20, 10, 10));
+  CHECK(case_run(&c, &p));
   CHECK(ctx.isa < EM_ISA_AVX2 || packed.storage != NULL);
   p.pack_pixels = 0;    /* no limit: the filled cache is used */
-  CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, NULL, &p, &e_));
-  CHECK(close_to(&y, ref, 1, 20, 10, 10));
-  free(ref);
-  em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&packed);
+  CHECK(case_run(&c, &p));
+  case_free(&c);
+  em_tensor_free(&packed);
 }
 
 /* Steady state: the second call reuses output and scratch storage. */

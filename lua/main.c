@@ -521,9 +521,18 @@ static int pmain(lua_State *L) {
 ** 1.41-1.57 passive on mobilenet_v2, 1.20-1.23 against 1.32-1.47 on
 ** squeezenet1_1). So unless the user chose a policy, the launcher sets
 ** GOMP_SPINCOUNT=30000 (tens of microseconds) and runs itself again for
-** libgomp to see it. */
+** libgomp to see it. Not when the user binds threads to cores: libgomp has
+** then already bound this first thread to the first place, the new image
+** would inherit that one core, and every thread would run on it (half the
+** speed on 2 cores). */
+static int binds_threads(void) {
+  const char *b = getenv("OMP_PROC_BIND");
+  return (b && strcmp(b, "false") != 0 && strcmp(b, "FALSE") != 0) || getenv("OMP_PLACES") ||
+         getenv("GOMP_CPU_AFFINITY");
+}
+
 static void omp_wait_policy(char **argv) {
-  if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+  if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || binds_threads()) return;
   if (setenv("GOMP_SPINCOUNT", "30000", 1) != 0) return;
   execv("/proc/self/exe", argv);   /* returns only if it failed: go on as is */
 }

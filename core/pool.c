@@ -327,13 +327,21 @@ static em_status pool(em_ctx *ctx, const em_tensor *input, em_tensor *output,
     colcount[ox] = (float)(x1 - x0);
     if (x1 <= x0) vec = 0;
   }
+  /* a "same" pooling of small planes: a plane at a time (poolplane.c) */
+  int plane = em_pool_plane_ok(ctx, p, w.H, w.W, w.oh, w.ow);
+  float count[EM_POOL_PLANE_MAX];
+  if (plane && !max) em_pool_plane_counts(p, w.H, w.W, count);
   #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
-  for (int64_t pl = 0; pl < w.planes; pl++)
+  for (int64_t pl = 0; pl < w.planes; pl++) {
+    if (plane && em_pool_plane(p, max ? NULL : count, w.src + pl * w.H * w.W,
+                               w.dst + pl * w.oh * w.ow, w.H, w.W))
+      continue;
     for (int64_t oy = 0; oy < w.oh; oy++) {
       const float *x = w.src + pl * w.H * w.W;
       float *y = w.dst + (pl * w.oh + oy) * w.ow;
       if (!vec || !em_pool_row(&r, x, y, oy)) line(&w, x, y, oy);
     }
+  }
   em_tensor_free(&in);
   return EM_OK;
 }

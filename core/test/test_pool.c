@@ -156,6 +156,47 @@ static void run_random(int max) {
 static void test_max_random(void) { run_random(1); }
 static void test_avg_random(void) { run_random(0); }
 
+/* "Same" poolings (k odd, stride 1, padding k / 2), which run a plane at a
+** time (poolplane.c), against the naive loops: k 1 to 7, planes from k x k to
+** past the plane limit, both divisors, a NaN in some max planes. */
+static void test_same_planes(void) {
+  int checked = 0;
+  for (int trial = 0; trial < 120; trial++) {
+    em_tensor x, y, ref;
+    em_pool_params p = {0};
+    int max = trial % 2, k = 1 + 2 * rnd(0, 3);
+    int64_t H = rnd(k, 40), W = trial % 5 == 0 ? rnd(60, 80) : rnd(k, 40), sz[4];
+    em_tensor_init(&x); em_tensor_init(&y); em_tensor_init(&ref);
+    p.kh = p.kw = k;
+    p.sh = p.sw = 1;
+    p.pt = p.pb = p.pl = p.pr = k / 2;
+    p.dh = p.dw = 1;
+    p.ceil_mode = rnd(0, 1);
+    p.count_include_pad = rnd(0, 1);
+    random_tensor(&x, 1, rnd(1, 5), H, W);
+    if (max && trial % 6 == 1)
+      em_tensor_data(&x)[em_rng_next(&rng) % (uint64_t)em_tensor_nelement(&x)] = NAN;
+    CHECK_OK(max ? em_maxpool2d_forward(&ctx, &x, &y, &p, &e_) : em_avgpool2d_forward(&ctx, &x, &y, &p, &e_));
+    memcpy(sz, y.size, sizeof sz);
+    CHECK(sz[2] == H && sz[3] == W);
+    CHECK_OK(em_tensor_new(&ref, 4, sz, &e_));
+    if (max) naive_max(&x, &ref, &p); else naive_avg(&x, &ref, &p);
+    int64_t bad = 0;
+    const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
+    for (int64_t i = 0; i < em_tensor_nelement(&y); i++)
+      if (isnan(a[i]) != isnan(b[i]) ||
+          (!isnan(b[i]) && fabsf(a[i] - b[i]) > (max ? 0.0f : 1e-6f * (1 + fabsf(b[i])))))
+        bad++;
+    CHECK(bad == 0);
+    if (bad)
+      fprintf(stderr, "  %s k%d %lldx%lld include_pad %d: %lld outputs differ\n", max ? "max" : "avg", k,
+              (long long)H, (long long)W, p.count_include_pad, (long long)bad);
+    checked++;
+    em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
+  }
+  CHECK(checked == 120);
+}
+
 /* Output sizes that PyTorch 1.13 gives (torch.nn.functional.max_pool2d). */
 static void test_ceil_sizes(void) {
   struct { int H, k, s, p, ceil, out; } cases[] = {
@@ -373,6 +414,7 @@ int main(void) {
   em_ctx_init(&ctx);
   TEST_RUN(test_max_random);
   TEST_RUN(test_avg_random);
+  TEST_RUN(test_same_planes);
   TEST_RUN(test_ceil_sizes);
   TEST_RUN(test_noncontiguous);
   TEST_RUN(test_adaptive_random);

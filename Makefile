@@ -1,5 +1,5 @@
 # Makefile -- builds ember's C core, the Lua module ember.core and ./ember.
-# make deps | make | make test | make demo | make lenet | make bench | make install | make clean
+# make deps | make | make test | make demo | make lenet | make bench | make bench-layers | make install | make clean
 
 # ---- switches
 PREFIX    ?= /usr/local
@@ -50,7 +50,7 @@ TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
 REF_SRC   = $(wildcard spec/ref/ref_*.py)
 REF_STAMP = $(REF_SRC:spec/ref/%.py=$(B)/ref/%.stamp)
 
-.PHONY: onnx-ops all deps test asan ctest spec refs demo lenet bench bench-quick install uninstall clean
+.PHONY: onnx-ops all deps test asan ctest spec refs demo lenet bench bench-quick bench-layers install uninstall clean
 
 all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so $(EXE)
 
@@ -164,6 +164,13 @@ bench: deps
 
 bench-quick:
 	@$(MAKE) --no-print-directory bench BENCH=quick
+
+# Layer by layer inside the nets: ember's leaf modules against ONNX Runtime's
+# profiler, summed by kind (bench/layercmp.py; ~4 min). MODELS=a,b for some.
+bench-layers: deps
+	@$(MAKE) --no-print-directory all $(BENCH_ORT)
+	$(PYTHON) bench/export.py $(BENCH_DIR) $(subst $(,), ,$(MODELS))
+	$(PYTHON) bench/layercmp.py $(if $(MODELS),--models $(MODELS))
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

@@ -94,6 +94,21 @@ local nets = {
     { "Mixed_7c 1x1 ->448", 1, 2048, 8, 8, 448, 1, 1, 1, 0, 0 },
     { "Mixed_7c pool 1x1", 1, 2048, 8, 8, 192, 1, 1, 1, 0, 0 },
   } },
+  { "SqueezeNet 1.1 (224x224)", {
+    { "fire2-3 squeeze", 1, 64, 55, 55, 16, 1, 1, 1, 0, 0 },
+    { "fire3 squeeze", 1, 128, 55, 55, 16, 1, 1, 1, 0, 0 },
+    { "fire2-3 expand 1x1", 2, 16, 55, 55, 64, 1, 1, 1, 0, 0 },
+    { "fire2-3 expand 3x3", 2, 16, 55, 55, 64, 3, 3, 1, 1, 1 },
+    { "fire4-5 squeeze", 2, 128, 27, 27, 32, 1, 1, 1, 0, 0 },
+    { "fire4-5 expand 1x1", 2, 32, 27, 27, 128, 1, 1, 1, 0, 0 },
+    { "fire4-5 expand 3x3", 2, 32, 27, 27, 128, 3, 3, 1, 1, 1 },
+    { "fire6-7 squeeze", 1, 256, 13, 13, 48, 1, 1, 1, 0, 0 },
+    { "fire6-7 expand 1x1", 2, 48, 13, 13, 192, 1, 1, 1, 0, 0 },
+    { "fire6-7 expand 3x3", 2, 48, 13, 13, 192, 3, 3, 1, 1, 1 },
+    { "fire8-9 expand 1x1", 2, 64, 13, 13, 256, 1, 1, 1, 0, 0 },
+    { "fire8-9 expand 3x3", 2, 64, 13, 13, 256, 3, 3, 1, 1, 1 },
+    { "classifier", 1, 512, 13, 13, 1000, 1, 1, 1, 0, 0 },
+  } },
   -- depthwise (groups = channels): no matrix product to compare with ("-");
   -- GF/s counts 2*9 flops per output
   { "MobileNet v2 depthwise 3x3 (224x224)", {

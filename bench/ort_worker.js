@@ -17,43 +17,11 @@ const readline = require("readline");
 const ORT_DIR = process.env.ORT_NODE_DIR ||
   path.join(__dirname, "..", "build", "bench", "node", "node_modules", "onnxruntime-node");
 const ort = require(ORT_DIR);
+const { loadNpy, saveNpy } = require("./npy.js");
 
 function fail(msg) {
   process.stdout.write("error " + String(msg).replace(/\n/g, " ") + "\n");
   process.exit(1);
-}
-
-// A little-endian float32 .npy (C order) -> {dims, data}.
-function loadNpy(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.toString("latin1", 1, 6) !== "NUMPY") fail(file + ": not a .npy file");
-  const major = buf[6];
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
-  const header = buf.toString("latin1", start, start + hlen);
-  if (!/'descr':\s*'<f4'/.test(header)) fail(file + ": expected '<f4' data, header " + header);
-  if (/'fortran_order':\s*True/.test(header)) fail(file + ": Fortran order not supported");
-  const shape = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(",")
-    .map((s) => s.trim()).filter((s) => s !== "").map(Number);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const off = start + hlen;
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = buf.readFloatLE(off + 4 * i);
-  return { dims: shape, data };
-}
-
-function saveNpy(file, dims, data) {
-  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-    dims.join(", ") + (dims.length === 1 ? "," : "") + "), }";
-  const pad = 64 - ((10 + header.length + 1) % 64);
-  header += " ".repeat(pad % 64) + "\n";
-  const head = Buffer.alloc(10);
-  head.write("\x93NUMPY", 0, "latin1");
-  head[6] = 1; head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  const body = Buffer.alloc(4 * data.length);
-  for (let i = 0; i < data.length; i++) body.writeFloatLE(data[i], 4 * i);
-  fs.writeFileSync(file, Buffer.concat([head, Buffer.from(header, "latin1"), body]));
 }
 
 function vmStatus() {

@@ -1,9 +1,70 @@
 /* linear.c -- fully connected layer: y = x W^T + b, weight (out, in).
-** One sample goes through sgemv, a batch through one sgemm. */
+** One sample goes through ember's own matrix-vector product with AVX2 (else
+** OpenBLAS's sgemv), a batch through one sgemm.
+**
+** Why our own for one sample: the product reads each weight once, so it runs
+** at memory speed, and OpenBLAS's sgemv read AlexNet's 151 MB 9216 -> 4096
+** weight at 15 GB/s on 2 cores where two threads streaming half the rows
+** each reach 22 GB/s. */
 
 #include <limits.h>
+#include <omp.h>
 
 #include "ember.h"
+
+#define GEMV_ROWS 4               /* weight rows that share each load of x */
+#define GEMV_PAR (1 << 16)        /* weights below which one thread does it all */
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* y[r] = b[r] + W[r] . x for the rows [r0, r0 + nr), nr <= GEMV_ROWS. */
+AVX2 static void gemv_rows(const float *w, int64_t in, const float *x, const float *b,
+                           float *y, int64_t r0, int nr) {
+  __m256 acc[GEMV_ROWS][2];
+  const float *row[GEMV_ROWS];
+  int64_t k = 0;
+  for (int r = 0; r < nr; r++) {
+    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    row[r] = w + (r0 + r) * in;
+  }
+  for (; k + 16 <= in; k += 16) {
+    __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
+    for (int r = 0; r < nr; r++) {
+      acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(row[r] + k), x0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(_mm256_loadu_ps(row[r] + k + 8), x1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < nr; r++) {
+    float s = hsum(_mm256_add_ps(acc[r][0], acc[r][1]));
+    for (int64_t j = k; j < in; j++) s += row[r][j] * x[j];
+    y[r0 + r] = (b ? b[r0 + r] : 0.0f) + s;
+  }
+}
+
+/* The rows in blocks of GEMV_ROWS, split between the threads. */
+static void gemv(const em_ctx *ctx, const float *w, int64_t out, int64_t in, const float *x,
+                 const float *b, float *y) {
+  int64_t blocks = (out + GEMV_ROWS - 1) / GEMV_ROWS;
+  int nt = out * in < GEMV_PAR ? 1 : ctx->nthreads;
+  if (nt <= 1) {
+    for (int64_t q = 0; q < blocks; q++)
+      gemv_rows(w, in, x, b, y, q * GEMV_ROWS, out - q * GEMV_ROWS < GEMV_ROWS ? (int)(out - q * GEMV_ROWS) : GEMV_ROWS);
+    return;
+  }
+  #pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t q = 0; q < blocks; q++)
+    gemv_rows(w, in, x, b, y, q * GEMV_ROWS, out - q * GEMV_ROWS < GEMV_ROWS ? (int)(out - q * GEMV_ROWS) : GEMV_ROWS);
+}
+#endif
 
 static int shares(const em_tensor *a, const em_tensor *b) {
   return a && b && (a == b || (a->storage && a->storage == b->storage));
@@ -46,7 +107,6 @@ em_status em_linear_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
   int has_bias = bias && bias->storage;
   float *y, beta = has_bias ? 1.0f : 0.0f;
   em_status st;
-  (void)ctx;   /* OpenBLAS brings its own threads */
   if (!input || !output || !weight)
     return em_fail(err, EM_EARG, "linear: missing argument");
   if ((st = check_linear(input, weight, bias, err))) return st;
@@ -64,6 +124,13 @@ em_status em_linear_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
                              : em_tensor_resize(output, 1, osz + 1, err)) || EM_DRY(ctx))
     goto done;
   y = em_tensor_data(output);
+#if defined(__x86_64__) || defined(__i386__)
+  if (n == 1 && ctx && ctx->isa >= EM_ISA_AVX2) {
+    gemv(ctx, em_tensor_data(&w), out, in, em_tensor_data(&x),
+         has_bias ? em_tensor_data(&b) : NULL, y);
+    goto done;
+  }
+#endif
   /* rows start as the bias so the product is added onto it (beta = 1) */
   if (has_bias)
     for (int64_t i = 0; i < n; i++)

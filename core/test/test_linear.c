@@ -81,6 +81,22 @@ static void test_linear_shapes(void) {
   CHECK(linear_case(1, 9, 6, 0, 0, 1));
 }
 
+/* One sample on every ISA (AVX2: ember's product, 4 rows at a time, 16
+** columns a step; C: OpenBLAS's sgemv) and on 1 and 2 threads, with rows and
+** columns around those blocks, and rows enough to split between threads. */
+static void test_linear_one_sample(void) {
+  static const int64_t ins[] = { 1, 15, 16, 17, 33, 4099 }, outs[] = { 1, 3, 4, 5, 9, 70 };
+  for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa() && isa <= EM_ISA_AVX2; isa++)
+    for (int threads = 1; threads <= 2; threads++) {
+      ctx.isa = (em_isa)isa;
+      ctx.nthreads = threads;
+      for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
+        for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
+          CHECK(linear_case(1, ins[i], outs[o], (int)(o % 2), (int)((i + o) % 2), 0));
+    }
+  em_ctx_init(&ctx);
+}
+
 static void test_linear_no_realloc(void) {
   em_tensor x, w, b, y;
   em_storage *s;
@@ -135,6 +151,7 @@ int main(void) {
   em_ctx_init(&ctx);
   TEST_RUN(test_linear_random);
   TEST_RUN(test_linear_shapes);
+  TEST_RUN(test_linear_one_sample);
   TEST_RUN(test_linear_no_realloc);
   TEST_RUN(test_linear_errors);
   TEST_REPORT();

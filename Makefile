@@ -166,7 +166,7 @@ bench-quick:
 	@$(MAKE) --no-print-directory bench BENCH=quick
 
 # Layer by layer inside the nets: ember's leaf modules against ONNX Runtime's
-# profiler, summed by kind (bench/layercmp.py; ~4 min). MODELS=a,b for some.
+# profiler, summed by kind (bench/layercmp.py; ~2 min). MODELS=a,b for some.
 bench-layers: deps
 	@$(MAKE) --no-print-directory all $(BENCH_ORT)
 	$(PYTHON) bench/export.py $(BENCH_DIR) $(subst $(,), ,$(MODELS))

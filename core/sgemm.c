@@ -65,6 +65,11 @@ static inline float finish(float v, const float *o, int r, int l, const tile_ep 
   return v;
 }
 
+static void edge_c(const float *t, float *c, int64_t ldc, int mr, int nr, const tile_ep *e) {
+  for (int r = 0; r < mr; r++)
+    for (int l = 0; l < nr; l++) c[r * ldc + l] = finish(t[r * NR + l], c + r * ldc + l, r, l, e);
+}
+
 static void kern_c(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                    const tile_ep *e) {
   float acc[MR][NR] = { { 0 } };
@@ -115,6 +120,34 @@ AVX2 static inline void store_row(float *o, __m256 v0, __m256 v1, int r, const t
   }
   _mm256_storeu_ps(o, v0);
   _mm256_storeu_ps(o + 8, v1);
+}
+
+/* One 8-column piece (columns l .. l + 7 of the tile) of row r: store_row's
+** epilogue on one vector. */
+AVX2 static inline void store8(float *o, __m256 v, int r, int l, const tile_ep *e) {
+  if (!e->first) v = _mm256_add_ps(v, _mm256_loadu_ps(o));
+  if (e->last) {
+    if (e->scale) v = _mm256_mul_ps(v, _mm256_set1_ps(e->scale[r]));
+    if (e->bias) v = _mm256_add_ps(v, _mm256_set1_ps(e->bias[r]));
+    if (e->res) v = _mm256_add_ps(v, _mm256_loadu_ps(e->res + r * e->ldr + l));
+    if (e->clamp)
+      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(e->lo)), _mm256_set1_ps(e->hi));
+  }
+  _mm256_storeu_ps(o, v);
+}
+
+/* An edge tile's mr x nr corner of the bare product t (row stride NR) into
+** c with the epilogue, 8 columns a vector: a matrix with 16 rows has a
+** 4-row edge panel in every third tile, and the scalar loop took a third of
+** MobileNet's 32 -> 16 layer at 112x112. */
+AVX2 static void edge_avx2(const float *t, float *c, int64_t ldc, int mr, int nr,
+                           const tile_ep *e) {
+  for (int r = 0; r < mr; r++) {
+    float *o = c + r * ldc;
+    int l = 0;
+    for (; l + 8 <= nr; l += 8) store8(o + l, _mm256_loadu_ps(t + r * NR + l), r, l, e);
+    for (; l < nr; l++) o[l] = finish(t[r * NR + l], o + l, r, l, e);
+  }
 }
 
 #define ROW(r)                                            \
@@ -200,20 +233,24 @@ AVX2 static void kern_thin_avx2(int64_t kc, const float *a, const float *b, floa
 
 typedef void (*thin_fn)(int64_t kc, const float *a, const float *b, float *t, int nr);
 
+typedef void (*edge_fn)(const float *t, float *c, int64_t ldc, int mr, int nr, const tile_ep *e);
+
 typedef struct kernels {
   kern_fn full;     /* 6 x 16, epilogue applied */
   kern_fn narrow;   /* 6 x 8 bare product, for edge tiles up to 8 wide */
   thin_fn thin;     /* 6 x 1-2 bare product, or NULL */
+  edge_fn edge;     /* an edge tile's bare product into C, epilogue applied */
   int avx2;         /* A packed with AVX2 */
 } kernels;
 
 static kernels pick_kernels(em_isa isa) {
-  kernels k = { kern_c, kern_c, NULL, 0 };
+  kernels k = { kern_c, kern_c, NULL, edge_c, 0 };
 #if defined(__x86_64__) || defined(__i386__)
   if (isa >= EM_ISA_AVX2) {
     k.full = kern_avx2;
     k.narrow = kern8_avx2;
     k.thin = kern_thin_avx2;
+    k.edge = edge_avx2;
     k.avx2 = 1;
   }
 #endif
@@ -231,8 +268,7 @@ static void edge_tile(const kernels *kern, int64_t kc, const float *a, const flo
   tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f };
   if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
   else (nr <= 8 ? kern->narrow : kern->full)(kc, a, b, t, NR, &raw);
-  for (int r = 0; r < mr; r++)
-    for (int l = 0; l < nr; l++) c[r * ldc + l] = finish(t[r * NR + l], c + r * ldc + l, r, l, e);
+  kern->edge(t, c, ldc, mr, nr, e);
 }
 
 /* k is cut into equal blocks of at most KC rows. */

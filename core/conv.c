@@ -165,8 +165,16 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
     packed = em_tensor_data(pw);
     gm.ap = packed;   /* for the scratch size: no A blocks */
   }
+  /* the im2col rows as phase planes (convpack.c) where the pack would gather
+  ** with strides or masks per row: strided layers, and stride-1 layers whose
+  ** output is narrower than the input; up to 32 MB of them */
+  int64_t gscratch = own ? em_gemm_scratch(ctx->nthreads, &gm) : 0, vsize = 0;
+  if (own && !direct && p->dh == 1 && p->dw == 1 && (p->sh > 1 || p->sw > 1 || w != wo)) {
+    vsize = em_conv_phases_size(cin_g, ho, wo, p);
+    if (vsize > ((int64_t)8 << 20)) vsize = 0;
+  }
   if (own) {
-    int64_t sz[1] = { em_gemm_scratch(ctx->nthreads, &gm) };
+    int64_t sz[1] = { gscratch + vsize };
     if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   } else if (!direct) {
     int64_t sz[2] = { cin * p->kh * p->kw, howo };
@@ -184,10 +192,15 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
       if (own) {
         em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p };
         em_gemm_mat mat = { x + gi * cin_g * hw, hw };
+        em_conv_phases ph = { em_tensor_data(buf) + gscratch, ho + (p->kh - 1) / p->sh, wo,
+                              p->sh, p->kh, p->kw };
         gm.a = wt + gi * cout_g * K;
         gm.ap = packed ? packed + gi * em_gemm_packed_size(cout_g, K) : NULL;
-        gm.pack = direct ? em_pack_mat : em_pack_conv;
-        gm.src = direct ? (const void *)&mat : (const void *)&cs;
+        gm.pack = direct ? em_pack_mat : vsize ? em_pack_phases : em_pack_conv;
+        gm.src = direct ? (const void *)&mat : vsize ? (const void *)&ph : (const void *)&cs;
+        if (vsize)
+          em_conv_phases_fill(ctx, x + gi * cin_g * hw, cin_g, h, w, ho, wo, p,
+                              em_tensor_data(buf) + gscratch);
         gm.c = yg;
         gm.scale = e->scale ? e->scale + gi * cout_g : NULL;
         gm.bias = e->bias ? e->bias + gi * cout_g : NULL;

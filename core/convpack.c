@@ -10,6 +10,7 @@
 ** which is the padding. */
 
 #include <limits.h>
+#include <string.h>
 
 #include "sgemm.h"
 #include "convutil.h"
@@ -185,3 +186,77 @@ void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t n
 }
 
 #endif
+
+/* ------------------------------------------------------------ phase planes */
+
+/* Why: at stride 2 a panel of 16 outputs spans one to three output rows and
+** each row's inputs are every other float, so the pack above gathered them
+** with masks and shuffles, a quarter of ResNet-50's strided 3x3 layers on
+** one thread (perf). Phase planes cost one pass over the input (about 1.5x
+** its size at 3x3 stride 2) and make every panel a copy of 16 consecutive
+** floats. */
+/* d[i] = s[i * stride], i < n: a copy at stride 1, evens by shuffles at 2. */
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma")))
+static void strided_copy(float *d, const float *s, int64_t n, int stride) {
+  int64_t i = 0;
+  if (stride == 1) {
+    memcpy(d, s, (size_t)n * sizeof *d);
+    return;
+  }
+  if (stride == 2)   /* 16 floats read for 8 written, the last pair's second past none */
+    for (; i + 8 <= n && 2 * i + 16 <= 2 * n - 1; i += 8)
+      _mm256_storeu_ps(d + i, evens(_mm256_loadu_ps(s + 2 * i), _mm256_loadu_ps(s + 2 * i + 8)));
+  for (; i < n; i++) d[i] = s[i * stride];
+}
+#else
+static void strided_copy(float *d, const float *s, int64_t n, int stride) {
+  for (int64_t i = 0; i < n; i++) d[i] = s[i * stride];
+}
+#endif
+
+int64_t em_conv_phases_size(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p) {
+  return c * p->sh * p->kw * (ho + (p->kh - 1) / p->sh) * wo;
+}
+
+void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h, int64_t w,
+                         int64_t ho, int64_t wo, const em_conv_params *p, float *v) {
+  const int64_t hq = ho + (p->kh - 1) / p->sh, planes = c * p->sh * p->kw;
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static) if (planes * hq * wo >= 65536)
+  for (int64_t q = 0; q < planes; q++) {
+    int64_t ch = q / (p->sh * p->kw), py = q / p->kw % p->sh, kx = q % p->kw;
+    const float *src = x + ch * h * w;
+    float *d = v + q * hq * wo;
+    /* columns ox inside the image: lo <= ox < hi */
+    int64_t lo = 0, hi = wo;
+    while (lo < wo && lo * p->sw + kx - p->pl < 0) lo++;
+    while (hi > lo && (hi - 1) * p->sw + kx - p->pl >= w) hi--;
+    for (int64_t i = 0; i < hq; i++, d += wo) {
+      int64_t iy = i * p->sh + py - p->pt;
+      if (iy < 0 || iy >= h || lo >= hi) {
+        memset(d, 0, (size_t)wo * sizeof *d);
+        continue;
+      }
+      const float *row = src + iy * w + kx - p->pl;
+      for (int64_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+      strided_copy(d + lo, row + lo * p->sw, hi - lo, p->sw);
+      for (int64_t ox = hi; ox < wo; ox++) d[ox] = 0.0f;
+    }
+  }
+}
+
+void em_pack_phases(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+  const em_conv_phases *s = src;
+  const int64_t taps = (int64_t)s->kh * s->kw, plane = s->hq * s->wo, full = nc / NR * NR;
+  for (int64_t r = 0; r < kc; r++) {
+    int64_t k = k0 + r, t = k % taps, ky = t / s->kw, kx = t % s->kw;
+    const float *b = s->v + ((k / taps * s->sh + ky % s->sh) * s->kw + kx) * plane +
+                     ky / s->sh * s->wo + j0;
+    float *d = dst + r * NR;
+    for (int64_t q = 0; q < full; q += NR) memcpy(d + q * kc, b + q, NR * sizeof *d);
+    if (full < nc) {
+      memcpy(d + full * kc, b + full, (size_t)(nc - full) * sizeof *d);
+      memset(d + full * kc + (nc - full), 0, (size_t)(NR - (nc - full)) * sizeof *d);
+    }
+  }
+}

@@ -74,4 +74,22 @@ typedef struct em_conv_src {
 } em_conv_src;
 void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
 
+/* A strided convolution's input (stride sh x sw > 1, no dilation) as phase
+** planes (convpack.c), so that its im2col rows are runs of consecutive
+** floats: for each input plane c, row phase py < sh and tap column kx < kw,
+** a plane of hq = ho + (kh - 1) / sh rows of wo floats, zero in the
+** padding, at v + ((c * sh + py) * kw + kx) * hq * wo:
+**   plane[i][ox] = x[c][i * sh + py - pt][ox * sw + kx - pl].
+** Tap (ky, kx) of output j = oy * wo + ox then reads element
+** (ky / sh) * wo + j of plane (c, ky % sh, kx). */
+typedef struct em_conv_phases {
+  const float *v;
+  int64_t hq, wo;
+  int sh, kh, kw;
+} em_conv_phases;
+int64_t em_conv_phases_size(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p);
+void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h, int64_t w,
+                         int64_t ho, int64_t wo, const em_conv_params *p, float *v);
+void em_pack_phases(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
+
 #endif

@@ -50,19 +50,24 @@ AVX2 static void gemv_rows(const float *w, int64_t in, const float *x, const flo
   }
 }
 
-/* The rows in blocks of GEMV_ROWS, split between the threads. */
+/* Block q of GEMV_ROWS rows (the last may be short). */
+static void gemv_block(const float *w, int64_t out, int64_t in, const float *x, const float *b,
+                       float *y, int64_t q) {
+  int64_t r0 = q * GEMV_ROWS;
+  gemv_rows(w, in, x, b, y, r0, out - r0 < GEMV_ROWS ? (int)(out - r0) : GEMV_ROWS);
+}
+
+/* The blocks split between the threads; one thread enters no OpenMP region
+** (libgomp makes a system call for each, sgemm.c). */
 static void gemv(const em_ctx *ctx, const float *w, int64_t out, int64_t in, const float *x,
                  const float *b, float *y) {
   int64_t blocks = (out + GEMV_ROWS - 1) / GEMV_ROWS;
-  int nt = out * in < GEMV_PAR ? 1 : ctx->nthreads;
-  if (nt <= 1) {
-    for (int64_t q = 0; q < blocks; q++)
-      gemv_rows(w, in, x, b, y, q * GEMV_ROWS, out - q * GEMV_ROWS < GEMV_ROWS ? (int)(out - q * GEMV_ROWS) : GEMV_ROWS);
+  if (out * in < GEMV_PAR || ctx->nthreads <= 1) {
+    for (int64_t q = 0; q < blocks; q++) gemv_block(w, out, in, x, b, y, q);
     return;
   }
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t q = 0; q < blocks; q++)
-    gemv_rows(w, in, x, b, y, q * GEMV_ROWS, out - q * GEMV_ROWS < GEMV_ROWS ? (int)(out - q * GEMV_ROWS) : GEMV_ROWS);
+  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
+  for (int64_t q = 0; q < blocks; q++) gemv_block(w, out, in, x, b, y, q);
 }
 #endif
 

@@ -16,15 +16,16 @@
 #include "poolrow.h"
 
 #define PLANE_MAX EM_POOL_PLANE_MAX   /* floats of a plane's column results, on the stack */
-#define MAX_R 3          /* k up to 7 */
+#define MAX_R 3                       /* k up to 7 */
 
 int em_pool_plane_ok(const em_ctx *ctx, const em_pool_params *p, int64_t H, int64_t W,
                      int64_t oh, int64_t ow) {
 #if defined(__x86_64__) && defined(__GNUC__)
   int r = p->kh / 2;
-  return ctx && ctx->isa >= EM_ISA_AVX2 && p->kh == p->kw && p->kh % 2 == 1 && p->kh <= 2 * MAX_R + 1 && p->sh == 1 &&
-         p->sw == 1 && p->dh <= 1 && p->dw <= 1 && p->pt == r && p->pb == r && p->pl == r &&
-         p->pr == r && oh == H && ow == W && H >= p->kh && W >= p->kw && H * W <= PLANE_MAX;
+  return ctx && ctx->isa >= EM_ISA_AVX2 && p->kh == p->kw && p->kh % 2 == 1 &&
+         p->kh <= 2 * MAX_R + 1 && p->sh == 1 && p->sw == 1 && p->dh <= 1 && p->dw <= 1 &&
+         p->pt == r && p->pb == r && p->pl == r && p->pr == r && oh == H && ow == W &&
+         H >= p->kh && W >= p->kw && H * W <= PLANE_MAX;
 #else
   (void)ctx; (void)p; (void)H; (void)W; (void)oh; (void)ow;
   return 0;

@@ -25,9 +25,9 @@ int em_pool_row_ok(const em_ctx *ctx, const em_pool_params *p, int64_t W, int ma
 int em_pool_row(const em_pool_rows *r, const float *x, float *y, int64_t oy);
 
 /* Whether em_pool_plane runs this pooling of an H x W plane to oh x ow:
-** ctx's isa has AVX2, a k x k window (k odd) at stride 1 with padding k / 2
-** on every side and no dilation, the output as large as the input, a plane
-** of at least k x k and at most 4096 cells. */
+** ctx's isa has AVX2, a k x k window (k odd, up to 7) at stride 1 with
+** padding k / 2 on every side and no dilation, the output as large as the
+** input, a plane of at least k x k and at most 4096 cells. */
 int em_pool_plane_ok(const em_ctx *ctx, const em_pool_params *p, int64_t H, int64_t W,
                      int64_t oh, int64_t ow);
 

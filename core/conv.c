@@ -192,15 +192,14 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
       if (own) {
         em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p };
         em_gemm_mat mat = { x + gi * cin_g * hw, hw };
-        em_conv_phases ph = { em_tensor_data(buf) + gscratch, ho + (p->kh - 1) / p->sh, wo,
-                              p->sh, p->kh, p->kw };
+        float *planes = em_tensor_data(buf) + gscratch;
+        em_conv_phases ph = { planes, ho + (p->kh - 1) / p->sh, wo, p->sh, p->kh, p->kw };
         gm.a = wt + gi * cout_g * K;
         gm.ap = packed ? packed + gi * em_gemm_packed_size(cout_g, K) : NULL;
         gm.pack = direct ? em_pack_mat : vsize ? em_pack_phases : em_pack_conv;
         gm.src = direct ? (const void *)&mat : vsize ? (const void *)&ph : (const void *)&cs;
         if (vsize)
-          em_conv_phases_fill(ctx, x + gi * cin_g * hw, cin_g, h, w, ho, wo, p,
-                              em_tensor_data(buf) + gscratch);
+          em_conv_phases_fill(ctx, x + gi * cin_g * hw, cin_g, h, w, ho, wo, p, planes);
         gm.c = yg;
         gm.scale = e->scale ? e->scale + gi * cout_g : NULL;
         gm.bias = e->bias ? e->bias + gi * cout_g : NULL;

@@ -204,8 +204,8 @@ static void strided_copy(float *d, const float *s, int64_t n, int stride) {
     memcpy(d, s, (size_t)n * sizeof *d);
     return;
   }
-  if (stride == 2)   /* 16 floats read for 8 written, the last pair's second past none */
-    for (; i + 8 <= n && 2 * i + 16 <= 2 * n - 1; i += 8)
+  if (stride == 2)   /* 16 floats read for 8 written: up to s[2i + 15], before s[2n - 2] */
+    for (; i + 8 < n; i += 8)
       _mm256_storeu_ps(d + i, evens(_mm256_loadu_ps(s + 2 * i), _mm256_loadu_ps(s + 2 * i + 8)));
   for (; i < n; i++) d[i] = s[i * stride];
 }
@@ -227,10 +227,8 @@ void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h
     int64_t ch = q / (p->sh * p->kw), py = q / p->kw % p->sh, kx = q % p->kw;
     const float *src = x + ch * h * w;
     float *d = v + q * hq * wo;
-    /* columns ox inside the image: lo <= ox < hi */
-    int64_t lo = 0, hi = wo;
-    while (lo < wo && lo * p->sw + kx - p->pl < 0) lo++;
-    while (hi > lo && (hi - 1) * p->sw + kx - p->pl >= w) hi--;
+    int64_t lo, hi;   /* columns ox inside the image */
+    valid_span(w, wo, p->sw, kx - p->pl, &lo, &hi);
     for (int64_t i = 0; i < hq; i++, d += wo) {
       int64_t iy = i * p->sh + py - p->pt;
       if (iy < 0 || iy >= h || lo >= hi) {

@@ -92,38 +92,7 @@ static void kern_c(int64_t kc, const float *a, const float *b, float *c, int64_t
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
 
-AVX2 static inline void store_row(float *o, __m256 v0, __m256 v1, int r, const tile_ep *e) {
-  if (!e->first) {
-    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(o));
-    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(o + 8));
-  }
-  if (e->last) {
-    if (e->scale) {
-      __m256 s = _mm256_set1_ps(e->scale[r]);
-      v0 = _mm256_mul_ps(v0, s);
-      v1 = _mm256_mul_ps(v1, s);
-    }
-    if (e->bias) {
-      __m256 b = _mm256_set1_ps(e->bias[r]);
-      v0 = _mm256_add_ps(v0, b);
-      v1 = _mm256_add_ps(v1, b);
-    }
-    if (e->res) {
-      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(e->res + r * e->ldr));
-      v1 = _mm256_add_ps(v1, _mm256_loadu_ps(e->res + r * e->ldr + 8));
-    }
-    if (e->clamp) {
-      __m256 lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
-      v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi);
-      v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
-    }
-  }
-  _mm256_storeu_ps(o, v0);
-  _mm256_storeu_ps(o + 8, v1);
-}
-
-/* One 8-column piece (columns l .. l + 7 of the tile) of row r: store_row's
-** epilogue on one vector. */
+/* Columns l .. l + 7 of row r of a tile, v, stored at o with the epilogue. */
 AVX2 static inline void store8(float *o, __m256 v, int r, int l, const tile_ep *e) {
   if (!e->first) v = _mm256_add_ps(v, _mm256_loadu_ps(o));
   if (e->last) {
@@ -134,6 +103,11 @@ AVX2 static inline void store8(float *o, __m256 v, int r, int l, const tile_ep *
       v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(e->lo)), _mm256_set1_ps(e->hi));
   }
   _mm256_storeu_ps(o, v);
+}
+
+AVX2 static inline void store_row(float *o, __m256 v0, __m256 v1, int r, const tile_ep *e) {
+  store8(o, v0, r, 0, e);
+  store8(o + 8, v1, r, 8, e);
 }
 
 /* An edge tile's mr x nr corner of the bare product t (row stride NR) into

@@ -45,9 +45,10 @@ typedef struct tile_ep {
   float lo, hi;
 } tile_ep;
 
-/* a: the tile's A panel (a[k * 6 + r]); b: its B panel (b[k * 16 + l]). */
+/* a: the tile's A panel (a[k * 6 + r]); b: its B panel (b[k * 16 + l]);
+** the first mr rows are stored. */
 typedef void (*kern_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                        const tile_ep *e);
+                        int mr, const tile_ep *e);
 
 /* ------------------------------------------------------------ portable C */
 
@@ -70,7 +71,7 @@ static void edge_c(const float *t, float *c, int64_t ldc, int mr, int nr, const 
     for (int l = 0; l < nr; l++) c[r * ldc + l] = finish(t[r * NR + l], c + r * ldc + l, r, l, e);
 }
 
-static void kern_c(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+static void kern_c(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
                    const tile_ep *e) {
   float acc[MR][NR] = { { 0 } };
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR)
@@ -78,7 +79,7 @@ static void kern_c(int64_t kc, const float *a, const float *b, float *c, int64_t
       float x = a[r];
       for (int l = 0; l < NR; l++) acc[r][l] += x * b[l];
     }
-  for (int r = 0; r < MR; r++) {
+  for (int r = 0; r < mr; r++) {
     float *o = c + r * ldc;
     for (int l = 0; l < NR; l++) {
       o[l] = finish(acc[r][l], o + l, r, l, e);
@@ -111,9 +112,8 @@ AVX2 static inline void store_row(float *o, __m256 v0, __m256 v1, int r, const t
 }
 
 /* An edge tile's mr x nr corner of the bare product t (row stride NR) into
-** c with the epilogue, 8 columns a vector: a matrix with 16 rows has a
-** 4-row edge panel in every third tile, and the scalar loop took a third of
-** MobileNet's 32 -> 16 layer at 112x112. */
+** c with the epilogue, 8 columns a vector (the scalar loop took a third of
+** MobileNet's 32 -> 16 layer at 112x112, when 4-row tiles came here too). */
 AVX2 static void edge_avx2(const float *t, float *c, int64_t ldc, int mr, int nr,
                            const tile_ep *e) {
   for (int r = 0; r < mr; r++) {
@@ -129,8 +129,10 @@ AVX2 static void edge_avx2(const float *t, float *c, int64_t ldc, int mr, int nr
   c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);              \
   c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1)
 
+/* A 6 x 16 tile, or its first mr rows: a matrix with 16 rows has a 4-row
+** panel in every third tile, stored here rather than through edge_tile. */
 AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                           const tile_ep *e) {
+                           int mr, const tile_ep *e) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
@@ -138,11 +140,11 @@ AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c,
     ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
   }
   store_row(c, c00, c01, 0, e);
-  store_row(c + ldc, c10, c11, 1, e);
-  store_row(c + 2 * ldc, c20, c21, 2, e);
-  store_row(c + 3 * ldc, c30, c31, 3, e);
-  store_row(c + 4 * ldc, c40, c41, 4, e);
-  store_row(c + 5 * ldc, c50, c51, 5, e);
+  if (mr > 1) store_row(c + ldc, c10, c11, 1, e);
+  if (mr > 2) store_row(c + 2 * ldc, c20, c21, 2, e);
+  if (mr > 3) store_row(c + 3 * ldc, c30, c31, 3, e);
+  if (mr > 4) store_row(c + 4 * ldc, c40, c41, 4, e);
+  if (mr > 5) store_row(c + 5 * ldc, c50, c51, 5, e);
 }
 #undef ROW
 
@@ -152,9 +154,9 @@ AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c,
   c##r = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r), b0, c##r)
 
 AVX2 static void kern8_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                            const tile_ep *e) {
+                            int mr, const tile_ep *e) {
   __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-  (void)e;
+  (void)e; (void)mr;
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
     __m256 b0 = _mm256_loadu_ps(b);
     ROW8(0); ROW8(1); ROW8(2); ROW8(3); ROW8(4); ROW8(5);
@@ -234,14 +236,14 @@ static kernels pick_kernels(em_isa isa) {
 
 /* ------------------------------------------------------------ blocking */
 
-/* A tile of mr x nr < 6 x 16 at the matrix's edge: the kernel writes the
+/* A tile narrower than 16 at the matrix's right edge: the kernel writes the
 ** bare product into a local tile, the epilogue runs here on what fits. */
 static void edge_tile(const kernels *kern, int64_t kc, const float *a, const float *b,
                       float *c, int64_t ldc, int mr, int nr, const tile_ep *e) {
   float t[MR * NR];
   tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f };
   if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
-  else (nr <= 8 ? kern->narrow : kern->full)(kc, a, b, t, NR, &raw);
+  else (nr <= 8 ? kern->narrow : kern->full)(kc, a, b, t, NR, MR, &raw);
   kern->edge(t, c, ldc, mr, nr, e);
 }
 
@@ -348,7 +350,7 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
           float *c = g->c + i * g->ldc + jc + jr;
           const float *b = g->bp ? g->bp + (jc + jr) / NR * g->bps + pc * NR : bbuf + jr * kc;
           e.res = g->res ? g->res + i * g->ldc + jc + jr : NULL;
-          if (mr == MR && nr == NR) kern->full(kc, a, b, c, g->ldc, &e);
+          if (nr == NR) kern->full(kc, a, b, c, g->ldc, mr, &e);
           else edge_tile(kern, kc, a, b, c, g->ldc, mr, nr, &e);
         }
       }

@@ -236,10 +236,21 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 ** weight. Its float error is 2-5x im2col's, and it grows with the layers
 ** after it: Inception v3 with its 32-plane stem layers on Winograd is
 ** 7.2e-5 x max |logit| from PyTorch (4.7e-5 with them on im2col; the limit
-** is 1e-4), so layers with fewer than 32 input planes keep im2col. */
+** is 1e-4), so layers with fewer than 32 input planes keep im2col.
+** Smaller outputs with 16 2x2 blocks (7x7, 8x8) take F(2x2, 3x3): its 16
+** products' weight is 16/9 of the layer's, and it measured 1.15-1.28x
+** im2col's speed on GoogLeNet's and Inception's 7x7 and 8x8 layers and
+** 1.03x on ResNet's 512 -> 512 (2 threads, alone); in the nets, ResNet-18
+** and -50 1.02-1.03x, forward by forward. */
+#ifndef WINO2_TILES
+#define WINO2_TILES 16   /* 2x2 blocks: a 7x7 or 8x8 output */
+#endif
 int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo) {
-  if (p->algo != EM_CONV_AUTO) return p->algo == EM_CONV_WINOGRAD;
-  return em_winograd_fits(p) && cin >= 32 && cout >= 16 && ((ho + 3) / 4) * ((wo + 3) / 4) >= 16;
+  if (p->algo != EM_CONV_AUTO)
+    return p->algo == EM_CONV_WINOGRAD ? 4 : p->algo == EM_CONV_WINOGRAD2 ? 2 : 0;
+  if (!em_winograd_fits(p) || cin < 32 || cout < 16) return 0;
+  if (((ho + 3) / 4) * ((wo + 3) / 4) >= 16) return 4;
+  return ((ho + 1) / 2) * ((wo + 1) / 2) >= WINO2_TILES ? 2 : 0;
 }
 
 /* The direct convolution (convdirect.c) for the stems' few input planes,
@@ -258,14 +269,14 @@ static int use_direct(const em_ctx *ctx, const em_conv_params *p, int64_t cin, i
 ** empty, into a local tensor when there is none. */
 static em_status conv_winograd(em_ctx *ctx, const float *in, float *out, const em_tensor *wt,
                                const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
-                               int64_t h, int64_t w, int64_t ho, int64_t wo,
+                               int64_t h, int64_t w, int64_t ho, int64_t wo, int m,
                                const em_conv_params *p, em_err *err) {
   em_wino_args a = { in, e->bias, e->res, out, n, cin, cout, h, w, ho, wo, p->pt, p->pl,
                      e->clamp, e->lo, e->hi, e->scale };
   em_tensor local, *u = p->wino_weight ? p->wino_weight : &local;
   em_status st = EM_OK;
   em_tensor_init(&local);
-  if (!u->storage) st = em_winograd_prepare(wt, u, err);
+  if (!u->storage || u->size[0] != (m + 2) * (m + 2)) st = em_winograd_prepare(wt, u, m, err);
   if (!st) st = em_winograd_forward(ctx, &a, u, buf, err);
   em_tensor_free(&local);
   return st;
@@ -295,9 +306,9 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   if ((st = check_conv(input, weight, bias, p, &ho, &wo, err))) return st;
   if (act < EM_ACT_NONE || act > EM_ACT_SOFTPLUS)
     return em_fail(err, EM_EARG, "unknown activation %d in the convolution epilogue", act);
-  if (p->algo < EM_CONV_AUTO || p->algo > EM_CONV_WINOGRAD)
+  if (p->algo < EM_CONV_AUTO || p->algo > EM_CONV_WINOGRAD2)
     return em_fail(err, EM_EARG, "unknown convolution algorithm %d", p->algo);
-  if (p->algo == EM_CONV_WINOGRAD && !em_winograd_fits(p))
+  if ((p->algo == EM_CONV_WINOGRAD || p->algo == EM_CONV_WINOGRAD2) && !em_winograd_fits(p))
     return em_fail(err, EM_EARG, "winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1, "
                    "got %dx%d, stride %dx%d, dilation %dx%d, groups %d",
                    p->kh, p->kw, p->sh, p->sw, p->dh, p->dw, p->groups);
@@ -331,10 +342,11 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   e.clamp = inline_act;
   e.lo = act == EM_ACT_RELU ? 0.0f : ep ? ep->a : 0.0f;
   e.hi = act == EM_ACT_RELU ? INFINITY : ep ? ep->b : 0.0f;
-  if (em_conv2d_winograd(p, cin, cout, ho, wo) &&
+  int tile = em_conv2d_winograd(p, cin, cout, ho, wo);
+  if (tile &&
       !(p->defer_prepare && p->algo == EM_CONV_AUTO && p->wino_weight && !p->wino_weight->storage)) {
     st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(output), &wt, &e,
-                       buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
+                       buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, tile, p, err);
   } else if (use_direct(ctx, p, cin, wo)) {
     em_direct_args d = { em_tensor_data(&x), em_tensor_data(&wt), e.scale, e.bias, e.res,
                          em_tensor_data(output), n, cin, cout, h, w, ho, wo, e.clamp, e.lo, e.hi };

@@ -222,7 +222,8 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
                                em_tensor *buf, const em_conv_params *p,
                                const em_conv_epilogue *ep, em_err *err);
 /* Whether em_conv2d_forward_ex multiplies a convolution of these planes and
-** output size by Winograd (and so fills an empty p->wino_weight). */
+** output size by Winograd (and so fills an empty p->wino_weight): 0 if not,
+** else the side of its output blocks, 4 for F(4x4, 3x3) or 2 for F(2x2, 3x3). */
 int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo);
 /* depthwise.c (used by conv.c): one input plane per group (cin/groups == 1),
 ** shapes already checked, data contiguous; bias and res may be NULL; act is
@@ -485,13 +486,19 @@ em_status em_image_swap_rb(const em_tensor *src, em_tensor *dst, em_err *err);
 /* -------------------------------------------------------------- winograd.c */
 /* 3x3 convolutions with stride 1, dilation 1 and groups 1 by Winograd's
 ** F(4x4, 3x3): 36 sgemms U[k] (Cout x Cin) * V[k] (Cin x tiles) over 6x6
-** input tiles, a quarter of the direct method's multiplications.
-** em_conv2d_forward picks it (EM_CONV_AUTO) where it measured faster, or as
-** em_conv_params.algo says; params.wino_weight keeps the transformed weight
-** between calls (without it the weight is transformed per call). */
-typedef enum em_conv_algo { EM_CONV_AUTO, EM_CONV_IM2COL, EM_CONV_WINOGRAD } em_conv_algo;
-/* weight out,in,3,3 -> out 36,out,in (G g G^T, computed in double) */
-em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *err);
+** input tiles, a quarter of the direct method's multiplications; or by
+** F(2x2, 3x3): 16 sgemms over 4x4 tiles, 4/9 of them, for small planes.
+** em_conv2d_forward picks one (EM_CONV_AUTO) where it measured faster, or as
+** em_conv_params.algo says (WINOGRAD: F(4x4, 3x3), WINOGRAD2: F(2x2, 3x3));
+** params.wino_weight keeps the transformed weight between calls (without it
+** the weight is transformed per call; one of the other tile is redone). */
+typedef enum em_conv_algo {
+  EM_CONV_AUTO, EM_CONV_IM2COL, EM_CONV_WINOGRAD, EM_CONV_WINOGRAD2
+} em_conv_algo;
+/* weight out,in,3,3 -> out t*t,ceil(out/6),in,6 (G g G^T, computed in
+** double, packed for sgemm.h's product), t = m + 2 for output blocks of
+** m x m: m is 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)) */
+em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em_err *err);
 int em_winograd_fits(const em_conv_params *p);    /* kernel, stride, dilation, groups fit */
 /* used by conv.c: shapes checked, data contiguous; bias and res may be NULL;
 ** clamp: the output is clamped to [lo, hi] after bias and residual. */
@@ -504,7 +511,8 @@ typedef struct em_wino_args {
   float lo, hi;
   const float *scale;   /* per output channel, or NULL */
 } em_wino_args;
-/* u: the transformed weight 36,Cout,Cin; buf: scratch, resized */
+/* u: the transformed weight (its first size, 36 or 16, says which F);
+** buf: scratch, resized */
 em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,
                               em_tensor *buf, em_err *err);
 

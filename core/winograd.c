@@ -1,5 +1,6 @@
 /* winograd.c -- 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3): 36
-** multiplications per 4x4 output block and channel pair instead of 144. */
+** multiplications per 4x4 output block and channel pair instead of 144;
+** and F(2x2, 3x3) for small planes: 16 instead of 36 per 2x2 block. */
 
 #include <limits.h>
 #include <math.h>
@@ -26,10 +27,15 @@
 **   V: [36][Cin][ct]   the chunk's transformed input tiles
 **   M: [36][Cout][ct]  their products with U,
 ** small enough to stay in its core's cache: with whole-layer V and M the
-** transforms spent most of their time waiting for memory. */
-#define T 6                 /* input tile side */
+** transforms spent most of their time waiting for memory.
+**
+** F(2x2, 3x3) is the same with 4x4 input tiles overlapping by 2, on the
+** points 0, 1, -1 and infinity: 16 products; its weight is 16/9 of the
+** layer's, not 4x. It is for the 7x7 and 8x8 planes, whose 4 tiles of 4x4
+** are too few to amortise the 36 products' weights (see conv.c). */
+#define T 6                 /* the largest input tile side */
 #define PB 48               /* packed entries per block of the weight transform */
-#define KK (T * T)          /* 36 products */
+#define KK (T * T)          /* the most products */
 #define TB 16               /* tiles per transform block: the vectorised width */
 #ifndef CHUNK_BYTES
 #define CHUNK_BYTES (1 << 20)   /* V and M of one chunk */
@@ -41,16 +47,22 @@
 /* The weight transform: U[k][o][i] = (G g_oi G^T)[k], in double so the
 ** prepared weights carry no more rounding than one float store; each U[k]
 ** stored as the product's packed A (sgemm.h: panels of 6 output planes,
-** em_gemm_pack_a's layout), so out is 36 x ceil(Cout/6) x Cin x 6. */
-em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *err) {
-  static const double G[T][3] = {
+** em_gemm_pack_a's layout), so out is t*t x ceil(Cout/6) x Cin x 6, with t
+** the input tile's side: 6 for F(4x4, 3x3), 4 for F(2x2, 3x3). */
+em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em_err *err) {
+  static const double G4[T][3] = {
     { 1, 0, 0 }, { 1.0 / 3, 1.0 / 3, 1.0 / 3 }, { -1.0 / 3, 1.0 / 3, -1.0 / 3 },
     { -16.0 / 15, -8.0 / 15, -4.0 / 15 }, { 1.0 / 15, -2.0 / 15, 4.0 / 15 }, { 0, 0, 1 } };
+  static const double G2[T][3] = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+  const double (*G)[3] = m == 2 ? G2 : G4;
+  int t = m + 2, kk = t * t;
   char a[128];
   em_tensor wt;
   em_status st;
   int64_t cout, cin, sz[4];
   if (!weight || !out) return em_fail(err, EM_EARG, "winograd_prepare: missing argument");
+  if (m != 2 && m != 4)
+    return em_fail(err, EM_EARG, "winograd_prepare: output tile %d, expected 2 or 4", m);
   if (!weight->storage || weight->ndim != 4 || weight->size[2] != 3 || weight->size[3] != 3 ||
       weight->size[0] < 1 || weight->size[1] < 1)
     return em_fail(err, EM_ESHAPE, "expected a weight out,in,3,3, got %s",
@@ -58,7 +70,7 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *e
   if (out == weight || (out->storage && out->storage == weight->storage))
     return em_fail(err, EM_EARG, "the transformed weight must not share memory with the weight");
   cout = weight->size[0]; cin = weight->size[1];
-  sz[0] = KK; sz[1] = (cout + EM_GEMM_MR - 1) / EM_GEMM_MR; sz[2] = cin; sz[3] = EM_GEMM_MR;
+  sz[0] = kk; sz[1] = (cout + EM_GEMM_MR - 1) / EM_GEMM_MR; sz[2] = cin; sz[3] = EM_GEMM_MR;
   em_tensor_init(&wt);
   if ((st = em_tensor_contiguous(&wt, weight, err)) || (st = em_tensor_resize(out, 4, sz, err)))
     goto done;
@@ -79,13 +91,13 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, em_err *e
       const float *src = g + ((o < cout ? o : cout - 1) * cin + i) * 9;
       for (int e = 0; e < 9; e++) k[e][j] = src[e];
     }
-    for (int r = 0; r < T; r++)
+    for (int r = 0; r < t; r++)
       for (int c = 0; c < 3; c++)
         for (int64_t j = 0; j < nb; j++)
           tmp[r][c][j] = G[r][0] * k[c][j] + G[r][1] * k[3 + c][j] + G[r][2] * k[6 + c][j];
-    for (int r = 0; r < T; r++)
-      for (int c = 0; c < T; c++) {
-        float *o = u + (int64_t)(r * T + c) * ksize + q0;
+    for (int r = 0; r < t; r++)
+      for (int c = 0; c < t; c++) {
+        float *o = u + (int64_t)(r * t + c) * ksize + q0;
         for (int64_t j = 0; j < nb; j++)
           o[j] = (float)(tmp[r][0][j] * G[c][0] + tmp[r][1][j] * G[c][1] + tmp[r][2][j] * G[c][2]);
       }
@@ -100,13 +112,14 @@ typedef struct wino {
   const float *in, *bias, *res, *u, *scale;
   float *out;
   int64_t n, cin, cout, h, w, ho, wo, th, tw, tiles, ct;
+  int t, o, kk;   /* input tile side, output block side, products */
   int pt, pl, clamp, avx2;
   float lo, hi;
 } wino;
 
-/* Where the TB tiles of a block start: the input offset of each 6x6 patch
+/* Where the TB tiles of a block start: the input offset of each t x t patch
 ** (channel 0), whether it lies wholly inside the image, and the output
-** offset of its 4x4 block with the rows and columns that fit. Computed once
+** offset of its o x o block with the rows and columns that fit. Computed once
 ** per block, shared by every channel. */
 typedef struct block {
   int64_t src[TB], dst[TB], y0[TB], x0[TB];
@@ -118,13 +131,13 @@ static void locate(const wino *s, int64_t t0, block *b) {
   b->n = s->tiles - t0 < TB ? (int)(s->tiles - t0) : TB;
   for (int j = 0; j < b->n; j++) {
     int64_t t = t0 + j, img = t / per, ty = t % per / s->tw, tx = t % s->tw;
-    int64_t y0 = ty * 4 - s->pt, x0 = tx * 4 - s->pl;
+    int64_t y0 = ty * s->o - s->pt, x0 = tx * s->o - s->pl;
     b->y0[j] = y0; b->x0[j] = x0;
     b->src[j] = img * s->cin * s->h * s->w + y0 * s->w + x0;
-    b->inside[j] = y0 >= 0 && x0 >= 0 && y0 + T <= s->h && x0 + T <= s->w;
-    b->dst[j] = img * s->cout * s->ho * s->wo + ty * 4 * s->wo + tx * 4;
-    b->rows[j] = s->ho - ty * 4 < 4 ? (int)(s->ho - ty * 4) : 4;
-    b->cols[j] = s->wo - tx * 4 < 4 ? (int)(s->wo - tx * 4) : 4;
+    b->inside[j] = y0 >= 0 && x0 >= 0 && y0 + s->t <= s->h && x0 + s->t <= s->w;
+    b->dst[j] = img * s->cout * s->ho * s->wo + ty * s->o * s->wo + tx * s->o;
+    b->rows[j] = s->ho - ty * s->o < s->o ? (int)(s->ho - ty * s->o) : s->o;
+    b->cols[j] = s->wo - tx * s->o < s->o ? (int)(s->wo - tx * s->o) : s->o;
   }
 }
 
@@ -160,6 +173,17 @@ __attribute__((target("avx2"))) static void gather8_avx2(const float *const ptr[
     for (int k = 0; k < 4; k++) _mm256_storeu_ps(g[r * T + k] + j0, x[k]);
     _mm256_storeu_ps(g[r * T + 4] + j0, y[2]);
     _mm256_storeu_ps(g[r * T + 5] + j0, y[3]);
+  }
+}
+
+/* The same for 4x4 patches: one 4-float load per row and tile. */
+__attribute__((target("avx2"))) static void gather8x4_avx2(const float *const ptr[8],
+                                                           const int64_t ld[8], float g[KK][TB], int j0) {
+  for (int r = 0; r < 4; r++) {
+    __m256 v[4], x[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu2_m128(ptr[k + 4] + r * ld[k + 4], ptr[k] + r * ld[k]);
+    transpose8x4(v, x);
+    for (int k = 0; k < 4; k++) _mm256_storeu_ps(g[r * 4 + k] + j0, x[k]);
   }
 }
 
@@ -216,15 +240,16 @@ __attribute__((target("avx2"))) static void scatter8_avx2(const wino *s, const b
 }
 #endif
 
-/* The 6x6 patches of a block in channel c into g[36][TB] (column j: tile
-** j); zeros outside the image (padding) and past the last tile. With AVX2
-** the patches at the image's border are first copied, zero-padded, into
-** pad, and every patch then goes through gather8_avx2. */
+/* The t x t patches of a block in channel c into g[t * t][TB] (column j:
+** tile j); zeros outside the image (padding) and past the last tile. With
+** AVX2 the patches at the image's border are first copied, zero-padded, into
+** pad, and every patch then goes through gather8_avx2 (gather8x4_avx2). */
 static void gather(const wino *s, const block *b, int64_t c, float g[KK][TB]) {
+  int t = s->t;
 #ifdef WINO_AVX2
   if (s->avx2) {
-    static const float zero[T * T] = { 0 };
-    float pad[TB][T * T];
+    static const float zero[KK] = { 0 };
+    float pad[TB][KK];
     const float *ptr[TB];
     int64_t ld[TB];
     const float *plane = s->in + c * s->h * s->w;
@@ -237,34 +262,36 @@ static void gather(const wino *s, const block *b, int64_t c, float g[KK][TB]) {
         ld[j] = s->w;
       } else {
         const float *p = plane + b->src[j];
-        for (int r = 0; r < T; r++)
-          for (int x = 0; x < T; x++) {
+        for (int r = 0; r < t; r++)
+          for (int x = 0; x < t; x++) {
             int64_t yy = b->y0[j] + r, xx = b->x0[j] + x;
-            pad[j][r * T + x] = yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? p[r * s->w + x] : 0.0f;
+            pad[j][r * t + x] = yy >= 0 && yy < s->h && xx >= 0 && xx < s->w ? p[r * s->w + x] : 0.0f;
           }
         ptr[j] = pad[j];
-        ld[j] = T;
+        ld[j] = t;
       }
     }
-    gather8_avx2(ptr, ld, g, 0);
-    gather8_avx2(ptr + 8, ld + 8, g, 8);
+    void (*gather8)(const float *const *, const int64_t *, float (*)[TB], int) =
+      t == T ? gather8_avx2 : gather8x4_avx2;
+    gather8(ptr, ld, g, 0);
+    gather8(ptr + 8, ld + 8, g, 8);
     return;
   }
 #endif
   const float *plane = s->in + c * s->h * s->w;
   for (int j = 0; j < TB; j++) {
     if (j >= b->n) {
-      for (int k = 0; k < KK; k++) g[k][j] = 0.0f;
+      for (int k = 0; k < s->kk; k++) g[k][j] = 0.0f;
     } else if (b->inside[j]) {
       const float *p = plane + b->src[j];
-      for (int r = 0; r < T; r++)
-        for (int x = 0; x < T; x++) g[r * T + x][j] = p[r * s->w + x];
+      for (int r = 0; r < t; r++)
+        for (int x = 0; x < t; x++) g[r * t + x][j] = p[r * s->w + x];
     } else {
       const float *p = plane + b->src[j];
-      for (int r = 0; r < T; r++)
-        for (int x = 0; x < T; x++) {
+      for (int r = 0; r < t; r++)
+        for (int x = 0; x < t; x++) {
           int64_t y = b->y0[j] + r, xx = b->x0[j] + x;
-          g[r * T + x][j] = y >= 0 && y < s->h && xx >= 0 && xx < s->w ? p[r * s->w + x] : 0.0f;
+          g[r * t + x][j] = y >= 0 && y < s->h && xx >= 0 && xx < s->w ? p[r * s->w + x] : 0.0f;
         }
     }
   }
@@ -272,7 +299,7 @@ static void gather(const wino *s, const block *b, int64_t c, float g[KK][TB]) {
 
 /* B^T d B on TB tiles at once: every line is a loop over the tiles of
 ** local arrays, which the compiler vectorises; rows then columns. */
-static inline __attribute__((always_inline)) void input_tf(float g[KK][TB], float o[KK][TB]) {
+static inline __attribute__((always_inline)) void input_tf6(float g[KK][TB], float o[KK][TB]) {
   float q[KK][TB];
   for (int x = 0; x < T; x++) {
     const float *d0 = g[x], *d1 = g[T + x], *d2 = g[2 * T + x], *d3 = g[3 * T + x],
@@ -301,8 +328,29 @@ static inline __attribute__((always_inline)) void input_tf(float g[KK][TB], floa
   }
 }
 
+/* F(2x2, 3x3)'s B^T d B: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3. */
+static inline __attribute__((always_inline)) void input_tf4(float g[KK][TB], float o[KK][TB]) {
+  float q[16][TB];
+  for (int x = 0; x < 4; x++)
+    for (int j = 0; j < TB; j++) {
+      float d0 = g[x][j], d1 = g[4 + x][j], d2 = g[8 + x][j], d3 = g[12 + x][j];
+      q[x][j] = d0 - d2;
+      q[4 + x][j] = d1 + d2;
+      q[8 + x][j] = d2 - d1;
+      q[12 + x][j] = d1 - d3;
+    }
+  for (int r = 0; r < 4; r++)
+    for (int j = 0; j < TB; j++) {
+      float e0 = q[r * 4][j], e1 = q[r * 4 + 1][j], e2 = q[r * 4 + 2][j], e3 = q[r * 4 + 3][j];
+      o[r * 4][j] = e0 - e2;
+      o[r * 4 + 1][j] = e1 + e2;
+      o[r * 4 + 2][j] = e2 - e1;
+      o[r * 4 + 3][j] = e1 - e3;
+    }
+}
+
 /* A^T m A on TB tiles: 36 values per tile to its 4x4 block y[16][TB]. */
-static inline __attribute__((always_inline)) void output_tf(float m[KK][TB], float y[16][TB]) {
+static inline __attribute__((always_inline)) void output_tf6(float m[KK][TB], float y[16][TB]) {
   float q[4 * T][TB];
   for (int x = 0; x < T; x++) {
     const float *m0 = m[x], *m1 = m[T + x], *m2 = m[2 * T + x], *m3 = m[3 * T + x],
@@ -329,8 +377,26 @@ static inline __attribute__((always_inline)) void output_tf(float m[KK][TB], flo
   }
 }
 
+/* F(2x2, 3x3)'s A^T m A: 16 values per tile to its 2x2 block y[4][TB], by
+** rows m0 + m1 + m2 and m1 - m2 - m3. */
+static inline __attribute__((always_inline)) void output_tf4(float m[KK][TB], float y[16][TB]) {
+  float q[8][TB];
+  for (int x = 0; x < 4; x++)
+    for (int j = 0; j < TB; j++) {
+      float m1 = m[4 + x][j], m2 = m[8 + x][j];
+      q[x][j] = m[x][j] + m1 + m2;
+      q[4 + x][j] = m1 - m2 - m[12 + x][j];
+    }
+  for (int r = 0; r < 2; r++)
+    for (int j = 0; j < TB; j++) {
+      float e1 = q[r * 4 + 1][j], e2 = q[r * 4 + 2][j];
+      y[r * 2][j] = q[r * 4][j] + e1 + e2;
+      y[r * 2 + 1][j] = e1 - e2 - q[r * 4 + 3][j];
+    }
+}
+
 /* Block i of tiles, every input channel: gather, transform, then each of
-** the 36 rows of TB values to its place in V[k], which holds the chunk's
+** the t*t rows of TB values to its place in V[k], which holds the chunk's
 ** tiles in panels of TB = 16 (the product's packed layout, sgemm.h):
 ** [k][tile / 16][c][tile % 16]; vc is the block's panel in V[0]. */
 static inline __attribute__((always_inline)) void input_block(const wino *s, float *vc, int64_t t0,
@@ -341,15 +407,16 @@ static inline __attribute__((always_inline)) void input_block(const wino *s, flo
   locate(s, t0, &b);
   for (int64_t c = c0; c < c1; c++) {
     gather(s, &b, c, g);
-    input_tf(g, o);
+    if (s->t == T) input_tf6(g, o);
+    else input_tf4(g, o);
     float *v = vc + c * TB;
-    for (int k = 0; k < KK; k++) memcpy(v + k * kstride, o[k], sizeof o[k]);
+    for (int k = 0; k < s->kk; k++) memcpy(v + k * kstride, o[k], sizeof o[k]);
   }
 }
 
-/* Block i of tiles, every output channel: the 36 rows of M back, the
-** transform, then bias, residual and clamp on the way out; the part of a
-** 4x4 block past the output's edge is dropped. */
+/* Block i of tiles, every output channel: the t*t rows of M back, the
+** transform, then bias, residual and clamp on the way out; the part of an
+** o x o block past the output's edge is dropped. */
 static inline __attribute__((always_inline)) void output_block(const wino *s, const float *mc, int64_t t0,
                                                                int64_t o0, int64_t o1) {
   float m[KK][TB], y[16][TB];
@@ -359,12 +426,13 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
   locate(s, t0, &b);
   for (int64_t o = o0; o < o1; o++) {
     const float *src = mc + o * s->ct;
-    for (int k = 0; k < KK; k++) memcpy(m[k], src + k * kstride, sizeof m[k]);
-    output_tf(m, y);
+    for (int k = 0; k < s->kk; k++) memcpy(m[k], src + k * kstride, sizeof m[k]);
+    if (s->t == T) output_tf6(m, y);
+    else output_tf4(m, y);
     float bias = s->bias ? s->bias[o] : 0.0f, sc = s->scale ? s->scale[o] : 1.0f;
     int j = 0;
 #ifdef WINO_AVX2
-    if (s->avx2)
+    if (s->avx2 && s->o == 4)
       for (; j + 8 <= b.n; j += 8) scatter8_avx2(s, &b, j, y, o, sc, bias);
 #endif
     for (; j < b.n; j++) {
@@ -373,7 +441,7 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
         float *dst = s->out + off + r * s->wo;
         const float *res = s->res ? s->res + off + r * s->wo : NULL;
         for (int c = 0; c < b.cols[j]; c++) {
-          float v = sc * y[r * 4 + c][j] + bias + (res ? res[c] : 0.0f);
+          float v = sc * y[r * s->o + c][j] + bias + (res ? res[c] : 0.0f);
           dst[c] = v < lo ? lo : v > hi ? hi : v;
         }
       }
@@ -382,7 +450,7 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
 }
 
 /* Tiles [t0, t0 + ct) from input to output on the calling thread: the
-** input blocks into V, the 36 products into M (ember's own product, sgemm.c:
+** input blocks into V, the t*t products into M (ember's own product, sgemm.c:
 ** it reads U[k] where it lies and V[k] already packed, where OpenBLAS packed
 ** both again for each chunk), the output blocks. */
 static inline __attribute__((always_inline)) void product(const em_ctx *ctx, const wino *s,
@@ -397,7 +465,7 @@ static inline __attribute__((always_inline)) void chunk(const em_ctx *ctx, const
                                                         float *m, int64_t t0) {
   int64_t n = s->tiles - t0 < s->ct ? s->tiles - t0 : s->ct;
   for (int64_t j = 0; j < n; j += TB) input_block(s, v + j * s->cin, t0 + j, 0, s->cin);
-  for (int k = 0; k < KK; k++) product(ctx, s, v, m, n, k);
+  for (int k = 0; k < s->kk; k++) product(ctx, s, v, m, n, k);
   for (int64_t j = 0; j < n; j += TB) output_block(s, m + j, t0 + j, 0, s->cout);
 }
 
@@ -411,7 +479,7 @@ static inline __attribute__((always_inline)) void phased(const em_ctx *ctx, cons
   for (int64_t j = 0; j < s->tiles; j += TB)
     input_block(s, v + j * s->cin, j, s->cin * t / nth, s->cin * (t + 1) / nth);
   #pragma omp barrier
-  for (int k = t; k < KK; k += nth) product(ctx, s, v, m, s->tiles, k);
+  for (int k = t; k < s->kk; k += nth) product(ctx, s, v, m, s->tiles, k);
   #pragma omp barrier
   for (int64_t j = 0; j < s->tiles; j += TB)
     output_block(s, m + j, j, s->cout * t / nth, s->cout * (t + 1) / nth);
@@ -452,18 +520,20 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   em_status st;
   int64_t sz[1];
   if (!ctx || !a || !u || !buf) return em_fail(err, EM_EARG, "winograd: missing argument");
-  if (!u->storage || u->ndim != 4 || u->size[0] != KK ||
+  if (!u->storage || u->ndim != 4 || (u->size[0] != 36 && u->size[0] != 16) ||
       u->size[1] != (a->cout + EM_GEMM_MR - 1) / EM_GEMM_MR || u->size[2] != a->cin ||
       u->size[3] != EM_GEMM_MR || !em_tensor_is_contiguous(u))
-    return em_fail(err, EM_ESHAPE, "expected a contiguous transformed weight %dx%lldx%lldx%d, got %s",
-                   KK, (long long)(a->cout + EM_GEMM_MR - 1) / EM_GEMM_MR, (long long)a->cin,
+    return em_fail(err, EM_ESHAPE, "expected a contiguous transformed weight 36x%lldx%lldx%d "
+                   "(or 16x... for F(2x2, 3x3)), got %s",
+                   (long long)(a->cout + EM_GEMM_MR - 1) / EM_GEMM_MR, (long long)a->cin,
                    EM_GEMM_MR, em_tensor_shape_str(u, b, sizeof b));
   s.in = a->in; s.bias = a->bias; s.res = a->res; s.out = a->out; s.scale = a->scale;
   s.n = a->n; s.cin = a->cin; s.cout = a->cout; s.h = a->h; s.w = a->w;
   s.ho = a->ho; s.wo = a->wo; s.pt = a->pt; s.pl = a->pl;
   s.clamp = a->clamp; s.lo = a->lo; s.hi = a->hi;
   s.avx2 = ctx->isa >= EM_ISA_AVX2;
-  s.th = (s.ho + 3) / 4; s.tw = (s.wo + 3) / 4;
+  s.kk = (int)u->size[0]; s.t = s.kk == 36 ? 6 : 4; s.o = s.t - 2;
+  s.th = (s.ho + s.o - 1) / s.o; s.tw = (s.wo + s.o - 1) / s.o;
   s.tiles = s.n * s.th * s.tw;
   s.u = em_tensor_data(u);
   if (s.tiles > INT_MAX || s.cin > INT_MAX || s.cout > INT_MAX)
@@ -471,10 +541,10 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   /* a chunk per thread at least, each one's V and M within CHUNK_BYTES but
   ** never under MIN_CHUNK tiles (thinner products spend their time packing U) */
   int64_t nt = ctx->nthreads, per = (s.tiles + nt - 1) / nt;
-  int64_t cap = CHUNK_BYTES / ((int64_t)sizeof(float) * KK * (s.cin + s.cout)) / TB * TB;
+  int64_t cap = CHUNK_BYTES / ((int64_t)sizeof(float) * s.kk * (s.cin + s.cout)) / TB * TB;
   s.ct = (per + TB - 1) / TB * TB;
   if (s.ct > cap) s.ct = cap > MIN_CHUNK ? cap : MIN_CHUNK;
-  int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = KK * (s.cin + s.cout) * s.ct;
+  int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = s.kk * (s.cin + s.cout) * s.ct;
   int split = nchunks < nt && nt > 1;
   if (!split && nt > nchunks) nt = nchunks;
   sz[0] = (split ? 1 : nt) * each;
@@ -483,13 +553,13 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   int avx2 = ctx->isa >= EM_ISA_AVX2;
   if (split) {
     #pragma omp parallel num_threads((int)nt)
-    (avx2 ? phased_avx2 : phased_base)(ctx, &s, scratch, scratch + KK * s.cin * s.ct,
+    (avx2 ? phased_avx2 : phased_base)(ctx, &s, scratch, scratch + s.kk * s.cin * s.ct,
                                        omp_get_thread_num(), omp_get_num_threads());
     return EM_OK;
   }
   #pragma omp parallel num_threads((int)nt)
   {
-    float *v = scratch + omp_get_thread_num() * each, *m = v + KK * s.cin * s.ct;
+    float *v = scratch + omp_get_thread_num() * each, *m = v + s.kk * s.cin * s.ct;
     #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < nchunks; i++) (avx2 ? chunk_avx2 : chunk_base)(ctx, &s, v, m, i * s.ct);
   }

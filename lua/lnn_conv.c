@@ -27,7 +27,7 @@ static const char *const act_names[] = {
 };
 
 /* em_conv_algo's names, in its order */
-static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
+static const char *const algo_names[] = { "auto", "im2col", "winograd", "winograd2", NULL };
 
 /* core.conv2d(input, output, weight, bias|nil, buf|nil, dW, dH, padL, padR,
 **             padT, padB, dilationW, dilationH, groups,
@@ -37,7 +37,8 @@ static const char *const algo_names[] = { "auto", "im2col", "winograd", NULL };
 ** The optional tail is the fused epilogue: output = act(conv + bias +
 ** residual), act a core.act kind with parameters a, b; residual has the
 ** output's shape. wino: core.winograd_prepare(weight) kept by the caller;
-** algo "auto" (default), "im2col" or "winograd" (to force one in tests);
+** algo "auto" (default), "im2col", "winograd" (F(4x4, 3x3)) or "winograd2"
+** (F(2x2, 3x3)), to force one in tests and benchmarks;
 ** scale: Cout values the product is multiplied by before the bias (a batch
 ** norm kept out of the weight); defer: true to multiply by im2col rather
 ** than fill an empty wino (em_conv_params.defer_prepare); packPixels: packed
@@ -109,12 +110,12 @@ static int nn_conv_transpose2d(lua_State *L) {
   return 1;
 }
 
-/* core.winograd_prepare(weight, out) -> out: a 3x3 convolution's weight
-** (out,in,3,3) transformed for Winograd F(4x4, 3x3), 36,out,in. */
+/* core.winograd_prepare(weight, out[, m = 4]) -> out: a 3x3 convolution's
+** weight (out,in,3,3) transformed for Winograd F(m x m, 3x3), m 4 or 2. */
 static int nn_winograd_prepare(lua_State *L) {
   em_tensor *weight = lt_check(L, 1), *out = lt_check(L, 2);
   em_err err;
-  LT_CHECK(L, em_winograd_prepare(weight, out, &err), &err);
+  LT_CHECK(L, em_winograd_prepare(weight, out, (int)luaL_optinteger(L, 3, 4), &err), &err);
   lua_settop(L, 2);
   return 1;
 }

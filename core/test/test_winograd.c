@@ -1,5 +1,6 @@
-/* test_winograd.c -- Winograd F(4x4, 3x3) against the definition on random
-** shapes (direct and through em_conv2d_forward), its epilogue, and its errors. */
+/* test_winograd.c -- Winograd F(4x4, 3x3) and F(2x2, 3x3) against the
+** definition on random shapes (direct and through em_conv2d_forward), their
+** epilogue, and their errors. */
 
 #include "test.h"
 
@@ -39,10 +40,12 @@ static void compare(const float *got, const double *want, int64_t n) {
   }
 }
 
-/* Random shapes straight through em_winograd_forward: sizes not multiples
-** of 4, asymmetric padding, batches, with and without bias, residual, clamp. */
+/* Random shapes straight through em_winograd_forward, both tiles: sizes not
+** multiples of the block, asymmetric padding, batches, with and without
+** bias, residual, clamp. */
 static void test_random(void) {
-  for (int iter = 0; iter < 60; iter++) {
+  for (int iter = 0; iter < 120; iter++) {
+    int m = iter / 2 % 2 ? 2 : 4, kk = (m + 2) * (m + 2);
     int64_t n = randint(1, 3), cin = randint(1, 24), cout = randint(1, 20);
     int pt = randint(0, 2), pl = randint(0, 2), pb = randint(0, 2), pr = randint(0, 2);
     int64_t h = randint(3 - pt - pb > 1 ? 3 - pt - pb : 1, 19), w = randint(3 - pl - pr > 1 ? 3 - pl - pr : 1, 21);
@@ -62,8 +65,8 @@ static void test_random(void) {
                        ho, wo, pt, pl, clamp, lo, hi, scale };
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
     ref(&x, &wt, scale, bias, res, pt, pl, ho, wo, lo, hi, want);
-    CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
-    CHECK(u.ndim == 4 && u.size[0] == 36 && u.size[1] == (cout + 5) / 6 && u.size[2] == cin && u.size[3] == 6);
+    CHECK_OK(em_winograd_prepare(&wt, &u, m, &e_));
+    CHECK(u.ndim == 4 && u.size[0] == kk && u.size[1] == (cout + 5) / 6 && u.size[2] == cin && u.size[3] == 6);
     em_ctx_set_threads(&ctx, 1 + iter % 2);
     CHECK_OK(em_winograd_forward(&ctx, &a, &u, &buf, &e_));
     compare(em_tensor_data(&y), want, n * cout * ho * wo);
@@ -84,11 +87,12 @@ static void test_random(void) {
   }
 }
 
-/* Through em_conv2d_forward with algo forced to WINOGRAD or AUTO, with a
-** prepared weight, an empty one it fills, or none (transformed per call):
-** all agree with the definition. */
+/* Through em_conv2d_forward with algo forced to WINOGRAD, WINOGRAD2 or
+** AUTO, with a prepared weight (of either tile), an empty one it fills, or
+** none (transformed per call): all agree with the definition, and a kept
+** weight ends up of the tile that ran. */
 static void test_conv_dispatch(void) {
-  for (int iter = 0; iter < 24; iter++) {
+  for (int iter = 0; iter < 48; iter++) {
     int64_t n = randint(1, 2), cin = randint(1, 40), cout = randint(1, 40);
     int pad = randint(0, 1), pb = randint(0, 2);
     int64_t h = randint(3, 30), w = randint(3, 30);
@@ -102,14 +106,16 @@ static void test_conv_dispatch(void) {
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
     ref(&x, &wt, NULL, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
     if (iter % 3 == 0) p.algo = EM_CONV_AUTO;
-    if (iter % 2) {   /* kept by the caller: prepared, or empty and filled by the call */
-      if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&wt, &u, &e_));
+    if (iter % 3 == 1) p.algo = EM_CONV_WINOGRAD2;
+    if (iter % 2) {   /* kept by the caller: prepared (either tile), or empty and filled */
+      if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&wt, &u, iter % 8 == 1 ? 2 : 4, &e_));
       p.wino_weight = &u;
     }
     CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
-    if (iter % 2 && p.algo == EM_CONV_WINOGRAD)
-      CHECK(u.storage && u.ndim == 4 && u.size[0] == 36 && u.size[1] == (cout + 5) / 6 &&
-            u.size[2] == cin && u.size[3] == 6);
+    int tile = em_conv2d_winograd(&p, cin, cout, ho, wo);
+    if (iter % 2 && tile)
+      CHECK(u.storage && u.ndim == 4 && u.size[0] == (tile + 2) * (tile + 2) &&
+            u.size[1] == (cout + 5) / 6 && u.size[2] == cin && u.size[3] == 6);
     CHECK(y.ndim == 4 && y.size[0] == n && y.size[1] == cout && y.size[2] == ho && y.size[3] == wo);
     if (y.ndim == 4 && y.size[2] == ho && y.size[3] == wo) compare(em_tensor_data(&y), want, n * cout * ho * wo);
     free(want);
@@ -126,10 +132,11 @@ static void test_errors(void) {
   make(&w5, 4, 5, 4, 5, 5);
   make(&flat, 2, 5, 36, 1, 1);
   em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
-  test_expect_error(em_winograd_prepare(&w5, &u, &e), EM_ESHAPE, &e, "expected a weight out,in,3,3, got 5x4x5x5");
-  test_expect_error(em_winograd_prepare(&flat, &u, &e), EM_ESHAPE, &e, "got 5x36");
-  test_expect_error(em_winograd_prepare(&wt, &wt, &e), EM_EARG, &e, "must not share memory");
-  test_expect_error(em_winograd_prepare(&u, &y, &e), EM_ESHAPE, &e, "expected a weight");
+  test_expect_error(em_winograd_prepare(&w5, &u, 4, &e), EM_ESHAPE, &e, "expected a weight out,in,3,3, got 5x4x5x5");
+  test_expect_error(em_winograd_prepare(&flat, &u, 2, &e), EM_ESHAPE, &e, "got 5x36");
+  test_expect_error(em_winograd_prepare(&wt, &wt, 4, &e), EM_EARG, &e, "must not share memory");
+  test_expect_error(em_winograd_prepare(&u, &y, 4, &e), EM_ESHAPE, &e, "expected a weight");
+  test_expect_error(em_winograd_prepare(&wt, &u, 3, &e), EM_EARG, &e, "output tile 3, expected 2 or 4");
   /* forced on a convolution it cannot do */
   em_conv_params p5 = { 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &w5, NULL, &buf, &p5, &e), EM_EARG, &e,
@@ -139,10 +146,13 @@ static void test_errors(void) {
   em_conv_params pa = { 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 7, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &pa, &e), EM_EARG, &e,
                     "unknown convolution algorithm 7");
-  /* a prepared weight of another shape */
-  em_conv_params p = { 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, EM_CONV_WINOGRAD, &flat, NULL, 0, 0 };
+  /* a prepared weight of another shape (one of the other tile is redone) */
+  em_tensor w36;
+  make(&w36, 2, 36, 5, 1, 1);
+  em_conv_params p = { 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, EM_CONV_WINOGRAD, &w36, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &p, &e), EM_ESHAPE, &e,
-                    "expected a contiguous transformed weight 36x1x4x6, got 5x36");
+                    "expected a contiguous transformed weight 36x1x4x6 (or 16x... for F(2x2, 3x3)), got 36x5");
+  em_tensor_free(&w36);
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&w5); em_tensor_free(&u);
   em_tensor_free(&y); em_tensor_free(&buf); em_tensor_free(&flat);
 }

@@ -381,7 +381,7 @@ end
 -- PREPARE_BYTES' worth each (see M.attach). Transforms under DEFER_BYTES
 -- (ResNet-50's 64-plane layers: 0.6 MB) cost less than im2col's extra time
 -- and run in the first pass.
-local function wino_bytes(m) return m.weight:nElement() * 16 end   -- 36 floats for 9
+local function wino_bytes(m) return m.weight:nElement() * 16 end   -- 36 floats for 9 (at most)
 
 local function defer(steps)
   local list, seen = {}, {}

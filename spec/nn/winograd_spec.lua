@@ -1,5 +1,6 @@
--- winograd_spec.lua -- nn.SpatialConvolution by Winograd F(4x4, 3x3): PyTorch's
--- output either way, the transformed weight cached and dropped when it must be.
+-- winograd_spec.lua -- nn.SpatialConvolution by Winograd F(4x4, 3x3) and
+-- F(2x2, 3x3): PyTorch's output either way, the transformed weight cached and
+-- dropped when it must be.
 local ember = require "ember"
 local nn = require "ember.nn"
 local H = require "helper"
@@ -34,6 +35,37 @@ describe("nn.SpatialConvolution by Winograd", function()
     local m, x, y = big3x3(nil)
     H.close(m:forward(x), y)
     assert.same({ 36, 11, 64, 6 }, m.wino_weight:size())
+  end)
+
+  it("gives PyTorch's output by F(2x2, 3x3), which auto picks on 7x7 and 8x8 outputs", function()
+    local m, x, y = big3x3("winograd2")
+    H.close(m:forward(x), y)
+    assert.same({ 16, 11, 64, 6 }, m.wino_weight:size())
+    ember.manualSeed(5)
+    for _, hw in ipairs{ 7, 8, 6 } do
+      local a = nn.SpatialConvolution(64, 40, 3, 3, 1, 1, 1, 1)
+      local r = nn.SpatialConvolution(64, 40, 3, 3, 1, 1, 1, 1)
+      r.weight:copy(a.weight); r.bias:copy(a.bias); r.algo = "im2col"
+      local x7 = ember.randn(1, 64, hw, hw)
+      H.close(a:forward(x7), r:forward(x7), 1e-5)
+      if hw == 6 then   -- 9 blocks of 2x2: too few, im2col
+        assert.is_true(a.wino_weight:nElement() == 0)
+      else
+        assert.same({ 16, 7, 64, 6 }, a.wino_weight:size())
+      end
+    end
+  end)
+
+  it("transforms the weight again when the input size changes the tile", function()
+    ember.manualSeed(6)
+    local m = nn.SpatialConvolution(32, 16, 3, 3, 1, 1, 1, 1)
+    local r = nn.SpatialConvolution(32, 16, 3, 3, 1, 1, 1, 1)
+    r.weight:copy(m.weight); r.bias:copy(m.bias); r.algo = "im2col"
+    for _, hw in ipairs{ 16, 7, 20 } do
+      local x = ember.randn(2, 32, hw, hw)
+      H.close(m:forward(x), r:forward(x), 1e-5)
+      assert.equal(hw == 7 and 16 or 36, m.wino_weight:size(1))
+    end
   end)
 
   it("keeps the transformed weight between forwards and leaves it out of the state", function()

@@ -12,8 +12,9 @@
 -- Input is N,C,H,W or C,H,W (one image; the output is then C,H,W too).
 --   :weightsChanged()           after writing into weight in place (drops the
 --                               cached Winograd weight; see _winograd below)
---   algo                        nil ("auto"), "im2col" or "winograd": forces
---                               the core's algorithm (tests, benchmarks)
+--   algo                        nil ("auto"), "im2col", "winograd" (F(4x4,3x3))
+--                               or "winograd2" (F(2x2,3x3)): forces the
+--                               core's algorithm (tests, benchmarks)
 --
 -- Fused epilogue (set by ember.fuse on a running graph, not by net files):
 -- output = act(conv + bias + residual) in the kernel's pass over the output.
@@ -156,10 +157,12 @@ function SpatialConvolution:_weightCache(field, of)
   return self[field]
 end
 
--- Winograd's transformed weight (36 x out x in, 4x the weight), for 3x3
--- stride-1 convolutions: the core fills it on the first forward that runs by
--- Winograd (its choice, or self.algo = "winograd"; "im2col" forbids it) and
--- reuses it after. It is kept with a view of the weight it came from, so a
+-- Winograd's transformed weight (36 x out x in, 4x the weight; 16 x out x in
+-- for F(2x2, 3x3) on 7x7 and 8x8 outputs), for 3x3 stride-1 convolutions:
+-- the core fills it on the first forward that runs by Winograd (its choice,
+-- or self.algo = "winograd" or "winograd2"; "im2col" forbids it) and reuses
+-- it after, redoing it if an input of another size needs the other tile.
+-- It is kept with a view of the weight it came from, so a
 -- weight replaced by another tensor (weights.apply, folding into a copy) is
 -- transformed again; after writing into the weight in place, call
 -- :weightsChanged(). Not a parameter: never saved.

@@ -204,7 +204,7 @@ AVX2 static inline __attribute__((always_inline))
 __m256 block3x3(const float *const *r, const __m256 *k, int n, int64_t c, int64_t w, int s, int edge,
                 __m256 bias) {
   __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m8 = m0, m9 = m0;
-  __m256 acc = bias;
+  __m256 part[3] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
   if (edge) {
     m0 = cols_inside(c, w); m1 = cols_inside(c + 1, w);
     if (s == 1) m2 = cols_inside(c + 2, w);
@@ -213,18 +213,21 @@ __m256 block3x3(const float *const *r, const __m256 *k, int n, int64_t c, int64_
   for (int i = 0; i < n; i++) {
     const float *x = r[i];
     const __m256 *kr = k + 3 * i;
+    __m256 a;
     if (s == 1) {
-      acc = _mm256_fmadd_ps(kr[0], load8(x, c, edge, m0), acc);
-      acc = _mm256_fmadd_ps(kr[1], load8(x, c + 1, edge, m1), acc);
-      acc = _mm256_fmadd_ps(kr[2], load8(x, c + 2, edge, m2), acc);
+      a = _mm256_mul_ps(kr[0], load8(x, c, edge, m0));
+      a = _mm256_fmadd_ps(kr[1], load8(x, c + 1, edge, m1), a);
+      a = _mm256_fmadd_ps(kr[2], load8(x, c + 2, edge, m2), a);
     } else {
       __m256 lo = load8(x, c, edge, m0), hi = load8(x, c + 8, edge, m8);
       __m256 lo1 = load8(x, c + 1, edge, m1), hi1 = load8(x, c + 9, edge, m9);
-      acc = _mm256_fmadd_ps(kr[0], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), acc);
-      acc = _mm256_fmadd_ps(kr[1], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), acc);
-      acc = _mm256_fmadd_ps(kr[2], _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1)), acc);
+      a = _mm256_mul_ps(kr[0], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+      a = _mm256_fmadd_ps(kr[1], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), a);
+      a = _mm256_fmadd_ps(kr[2], _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1)), a);
     }
+    part[i] = a;
   }
+  __m256 acc = _mm256_add_ps(_mm256_add_ps(bias, part[0]), _mm256_add_ps(part[1], part[2]));
   if (s == 2) acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
   return acc;
 }
@@ -306,14 +309,17 @@ AVX512 static void plane3x3_avx512(const plane *q, int s, int pt, int pl) {
 }
 AVX2 static void plane_generic_avx2(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
 
-/* Small planes, stride 1 (ShuffleNet's and MobileNet's 56x56 and below):
+/* Small planes (ShuffleNet's and MobileNet's 56x56 outputs and below):
 ** edges are a large share of the outputs there, so the plane is first copied
 ** into pad, a buffer of rows of pw floats whose border the caller zeroed,
-** and every output then runs the 8-lane body with no bounds tests: the last
-** vector of a row overlaps the one before it, or, in a row narrower than 8,
-** computes 8 and stores wo (the buffer is wide enough for those reads, see
-** pad_size). For stride 2 the copy of four times the outputs did not pay. */
-AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad, int64_t pw) {
+** and every output then runs the 8-lane body with no bounds tests and no
+** masked loads (on Zen 1 these made a 7x7 plane of stride 2 cost 1500
+** cycles): the last vector of a row overlaps the one before it, or, in a
+** row narrower than 8, computes 8 and stores wo (the buffer is wide enough
+** for those reads, see pad_size). Stride 2 takes its taps as plane3x3_avx2
+** does: evens and odds of two loads, permuted once at the end. */
+AVX2 static inline __attribute__((always_inline))
+void plane3x3_padded_s(const plane *q, int s, int pt, int pl, float *pad, int64_t pw) {
   const int64_t wo = q->wo;
   const int narrow = wo < 8;
   __m256 kv[9], vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi), vb = _mm256_set1_ps(q->bias);
@@ -336,7 +342,7 @@ AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad
     if (wfull < q->w) _mm256_storeu_ps(to + wfull, _mm256_maskload_ps(from + wfull, tail));
   }
   for (int64_t oy = 0; oy < q->ho; oy++) {
-    const float *rows = pad + oy * pw;
+    const float *rows = pad + oy * s * pw;
     float *o = q->dst + oy * wo;
     const float *res = q->res ? q->res + oy * wo : NULL;
     for (int64_t x0 = 0; x0 < wo; x0 += 8) {
@@ -345,12 +351,24 @@ AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad
       ** their latency (the FP scheduler holds too few of them to overlap) */
       __m256 part[3];
       for (int ky = 0; ky < 3; ky++) {
-        const float *r = rows + ky * pw + ox;
-        __m256 a = _mm256_mul_ps(kv[3 * ky], _mm256_loadu_ps(r));
-        a = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_loadu_ps(r + 1), a);
-        part[ky] = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_loadu_ps(r + 2), a);
+        const float *r = rows + ky * pw + ox * s;
+        __m256 a;
+        if (s == 1) {
+          a = _mm256_mul_ps(kv[3 * ky], _mm256_loadu_ps(r));
+          a = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_loadu_ps(r + 1), a);
+          a = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_loadu_ps(r + 2), a);
+        } else {
+          __m256 lo = _mm256_loadu_ps(r), hi = _mm256_loadu_ps(r + 8);
+          __m256 lo1 = _mm256_loadu_ps(r + 1), hi1 = _mm256_loadu_ps(r + 9);
+          a = _mm256_mul_ps(kv[3 * ky], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+          a = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), a);
+          a = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1)), a);
+        }
+        part[ky] = a;
       }
       __m256 acc = _mm256_add_ps(_mm256_add_ps(vb, part[0]), _mm256_add_ps(part[1], part[2]));
+      if (s == 2)
+        acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
       if (narrow) {
         if (res) acc = _mm256_add_ps(acc, _mm256_maskload_ps(res, mask));
         if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
@@ -363,22 +381,26 @@ AVX2 static void plane3x3_padded_avx2(const plane *q, int pt, int pl, float *pad
     }
   }
 }
+AVX2 static void plane3x3_padded_avx2(const plane *q, int s, int pt, int pl, float *pad, int64_t pw) {
+  if (s == 1) plane3x3_padded_s(q, 1, pt, pl, pad, pw);
+  else plane3x3_padded_s(q, 2, pt, pl, pad, pw);
+}
 AVX512 static void plane_generic_avx512(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
 #endif
 
 /* Floats of each thread's buffer for the padded small-plane kernel (16 KB,
 ** on the stack: within L1 with the plane's output; 58x58 fits). */
-#define PAD_FLOATS 4096
+#define PAD_FLOATS 16384
 /* Widest output the padded kernel takes (tuned on 2 cores; bench/layers.lua). */
-#define PADDED_MAX_WO 56
+#define PADDED_MAX_WO 112
 
-/* The padded kernel's buffer for a 3x3 layer of stride 1: ph rows of pw
-** floats, holding the input at (pt, pl) and zeros around it, wide and tall
-** enough for every load of the 8-lane body (a row narrower than 8 is
-** computed 8 wide). */
+/* The padded kernel's buffer for a 3x3 layer of stride s (1 or 2): ph rows
+** of pw floats, holding the input at (pt, pl) and zeros around it, wide and
+** tall enough for every load of the 8-lane body (a row narrower than 8 is
+** computed 8 wide; at stride 2 a block of 8 reads 17 columns). */
 static inline void pad_size(const em_conv_params *p, int64_t h, int64_t w, int64_t ho, int64_t wo,
                             int64_t *ph, int64_t *pw) {
-  int64_t need_w = (wo < 8 ? 8 : wo) + 2, need_h = ho + 2;
+  int64_t s = p->sh, need_w = ((wo < 8 ? 8 : wo) - 8) * s + (s == 1 ? 10 : 17), need_h = (ho - 1) * s + 3;
   *pw = need_w > p->pl + w ? need_w : p->pl + w;
   *ph = need_h > p->pt + h ? need_h : p->pt + h;
 }
@@ -396,7 +418,7 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
            (p->sh == 1 || p->sh == 2);
   int64_t xa, xb, ph, pw;
   inner_span(w, wo, p->sw, -(int64_t)p->pl, 3, &xa, &xb);
-  if (k3 && p->sh == 1 && isa >= EM_ISA_AVX2 && wo <= PADDED_MAX_WO) {
+  if (k3 && isa >= EM_ISA_AVX2 && wo <= PADDED_MAX_WO) {
     pad_size(p, h, w, ho, wo, &ph, &pw);
     if (ph * pw + 8 <= PAD_FLOATS) return K3_PADDED;   /* + 8: a row tail stored whole */
   }
@@ -435,7 +457,7 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
       q.h = a->h; q.w = a->w; q.ho = a->ho; q.wo = a->wo;
       switch (kind) {
 #if X86 && defined(__GNUC__)
-      case K3_PADDED: plane3x3_padded_avx2(&q, p->pt, p->pl, pad, pw); break;
+      case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
       case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
       case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
       case GENERIC_AVX512: plane_generic_avx512(&q, p); break;

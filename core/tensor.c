@@ -26,17 +26,14 @@ em_status em_fail(em_err *err, em_status code, const char *fmt, ...) {
 ** Linux for transparent huge pages (its default policy is "madvise"): the
 ** first write to a fresh 2 MB then costs one page fault instead of 512, which
 ** is most of what a first inference or a weight transform spends on new
-** memory. From HUGE on the size is rounded up to whole huge pages. */
-#define HUGE ((size_t)4 << 20)
+** memory. The size is not rounded up: the tail past the last whole 2 MB
+** lies on small pages (rounded, ResNet-50's 24 storages of 4 MB and more
+** held 24 MB more, a 512 x 2048 weight of 4.2 MB taking 6). */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 static float *alloc_floats(size_t bytes) {
   float *p;
   if (bytes < HUGE_PAGE) return aligned_alloc(EM_ALIGN, bytes);
-  /* 2-4 MB (activations of 56x56x256, Winograd weights of 128 planes): its
-  ** first 2 MB on a huge page, the tail on small ones; rounding those up
-  ** would add up to half again to the resident size */
-  if (bytes >= HUGE) bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
   /* posix_memalign: C11's aligned_alloc wants a size that is a multiple of
   ** the alignment, which a 2-4 MB storage is not */
   if (posix_memalign((void **)&p, HUGE_PAGE, bytes)) return NULL;

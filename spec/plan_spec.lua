@@ -128,7 +128,8 @@ describe("ember.plan traced dry", function()
     local x = ember.randn(1, 3, 16, 16)
     local ref = wino_net():forward(x):clone()
     local function make2()
-      return wino_net():add(nn.SpatialConvolution(16, 32, 3, 3, 1, 1, 1, 1))   -- 16 planes: im2col
+      return wino_net():add(nn.SpatialConvolution(16, 8, 3, 3, 1, 1, 1, 1))   -- 8 outputs: im2col
+          :add(nn.SpatialConvolution(8, 32, 3, 3, 1, 1, 1, 1))                 -- 8 inputs: im2col
           :add(nn.SpatialConvolution(32, 32, 3, 3, 1, 1, 1, 1))
     end
     local ref2 = make2():forward(x):clone()

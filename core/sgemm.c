@@ -174,29 +174,38 @@ AVX2 static void kern8_avx2(int64_t kc, const float *a, const float *b, float *c
 ** 55x55): the A panel's 6 rows are the vector and each column's B value is
 ** broadcast, so a column costs one FMA per k instead of the 6 of the 8-wide
 ** tile (1.08x on 512x49x4608; at 4 columns it measured even with that tile).
-** Two k at a time in separate accumulators, as an FMA waits 4-5 cycles for
-** its sum. Raw product into t (row stride NR). */
+** Four k at a time in separate accumulators, as an FMA waits 4-5 cycles for
+** its sum (two: a 1024 -> 512 1x1 layer at 7x7 1.52 ms, four: 1.47, 48
+** columns alone 1.36, one thread, Zen 1). Raw product into t (row stride NR). */
+/* The 6 floats at p, lanes 6 and 7 zero: the panel's last k may end its
+** buffer, where an 8-float load could cross into an unmapped page. */
+AVX2 static inline __m256 load6(const float *p) {
+  __m128 hi = _mm_castpd_ps(_mm_load_sd((const double *)(p + 4)));
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), hi, 1);
+}
+
 AVX2 static inline void thin_cols(int64_t kc, const float *a, const float *b, float *t,
                                   const int nr) {
-  const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-  __m256 s[2][2];
+  __m256 s[2][4];
   int64_t k = 0;
-  for (int l = 0; l < nr; l++) s[l][0] = s[l][1] = _mm256_setzero_ps();
-  for (; k + 2 <= kc; k += 2) {
-    __m256 a0 = _mm256_maskload_ps(a + k * MR, six), a1 = _mm256_maskload_ps(a + (k + 1) * MR, six);
-    for (int l = 0; l < nr; l++) {
-      s[l][0] = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(b + k * NR + l), s[l][0]);
-      s[l][1] = _mm256_fmadd_ps(a1, _mm256_broadcast_ss(b + (k + 1) * NR + l), s[l][1]);
+  for (int l = 0; l < nr; l++) s[l][0] = s[l][1] = s[l][2] = s[l][3] = _mm256_setzero_ps();
+  /* plain 8-float loads while they stay in the panel (their lanes 6 and 7,
+  ** the next k's rows, are never stored): masked loads made the one
+  ** column of a 7x7 layer cost as much as a 16-column tile on Zen 1 */
+  for (; k + 5 <= kc; k += 4)
+    for (int u = 0; u < 4; u++) {
+      __m256 x = _mm256_loadu_ps(a + (k + u) * MR);
+      for (int l = 0; l < nr; l++)
+        s[l][u] = _mm256_fmadd_ps(x, _mm256_broadcast_ss(b + (k + u) * NR + l), s[l][u]);
     }
-  }
-  if (k < kc) {
-    __m256 a0 = _mm256_maskload_ps(a + k * MR, six);
+  for (; k < kc; k++) {
+    __m256 x = load6(a + k * MR);
     for (int l = 0; l < nr; l++)
-      s[l][0] = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(b + k * NR + l), s[l][0]);
+      s[l][0] = _mm256_fmadd_ps(x, _mm256_broadcast_ss(b + k * NR + l), s[l][0]);
   }
   for (int l = 0; l < nr; l++) {
     float v[8];
-    _mm256_storeu_ps(v, _mm256_add_ps(s[l][0], s[l][1]));
+    _mm256_storeu_ps(v, _mm256_add_ps(_mm256_add_ps(s[l][0], s[l][1]), _mm256_add_ps(s[l][2], s[l][3])));
     for (int r = 0; r < MR; r++) t[r * NR + l] = v[r];
   }
 }

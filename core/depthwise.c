@@ -2,6 +2,7 @@
 ** depthwise layers): direct kernels in C, AVX2+FMA and AVX-512, epilogue fused. */
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -396,8 +397,8 @@ AVX2 static void plane3x3_padded_avx2(const plane *q, int s, int pt, int pl, flo
 AVX512 static void plane_generic_avx512(const plane *q, const em_conv_params *p) { plane_generic(q, p); }
 #endif
 
-/* Floats of each thread's buffer for the padded kernel (64 KB on the stack,
-** in L2; a 112x112 plane with its border fits). */
+/* Most floats of each thread's buffer for the padded kernel (64 KB, in L2;
+** a 112x112 plane with its border fits). */
 #define PAD_FLOATS 16384
 /* Widest output the padded kernel takes: MobileNet's 112x112 layer of
 ** stride 1 ran 1.5-1.9x faster through it than with masked edges, its
@@ -450,10 +451,12 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
   if (kind == K3_PADDED) pad_size(p, a->h, a->w, a->ho, a->wo, &ph, &pw);
   #pragma omp parallel num_threads(ctx->nthreads)
   {
-    /* each thread's padded plane: the border zeroed once, each plane
-    ** then overwrites only the interior */
-    float pad[PAD_FLOATS];
-    if (kind == K3_PADDED) memset(pad, 0, sizeof(float) * (size_t)(ph * pw));
+    /* each thread's padded plane (on the heap: 64 KB is much for a caller's
+    ** thread stack): the border zeroed once, each plane then overwrites
+    ** only the interior; without the memory the thread runs the kernel
+    ** with masked edges, same result */
+    float *pad = kind == K3_PADDED ? calloc((size_t)(ph * pw + 8), sizeof(float)) : NULL;
+    enum kind mine = kind == K3_PADDED && !pad ? K3_AVX2 : kind;
     #pragma omp for schedule(static)
     for (int64_t i = 0; i < planes; i++) {
       int64_t img = i / a->cout, oc = i % a->cout, osz = a->ho * a->wo;
@@ -470,7 +473,7 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
       q.bias = a->bias ? a->bias[oc] : 0.0f;
       q.lo = lo; q.hi = hi; q.clamp = clamp;
       q.h = a->h; q.w = a->w; q.ho = a->ho; q.wo = a->wo;
-      switch (kind) {
+      switch (mine) {
 #if X86 && defined(__GNUC__)
       case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
       case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
@@ -481,5 +484,6 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
       default: plane_generic_c(&q, p); break;
       }
     }
+    free(pad);
   }
 }

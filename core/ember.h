@@ -487,19 +487,21 @@ em_status em_image_swap_rb(const em_tensor *src, em_tensor *dst, em_err *err);
 /* 3x3 convolutions with stride 1, dilation 1 and groups 1 by Winograd's
 ** F(4x4, 3x3): 36 sgemms U[k] (Cout x Cin) * V[k] (Cin x tiles) over 6x6
 ** input tiles, a quarter of the direct method's multiplications; or by
-** F(2x2, 3x3): 16 sgemms over 4x4 tiles, 4/9 of them, for small planes.
+** F(2x2, 3x3): 16 sgemms over 4x4 tiles, 4/9 of them, for small planes;
+** 5x5 ones by F(2x2, 5x5): 36 sgemms over 6x6 tiles, 9/25 of them.
 ** em_conv2d_forward picks one (EM_CONV_AUTO) where it measured faster, or as
-** em_conv_params.algo says (WINOGRAD: F(4x4, 3x3), WINOGRAD2: F(2x2, 3x3));
-** params.wino_weight keeps the transformed weight between calls (without it
-** the weight is transformed per call; one of the other tile is redone). */
+** em_conv_params.algo says (WINOGRAD: F(4x4, 3x3), WINOGRAD2: F(2x2, 3x3)
+** or F(2x2, 5x5)); params.wino_weight keeps the transformed weight between
+** calls (without it the weight is transformed per call; one of the other
+** tile is redone). */
 typedef enum em_conv_algo {
   EM_CONV_AUTO, EM_CONV_IM2COL, EM_CONV_WINOGRAD, EM_CONV_WINOGRAD2
 } em_conv_algo;
-/* weight out,in,3,3 -> out t*t,ceil(out/6),in,6 (G g G^T, computed in
-** double, packed for sgemm.h's product), t = m + 2 for output blocks of
-** m x m: m is 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)) */
+/* weight out,in,r,r -> out t*t,ceil(out/6),in,6 (G g G^T, computed in
+** double, packed for sgemm.h's product), t = m + r - 1 for output blocks
+** of m x m: m is 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3), F(2x2, 5x5)) */
 em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em_err *err);
-int em_winograd_fits(const em_conv_params *p);    /* kernel, stride, dilation, groups fit */
+int em_winograd_fits(const em_conv_params *p);    /* kernel (3x3, 5x5), stride, dilation, groups fit */
 /* used by conv.c: shapes checked, data contiguous; bias and res may be NULL;
 ** clamp: the output is clamped to [lo, hi] after bias and residual. */
 typedef struct em_wino_args {
@@ -510,6 +512,7 @@ typedef struct em_wino_args {
   int clamp;
   float lo, hi;
   const float *scale;   /* per output channel, or NULL */
+  int k;                /* the kernel's side, 3 or 5 */
 } em_wino_args;
 /* u: the transformed weight (its first size, 36 or 16, says which F);
 ** buf: scratch, resized */

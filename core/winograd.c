@@ -32,8 +32,13 @@
 ** F(2x2, 3x3) is the same with 4x4 input tiles overlapping by 2, on the
 ** points 0, 1, -1 and infinity: 16 products; its weight is 16/9 of the
 ** layer's, not 4x. It is for the 7x7 and 8x8 planes, whose 4 tiles of 4x4
-** are too few to amortise the 36 products' weights (see conv.c). */
+** are too few to amortise the 36 products' weights (see conv.c).
+**
+** F(2x2, 5x5) reuses F(4x4, 3x3)'s points and so its input transform: 6x6
+** tiles overlapping by 4, 36 products per 2x2 block instead of 100; G and
+** A^T follow from the same points (G's rows p^k / N_p, A^T's p^i). */
 #define T 6                 /* the largest input tile side */
+#define R 5                 /* the largest kernel side */
 #define PB 48               /* packed entries per block of the weight transform */
 #define KK (T * T)          /* the most products */
 #define TB 16               /* tiles per transform block: the vectorised width */
@@ -50,23 +55,31 @@
 ** em_gemm_pack_a's layout), so out is t*t x ceil(Cout/6) x Cin x 6, with t
 ** the input tile's side: 6 for F(4x4, 3x3), 4 for F(2x2, 3x3). */
 em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em_err *err) {
-  static const double G4[T][3] = {
+  /* rows: the points 0, 1, -1, 1/2, -2 and infinity */
+  static const double G4[T][R] = {
     { 1, 0, 0 }, { 1.0 / 3, 1.0 / 3, 1.0 / 3 }, { -1.0 / 3, 1.0 / 3, -1.0 / 3 },
     { -16.0 / 15, -8.0 / 15, -4.0 / 15 }, { 1.0 / 15, -2.0 / 15, 4.0 / 15 }, { 0, 0, 1 } };
-  static const double G2[T][3] = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
-  const double (*G)[3] = m == 2 ? G2 : G4;
-  int t = m + 2, kk = t * t;
+  static const double G2[T][R] = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+  static const double G25[T][R] = {
+    { 1, 0, 0, 0, 0 }, { 1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3 },
+    { -1.0 / 3, 1.0 / 3, -1.0 / 3, 1.0 / 3, -1.0 / 3 },
+    { -16.0 / 15, -8.0 / 15, -4.0 / 15, -2.0 / 15, -1.0 / 15 },
+    { 1.0 / 15, -2.0 / 15, 4.0 / 15, -8.0 / 15, 16.0 / 15 }, { 0, 0, 0, 0, 1 } };
   char a[128];
   em_tensor wt;
   em_status st;
   int64_t cout, cin, sz[4];
   if (!weight || !out) return em_fail(err, EM_EARG, "winograd_prepare: missing argument");
-  if (m != 2 && m != 4)
-    return em_fail(err, EM_EARG, "winograd_prepare: output tile %d, expected 2 or 4", m);
-  if (!weight->storage || weight->ndim != 4 || weight->size[2] != 3 || weight->size[3] != 3 ||
+  int r = weight->storage && weight->ndim == 4 ? (int)weight->size[2] : 0;
+  if (!weight->storage || weight->ndim != 4 || (r != 3 && r != 5) || weight->size[3] != r ||
       weight->size[0] < 1 || weight->size[1] < 1)
-    return em_fail(err, EM_ESHAPE, "expected a weight out,in,3,3, got %s",
+    return em_fail(err, EM_ESHAPE, "expected a weight out,in,3,3 or out,in,5,5, got %s",
                    em_tensor_shape_str(weight, a, sizeof a));
+  if (r == 3 ? m != 2 && m != 4 : m != 2)
+    return em_fail(err, EM_EARG, "winograd_prepare: output tile %d for a %dx%d kernel, expected %s",
+                   m, r, r, r == 3 ? "2 or 4" : "2");
+  const double (*G)[R] = r == 5 ? G25 : m == 2 ? G2 : G4;
+  int t = m + r - 1, kk = t * t;
   if (out == weight || (out->storage && out->storage == weight->storage))
     return em_fail(err, EM_EARG, "the transformed weight must not share memory with the weight");
   cout = weight->size[0]; cin = weight->size[1];
@@ -84,22 +97,28 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em
   #pragma omp parallel for schedule(static) if (ksize >= 4096)
   for (int64_t q0 = 0; q0 < ksize; q0 += PB) {
     int64_t nb = ksize - q0 < PB ? ksize - q0 : PB;
-    double k[9][PB], tmp[T][3][PB];   /* the kernels, then G g */
+    double k[R * R][PB], tmp[T][R][PB];   /* the kernels, then G g */
     for (int64_t j = 0; j < nb; j++) {
       int64_t q = q0 + j, col = q / EM_GEMM_MR, i = col % cin;
       int64_t o = col / cin * EM_GEMM_MR + q % EM_GEMM_MR;
-      const float *src = g + ((o < cout ? o : cout - 1) * cin + i) * 9;
-      for (int e = 0; e < 9; e++) k[e][j] = src[e];
+      const float *src = g + ((o < cout ? o : cout - 1) * cin + i) * r * r;
+      for (int e = 0; e < r * r; e++) k[e][j] = src[e];
     }
-    for (int r = 0; r < t; r++)
-      for (int c = 0; c < 3; c++)
-        for (int64_t j = 0; j < nb; j++)
-          tmp[r][c][j] = G[r][0] * k[c][j] + G[r][1] * k[3 + c][j] + G[r][2] * k[6 + c][j];
-    for (int r = 0; r < t; r++)
+    for (int y = 0; y < t; y++)
+      for (int c = 0; c < r; c++)
+        for (int64_t j = 0; j < nb; j++) {
+          double v = 0;
+          for (int e = 0; e < r; e++) v += G[y][e] * k[e * r + c][j];
+          tmp[y][c][j] = v;
+        }
+    for (int y = 0; y < t; y++)
       for (int c = 0; c < t; c++) {
-        float *o = u + (int64_t)(r * t + c) * ksize + q0;
-        for (int64_t j = 0; j < nb; j++)
-          o[j] = (float)(tmp[r][0][j] * G[c][0] + tmp[r][1][j] * G[c][1] + tmp[r][2][j] * G[c][2]);
+        float *o = u + (int64_t)(y * t + c) * ksize + q0;
+        for (int64_t j = 0; j < nb; j++) {
+          double v = 0;
+          for (int e = 0; e < r; e++) v += tmp[y][e][j] * G[c][e];
+          o[j] = (float)v;
+        }
       }
   }
 done:
@@ -377,6 +396,24 @@ static inline __attribute__((always_inline)) void output_tf6(float m[KK][TB], fl
   }
 }
 
+/* F(2x2, 5x5)'s A^T m A: 36 values per tile to its 2x2 block y[4][TB], by
+** rows m0 + m1 + m2 + m3 + m4 and m1 - m2 + m3 / 2 - 2 m4 + m5. */
+static inline __attribute__((always_inline)) void output_tf62(float m[KK][TB], float y[16][TB]) {
+  float q[2 * T][TB];
+  for (int x = 0; x < T; x++)
+    for (int j = 0; j < TB; j++) {
+      float m1 = m[T + x][j], m2 = m[2 * T + x][j], m3 = m[3 * T + x][j], m4 = m[4 * T + x][j];
+      q[x][j] = m[x][j] + m1 + m2 + m3 + m4;
+      q[T + x][j] = m1 - m2 + 0.5f * m3 - 2 * m4 + m[5 * T + x][j];
+    }
+  for (int r = 0; r < 2; r++)
+    for (int j = 0; j < TB; j++) {
+      float e1 = q[r * T + 1][j], e2 = q[r * T + 2][j], e3 = q[r * T + 3][j], e4 = q[r * T + 4][j];
+      y[r * 2][j] = q[r * T][j] + e1 + e2 + e3 + e4;
+      y[r * 2 + 1][j] = e1 - e2 + 0.5f * e3 - 2 * e4 + q[r * T + 5][j];
+    }
+}
+
 /* F(2x2, 3x3)'s A^T m A: 16 values per tile to its 2x2 block y[4][TB], by
 ** rows m0 + m1 + m2 and m1 - m2 - m3. */
 static inline __attribute__((always_inline)) void output_tf4(float m[KK][TB], float y[16][TB]) {
@@ -427,8 +464,9 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
   for (int64_t o = o0; o < o1; o++) {
     const float *src = mc + o * s->ct;
     for (int k = 0; k < s->kk; k++) memcpy(m[k], src + k * kstride, sizeof m[k]);
-    if (s->t == T) output_tf6(m, y);
-    else output_tf4(m, y);
+    if (s->t != T) output_tf4(m, y);
+    else if (s->o == 4) output_tf6(m, y);
+    else output_tf62(m, y);
     float bias = s->bias ? s->bias[o] : 0.0f, sc = s->scale ? s->scale[o] : 1.0f;
     int j = 0;
 #ifdef WINO_AVX2
@@ -509,8 +547,8 @@ static void phased_avx2(const em_ctx *ctx, const wino *s, float *v, float *m, in
 #endif
 
 int em_winograd_fits(const em_conv_params *p) {
-  return p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 &&
-         p->groups == 1;
+  return (p->kh == 3 || p->kh == 5) && p->kw == p->kh && p->sh == 1 && p->sw == 1 && p->dh == 1 &&
+         p->dw == 1 && p->groups == 1;
 }
 
 em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,
@@ -520,7 +558,9 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   em_status st;
   int64_t sz[1];
   if (!ctx || !a || !u || !buf) return em_fail(err, EM_EARG, "winograd: missing argument");
-  if (!u->storage || u->ndim != 4 || (u->size[0] != 36 && u->size[0] != 16) ||
+  if (a->k != 3 && a->k != 5)
+    return em_fail(err, EM_EARG, "winograd: a %dx%d kernel, expected 3x3 or 5x5", a->k, a->k);
+  if (!u->storage || u->ndim != 4 || (u->size[0] != 36 && (u->size[0] != 16 || a->k != 3)) ||
       u->size[1] != (a->cout + EM_GEMM_MR - 1) / EM_GEMM_MR || u->size[2] != a->cin ||
       u->size[3] != EM_GEMM_MR || !em_tensor_is_contiguous(u))
     return em_fail(err, EM_ESHAPE, "expected a contiguous transformed weight 36x%lldx%lldx%d "
@@ -532,7 +572,7 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   s.ho = a->ho; s.wo = a->wo; s.pt = a->pt; s.pl = a->pl;
   s.clamp = a->clamp; s.lo = a->lo; s.hi = a->hi;
   s.avx2 = ctx->isa >= EM_ISA_AVX2;
-  s.kk = (int)u->size[0]; s.t = s.kk == 36 ? 6 : 4; s.o = s.t - 2;
+  s.kk = (int)u->size[0]; s.t = s.kk == 36 ? 6 : 4; s.o = s.t - a->k + 1;
   s.th = (s.ho + s.o - 1) / s.o; s.tw = (s.wo + s.o - 1) / s.o;
   s.tiles = s.n * s.th * s.tw;
   s.u = em_tensor_data(u);

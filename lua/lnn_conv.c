@@ -38,7 +38,8 @@ static const char *const algo_names[] = { "auto", "im2col", "winograd", "winogra
 ** residual), act a core.act kind with parameters a, b; residual has the
 ** output's shape. wino: core.winograd_prepare(weight) kept by the caller;
 ** algo "auto" (default), "im2col", "winograd" (F(4x4, 3x3)) or "winograd2"
-** (F(2x2, 3x3)), to force one in tests and benchmarks;
+** (F(2x2, 3x3); F(2x2, 5x5) on a 5x5 kernel), to force one in tests and
+** benchmarks;
 ** scale: Cout values the product is multiplied by before the bias (a batch
 ** norm kept out of the weight); defer: true to multiply by im2col rather
 ** than fill an empty wino (em_conv_params.defer_prepare); packPixels: packed
@@ -111,7 +112,8 @@ static int nn_conv_transpose2d(lua_State *L) {
 }
 
 /* core.winograd_prepare(weight, out[, m = 4]) -> out: a 3x3 convolution's
-** weight (out,in,3,3) transformed for Winograd F(m x m, 3x3), m 4 or 2. */
+** weight (out,in,3,3) transformed for Winograd F(m x m, 3x3), m 4 or 2, or
+** a 5x5 one's for F(2x2, 5x5) (m 2). */
 static int nn_winograd_prepare(lua_State *L) {
   em_tensor *weight = lt_check(L, 1), *out = lt_check(L, 2);
   em_err err;

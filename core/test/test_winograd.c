@@ -19,7 +19,8 @@ static void make(em_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_
 static void ref(const em_tensor *x, const em_tensor *w, const float *scale, const float *bias,
                 const float *res,
                 int pt, int pl, int64_t ho, int64_t wo, float lo, float hi, double *y) {
-  em_conv_params p = test_conv_params(3, 3, 1, 1, pt, pl, 0, 0, 1, 1, 1);
+  int r = (int)w->size[2];
+  em_conv_params p = test_conv_params(r, r, 1, 1, pt, pl, 0, 0, 1, 1, 1);
   test_conv_ref(x, w, scale, bias, res, &p, y, ho, wo);
   for (int64_t i = 0; i < x->size[0] * w->size[0] * ho * wo; i++)
     y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
@@ -40,21 +41,22 @@ static void compare(const float *got, const double *want, int64_t n) {
   }
 }
 
-/* Random shapes straight through em_winograd_forward, both tiles: sizes not
-** multiples of the block, asymmetric padding, batches, with and without
-** bias, residual, clamp. */
+/* Random shapes straight through em_winograd_forward, the three variants
+** (F(4x4, 3x3), F(2x2, 3x3), F(2x2, 5x5)): sizes not multiples of the
+** block, asymmetric padding, batches, with and without bias, residual,
+** clamp. */
 static void test_random(void) {
-  for (int iter = 0; iter < 120; iter++) {
-    int m = iter / 2 % 2 ? 2 : 4, kk = (m + 2) * (m + 2);
+  for (int iter = 0; iter < 180; iter++) {
+    int v = iter / 2 % 3, m = v ? 2 : 4, k = v == 2 ? 5 : 3, kk = (m + k - 1) * (m + k - 1);
     int64_t n = randint(1, 3), cin = randint(1, 24), cout = randint(1, 20);
-    int pt = randint(0, 2), pl = randint(0, 2), pb = randint(0, 2), pr = randint(0, 2);
-    int64_t h = randint(3 - pt - pb > 1 ? 3 - pt - pb : 1, 19), w = randint(3 - pl - pr > 1 ? 3 - pl - pr : 1, 21);
-    int64_t ho = h + pt + pb - 2, wo = w + pl + pr - 2;
+    int pt = randint(0, k - 1), pl = randint(0, k - 1), pb = randint(0, k - 1), pr = randint(0, k - 1);
+    int64_t h = randint(k - pt - pb > 1 ? k - pt - pb : 1, 19), w = randint(k - pl - pr > 1 ? k - pl - pr : 1, 21);
+    int64_t ho = h + pt + pb - (k - 1), wo = w + pl + pr - (k - 1);
     int with_bias = iter % 2, with_res = iter % 3 == 0, clamp = iter % 4 == 1, with_scale = iter % 5 < 2;
     em_tensor x, wt, b, r, u, y, buf, sc;
     make(&sc, 1, cout, 1, 1, 1);
     make(&x, 4, n, cin, h, w);
-    make(&wt, 4, cout, cin, 3, 3);
+    make(&wt, 4, cout, cin, k, k);
     make(&b, 1, cout, 1, 1, 1);
     make(&r, 4, n, cout, ho, wo);
     em_tensor_init(&u); em_tensor_init(&buf); make(&y, 4, n, cout, ho, wo);
@@ -62,7 +64,7 @@ static void test_random(void) {
     const float *bias = with_bias ? em_tensor_data(&b) : NULL, *res = with_res ? em_tensor_data(&r) : NULL;
     const float *scale = with_scale ? em_tensor_data(&sc) : NULL;
     em_wino_args a = { em_tensor_data(&x), bias, res, em_tensor_data(&y), n, cin, cout, h, w,
-                       ho, wo, pt, pl, clamp, lo, hi, scale };
+                       ho, wo, pt, pl, clamp, lo, hi, scale, k };
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
     ref(&x, &wt, scale, bias, res, pt, pl, ho, wo, lo, hi, want);
     CHECK_OK(em_winograd_prepare(&wt, &u, m, &e_));
@@ -124,6 +126,34 @@ static void test_conv_dispatch(void) {
   }
 }
 
+/* 5x5 layers through em_conv2d_forward, AUTO (F(2x2, 5x5) from 32 input
+** planes and 16 blocks, else im2col) or WINOGRAD2, kept weight or none. */
+static void test_conv_dispatch5(void) {
+  for (int iter = 0; iter < 24; iter++) {
+    int64_t n = randint(1, 2), cin = randint(1, 40), cout = randint(1, 40);
+    int pad = randint(0, 2);
+    int64_t h = randint(5, 24), w = randint(5, 24), ho = h + 2 * pad - 4, wo = w + 2 * pad - 4;
+    em_tensor x, wt, b, u, y, buf;
+    em_conv_params p = { 5, 5, 1, 1, pad, pad, pad, pad, 1, 1, 1,
+                         iter % 2 ? EM_CONV_AUTO : EM_CONV_WINOGRAD2, NULL, NULL, 0, 0 };
+    make(&x, 4, n, cin, h, w);
+    make(&wt, 4, cout, cin, 5, 5);
+    make(&b, 1, cout, 1, 1, 1);
+    em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
+    double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
+    ref(&x, &wt, NULL, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
+    if (iter % 4 < 2) p.wino_weight = &u;
+    CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
+    int tile = em_conv2d_winograd(&p, cin, cout, ho, wo);
+    CHECK(tile == (iter % 2 == 0 || (cin >= 32 && cout >= 16 && (ho + 1) / 2 * ((wo + 1) / 2) >= 16) ? 2 : 0));
+    if (p.wino_weight) CHECK(tile ? u.storage && u.size[0] == 36 && u.size[2] == cin : !u.storage);
+    compare(em_tensor_data(&y), want, n * cout * ho * wo);
+    free(want);
+    em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&u);
+    em_tensor_free(&y); em_tensor_free(&buf);
+  }
+}
+
 static void test_errors(void) {
   em_tensor x, wt, w5, u, y, buf, flat;
   em_err e;
@@ -132,15 +162,31 @@ static void test_errors(void) {
   make(&w5, 4, 5, 4, 5, 5);
   make(&flat, 2, 5, 36, 1, 1);
   em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
-  test_expect_error(em_winograd_prepare(&w5, &u, 4, &e), EM_ESHAPE, &e, "expected a weight out,in,3,3, got 5x4x5x5");
+  em_tensor w4;
+  make(&w4, 4, 5, 4, 4, 4);
+  test_expect_error(em_winograd_prepare(&w4, &u, 2, &e), EM_ESHAPE, &e,
+                    "expected a weight out,in,3,3 or out,in,5,5, got 5x4x4x4");
+  em_tensor_free(&w4);
+  test_expect_error(em_winograd_prepare(&w5, &u, 4, &e), EM_EARG, &e,
+                    "output tile 4 for a 5x5 kernel, expected 2");
   test_expect_error(em_winograd_prepare(&flat, &u, 2, &e), EM_ESHAPE, &e, "got 5x36");
   test_expect_error(em_winograd_prepare(&wt, &wt, 4, &e), EM_EARG, &e, "must not share memory");
   test_expect_error(em_winograd_prepare(&u, &y, 4, &e), EM_ESHAPE, &e, "expected a weight");
-  test_expect_error(em_winograd_prepare(&wt, &u, 3, &e), EM_EARG, &e, "output tile 3, expected 2 or 4");
+  test_expect_error(em_winograd_prepare(&wt, &u, 3, &e), EM_EARG, &e,
+                    "output tile 3 for a 3x3 kernel, expected 2 or 4");
   /* forced on a convolution it cannot do */
   em_conv_params p5 = { 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &w5, NULL, &buf, &p5, &e), EM_EARG, &e,
-                    "winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
+                    "winograd needs a 3x3 kernel (winograd2 also 5x5), stride 1, dilation 1 and groups 1");
+  /* F(2x2, 5x5) forced on a 5x5 layer whose kept weight is F(2x2, 3x3)'s
+  ** size: the forward names the shape it expected */
+  em_wino_args a5 = { em_tensor_data(&x), NULL, NULL, NULL, 1, 4, 5, 8, 8, 4, 4, 0, 0, 0, 0, 0, NULL, 5 };
+  em_tensor w16;
+  make(&w16, 4, 16, 1, 4, 6);
+  test_expect_error(em_winograd_forward(&ctx, &a5, &w16, &buf, &e), EM_ESHAPE, &e, "got 16x1x4x6");
+  a5.k = 4;
+  test_expect_error(em_winograd_forward(&ctx, &a5, &w16, &buf, &e), EM_EARG, &e, "a 4x4 kernel, expected 3x3 or 5x5");
+  em_tensor_free(&w16);
   em_conv_params ps = { 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &ps, &e), EM_EARG, &e, "winograd needs");
   em_conv_params pa = { 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 7, NULL, NULL, 0, 0 };
@@ -162,6 +208,7 @@ int main(void) {
   em_ctx_init(&ctx);
   TEST_RUN(test_random);
   TEST_RUN(test_conv_dispatch);
+  TEST_RUN(test_conv_dispatch5);
   TEST_RUN(test_errors);
   printf("winograd: largest error %.3g x max |reference|\n", worst);
   TEST_REPORT();

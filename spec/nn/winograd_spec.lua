@@ -1,6 +1,6 @@
--- winograd_spec.lua -- nn.SpatialConvolution by Winograd F(4x4, 3x3) and
--- F(2x2, 3x3): PyTorch's output either way, the transformed weight cached and
--- dropped when it must be.
+-- winograd_spec.lua -- nn.SpatialConvolution by Winograd F(4x4, 3x3),
+-- F(2x2, 3x3) and F(2x2, 5x5): PyTorch's output either way, the transformed
+-- weight cached and dropped when it must be.
 local ember = require "ember"
 local nn = require "ember.nn"
 local H = require "helper"
@@ -54,6 +54,31 @@ describe("nn.SpatialConvolution by Winograd", function()
         assert.same({ 16, 7, 64, 6 }, a.wino_weight:size())
       end
     end
+  end)
+
+  it("gives PyTorch's output on 5x5 layers by F(2x2, 5x5), which auto picks from 32 input planes", function()
+    -- PyTorch's F.conv2d case conv_big5x5 (1x48x28x28, 48 -> 64, pad 2)
+    local x, y = H.ref("conv", "conv_big5x5.x"), H.ref("conv", "conv_big5x5.y")
+    for _, algo in ipairs{ "winograd2", "im2col", false } do
+      local m = nn.SpatialConvolution(48, 64, 5, 5, 1, 1, 2, 2)
+      m.weight:copy(H.ref("conv", "conv_big5x5.w"))
+      m.bias:copy(H.ref("conv", "conv_big5x5.b"))
+      m.algo = algo or nil
+      H.close(m:forward(x), y)
+      if algo == "im2col" then
+        assert.is_nil(m.wino_weight)
+      else
+        assert.same({ 36, 11, 48, 6 }, m.wino_weight:size())
+      end
+    end
+    ember.manualSeed(7)
+    local a = nn.SpatialConvolution(16, 32, 5, 5, 1, 1, 2, 2)   -- 16 planes: im2col
+    local r = nn.SpatialConvolution(16, 32, 5, 5, 1, 1, 2, 2)
+    r.weight:copy(a.weight); r.bias:copy(a.bias); r.algo = "winograd2"
+    local x16 = ember.randn(1, 16, 20, 20)
+    H.close(a:forward(x16), r:forward(x16), 1e-5)
+    assert.equal(0, a.wino_weight:nElement())
+    assert.same({ 36, 6, 16, 6 }, r.wino_weight:size())
   end)
 
   it("transforms the weight again when the input size changes the tile", function()
@@ -128,7 +153,10 @@ describe("nn.SpatialConvolution by Winograd", function()
     local m = nn.SpatialConvolution(8, 8, 3, 3, 2, 2, 1, 1)
     m.algo = "winograd"
     fails(function() m:forward(ember.randn(1, 8, 9, 9)) end,
-          "SpatialConvolution(8 -> 8, 3x3, 2,2, 1,1): winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1, got 3x3, stride 2x2")
+          "SpatialConvolution(8 -> 8, 3x3, 2,2, 1,1): winograd needs a 3x3 kernel (winograd2 also 5x5), stride 1, dilation 1 and groups 1, got 3x3, stride 2x2")
+    local f = nn.SpatialConvolution(8, 8, 5, 5, 1, 1, 2, 2)
+    f.algo = "winograd"   -- F(4x4, 3x3) only
+    fails(function() f:forward(ember.randn(1, 8, 9, 9)) end, "winograd needs a 3x3 kernel (winograd2 also 5x5)")
     local c = nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 1, 1)
     c.algo = "fft"
     fails(function() c:forward(ember.randn(1, 8, 9, 9)) end, "invalid option 'fft'")

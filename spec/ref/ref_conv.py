@@ -167,6 +167,7 @@ torch_conv("conv_pointwise", 2, 32, 16, 1, 1, seed=10)
 torch_conv("conv_pointwise_g4", 1, 32, 16, 1, 1, groups=4, bias=False, seed=11)
 torch_conv("conv_stem7x7", 1, 3, 8, 7, 7, stride=(2, 2), pads=(3, 3, 3, 3), bias=False, seed=12)
 torch_conv("conv_big3x3", 1, 64, 64, 3, 3, pads=(1, 1, 1, 1), seed=13)
+torch_conv("conv_big5x5", 1, 48, 64, 5, 5, pads=(2, 2, 2, 2), seed=14)
 
 
 def torch_deconv(name, n, cin, cout, kh, kw, stride=(1, 1), pad=(0, 0), adj=(0, 0),

@@ -13,8 +13,9 @@
 --   :weightsChanged()           after writing into weight in place (drops the
 --                               cached Winograd weight; see _winograd below)
 --   algo                        nil ("auto"), "im2col", "winograd" (F(4x4,3x3))
---                               or "winograd2" (F(2x2,3x3)): forces the
---                               core's algorithm (tests, benchmarks)
+--                               or "winograd2" (F(2x2,3x3), on 5x5 layers
+--                               F(2x2,5x5)): forces the core's algorithm
+--                               (tests, benchmarks)
 --
 -- Fused epilogue (set by ember.fuse on a running graph, not by net files):
 -- output = act(conv + bias + residual) in the kernel's pass over the output.
@@ -158,7 +159,8 @@ function SpatialConvolution:_weightCache(field, of)
 end
 
 -- Winograd's transformed weight (36 x out x in, 4x the weight; 16 x out x in
--- for F(2x2, 3x3) on 7x7 and 8x8 outputs), for 3x3 stride-1 convolutions:
+-- for F(2x2, 3x3) on 7x7 and 8x8 outputs; 36 x out x in, 36/25 of the
+-- weight, for F(2x2, 5x5)), for 3x3 and 5x5 stride-1 convolutions:
 -- the core fills it on the first forward that runs by Winograd (its choice,
 -- or self.algo = "winograd" or "winograd2"; "im2col" forbids it) and reuses
 -- it after, redoing it if an input of another size needs the other tile.
@@ -167,7 +169,7 @@ end
 -- transformed again; after writing into the weight in place, call
 -- :weightsChanged(). Not a parameter: never saved.
 function SpatialConvolution:_winograd()
-  if self.kW ~= 3 or self.kH ~= 3 or self.dW ~= 1 or self.dH ~= 1 or self.groups ~= 1 or
+  if (self.kW ~= 3 and self.kW ~= 5) or self.kH ~= self.kW or self.dW ~= 1 or self.dH ~= 1 or self.groups ~= 1 or
      self.dilationW ~= 1 or self.dilationH ~= 1 or self.algo == "im2col" then
     return nil
   end

@@ -94,6 +94,13 @@ local nets = {
     { "Mixed_7c 1x1 ->448", 1, 2048, 8, 8, 448, 1, 1, 1, 0, 0 },
     { "Mixed_7c pool 1x1", 1, 2048, 8, 8, 192, 1, 1, 1, 0, 0 },
   } },
+  { "AlexNet (224x224)", {
+    { "features.0 11x11 s4", 1, 3, 224, 224, 64, 11, 11, 4, 2, 2 },
+    { "features.3 5x5", 1, 64, 27, 27, 192, 5, 5, 1, 2, 2 },
+    { "features.6 3x3", 1, 192, 13, 13, 384, 3, 3, 1, 1, 1 },
+    { "features.8 3x3", 1, 384, 13, 13, 256, 3, 3, 1, 1, 1 },
+    { "features.10 3x3", 1, 256, 13, 13, 256, 3, 3, 1, 1, 1 },
+  } },
   { "SqueezeNet 1.1 (224x224)", {
     { "fire2-3 squeeze", 1, 64, 55, 55, 16, 1, 1, 1, 0, 0 },
     { "fire3 squeeze", 1, 128, 55, 55, 16, 1, 1, 1, 0, 0 },
@@ -212,11 +219,14 @@ for _, net in ipairs(nets) do
       tg = median_time(function() core.sgemm(A, B, C) end)
     end
     local ti, tw, algo = t, nil, "im2col"
-    if kh == 3 and kw == 3 and s == 1 and g == 1 then
-      algo = m.wino_weight and m.wino_weight:nElement() > 0 and "wino" or "im2col"
+    if (kh == 3 or kh == 5) and kw == kh and s == 1 and g == 1 then
+      -- the Winograd auto would take: F(4x4,3x3), or F(2x2,...) on 7x7 and
+      -- 8x8 outputs and for 5x5 kernels ("wino2")
+      local two = kh == 5 or ((ho + 3) // 4) * ((wo + 3) // 4) < 16
+      algo = m.wino_weight and m.wino_weight:nElement() > 0 and (two and "wino2" or "wino") or "im2col"
       m.algo = "im2col"
       ti = median_time(function() m:forward(x) end)
-      m.algo = "winograd"
+      m.algo = two and "winograd2" or "winograd"
       tw = median_time(function() m:forward(x) end)
       m.algo = nil
     end

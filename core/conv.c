@@ -236,10 +236,12 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 ** weight. Its float error is 2-5x im2col's, and it grows with the layers
 ** after it: Inception v3 with its 32-plane stem layers on Winograd is
 ** 7.2e-5 to 8.2e-5 x max |logit| from PyTorch (4.7e-5 with them on im2col;
-** the limit is 1e-4). Layers with 16-31 input planes (SqueezeNet's fire2-3,
-** GoogLeNet's 16 -> 32 and 16 -> 48) measured 1.15-1.8x faster on it (Zen 1,
-** 2 threads) and their nets' error did not grow (squeezenet1_1 2.4e-7,
-** googlenet 1.8e-5); fewer planes keep im2col.
+** the limit is 1e-4). Layers with 16-31 input planes take it from 28x28
+** outputs (WINO_FEW_PLANES_TILES): at 28x28 and 55x55 they ran 1.1-1.7x
+** faster on it (Zen 1, 2 threads; 0.98-0.99x on Zen 4), at 14x14 and 7x7
+** within 15% either way (1.2-2.1x slower on Zen 4); their nets' error did
+** not grow (squeezenet1_1 2.4e-7, googlenet 1.8e-5). Fewer planes keep
+** im2col.
 ** Smaller outputs with 16 2x2 blocks (7x7, 8x8) take F(2x2, 3x3): its 16
 ** products' weight is 16/9 of the layer's, and it measured 1.15-1.28x
 ** im2col's speed on GoogLeNet's and Inception's 7x7 and 8x8 layers and
@@ -257,6 +259,9 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 #ifndef WINO5_AUTO
 #define WINO5_AUTO(cin, cout) ((cin) >= 32)
 #endif
+#ifndef WINO_FEW_PLANES_TILES
+#define WINO_FEW_PLANES_TILES 49   /* 4x4 tiles: a 28x28 output */
+#endif
 #ifndef WINO2_TILES
 #define WINO2_TILES 16   /* 2x2 blocks: a 7x7 or 8x8 output */
 #endif
@@ -264,6 +269,7 @@ int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64
   if (p->algo != EM_CONV_AUTO)
     return p->algo == EM_CONV_WINOGRAD ? 4 : p->algo == EM_CONV_WINOGRAD2 ? 2 : 0;
   if (!em_winograd_fits(p) || cin < 16 || cout < 16) return 0;
+  if (cin < 32 && p->kh == 3) return ((ho + 3) / 4) * ((wo + 3) / 4) >= WINO_FEW_PLANES_TILES ? 4 : 0;
   if (p->kh == 5) return ((ho + 1) / 2) * ((wo + 1) / 2) >= WINO5_TILES && WINO5_AUTO(cin, cout) ? 2 : 0;
   if (((ho + 3) / 4) * ((wo + 3) / 4) >= 16) return 4;
   return ((ho + 1) / 2) * ((wo + 1) / 2) >= WINO2_TILES ? 2 : 0;

@@ -339,9 +339,15 @@ void plane3x3_padded_s(const plane *q, int s, int pt, int pl, float *pad, int64_
     const float *from = q->src + iy * q->w;
     float *to = pad + (iy + pt) * pw + pl;
     for (int64_t x = 0; x < wfull; x += 8) _mm256_storeu_ps(to + x, _mm256_loadu_ps(from + x));
-    /* the tail's masked-off lanes load as 0: stored whole they fall on the
-    ** right border (zeros) or the next row, copied after this one (see pick) */
-    if (wfull < q->w) _mm256_storeu_ps(to + wfull, _mm256_maskload_ps(from + wfull, tail));
+    /* the tail's other lanes are zeroed: stored whole they fall on the right
+    ** border (zeros) or the next row, copied after this one (see pick). A
+    ** plain load while the plane's later rows hold the 8 floats (masked
+    ** loads cost several plain ones on Zen 1) */
+    if (wfull < q->w)
+      _mm256_storeu_ps(to + wfull, wfull + 8 - q->w <= (q->h - 1 - iy) * q->w
+                                       ? _mm256_and_ps(_mm256_loadu_ps(from + wfull),
+                                                       _mm256_castsi256_ps(tail))
+                                       : _mm256_maskload_ps(from + wfull, tail));
   }
   /* the next plane's input is fetched into L2 while this one computes (the
   ** copy above then finds it there; MobileNet's 112x112 planes come from

@@ -252,7 +252,10 @@ static void edge_tile(const kernels *kern, int64_t kc, const float *a, const flo
   float t[MR * NR];
   tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f };
   if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
-  else (nr <= 8 ? kern->narrow : kern->full)(kc, a, b, t, NR, MR, &raw);
+  else if (nr > 8 && nr <= 10 && kern->thin) {   /* 169 = 10 x 16 + 9 at 13x13 */
+    kern->narrow(kc, a, b, t, NR, MR, &raw);
+    kern->thin(kc, a, b + 8, t + 8, nr - 8);
+  } else (nr <= 8 ? kern->narrow : kern->full)(kc, a, b, t, NR, MR, &raw);
   kern->edge(t, c, ldc, mr, nr, e);
 }
 

@@ -246,8 +246,8 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 ** products' weight is 16/9 of the layer's, and it measured 1.15-1.28x
 ** im2col's speed on GoogLeNet's and Inception's 7x7 and 8x8 layers and
 ** 1.03x on ResNet's 512 -> 512 (2 threads, alone); in the nets, ResNet-18
-** and -50 1.02-1.03x, forward by forward. */
-/* 5x5 layers by F(2x2, 5x5), 36 products for 100 multiplications, from 32
+** and -50 1.02-1.03x, forward by forward.
+** 5x5 layers take F(2x2, 5x5), 36 products for 100 multiplications, from 32
 ** input planes and 16 2x2 blocks: alone (2 threads, Zen 1) AlexNet's
 ** 64 -> 192 at 27x27 ran 1.53x faster than im2col, Inception's 48 -> 64 at
 ** 35x35 1.28x, a 128 -> 128 at 14x14 1.74x; with 16 input planes it was
@@ -256,8 +256,8 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 #ifndef WINO5_TILES
 #define WINO5_TILES 16
 #endif
-#ifndef WINO5_AUTO
-#define WINO5_AUTO(cin, cout) ((cin) >= 32)
+#ifndef WINO5_PLANES
+#define WINO5_PLANES 32
 #endif
 #ifndef WINO_FEW_PLANES_TILES
 #define WINO_FEW_PLANES_TILES 49   /* 4x4 tiles: a 28x28 output */
@@ -269,10 +269,11 @@ int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64
   if (p->algo != EM_CONV_AUTO)
     return p->algo == EM_CONV_WINOGRAD ? 4 : p->algo == EM_CONV_WINOGRAD2 ? 2 : 0;
   if (!em_winograd_fits(p) || cin < 16 || cout < 16) return 0;
-  if (cin < 32 && p->kh == 3) return ((ho + 3) / 4) * ((wo + 3) / 4) >= WINO_FEW_PLANES_TILES ? 4 : 0;
-  if (p->kh == 5) return ((ho + 1) / 2) * ((wo + 1) / 2) >= WINO5_TILES && WINO5_AUTO(cin, cout) ? 2 : 0;
-  if (((ho + 3) / 4) * ((wo + 3) / 4) >= 16) return 4;
-  return ((ho + 1) / 2) * ((wo + 1) / 2) >= WINO2_TILES ? 2 : 0;
+  int64_t tiles4 = ((ho + 3) / 4) * ((wo + 3) / 4), tiles2 = ((ho + 1) / 2) * ((wo + 1) / 2);
+  if (p->kh == 5) return cin >= WINO5_PLANES && tiles2 >= WINO5_TILES ? 2 : 0;
+  if (cin < 32) return tiles4 >= WINO_FEW_PLANES_TILES ? 4 : 0;
+  if (tiles4 >= 16) return 4;
+  return tiles2 >= WINO2_TILES ? 2 : 0;
 }
 
 /* The direct convolution (convdirect.c) for the stems' few input planes,

@@ -195,6 +195,24 @@ AVX2 static inline void store_first(float *o, __m256 v, int64_t cnt, const float
   for (int64_t i = 0; i < cnt; i++) o[i] = t[i];
 }
 
+/* One kernel row's three taps k[0..2] on 8 outputs. Stride 1: a, b, c are
+** the 8 columns from c, c + 1 and c + 2 (d unused). Stride 2: a, b the 16
+** columns from c, c, d the 16 from c + 1; tap 0 is the evens of a b, tap 1
+** their odds, tap 2 the odds of c d, left in the in-lane shuffles' order
+** (see in_order). */
+AVX2 static inline __attribute__((always_inline))
+__m256 taps3(const __m256 *k, int s, __m256 a, __m256 b, __m256 c, __m256 d) {
+  if (s == 1) return _mm256_fmadd_ps(k[2], c, _mm256_fmadd_ps(k[1], b, _mm256_mul_ps(k[0], a)));
+  __m256 t = _mm256_mul_ps(k[0], _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+  t = _mm256_fmadd_ps(k[1], _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), t);
+  return _mm256_fmadd_ps(k[2], _mm256_shuffle_ps(c, d, _MM_SHUFFLE(3, 1, 3, 1)), t);
+}
+
+/* Columns 0 2 8 10 4 6 12 14, as stride 2's shuffles leave them, in order. */
+AVX2 static inline __m256 in_order(__m256 v) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
 /* Eight outputs from input column c of the n rows inside the input (their
 ** kernel rows in k); edge: masked loads. One sum per kernel row, added at
 ** the end: nine dependent FMAs made the loop wait on their latency. Stride
@@ -214,24 +232,15 @@ __m256 block3x3(const float *const *r, const __m256 *k, int n, int64_t c, int64_
   }
   for (int i = 0; i < n; i++) {
     const float *x = r[i];
-    const __m256 *kr = k + 3 * i;
-    __m256 a;
-    if (s == 1) {
-      a = _mm256_mul_ps(kr[0], load8(x, c, edge, m0));
-      a = _mm256_fmadd_ps(kr[1], load8(x, c + 1, edge, m1), a);
-      a = _mm256_fmadd_ps(kr[2], load8(x, c + 2, edge, m2), a);
-    } else {
-      __m256 lo = load8(x, c, edge, m0), hi = load8(x, c + 8, edge, m8);
-      __m256 lo1 = load8(x, c + 1, edge, m1), hi1 = load8(x, c + 9, edge, m9);
-      a = _mm256_mul_ps(kr[0], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
-      a = _mm256_fmadd_ps(kr[1], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), a);
-      a = _mm256_fmadd_ps(kr[2], _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1)), a);
-    }
-    part[i] = a;
+    if (s == 1)
+      part[i] = taps3(k + 3 * i, 1, load8(x, c, edge, m0), load8(x, c + 1, edge, m1),
+                      load8(x, c + 2, edge, m2), _mm256_setzero_ps());
+    else
+      part[i] = taps3(k + 3 * i, 2, load8(x, c, edge, m0), load8(x, c + 8, edge, m8),
+                      load8(x, c + 1, edge, m1), load8(x, c + 9, edge, m9));
   }
   __m256 acc = _mm256_add_ps(_mm256_add_ps(bias, part[0]), _mm256_add_ps(part[1], part[2]));
-  if (s == 2) acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
-  return acc;
+  return s == 2 ? in_order(acc) : acc;
 }
 
 /* Output row o from the n input rows r (kernel rows k), in blocks of 8: the
@@ -367,23 +376,15 @@ void plane3x3_padded_s(const plane *q, int s, int pt, int pl, float *pad, int64_
       __m256 part[3];
       for (int ky = 0; ky < 3; ky++) {
         const float *r = rows + ky * pw + ox * s;
-        __m256 a;
-        if (s == 1) {
-          a = _mm256_mul_ps(kv[3 * ky], _mm256_loadu_ps(r));
-          a = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_loadu_ps(r + 1), a);
-          a = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_loadu_ps(r + 2), a);
-        } else {
-          __m256 lo = _mm256_loadu_ps(r), hi = _mm256_loadu_ps(r + 8);
-          __m256 lo1 = _mm256_loadu_ps(r + 1), hi1 = _mm256_loadu_ps(r + 9);
-          a = _mm256_mul_ps(kv[3 * ky], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
-          a = _mm256_fmadd_ps(kv[3 * ky + 1], _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), a);
-          a = _mm256_fmadd_ps(kv[3 * ky + 2], _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1)), a);
-        }
-        part[ky] = a;
+        if (s == 1)
+          part[ky] = taps3(kv + 3 * ky, 1, _mm256_loadu_ps(r), _mm256_loadu_ps(r + 1),
+                           _mm256_loadu_ps(r + 2), _mm256_setzero_ps());
+        else
+          part[ky] = taps3(kv + 3 * ky, 2, _mm256_loadu_ps(r), _mm256_loadu_ps(r + 8),
+                           _mm256_loadu_ps(r + 1), _mm256_loadu_ps(r + 9));
       }
       __m256 acc = _mm256_add_ps(_mm256_add_ps(vb, part[0]), _mm256_add_ps(part[1], part[2]));
-      if (s == 2)
-        acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
+      if (s == 2) acc = in_order(acc);
       if (narrow) {
         if (res) acc = _mm256_add_ps(acc, _mm256_maskload_ps(res, mask));
         if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));

@@ -35,7 +35,7 @@ static float *alloc_floats(size_t bytes) {
   float *p;
   if (bytes < HUGE_PAGE) return aligned_alloc(EM_ALIGN, bytes);
   /* posix_memalign: C11's aligned_alloc wants a size that is a multiple of
-  ** the alignment, which a 2-4 MB storage is not */
+  ** the alignment, which a storage's seldom is */
   if (posix_memalign((void **)&p, HUGE_PAGE, bytes)) return NULL;
 #ifdef MADV_HUGEPAGE
   madvise(p, bytes, MADV_HUGEPAGE);   /* advice: failure changes nothing */

@@ -153,13 +153,29 @@ void store_tile(float *c, int64_t ldc, int mr, __m256 acc[MR][2], const tile_ep 
   c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1)
 
 /* A 6 x 16 tile, or its first mr rows: a matrix with 16 rows has a 4-row
-** panel in every third tile, stored here rather than through edge_tile. */
-AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                           int mr, const tile_ep *e) {
+** panel in every third tile, stored here rather than through edge_tile.
+** With src, the B panel is read from the plain matrix src (row stride lds)
+** and stored to b as it goes: the first row panel of a block packs B for the
+** others with loads and stores the FMAs leave room for (em_pack_mat on its
+** own took 4-5% of MobileNet and ShuffleNet). */
+AVX2 static inline __attribute__((always_inline))
+void tile16(int64_t kc, const float *a, float *b, float *c, int64_t ldc, int mr,
+            const tile_ep *e, const float *src, int64_t lds) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
-    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+    __m256 b0, b1, x;
+    if (src) {
+      const float *r = src + k * lds;
+      _mm_prefetch((const char *)(r + NR), _MM_HINT_T0);   /* the next panel's row */
+      b0 = _mm256_loadu_ps(r);
+      b1 = _mm256_loadu_ps(r + 8);
+      _mm256_storeu_ps(b, b0);
+      _mm256_storeu_ps(b + 8, b1);
+    } else {
+      b0 = _mm256_loadu_ps(b);
+      b1 = _mm256_loadu_ps(b + 8);
+    }
     ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
   }
   __m256 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
@@ -181,6 +197,16 @@ AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c,
   default: TILE(1, 1, 1, 1); break;
   }
 #undef TILE
+}
+
+AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                           int mr, const tile_ep *e) {
+  tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0);
+}
+
+AVX2 static void kern_pack_avx2(int64_t kc, const float *a, const float *src, int64_t lds,
+                                float *b, float *c, int64_t ldc, int mr, const tile_ep *e) {
+  tile16(kc, a, b, c, ldc, mr, e, src, lds);
 }
 #undef ROW
 
@@ -256,22 +282,27 @@ typedef void (*thin_fn)(int64_t kc, const float *a, const float *b, float *t, in
 
 typedef void (*edge_fn)(const float *t, float *c, int64_t ldc, int mr, int nr, const tile_ep *e);
 
+typedef void (*pack_kern_fn)(int64_t kc, const float *a, const float *src, int64_t lds, float *b,
+                             float *c, int64_t ldc, int mr, const tile_ep *e);
+
 typedef struct kernels {
   kern_fn full;     /* 6 x 16, epilogue applied */
   kern_fn narrow;   /* 6 x 8 bare product, for edge tiles up to 8 wide */
   thin_fn thin;     /* 6 x 1-2 bare product, or NULL */
   edge_fn edge;     /* an edge tile's bare product into C, epilogue applied */
+  pack_kern_fn full_pack;   /* full, packing its B panel from a plain matrix, or NULL */
   int avx2;         /* A packed with AVX2 */
 } kernels;
 
 static kernels pick_kernels(em_isa isa) {
-  kernels k = { kern_c, kern_c, NULL, edge_c, 0 };
+  kernels k = { kern_c, kern_c, NULL, edge_c, NULL, 0 };
 #if defined(__x86_64__) || defined(__i386__)
   if (isa >= EM_ISA_AVX2) {
     k.full = kern_avx2;
     k.narrow = kern8_avx2;
     k.thin = kern_thin_avx2;
     k.edge = edge_avx2;
+    k.full_pack = kern_pack_avx2;
     k.avx2 = 1;
   }
 #endif
@@ -380,13 +411,19 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
                       int64_t j1, float *buf) {
   int64_t kcb = k_block(g->k), np = (i1 - i0 + MR - 1) / MR;
   float *abuf = buf, *bbuf = buf + (g->ap ? 0 : round_up(g->m, MR) * kcb);
+  /* B a plain matrix: its full panels packed by the first row panel's tiles */
+  const em_gemm_mat *mat = g->pack == em_pack_mat ? g->src : NULL;
+  const int fused = !g->bp && mat && kern->full_pack;
   for (int64_t pc = 0; pc < g->k; pc += kcb) {
     int64_t kc = g->k - pc < kcb ? g->k - pc : kcb;
     tile_ep e = { NULL, NULL, NULL, g->ldc, pc == 0, pc + kc == g->k, g->clamp, g->lo, g->hi };
     if (!g->ap) pack_a(kern->avx2, g->a, g->lda, g->m, i0, np, pc, kc, abuf);
     for (int64_t jc = j0; jc < j1; jc += NC) {
-      int64_t nc = j1 - jc < NC ? j1 - jc : NC;
-      if (!g->bp) g->pack(g->src, pc, kc, jc, nc, bbuf);
+      int64_t nc = j1 - jc < NC ? j1 - jc : NC, full = nc / NR * NR;
+      if (fused && full < nc)   /* the tiles pack the full panels */
+        em_pack_mat(g->src, pc, kc, jc + full, nc - full, bbuf + full * kc);
+      else if (!g->bp && !fused)
+        g->pack(g->src, pc, kc, jc, nc, bbuf);
       /* a tile's A panel (6 x kc) stays in L1 while it runs along the block */
       for (int64_t i = i0; i < i1; i += MR) {
         int mr = i1 - i < MR ? (int)(i1 - i) : MR;
@@ -398,8 +435,11 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
           float *c = g->c + i * g->ldc + jc + jr;
           const float *b = g->bp ? g->bp + (jc + jr) / NR * g->bps + pc * NR : bbuf + jr * kc;
           e.res = g->res ? g->res + i * g->ldc + jc + jr : NULL;
-          if (nr == NR) kern->full(kc, a, b, c, g->ldc, mr, &e);
-          else edge_tile(kern, kc, a, b, c, g->ldc, mr, nr, &e);
+          if (nr < NR) edge_tile(kern, kc, a, b, c, g->ldc, mr, nr, &e);
+          else if (fused && i == i0)
+            kern->full_pack(kc, a, mat->b + pc * mat->ldb + jc + jr, mat->ldb, bbuf + jr * kc, c,
+                            g->ldc, mr, &e);
+          else kern->full(kc, a, b, c, g->ldc, mr, &e);
         }
       }
     }

@@ -38,8 +38,9 @@ static void ref(const em_tensor *x, const em_tensor *w, const float *scale, cons
 }
 
 /* One random case: a depthwise layer (groups = cin, multiplier m) when dw,
-** else a grouped or plain one; run on the given ISA; compared in float tolerance. */
-static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *worst) {
+** else a grouped or plain one; run on the given ISA; compared in float
+** tolerance. small: a 3x3 stride-1 "same" layer on planes up to 9x9. */
+static void one_case_of(em_isa isa, int dw, int k3, int with_res, int act, int small, double *worst) {
   int g = randint(1, 6), m = dw ? randint(1, 2) : randint(1, 3);
   int cin = dw ? g : g * randint(1, 3), cout = g * m;
   int kh = k3 ? 3 : randint(1, 5), kw = k3 ? 3 : randint(1, 5);
@@ -48,6 +49,10 @@ static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *
   int pt = randint(0, 2), pl = randint(0, 2), pb = randint(0, 2), pr = randint(0, 2);
   /* a quarter of the planes wider than the padded small-plane kernel takes */
   int64_t n = randint(1, 3), h = randint(1, 40), w = randint(0, 3) ? randint(1, 70) : randint(100, 260);
+  if (small) {
+    kh = kw = 3, sh = sw = 1, dil = 1, pt = pl = pb = pr = 1;
+    h = randint(1, 9), w = randint(1, 9);
+  }
   em_conv_params p = params(kh, kw, sh, sw, pt, pl, pb, pr, dil, g);
   int64_t ekh = (int64_t)(kh - 1) * dil + 1, ekw = (int64_t)(kw - 1) * dil + 1;
   if (h + pt + pb < ekh) h = ekh;
@@ -84,7 +89,22 @@ static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *
   em_tensor_free(&y); em_tensor_free(&buf); em_tensor_free(&sc);
 }
 
+static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *worst) {
+  one_case_of(isa, dw, k3, with_res, act, 0, worst);
+}
+
 static const int acts[] = { EM_ACT_NONE, EM_ACT_RELU, EM_ACT_CLAMP, EM_ACT_SIGMOID };
+
+/* Planes up to 9x9 (the in-register kernel takes 4-7 wide ones), one or
+** more images, one or two output planes per input plane. */
+static void test_small_planes(void) {
+  for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa(); isa++) {
+    double worst = 0;
+    for (int t = 0; t < 200; t++) one_case_of((em_isa)isa, 1, 1, t % 2, acts[t % 4], 1, &worst);
+    printf("  small planes isa %d: max |diff| %.2g over 200 random layers\n", isa, worst);
+  }
+  ctx.isa = em_cpu_isa();
+}
 
 /* Every ISA the CPU has, each forced through ctx.isa. */
 static void test_depthwise_isas(void) {
@@ -201,6 +221,7 @@ int main(void) {
   printf("  cpu isa %d (0 C, 1 AVX2+FMA, 2 AVX-512F)\n", (int)ctx.isa);
   TEST_RUN(test_depthwise_isas);
   TEST_RUN(test_mobilenet_shapes);
+  TEST_RUN(test_small_planes);
   TEST_RUN(test_gemm_epilogue);
   TEST_RUN(test_epilogue_errors);
   TEST_RUN(test_strided_residual);

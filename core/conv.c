@@ -190,7 +190,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
     for (int gi = 0; gi < g; gi++) {
       float *yg = y + gi * cout_g * howo;
       if (own) {
-        em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p };
+        em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p, cin_g };
         em_gemm_mat mat = { x + gi * cin_g * hw, hw };
         float *planes = em_tensor_data(buf) + gscratch;
         em_conv_phases ph = { planes, ho + (p->kh - 1) / p->sh, wo, p->sh, p->kh, p->kw };

@@ -63,6 +63,7 @@ static void pack_flat(const em_conv_src *s, int64_t k0, int64_t kc, int64_t j0, 
                       float *dst) {
   const em_conv_params *p = s->p;
   const int64_t taps = (int64_t)p->kh * p->kw, np = (nc + NR - 1) / NR;
+  const float *end = s->x + s->c * s->h * s->w;
   int32_t oy[NC / NR][NR], ox[NC / NR][NR];
   for (int64_t q = 0; q < np; q++)
     for (int l = 0; l < NR; l++) {
@@ -85,11 +86,16 @@ static void pack_flat(const em_conv_src *s, int64_t k0, int64_t kc, int64_t j0, 
         __m256i m = _mm256_and_si256(
             _mm256_and_si256(_mm256_cmpgt_epi32(y, ylo), _mm256_cmpgt_epi32(yhi, y)),
             _mm256_and_si256(_mm256_cmpgt_epi32(x, xlo), _mm256_cmpgt_epi32(xhi, x)));
-        /* inside lanes are the rule: masked loads are slow on Zen 1 */
+        /* masked loads are slow on Zen 1: where the 8 floats lie in the
+        ** planes, a plain load and the mask (1x7 layers at 17x17 1.02x) */
         int in = _mm256_movemask_ps(_mm256_castsi256_ps(m));
         const float *from = base + q * NR + 8 * h;
-        _mm256_storeu_ps(d + 8 * h, in == 0xff ? _mm256_loadu_ps(from)
-                                    : in ? _mm256_maskload_ps(from, m) : _mm256_setzero_ps());
+        __m256 v = _mm256_setzero_ps();
+        if (in == 0xff) v = _mm256_loadu_ps(from);
+        else if (in && from >= s->x && from + 8 <= end)
+          v = _mm256_and_ps(_mm256_loadu_ps(from), _mm256_castsi256_ps(m));
+        else if (in) v = _mm256_maskload_ps(from, m);
+        _mm256_storeu_ps(d + 8 * h, v);
       }
     }
   }

@@ -71,6 +71,7 @@ typedef struct em_conv_src {
   const float *x;
   int64_t h, w, ho, wo;
   const em_conv_params *p;
+  int64_t c;                 /* planes at x: the pack may read any float of them */
 } em_conv_src;
 void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
 

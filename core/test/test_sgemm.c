@@ -113,7 +113,7 @@ static void test_pack_conv(void) {
     int64_t nc = randint(1, (int)(N - j0 < EM_GEMM_NC ? N - j0 : EM_GEMM_NC));
     int64_t panels = (nc + EM_GEMM_NR - 1) / EM_GEMM_NR;
     float *x = randvec(c * h * w), *dst = malloc(sizeof(float) * (size_t)(panels * kc * EM_GEMM_NR));
-    em_conv_src s = { x, h, w, ho, wo, &p };
+    em_conv_src s = { x, h, w, ho, wo, &p, c };
     int bad = 0;
     em_pack_conv(&s, k0, kc, j0, nc, dst);
     for (int64_t q = 0; q < panels; q++)

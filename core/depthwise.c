@@ -173,6 +173,8 @@ AVX2 static inline __m256i cols_inside(int64_t c, int64_t w) {
                           _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), i));
 }
 
+#define FIRST2 2   /* block3x3's edge for a stride-2 row's first block */
+
 /* Columns c..c+7 of row r, 0 outside the row (edge): a masked load does not
 ** touch its masked-off lanes, so it may start before the row or end past it. */
 AVX2 static inline __attribute__((always_inline))
@@ -220,11 +222,25 @@ AVX2 static inline __m256 in_order(__m256 v) {
 ** 14, the same for every tap: tap 0 the evens of the 16 columns from c,
 ** tap 1 their odds, tap 2 the odds of the 16 from c + 1, so no load reaches
 ** past the last column used) and is permuted once at the end. */
+/* Columns -1..6 of row x, column -1 the padding's 0: a stride-2 row's
+** first block, whose other loads lie inside (masked loads cost several
+** plain ones on Zen 1). */
+AVX2 static inline __m256 load_m1(const float *x) {
+  __m256 v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x), _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+  return _mm256_blend_ps(v, _mm256_setzero_ps(), 1);
+}
+
 AVX2 static inline __attribute__((always_inline))
 __m256 block3x3(const float *const *r, const __m256 *k, int n, int64_t c, int64_t w, int s, int edge,
                 __m256 bias) {
   __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m8 = m0, m9 = m0;
   __m256 part[3] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+  if (edge == FIRST2) {   /* stride 2, c == -1, c + 16 inside */
+    for (int i = 0; i < n; i++)
+      part[i] = taps3(k + 3 * i, 2, load_m1(r[i]), _mm256_loadu_ps(r[i] + 7), _mm256_loadu_ps(r[i]),
+                      _mm256_loadu_ps(r[i] + 8));
+    return in_order(_mm256_add_ps(_mm256_add_ps(bias, part[0]), _mm256_add_ps(part[1], part[2])));
+  }
   if (edge) {
     m0 = cols_inside(c, w); m1 = cols_inside(c + 1, w);
     if (s == 1) m2 = cols_inside(c + 2, w);
@@ -265,7 +281,8 @@ void row3x3(const plane *q, const float *const *r, const __m256 *k, int n, float
   for (; x0 < wo; x0 += 8) {
     int64_t ox = x0 + 8 <= wo ? x0 : wo - 8, c = ox * s - pl;
     if (c >= 0 && c + reach < w) break;
-    __m256 acc = block3x3(r, k, n, c, w, s, 1, bias);
+    __m256 acc = s == 2 && c == -1 && c + reach < w ? block3x3(r, k, n, c, w, s, FIRST2, bias)
+                                                   : block3x3(r, k, n, c, w, s, 1, bias);
     if (res) acc = _mm256_add_ps(acc, _mm256_loadu_ps(res + ox));
     if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));   /* NaN stays NaN, as em_act */
     _mm256_storeu_ps(o + ox, acc);
@@ -292,7 +309,11 @@ AVX2 static inline __attribute__((always_inline))
 void plane3x3_avx2_s(const plane *q, int s, int pt, int pl) {
   __m256 kv[9], vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi), vb = _mm256_set1_ps(q->bias);
   for (int i = 0; i < 9; i++) kv[i] = _mm256_set1_ps(q->k[i]);
+  const int64_t lines = (q->h * q->w * 4 + 63) / 64, per_row = (lines + q->ho - 1) / q->ho;
   for (int64_t oy = 0; oy < q->ho; oy++) {
+    if (q->next)
+      for (int64_t l = oy * per_row; l < (oy + 1) * per_row && l < lines; l++)
+        _mm_prefetch((const char *)q->next + l * 64, _MM_HINT_T1);
     const float *r[3];
     int n = 0, ky0 = -1;
     for (int ky = 0; ky < 3; ky++) {
@@ -509,6 +530,12 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 1 && p->pt == 1 && p->pl == 1 && p->pb == 1 &&
       p->pr == 1 && w >= 4 && w <= 7 && h >= 2 && ho == h && wo == w)
     return K3_SMALL;
+  /* stride 2 over planes wider than 64, straight from the input: copying a
+  ** 112x112 plane (50 KB) cost more than the padding's edges (MobileNet's
+  ** 96x112x112 layer 0.78 -> 0.60 ms on one thread; at 56 wide and below
+  ** the copy stays ahead) */
+  if (k3 && isa >= EM_ISA_AVX2 && p->sh == 2 && p->pt == 1 && p->pl == 1 && w > 64 && w == 2 * wo)
+    return K3_AVX2;
   if (k3 && isa >= EM_ISA_AVX2 && wo <= PADDED_MAX_WO) {
     pad_size(p, h, w, ho, wo, &ph, &pw);
     if (ph * pw + 8 <= PAD_FLOATS) return K3_PADDED;   /* + 8: a row tail stored whole */

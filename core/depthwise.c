@@ -14,6 +14,7 @@
 
 #include "ember.h"
 #include "convutil.h"
+#include "simd.h"
 
 /* The CPU's best set, asked once per em_ctx (em_ctx_init) rather than kept in
 ** a global: a context may also be lowered to force a path (tests, timing).
@@ -427,22 +428,6 @@ AVX2 static inline __m256 small_row(const float *x, int64_t iy, int64_t h, int64
   return _mm256_and_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(x + (iy + 1) * w - 8), back), keep);
 }
 
-/* Lanes 0..w-1 of v to o (the plane's last row: nothing may land past it). */
-AVX2 static inline void small_store(float *o, __m256 v, int64_t w) {
-  __m128 x = _mm256_castps256_ps128(v);
-  if (w >= 4) {
-    _mm_storeu_ps(o, x);
-    x = _mm256_extractf128_ps(v, 1);
-    o += 4, w -= 4;
-  }
-  if (w >= 2) {
-    _mm_storel_pi((__m64 *)o, x);
-    x = _mm_movehl_ps(x, x);
-    o += 2, w -= 2;
-  }
-  if (w) _mm_store_ss(o, x);
-}
-
 /* A 3x3 stride-1 plane 4-7 wide with padding 1 (MobileNet's and
 ** ShuffleNet's 7x7 layers), in registers: each input row is one vector with
 ** zeros from lane w on, its left and right neighbours are lane permutes of
@@ -477,7 +462,7 @@ AVX2 static void plane3x3_small_avx2(const plane *q) {
                                                       : small_row(q->res, oy, h, w, keep, back));
       if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
       if (oy < h - 1) _mm256_storeu_ps(q->dst + oy * w, acc);
-      else small_store(q->dst + oy * w, acc, w);
+      else em_store_part(q->dst + oy * w, acc, (int)w);   /* nothing past the plane */
     }
     if (iy == h) break;
     u0 = n0;

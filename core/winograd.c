@@ -251,7 +251,7 @@ __attribute__((target("avx2"))) static void scatter8_avx2(const wino *s, const b
       if (s->res)
         v = _mm256_add_ps(v, _mm256_setr_m128(tile_row_load(s->res + oa, ina, b->cols[ja]),
                                               tile_row_load(s->res + ob, inb, b->cols[jb])));
-      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+      v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));   /* NaN stays NaN, as em_act */
       tile_row_store(s->out + oa, _mm256_castps256_ps128(v), ina, b->cols[ja]);
       tile_row_store(s->out + ob, _mm256_extractf128_ps(v, 1), inb, b->cols[jb]);
     }

@@ -132,11 +132,35 @@ static void test_pack_conv(void) {
   }
 }
 
+/* A NaN in the residual stays NaN through the clamp (ReLU of NaN is NaN, as
+** em_act and PyTorch have it), in full tiles and edge columns alike. */
+static void test_gemm_nan(void) {
+  for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa() && isa <= EM_ISA_AVX2; isa++) {
+    const int64_t m = 13, n = 37, k = 20;
+    float *a = randvec(m * k), *b = randvec(k * n), *c = randvec(m * n), *res = randvec(m * n);
+    static const int64_t at[][2] = { { 0, 0 }, { 7, 20 }, { 12, 36 }, { 3, 33 } };
+    for (int i = 0; i < 4; i++) res[at[i][0] * n + at[i][1]] = NAN;
+    em_gemm_mat mat = { b, n };
+    em_gemm g = { m, n, k, a, k, NULL, em_pack_mat, &mat, NULL, 0, c, n, NULL, NULL, res, 1, 0.0f, 6.0f };
+    float *scratch = malloc(sizeof(float) * (size_t)em_gemm_scratch(1, &g));
+    ctx.isa = (em_isa)isa;
+    ctx.nthreads = 1;
+    em_gemm_run(&ctx, &g, scratch);
+    int nans = 0;
+    for (int64_t i = 0; i < m * n; i++) nans += isnan(c[i]) != 0;
+    CHECK(nans == 4);
+    for (int i = 0; i < 4; i++) CHECK(isnan(c[at[i][0] * n + at[i][1]]));
+    free(a); free(b); free(c); free(res); free(scratch);
+  }
+  ctx.isa = em_cpu_isa();
+}
+
 int main(void) {
   em_rng_seed(&rng, 777);
   em_ctx_init(&ctx);
   TEST_RUN(test_gemm_random);
   TEST_RUN(test_gemm_edges);
   TEST_RUN(test_pack_conv);
+  TEST_RUN(test_gemm_nan);
   TEST_REPORT();
 }

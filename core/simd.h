@@ -1,0 +1,44 @@
+/* simd.h -- the first n (< 8) lanes of a vector from and to memory without
+** masked loads or stores (vmaskmovps costs several plain accesses on AMD's
+** Zen; its store form is microcoded) and without touching a float past them.
+** Internal, x86 only: included by the files with AVX2 kernels. */
+#ifndef EMBER_SIMD_H
+#define EMBER_SIMD_H
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* p[0 .. n-1] in lanes 0 .. n-1, zeros after; n < 8. */
+__attribute__((target("avx2"))) static inline __m256 em_load_part(const float *p, int n) {
+  __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps(), *x = &lo;
+  if (n >= 4) {
+    lo = _mm_loadu_ps(p);
+    p += 4, n -= 4, x = &hi;
+  }
+  if (n >= 2) {
+    __m128 t = _mm_castpd_ps(_mm_load_sd((const double *)p));
+    *x = n == 3 ? _mm_movelh_ps(t, _mm_load_ss(p + 2)) : t;
+  } else if (n == 1) {
+    *x = _mm_load_ss(p);
+  }
+  return _mm256_set_m128(hi, lo);
+}
+
+/* Lanes 0 .. n-1 of v to p[0 .. n-1]; n < 8. */
+__attribute__((target("avx2"))) static inline void em_store_part(float *p, __m256 v, int n) {
+  __m128 x = _mm256_castps256_ps128(v);
+  if (n >= 4) {
+    _mm_storeu_ps(p, x);
+    x = _mm256_extractf128_ps(v, 1);
+    p += 4, n -= 4;
+  }
+  if (n >= 2) {
+    _mm_storel_pi((__m64 *)p, x);
+    x = _mm_movehl_ps(x, x);
+    p += 2, n -= 2;
+  }
+  if (n) _mm_store_ss(p, x);
+}
+#endif
+
+#endif

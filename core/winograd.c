@@ -43,7 +43,7 @@
 #define KK (T * T)          /* the most products */
 #define TB 16               /* tiles per transform block: the vectorised width */
 #ifndef CHUNK_BYTES
-#define CHUNK_BYTES (1 << 20)   /* V and M of one chunk */
+#define CHUNK_BYTES (1 << 19)   /* V and M of one chunk: in L2 (1 MB: 16 -> 64 at 55x55 0.74 ms, 512 KB 0.64) */
 #endif
 #ifndef MIN_CHUNK
 #define MIN_CHUNK 32            /* tiles: the products' N, whatever the bytes */

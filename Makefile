@@ -23,7 +23,9 @@ DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-openmp-dev libs
 ifeq ($(DEBUG),1)
   OPT = -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 else
-  OPT = -O3 -march=x86-64-v2 -mtune=native
+  # 256-bit vectors for GCC's own loops too (Winograd's transforms): tuned for
+  # AMD's Zen 1 it picks 128 (squeezenet1_1 0.98x, resnet50 0.99x with 256)
+  OPT = -O3 -march=x86-64-v2 -mtune=native -mprefer-vector-width=256
 endif
 CFLAGS  ?= $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -fopenmp
 LDFLAGS ?= $(filter -fsanitize=%,$(OPT)) -fopenmp

@@ -255,7 +255,7 @@ AVX2 static void kern8_avx2(int64_t kc, const float *a, const float *b, float *c
 /* The 6 floats at p, lanes 6 and 7 zero: the panel's last k may end its
 ** buffer, where an 8-float load could cross into an unmapped page. */
 AVX2 static inline __m256 load6(const float *p) {
-  __m128 hi = _mm_castpd_ps(_mm_load_sd((const double *)(p + 4)));
+  __m128 hi = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(p + 4)));
   return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), hi, 1);
 }
 

@@ -16,7 +16,7 @@ __attribute__((target("avx2"))) static inline __m256 em_load_part(const float *p
     p += 4, n -= 4, x = &hi;
   }
   if (n >= 2) {
-    __m128 t = _mm_castpd_ps(_mm_load_sd((const double *)p));
+    __m128 t = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)p));   /* unaligned-safe */
     *x = n == 3 ? _mm_movelh_ps(t, _mm_load_ss(p + 2)) : t;
   } else if (n == 1) {
     *x = _mm_load_ss(p);
@@ -33,7 +33,7 @@ __attribute__((target("avx2"))) static inline void em_store_part(float *p, __m25
     p += 4, n -= 4;
   }
   if (n >= 2) {
-    _mm_storel_pi((__m64 *)p, x);
+    _mm_storel_epi64((__m128i *)p, _mm_castps_si128(x));
     x = _mm_movehl_ps(x, x);
     p += 2, n -= 2;
   }

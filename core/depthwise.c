@@ -306,15 +306,24 @@ void row3x3(const plane *q, const float *const *r, const __m256 *k, int n, float
 
 /* 3x3, stride s (1 or 2), any plane: the rows inside the input and their
 ** kernel rows, then a body with n = 3 (all but the border rows) and s constant. */
+/* The next plane's cache lines are fetched into L2 while this plane computes
+** (MobileNet's 112x112 planes come from memory; the bordered kernel's copy
+** then finds them there): output row oy fetches lines [oy * share, (oy + 1)
+** * share) of them, lines in all. */
+AVX2 static inline __attribute__((always_inline))
+void prefetch_next(const plane *q, int64_t oy, int64_t share, int64_t lines) {
+  if (q->next)
+    for (int64_t l = oy * share; l < (oy + 1) * share && l < lines; l++)
+      _mm_prefetch((const char *)q->next + l * 64, _MM_HINT_T1);
+}
+
 AVX2 static inline __attribute__((always_inline))
 void plane3x3_avx2_s(const plane *q, int s, int pt, int pl) {
   __m256 kv[9], vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi), vb = _mm256_set1_ps(q->bias);
   for (int i = 0; i < 9; i++) kv[i] = _mm256_set1_ps(q->k[i]);
-  const int64_t lines = (q->h * q->w * 4 + 63) / 64, per_row = (lines + q->ho - 1) / q->ho;
+  const int64_t lines = (q->h * q->w * 4 + 63) / 64, share = (lines + q->ho - 1) / q->ho;
   for (int64_t oy = 0; oy < q->ho; oy++) {
-    if (q->next)
-      for (int64_t l = oy * per_row; l < (oy + 1) * per_row && l < lines; l++)
-        _mm_prefetch((const char *)q->next + l * 64, _MM_HINT_T1);
+    prefetch_next(q, oy, share, lines);
     const float *r[3];
     int n = 0, ky0 = -1;
     for (int ky = 0; ky < 3; ky++) {
@@ -380,14 +389,9 @@ void plane3x3_padded_s(const plane *q, int s, int pt, int pl, float *pad, int64_
                                                        _mm256_castsi256_ps(tail))
                                        : _mm256_maskload_ps(from + wfull, tail));
   }
-  /* the next plane's input is fetched into L2 while this one computes (the
-  ** copy above then finds it there; MobileNet's 112x112 planes come from
-  ** memory): a share of its cache lines per output row */
-  const int64_t lines = (q->h * q->w * 4 + 63) / 64, per_row = (lines + q->ho - 1) / q->ho;
+  const int64_t lines = (q->h * q->w * 4 + 63) / 64, share = (lines + q->ho - 1) / q->ho;
   for (int64_t oy = 0; oy < q->ho; oy++) {
-    if (q->next)
-      for (int64_t l = oy * per_row; l < (oy + 1) * per_row && l < lines; l++)
-        _mm_prefetch((const char *)q->next + l * 64, _MM_HINT_T1);
+    prefetch_next(q, oy, share, lines);
     const float *rows = pad + oy * s * pw;
     float *o = q->dst + oy * wo;
     const float *res = q->res ? q->res + oy * wo : NULL;

@@ -94,42 +94,36 @@ static void kern_c(int64_t kc, const float *a, const float *b, float *c, int64_t
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma")))
 
-/* Columns l .. l + 7 of row r of a tile, v, stored at o with the epilogue. */
-AVX2 static inline void store8(float *o, __m256 v, int r, int l, const tile_ep *e) {
-  if (!e->first) v = _mm256_add_ps(v, _mm256_loadu_ps(o));
+/* n floats at p: 8 plainly, fewer in pieces (simd.h). */
+AVX2 static inline __m256 load_n(const float *p, int n) {
+  return n == 8 ? _mm256_loadu_ps(p) : em_load_part(p, n);
+}
+
+/* Columns l .. l + n - 1 (n <= 8) of row r of a tile, v, stored at o with
+** the epilogue. */
+AVX2 static inline void store8(float *o, __m256 v, int r, int l, int n, const tile_ep *e) {
+  if (!e->first) v = _mm256_add_ps(v, load_n(o, n));
   if (e->last) {
     if (e->scale) v = _mm256_mul_ps(v, _mm256_set1_ps(e->scale[r]));
     if (e->bias) v = _mm256_add_ps(v, _mm256_set1_ps(e->bias[r]));
-    if (e->res) v = _mm256_add_ps(v, _mm256_loadu_ps(e->res + r * e->ldr + l));
+    if (e->res) v = _mm256_add_ps(v, load_n(e->res + r * e->ldr + l, n));
     if (e->clamp)
       v = _mm256_min_ps(_mm256_set1_ps(e->hi), _mm256_max_ps(_mm256_set1_ps(e->lo), v));   /* NaN stays */
   }
-  _mm256_storeu_ps(o, v);
+  if (n == 8) _mm256_storeu_ps(o, v);
+  else em_store_part(o, v, n);
 }
 
 /* An edge tile's mr x nr corner of the bare product t (row stride NR) into
-** c with the epilogue, 8 columns a vector (the scalar loop took a third of
-** MobileNet's 32 -> 16 layer at 112x112, when 4-row tiles came here too). */
+** c with the epilogue, 8 columns a vector, the last 1-7 read and written in
+** pieces (scalar loops took a third of MobileNet's 32 -> 16 layer at
+** 112x112 when 4-row tiles came here too, and a 14x14 output's 4-column
+** edge 3% of a Winograd layer). */
 AVX2 static void edge_avx2(const float *t, float *c, int64_t ldc, int mr, int nr,
                            const tile_ep *e) {
-  for (int r = 0; r < mr; r++) {
-    float *o = c + r * ldc;
-    int l = 0;
-    for (; l + 8 <= nr; l += 8) store8(o + l, _mm256_loadu_ps(t + r * NR + l), r, l, e);
-    if (l == nr) continue;
-    /* the last 1-7 columns as a vector too, read and written in pieces (a
-    ** 14x14 output's 4-column edge by scalars: 3% of a Winograd layer) */
-    __m256 v = _mm256_loadu_ps(t + r * NR + l);
-    if (!e->first) v = _mm256_add_ps(v, em_load_part(o + l, nr - l));
-    if (e->last) {
-      if (e->scale) v = _mm256_mul_ps(v, _mm256_set1_ps(e->scale[r]));
-      if (e->bias) v = _mm256_add_ps(v, _mm256_set1_ps(e->bias[r]));
-      if (e->res) v = _mm256_add_ps(v, em_load_part(e->res + r * e->ldr + l, nr - l));
-      if (e->clamp)
-        v = _mm256_min_ps(_mm256_set1_ps(e->hi), _mm256_max_ps(_mm256_set1_ps(e->lo), v));
-    }
-    em_store_part(o + l, v, nr - l);
-  }
+  for (int r = 0; r < mr; r++)
+    for (int l = 0; l < nr; l += 8)
+      store8(c + r * ldc + l, _mm256_loadu_ps(t + r * NR + l), r, l, nr - l < 8 ? nr - l : 8, e);
 }
 
 /* The 6 x 16 tile's epilogue with every choice but the scale made once per

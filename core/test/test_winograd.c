@@ -89,6 +89,29 @@ static void test_random(void) {
   }
 }
 
+/* A k x k layer's random input, weight and bias, the tensors a forward
+** fills, and the definition's output (padding top pt, left pl). */
+typedef struct layer {
+  em_tensor x, wt, b, u, y, buf;
+  double *want;
+} layer;
+
+static void layer_make(layer *l, int64_t n, int64_t cin, int64_t cout, int k, int64_t h, int64_t w,
+                       int pt, int pl, int64_t ho, int64_t wo) {
+  make(&l->x, 4, n, cin, h, w);
+  make(&l->wt, 4, cout, cin, k, k);
+  make(&l->b, 1, cout, 1, 1, 1);
+  em_tensor_init(&l->u); em_tensor_init(&l->y); em_tensor_init(&l->buf);
+  l->want = malloc(sizeof *l->want * (size_t)(n * cout * ho * wo));
+  ref(&l->x, &l->wt, NULL, em_tensor_data(&l->b), NULL, pt, pl, ho, wo, -INFINITY, INFINITY, l->want);
+}
+
+static void layer_free(layer *l) {
+  free(l->want);
+  em_tensor_free(&l->x); em_tensor_free(&l->wt); em_tensor_free(&l->b); em_tensor_free(&l->u);
+  em_tensor_free(&l->y); em_tensor_free(&l->buf);
+}
+
 /* Through em_conv2d_forward with algo forced to WINOGRAD, WINOGRAD2 or
 ** AUTO, with a prepared weight (of either tile), an empty one it fills, or
 ** none (transformed per call): all agree with the definition, and a kept
@@ -99,30 +122,25 @@ static void test_conv_dispatch(void) {
     int pad = randint(0, 1), pb = randint(0, 2);
     int64_t h = randint(3, 30), w = randint(3, 30);
     int64_t ho = h + pad + pb - 2, wo = w + pad + pad - 2;
-    em_tensor x, wt, b, u, y, buf;
+    layer l;
     em_conv_params p = { 3, 3, 1, 1, pad, pad, pb, pad, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
-    make(&x, 4, n, cin, h, w);
-    make(&wt, 4, cout, cin, 3, 3);
-    make(&b, 1, cout, 1, 1, 1);
-    em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
-    double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
-    ref(&x, &wt, NULL, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
+    layer_make(&l, n, cin, cout, 3, h, w, pad, pad, ho, wo);
     if (iter % 3 == 0) p.algo = EM_CONV_AUTO;
     if (iter % 3 == 1) p.algo = EM_CONV_WINOGRAD2;
     if (iter % 2) {   /* kept by the caller: prepared (either tile), or empty and filled */
-      if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&wt, &u, iter % 8 == 1 ? 2 : 4, &e_));
-      p.wino_weight = &u;
+      if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&l.wt, &l.u, iter % 8 == 1 ? 2 : 4, &e_));
+      p.wino_weight = &l.u;
     }
-    CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
+    CHECK_OK(em_conv2d_forward(&ctx, &l.x, &l.y, &l.wt, &l.b, &l.buf, &p, &e_));
     int tile = em_conv2d_winograd(&p, cin, cout, ho, wo);
+    const em_tensor *u = &l.u, *y = &l.y;
     if (iter % 2 && tile)
-      CHECK(u.storage && u.ndim == 4 && u.size[0] == (tile + 2) * (tile + 2) &&
-            u.size[1] == (cout + 5) / 6 && u.size[2] == cin && u.size[3] == 6);
-    CHECK(y.ndim == 4 && y.size[0] == n && y.size[1] == cout && y.size[2] == ho && y.size[3] == wo);
-    if (y.ndim == 4 && y.size[2] == ho && y.size[3] == wo) compare(em_tensor_data(&y), want, n * cout * ho * wo);
-    free(want);
-    em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&u);
-    em_tensor_free(&y); em_tensor_free(&buf);
+      CHECK(u->storage && u->ndim == 4 && u->size[0] == (tile + 2) * (tile + 2) &&
+            u->size[1] == (cout + 5) / 6 && u->size[2] == cin && u->size[3] == 6);
+    CHECK(y->ndim == 4 && y->size[0] == n && y->size[1] == cout && y->size[2] == ho && y->size[3] == wo);
+    if (y->ndim == 4 && y->size[2] == ho && y->size[3] == wo)
+      compare(em_tensor_data(y), l.want, n * cout * ho * wo);
+    layer_free(&l);
   }
 }
 
@@ -133,24 +151,17 @@ static void test_conv_dispatch5(void) {
     int64_t n = randint(1, 2), cin = randint(1, 40), cout = randint(1, 40);
     int pad = randint(0, 2);
     int64_t h = randint(5, 24), w = randint(5, 24), ho = h + 2 * pad - 4, wo = w + 2 * pad - 4;
-    em_tensor x, wt, b, u, y, buf;
+    layer l;
     em_conv_params p = { 5, 5, 1, 1, pad, pad, pad, pad, 1, 1, 1,
                          iter % 2 ? EM_CONV_AUTO : EM_CONV_WINOGRAD2, NULL, NULL, 0, 0 };
-    make(&x, 4, n, cin, h, w);
-    make(&wt, 4, cout, cin, 5, 5);
-    make(&b, 1, cout, 1, 1, 1);
-    em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
-    double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
-    ref(&x, &wt, NULL, em_tensor_data(&b), NULL, pad, pad, ho, wo, -INFINITY, INFINITY, want);
-    if (iter % 4 < 2) p.wino_weight = &u;
-    CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
+    layer_make(&l, n, cin, cout, 5, h, w, pad, pad, ho, wo);
+    if (iter % 4 < 2) p.wino_weight = &l.u;
+    CHECK_OK(em_conv2d_forward(&ctx, &l.x, &l.y, &l.wt, &l.b, &l.buf, &p, &e_));
     int tile = em_conv2d_winograd(&p, cin, cout, ho, wo);
     CHECK(tile == (iter % 2 == 0 || (cin >= 32 && cout >= 16 && (ho + 1) / 2 * ((wo + 1) / 2) >= 16) ? 2 : 0));
-    if (p.wino_weight) CHECK(tile ? u.storage && u.size[0] == 36 && u.size[2] == cin : !u.storage);
-    compare(em_tensor_data(&y), want, n * cout * ho * wo);
-    free(want);
-    em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&u);
-    em_tensor_free(&y); em_tensor_free(&buf);
+    if (p.wino_weight) CHECK(tile ? l.u.storage && l.u.size[0] == 36 && l.u.size[2] == cin : !l.u.storage);
+    compare(em_tensor_data(&l.y), l.want, n * cout * ho * wo);
+    layer_free(&l);
   }
 }
 

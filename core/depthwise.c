@@ -475,6 +475,86 @@ AVX2 static void plane3x3_small_avx2(const plane *q) {
   }
 }
 
+/* A stride-2 input row's three taps for output vectors j < nv (8 outputs
+** each, ox = 8j + lane): e the even columns 2ox, o the odd ones 2ox + 1, ol
+** the odd ones left of them, 2ox - 1 (column -1: the padding's 0). */
+typedef struct row_s2 {
+  __m256 ol[2], e[2], o[2];
+} row_s2;
+
+/* Row iy of a plane 9-32 wide (nv = 1: up to 16, 2: up to 32), columns past
+** w zero. Rows outside the plane are all zero; the last row loads only its
+** own floats (past it may lie the end of the tensor), the others plain
+** 8-float loads whose lanes past w, the next rows, are masked off. */
+AVX2 static inline __attribute__((always_inline))
+row_s2 small_row_s2(const float *x, int64_t iy, int64_t h, int64_t w, const __m256 *keep, int nv) {
+  const __m256i rot = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+  __m256 v[4];
+  row_s2 r;
+  for (int i = 0; i < 2 * nv; i++) {
+    int64_t n = w - 8 * i;
+    const float *p = x + iy * w + 8 * i;
+    if (iy < 0 || iy >= h || n <= 0) v[i] = _mm256_setzero_ps();
+    else if (iy < h - 1 || n >= 8) v[i] = _mm256_and_ps(_mm256_loadu_ps(p), keep[i]);
+    else v[i] = em_load_part(p, (int)n);
+  }
+  for (int j = 0; j < nv; j++) {
+    r.e[j] = in_order(_mm256_shuffle_ps(v[2 * j], v[2 * j + 1], _MM_SHUFFLE(2, 0, 2, 0)));
+    r.o[j] = in_order(_mm256_shuffle_ps(v[2 * j], v[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    __m256 sh = _mm256_permutevar8x32_ps(r.o[j], rot);
+    r.ol[j] = _mm256_blend_ps(sh, j ? _mm256_permutevar8x32_ps(r.o[j - 1], rot) : _mm256_setzero_ps(), 1);
+  }
+  return r;
+}
+
+/* One kernel row on output vector j, in taps3's order. */
+AVX2 static inline __m256 taps_s2(const __m256 *k, const row_s2 *r, int j) {
+  return _mm256_fmadd_ps(k[2], r->o[j], _mm256_fmadd_ps(k[1], r->e[j], _mm256_mul_ps(k[0], r->ol[j])));
+}
+
+/* A 3x3 stride-2 plane 9-32 wide with padding 1 at top and left (0 or 1 at
+** bottom and right: ShuffleNet's and MobileNet's 14x14 and 28x28 layers of
+** stride 2), in registers: each input row is deinterleaved once into its
+** even and odd columns; an odd row serves two output rows. Output rows are
+** stored 8 wide, the lanes past wo falling on the next row, stored after
+** it; the last row only its own. Same sums in the same order as the
+** bordered kernel (a 14x14 plane through it spent more on the copy and the
+** loop than on its 63 FMAs). */
+AVX2 static inline __attribute__((always_inline))
+void plane3x3_small_s2(const plane *q, int nv) {
+  const int64_t h = q->h, w = q->w, ho = q->ho, wo = q->wo;
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256 keep[4];
+  for (int i = 0; i < 2 * nv; i++)
+    keep[i] = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(w - 8 * i)), lane));
+  const __m256 vb = _mm256_set1_ps(q->bias), vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi);
+  __m256 kv[9];
+  for (int i = 0; i < 9; i++) kv[i] = _mm256_set1_ps(q->k[i]);
+  row_s2 r0 = small_row_s2(q->src, -1, h, w, keep, nv);
+  for (int64_t oy = 0; oy < ho; oy++) {
+    row_s2 r1 = small_row_s2(q->src, 2 * oy, h, w, keep, nv);
+    row_s2 r2 = small_row_s2(q->src, 2 * oy + 1, h, w, keep, nv);
+    float *o = q->dst + oy * wo;
+    const float *res = q->res ? q->res + oy * wo : NULL;
+    for (int j = 0; j < nv; j++) {
+      __m256 acc = _mm256_add_ps(_mm256_add_ps(vb, taps_s2(kv, &r0, j)),
+                                 _mm256_add_ps(taps_s2(kv + 3, &r1, j), taps_s2(kv + 6, &r2, j)));
+      int64_t n = wo - 8 * j;   /* outputs of this vector in the row */
+      int whole = oy < ho - 1 || n >= 8;
+      if (res) acc = _mm256_add_ps(acc, whole ? _mm256_loadu_ps(res + 8 * j) : em_load_part(res + 8 * j, (int)n));
+      if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+      if (whole) _mm256_storeu_ps(o + 8 * j, acc);
+      else em_store_part(o + 8 * j, acc, (int)n);
+    }
+    r0 = r2;
+  }
+}
+
+AVX2 static void plane3x3_small_s2_avx2(const plane *q) {
+  if (q->w <= 16) plane3x3_small_s2(q, 1);
+  else plane3x3_small_s2(q, 2);
+}
+
 AVX2 static void plane3x3_padded_avx2(const plane *q, int s, int pt, int pl, float *pad, int64_t pw) {
   if (s == 1) plane3x3_padded_s(q, 1, pt, pl, pad, pw);
   else plane3x3_padded_s(q, 2, pt, pl, pad, pw);
@@ -505,7 +585,8 @@ static inline void pad_size(const em_conv_params *p, int64_t h, int64_t w, int64
 ** take the widest vector that fits the columns clear of padding (MobileNet's
 ** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code);
 ** planes with outputs up to 112 wide go through the padded buffer instead. */
-enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512, K3_PADDED, K3_SMALL };
+enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512, K3_PADDED, K3_SMALL,
+             K3_SMALL_S2 };
 
 static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w, int64_t ho,
                       int64_t wo) {
@@ -519,6 +600,10 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 1 && p->pt == 1 && p->pl == 1 && p->pb == 1 &&
       p->pr == 1 && w >= 4 && w <= 7 && h >= 2 && ho == h && wo == w)
     return K3_SMALL;
+  /* stride 2, 9-32 wide, padding 1 at top and left: in registers */
+  if (k3 && isa >= EM_ISA_AVX2 && p->sh == 2 && p->pt == 1 && p->pl == 1 && p->pb <= 1 &&
+      p->pr <= 1 && w >= 9 && w <= 32)
+    return K3_SMALL_S2;
   /* stride 2 over planes wider than 64, straight from the input: copying a
   ** 112x112 plane (50 KB) cost more than the padding's edges (MobileNet's
   ** 96x112x112 layer 0.78 -> 0.60 ms on one thread; at 56 wide and below
@@ -577,6 +662,7 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
 #if X86 && defined(__GNUC__)
       case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
       case K3_SMALL: plane3x3_small_avx2(&q); break;
+      case K3_SMALL_S2: plane3x3_small_s2_avx2(&q); break;
       case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
       case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
       case GENERIC_AVX512: plane_generic_avx512(&q, p); break;

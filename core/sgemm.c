@@ -167,7 +167,7 @@ void store_tile(float *c, int64_t ldc, int mr, __m256 acc[MR][2], const tile_ep 
 ** own took 4-5% of MobileNet and ShuffleNet). */
 AVX2 static inline __attribute__((always_inline))
 void tile16(int64_t kc, const float *a, float *b, float *c, int64_t ldc, int mr,
-            const tile_ep *e, const float *src, int64_t lds) {
+            const tile_ep *e, const float *src, int64_t lds, const int rows) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
@@ -183,7 +183,9 @@ void tile16(int64_t kc, const float *a, float *b, float *c, int64_t ldc, int mr,
       b0 = _mm256_loadu_ps(b);
       b1 = _mm256_loadu_ps(b + 8);
     }
-    ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
+    ROW(0); ROW(1);
+    if (rows > 2) { ROW(2); ROW(3); }
+    if (rows > 4) { ROW(4); ROW(5); }
   }
   __m256 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
                         { c30, c31 }, { c40, c41 }, { c50, c51 } };
@@ -206,14 +208,20 @@ void tile16(int64_t kc, const float *a, float *b, float *c, int64_t ldc, int mr,
 #undef TILE
 }
 
+/* A last row panel of 1-4 rows (m = 16, 58, 160, 1000...) computes 4 or 2
+** of them, not 6: its FMAs for rows past m were a tenth of a 16-row layer. */
 AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                            int mr, const tile_ep *e) {
-  tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0);
+  if (mr > 4) tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, 6);
+  else if (mr > 2) tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, 4);
+  else tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, 2);
 }
 
 AVX2 static void kern_pack_avx2(int64_t kc, const float *a, const float *src, int64_t lds,
                                 float *b, float *c, int64_t ldc, int mr, const tile_ep *e) {
-  tile16(kc, a, b, c, ldc, mr, e, src, lds);
+  if (mr > 4) tile16(kc, a, b, c, ldc, mr, e, src, lds, 6);
+  else if (mr > 2) tile16(kc, a, b, c, ldc, mr, e, src, lds, 4);
+  else tile16(kc, a, b, c, ldc, mr, e, src, lds, 2);
 }
 #undef ROW
 

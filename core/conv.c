@@ -170,11 +170,11 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
   ** output is narrower than the input; up to 32 MB of them */
   int64_t gscratch = own ? em_gemm_scratch(ctx->nthreads, &gm) : 0, vsize = 0;
   if (own && !direct && p->dh == 1 && p->dw == 1 && (p->sh > 1 || p->sw > 1 || w != wo)) {
-    vsize = em_conv_phases_size(cin_g, ho, wo, p);
+    vsize = (em_conv_phases_size(cin_g, ho, wo, p) + 1) / 2 * 2;   /* the row offsets after */
     if (vsize > ((int64_t)8 << 20)) vsize = 0;
   }
   if (own) {
-    int64_t sz[1] = { gscratch + vsize };
+    int64_t sz[1] = { gscratch + vsize + (vsize ? 2 * K : 0) };
     if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   } else if (!direct) {
     int64_t sz[2] = { cin * p->kh * p->kw, howo };
@@ -191,15 +191,19 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
       float *yg = y + gi * cout_g * howo;
       if (own) {
         em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p, cin_g };
-        em_gemm_mat mat = { x + gi * cin_g * hw, hw };
-        float *planes = em_tensor_data(buf) + gscratch;
-        em_conv_phases ph = { planes, ho + (p->kh - 1) / p->sh, wo, p->sh, p->kh, p->kw };
+        em_gemm_mat mat = { x + gi * cin_g * hw, hw, NULL };
         gm.a = wt + gi * cout_g * K;
         gm.ap = packed ? packed + gi * em_gemm_packed_size(cout_g, K) : NULL;
-        gm.pack = direct ? em_pack_mat : vsize ? em_pack_phases : em_pack_conv;
-        gm.src = direct ? (const void *)&mat : vsize ? (const void *)&ph : (const void *)&cs;
-        if (vsize)
+        gm.pack = direct || vsize ? em_pack_mat : em_pack_conv;
+        gm.src = direct || vsize ? (const void *)&mat : (const void *)&cs;
+        if (vsize) {   /* B's rows start in the phase planes, at rowoff */
+          float *planes = em_tensor_data(buf) + gscratch;
+          int64_t *rowoff = (int64_t *)(planes + vsize);
           em_conv_phases_fill(ctx, x + gi * cin_g * hw, cin_g, h, w, ho, wo, p, planes);
+          em_conv_phases_rows(cin_g, ho, wo, p, rowoff);
+          mat.b = planes;
+          mat.rowoff = rowoff;
+        }
         gm.c = yg;
         gm.scale = e->scale ? e->scale + gi * cout_g : NULL;
         gm.bias = e->bias ? e->bias + gi * cout_g : NULL;

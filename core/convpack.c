@@ -253,18 +253,11 @@ void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h
   }
 }
 
-void em_pack_phases(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
-  const em_conv_phases *s = src;
-  const int64_t taps = (int64_t)s->kh * s->kw, plane = s->hq * s->wo, full = nc / NR * NR;
-  for (int64_t r = 0; r < kc; r++) {
-    int64_t k = k0 + r, t = k % taps, ky = t / s->kw, kx = t % s->kw;
-    const float *b = s->v + ((k / taps * s->sh + ky % s->sh) * s->kw + kx) * plane +
-                     ky / s->sh * s->wo + j0;
-    float *d = dst + r * NR;
-    for (int64_t q = 0; q < full; q += NR) memcpy(d + q * kc, b + q, NR * sizeof *d);
-    if (full < nc) {
-      memcpy(d + full * kc, b + full, (size_t)(nc - full) * sizeof *d);
-      memset(d + full * kc + (nc - full), 0, (size_t)(NR - (nc - full)) * sizeof *d);
-    }
-  }
+void em_conv_phases_rows(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p,
+                         int64_t *rowoff) {
+  const int64_t plane = (ho + (p->kh - 1) / p->sh) * wo;
+  for (int64_t ch = 0, k = 0; ch < c; ch++)
+    for (int ky = 0; ky < p->kh; ky++)
+      for (int kx = 0; kx < p->kw; kx++, k++)
+        rowoff[k] = ((ch * p->sh + ky % p->sh) * p->kw + kx) * plane + ky / p->sh * wo;
 }

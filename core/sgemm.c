@@ -167,13 +167,13 @@ void store_tile(float *c, int64_t ldc, int mr, __m256 acc[MR][2], const tile_ep 
 ** own took 4-5% of MobileNet and ShuffleNet). */
 AVX2 static inline __attribute__((always_inline))
 void tile16(int64_t kc, const float *a, float *b, float *c, int64_t ldc, int mr,
-            const tile_ep *e, const float *src, int64_t lds, const int rows) {
+            const tile_ep *e, const float *src, int64_t lds, const int64_t *off, const int rows) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
     __m256 b0, b1, x;
     if (src) {
-      const float *r = src + k * lds;
+      const float *r = off ? src + off[k] : src + k * lds;
       _mm_prefetch((const char *)(r + NR), _MM_HINT_T0);   /* the next panel's row */
       b0 = _mm256_loadu_ps(r);
       b1 = _mm256_loadu_ps(r + 8);
@@ -212,16 +212,23 @@ void tile16(int64_t kc, const float *a, float *b, float *c, int64_t ldc, int mr,
 ** of them, not 6: its FMAs for rows past m were a tenth of a 16-row layer. */
 AVX2 static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                            int mr, const tile_ep *e) {
-  if (mr > 4) tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, 6);
-  else if (mr > 2) tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, 4);
-  else tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, 2);
+  if (mr > 4) tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, NULL, 6);
+  else if (mr > 2) tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, NULL, 4);
+  else tile16(kc, a, (float *)b, c, ldc, mr, e, NULL, 0, NULL, 2);
 }
 
+/* B's rows at src + k * lds, or at src + off[k] (phase planes). */
 AVX2 static void kern_pack_avx2(int64_t kc, const float *a, const float *src, int64_t lds,
-                                float *b, float *c, int64_t ldc, int mr, const tile_ep *e) {
-  if (mr > 4) tile16(kc, a, b, c, ldc, mr, e, src, lds, 6);
-  else if (mr > 2) tile16(kc, a, b, c, ldc, mr, e, src, lds, 4);
-  else tile16(kc, a, b, c, ldc, mr, e, src, lds, 2);
+                                const int64_t *off, float *b, float *c, int64_t ldc, int mr,
+                                const tile_ep *e) {
+  if (off) {
+    if (mr > 4) tile16(kc, a, b, c, ldc, mr, e, src, 0, off, 6);
+    else tile16(kc, a, b, c, ldc, mr, e, src, 0, off, 4);
+    return;
+  }
+  if (mr > 4) tile16(kc, a, b, c, ldc, mr, e, src, lds, NULL, 6);
+  else if (mr > 2) tile16(kc, a, b, c, ldc, mr, e, src, lds, NULL, 4);
+  else tile16(kc, a, b, c, ldc, mr, e, src, lds, NULL, 2);
 }
 #undef ROW
 
@@ -297,8 +304,9 @@ typedef void (*thin_fn)(int64_t kc, const float *a, const float *b, float *t, in
 
 typedef void (*edge_fn)(const float *t, float *c, int64_t ldc, int mr, int nr, const tile_ep *e);
 
-typedef void (*pack_kern_fn)(int64_t kc, const float *a, const float *src, int64_t lds, float *b,
-                             float *c, int64_t ldc, int mr, const tile_ep *e);
+typedef void (*pack_kern_fn)(int64_t kc, const float *a, const float *src, int64_t lds,
+                             const int64_t *off, float *b, float *c, int64_t ldc, int mr,
+                             const tile_ep *e);
 
 typedef struct kernels {
   kern_fn full;     /* 6 x 16, epilogue applied */
@@ -452,8 +460,8 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
           e.res = g->res ? g->res + i * g->ldc + jc + jr : NULL;
           if (nr < NR) edge_tile(kern, kc, a, b, c, g->ldc, mr, nr, &e);
           else if (fused && i == i0)
-            kern->full_pack(kc, a, mat->b + pc * mat->ldb + jc + jr, mat->ldb, bbuf + jr * kc, c,
-                            g->ldc, mr, &e);
+            kern->full_pack(kc, a, mat->b + (mat->rowoff ? 0 : pc * mat->ldb) + jc + jr, mat->ldb,
+                            mat->rowoff ? mat->rowoff + pc : NULL, bbuf + jr * kc, c, g->ldc, mr, &e);
           else kern->full(kc, a, b, c, g->ldc, mr, &e);
         }
       }
@@ -501,7 +509,7 @@ void em_pack_mat(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc
   const em_gemm_mat *s = src;
   int64_t full = nc / NR * NR;
   for (int64_t r = 0; r < kc; r++) {
-    const float *b = s->b + (k0 + r) * s->ldb + j0;
+    const float *b = s->b + (s->rowoff ? s->rowoff[k0 + r] : (k0 + r) * s->ldb) + j0;
     float *d = dst + r * NR;
     for (int64_t p = 0; p < full; p += NR) memcpy(d + p * kc, b + p, NR * sizeof *d);
     if (full < nc) {

@@ -57,10 +57,13 @@ void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch);
 void em_gemm_pack_a(const em_ctx *ctx, const float *a, int64_t lda, int64_t m, int64_t k,
                     float *dst);   /* on ctx's threads, with its ISA's transpose */
 
-/* B as a plain row-major matrix: src points to this. */
+/* B as rows of floats: src points to this. Row k starts at b + k * ldb, or
+** at b + rowoff[k] when rowoff is set (a strided convolution's phase planes,
+** em_conv_phases_rows). */
 typedef struct em_gemm_mat {
   const float *b;
   int64_t ldb;
+  const int64_t *rowoff;
 } em_gemm_mat;
 void em_pack_mat(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
 
@@ -82,15 +85,12 @@ void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t n
 ** padding, at v + ((c * sh + py) * kw + kx) * hq * wo:
 **   plane[i][ox] = x[c][i * sh + py - pt][ox * sw + kx - pl].
 ** Tap (ky, kx) of output j = oy * wo + ox then reads element
-** (ky / sh) * wo + j of plane (c, ky % sh, kx). */
-typedef struct em_conv_phases {
-  const float *v;
-  int64_t hq, wo;
-  int sh, kh, kw;
-} em_conv_phases;
+** (ky / sh) * wo + j of plane (c, ky % sh, kx): em_conv_phases_rows writes
+** where each im2col row (c, ky, kx) starts, for em_gemm_mat.rowoff. */
 int64_t em_conv_phases_size(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p);
 void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h, int64_t w,
                          int64_t ho, int64_t wo, const em_conv_params *p, float *v);
-void em_pack_phases(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
+void em_conv_phases_rows(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p,
+                         int64_t *rowoff);
 
 #endif

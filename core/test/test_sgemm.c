@@ -26,7 +26,7 @@ static double one_product(em_isa isa, int threads, int64_t m, int64_t n, int64_t
   int64_t lda = k + randint(0, 3), ldb = n + randint(0, 3), ldc = n + randint(0, 3);
   float *a = randvec(m * lda), *b = randvec(k * ldb), *c = randvec(m * ldc);
   float *scale = randvec(m), *bias = randvec(m), *res = randvec(m * ldc), *before = malloc(sizeof(float) * (size_t)(m * ldc));
-  em_gemm_mat mat = { b, ldb };
+  em_gemm_mat mat = { b, ldb, NULL };
   em_gemm g = { m, n, k, a, lda, NULL, em_pack_mat, &mat, NULL, 0, c, ldc, with_scale ? scale : NULL,
                 with_bias ? bias : NULL,
                 with_res ? res : NULL, clamp, -0.5f, 0.75f };
@@ -140,7 +140,7 @@ static void test_gemm_nan(void) {
     float *a = randvec(m * k), *b = randvec(k * n), *c = randvec(m * n), *res = randvec(m * n);
     static const int64_t at[][2] = { { 0, 0 }, { 7, 20 }, { 12, 36 }, { 3, 33 } };
     for (int i = 0; i < 4; i++) res[at[i][0] * n + at[i][1]] = NAN;
-    em_gemm_mat mat = { b, n };
+    em_gemm_mat mat = { b, n, NULL };
     em_gemm g = { m, n, k, a, k, NULL, em_pack_mat, &mat, NULL, 0, c, n, NULL, NULL, res, 1, 0.0f, 6.0f };
     float *scratch = malloc(sizeof(float) * (size_t)em_gemm_scratch(1, &g));
     ctx.isa = (em_isa)isa;

@@ -6,9 +6,12 @@
 static const char CTX_KEY[] = "ember.ctx";
 static const char RNG_KEY[] = "ember.rng";
 
+/* Registry entries under these arrays' addresses (light userdata keys): a
+** string key costs a lookup with strcmp in Lua's string cache on every
+** call, and every kernel call asks for the context. */
 static void *registry_udata(lua_State *L, const char *key) {
   void *p;
-  lua_getfield(L, LUA_REGISTRYINDEX, key);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, key);
   p = lua_touserdata(L, -1);
   lua_pop(L, 1);
   return p;
@@ -79,10 +82,10 @@ int luaopen_ember_core(lua_State *L) {
   ctx = lua_newuserdatauv(L, sizeof *ctx, 0);
   em_ctx_init(ctx);
   em_ctx_set_threads(ctx, ctx->nthreads);
-  lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, CTX_KEY);
   rng = lua_newuserdatauv(L, sizeof *rng, 0);
   em_rng_seed(rng, 0);
-  lua_setfield(L, LUA_REGISTRYINDEX, RNG_KEY);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, RNG_KEY);
 
   /* methods table, reached through __index (a function, for t[i]) */
   lua_newtable(L);
@@ -94,7 +97,7 @@ int luaopen_ember_core(lua_State *L) {
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, em_l_tensor_meta, 1);   /* __index etc. get the methods as upvalue */
   luaL_setfuncs(L, em_l_math_meta, 0);
-  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, lt_tensor_key);   /* also under its address (lt_check) */
 
   lua_newtable(L);
   lua_pushvalue(L, -2);

@@ -9,6 +9,7 @@
 #include "ember.h"
 
 #define LT_TENSOR "ember.Tensor"
+extern const char lt_tensor_key[];   /* the registry key of its metatable (ltensor.c) */
 
 /* The tensor at idx (raises a type error naming ember.Tensor otherwise). */
 em_tensor *lt_check(lua_State *L, int idx);

@@ -9,12 +9,25 @@
 
 /* ------------------------------------------------------------- userdata */
 
+/* The registry key of the tensor metatable (besides its name, LT_TENSOR):
+** a light userdata, found without luaL_checkudata's string lookup. */
+const char lt_tensor_key[] = LT_TENSOR;
+
 em_tensor *lt_test(lua_State *L, int idx) {
-  return luaL_testudata(L, idx, LT_TENSOR);
+  void *p = lua_touserdata(L, idx);
+  int ok = 0;
+  if (p && lua_getmetatable(L, idx)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, lt_tensor_key);
+    ok = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+  }
+  return ok ? p : NULL;
 }
 
 em_tensor *lt_check(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, LT_TENSOR);
+  em_tensor *t = lt_test(L, idx);
+  if (!t) luaL_typeerror(L, idx, LT_TENSOR);
+  return t;
 }
 
 em_tensor *lt_opt(lua_State *L, int idx) {
@@ -26,7 +39,8 @@ em_tensor *lt_push(lua_State *L) {
   lt_sandbox_check(L);   /* while a net file loads: heap cap (lsandbox.c) */
   t = lua_newuserdatauv(L, sizeof *t, 0);
   em_tensor_init(t);
-  luaL_setmetatable(L, LT_TENSOR);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, lt_tensor_key);
+  lua_setmetatable(L, -2);
   return t;
 }
 

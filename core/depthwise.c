@@ -475,6 +475,76 @@ AVX2 static void plane3x3_small_avx2(const plane *q) {
   }
 }
 
+/* Columns 8j-1 .. 8j+6 (l), 8j .. 8j+7 (c) and 8j+1 .. 8j+8 (r) of input
+** row iy of a plane w wide (8-32), as its vector j of outputs needs them:
+** column -1 and columns from w on are 0; rows outside the plane all 0. Loads
+** reaching past the row read the next one (their lanes are masked or feed
+** only outputs past w), except on the last row, where past it may lie the
+** end of the tensor. */
+AVX2 static inline __attribute__((always_inline))
+void taps_s1(const float *x, int64_t iy, int64_t h, int64_t w, int j, __m256 keep_r,
+             __m256 *l, __m256 *c, __m256 *r) {
+  const float *p = x + iy * w + 8 * j;
+  if (iy < 0 || iy >= h) {
+    *l = *c = *r = _mm256_setzero_ps();
+    return;
+  }
+  int last = iy == h - 1, n = (int)(w - 8 * j);   /* columns of this vector in the row */
+  *c = last && n < 8 ? em_load_part(p, n) : _mm256_loadu_ps(p);
+  if (j == 0)
+    *l = _mm256_blend_ps(_mm256_permutevar8x32_ps(*c, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
+                         _mm256_setzero_ps(), 1);
+  else
+    *l = _mm256_loadu_ps(p - 1);
+  if (n > 8) *r = _mm256_loadu_ps(p + 1);   /* all inside the row */
+  else *r = _mm256_and_ps(last ? em_load_part(p + 1, n - 1) : _mm256_loadu_ps(p + 1), keep_r);
+}
+
+/* A 3x3 stride-1 plane 8-32 wide with padding 1 ("same": MobileNet's and
+** ShuffleNet's 14x14 and 28x28 layers), in registers, one vector of 8
+** output columns at a time, last first: the l, c and r taps of each input
+** row are loads at -1, 0 and +1 (the edges masked), and each row adds its
+** three kernel rows to the three output rows it touches, as in
+** plane3x3_small_avx2. A vector stored 8 wide at a row's end falls on the
+** next row's first columns, stored after it (vector 0 comes last); the last
+** row stores only its own. Same sums in the same order as the bordered
+** kernel. */
+AVX2 static void plane3x3_small_s1_avx2(const plane *q) {
+  const int64_t h = q->h, w = q->w;
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 vb = _mm256_set1_ps(q->bias), vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi);
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 kv[9];
+  for (int i = 0; i < 9; i++) kv[i] = _mm256_set1_ps(q->k[i]);
+  for (int j = (int)((w - 1) / 8); j >= 0; j--) {
+    const int n = (int)(w - 8 * j);   /* outputs of this vector in a row */
+    /* r's lanes from column w on are the padding's 0 */
+    const __m256 keep_r = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - 1), lane));
+    __m256 u0 = zero, u1 = zero, n0 = zero;
+    for (int64_t iy = 0; iy <= h; iy++) {
+      __m256 l, c, r;
+      taps_s1(q->src, iy, h, w, j, keep_r, &l, &c, &r);
+      if (iy > 0) {   /* output row iy - 1 is complete */
+        int64_t oy = iy - 1;
+        float *o = q->dst + oy * w + 8 * j;
+        int whole = oy < h - 1 || n >= 8;
+        __m256 acc = _mm256_add_ps(_mm256_add_ps(vb, u0), _mm256_add_ps(u1, taps3(kv + 6, 1, l, c, r, zero)));
+        if (q->res) {
+          const float *rs = q->res + oy * w + 8 * j;
+          acc = _mm256_add_ps(acc, whole ? _mm256_loadu_ps(rs) : em_load_part(rs, n));
+        }
+        if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+        if (whole) _mm256_storeu_ps(o, acc);
+        else em_store_part(o, acc, n);
+      }
+      if (iy == h) break;
+      u0 = n0;
+      u1 = taps3(kv + 3, 1, l, c, r, zero);
+      n0 = taps3(kv, 1, l, c, r, zero);
+    }
+  }
+}
+
 /* A stride-2 input row's three taps for output vectors j < nv (8 outputs
 ** each, ox = 8j + lane): e the even columns 2ox, o the odd ones 2ox + 1, ol
 ** the odd ones left of them, 2ox - 1 (column -1: the padding's 0). */
@@ -586,7 +656,7 @@ static inline void pad_size(const em_conv_params *p, int64_t h, int64_t w, int64
 ** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code);
 ** planes with outputs up to 112 wide go through the padded buffer instead. */
 enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512, K3_PADDED, K3_SMALL,
-             K3_SMALL_S2 };
+             K3_SMALL_S1, K3_SMALL_S2 };
 
 static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w, int64_t ho,
                       int64_t wo) {
@@ -600,6 +670,9 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 1 && p->pt == 1 && p->pl == 1 && p->pb == 1 &&
       p->pr == 1 && w >= 4 && w <= 7 && h >= 2 && ho == h && wo == w)
     return K3_SMALL;
+  if (k3 && isa >= EM_ISA_AVX2 && p->sh == 1 && p->pt == 1 && p->pl == 1 && p->pb == 1 &&
+      p->pr == 1 && w >= 8 && w <= 32 && ho == h && wo == w)
+    return K3_SMALL_S1;
   /* stride 2, 9-32 wide, padding 1 at top and left: in registers */
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 2 && p->pt == 1 && p->pl == 1 && p->pb <= 1 &&
       p->pr <= 1 && w >= 9 && w <= 32)
@@ -663,6 +736,7 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
       case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
       case K3_SMALL: plane3x3_small_avx2(&q); break;
       case K3_SMALL_S2: plane3x3_small_s2_avx2(&q); break;
+      case K3_SMALL_S1: plane3x3_small_s1_avx2(&q); break;
       case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
       case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
       case GENERIC_AVX512: plane_generic_avx512(&q, p); break;

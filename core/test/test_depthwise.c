@@ -39,8 +39,8 @@ static void ref(const em_tensor *x, const em_tensor *w, const float *scale, cons
 
 /* One random case: a depthwise layer (groups = cin, multiplier m) when dw,
 ** else a grouped or plain one; run on the given ISA; compared in float
-** tolerance. small: a 3x3 stride-1 "same" layer on planes up to 9x9 (1),
-** a 3x3 stride-2 one on planes 7-34 wide (2). */
+** tolerance. small: a 3x3 stride-1 "same" layer on planes up to 9x9 (1) or
+** 7-34 wide (3), a 3x3 stride-2 one on planes 7-34 wide (2). */
 static void one_case_of(em_isa isa, int dw, int k3, int with_res, int act, int small, double *worst) {
   int g = randint(1, 6), m = dw ? randint(1, 2) : randint(1, 3);
   int cin = dw ? g : g * randint(1, 3), cout = g * m;
@@ -53,6 +53,9 @@ static void one_case_of(em_isa isa, int dw, int k3, int with_res, int act, int s
   if (small == 1) {
     kh = kw = 3, sh = sw = 1, dil = 1, pt = pl = pb = pr = 1;
     h = randint(1, 9), w = randint(1, 9);
+  } else if (small == 3) {   /* stride 1, "same", planes 7-34 wide */
+    kh = kw = 3, sh = sw = 1, dil = 1, pt = pl = pb = pr = 1;
+    h = randint(1, 34), w = randint(7, 34);
   } else if (small == 2) {   /* stride 2, padding 1 left and top */
     kh = kw = 3, sh = sw = 2, dil = 1, pt = pl = 1, pb = randint(0, 1), pr = randint(0, 1);
     h = randint(1, 36), w = randint(7, 34);
@@ -99,14 +102,14 @@ static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *
 
 static const int acts[] = { EM_ACT_NONE, EM_ACT_RELU, EM_ACT_CLAMP, EM_ACT_SIGMOID };
 
-/* Planes up to 9x9 at stride 1 (the in-register kernel takes 4-7 wide
-** ones) and 7-34 wide at stride 2 (9-32), one or more images, one or two
-** output planes per input plane. */
+/* Planes up to 9x9 and 7-34 wide at stride 1 (the in-register kernels
+** take 4-7 and 8-32 wide ones) and 7-34 wide at stride 2 (9-32), one or
+** more images, one or two output planes per input plane. */
 static void test_small_planes(void) {
   for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa(); isa++) {
     double worst = 0;
-    for (int t = 0; t < 400; t++) one_case_of((em_isa)isa, 1, 1, t % 2, acts[t % 4], 1 + t / 200, &worst);
-    printf("  small planes isa %d: max |diff| %.2g over 400 random layers\n", isa, worst);
+    for (int t = 0; t < 600; t++) one_case_of((em_isa)isa, 1, 1, t % 2, acts[t % 4], 1 + t / 200, &worst);
+    printf("  small planes isa %d: max |diff| %.2g over 600 random layers\n", isa, worst);
   }
   ctx.isa = em_cpu_isa();
 }

@@ -144,13 +144,15 @@ static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t 
 static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float *wt,
                            const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                            int64_t h, int64_t w, int64_t ho, int64_t wo,
-                           const em_conv_params *p, em_err *err) {
+                           const em_conv_params *p, int64_t ldc, em_err *err) {
   int g = p->groups, own = ctx->isa >= EM_ISA_AVX2;
   int64_t cin_g = cin / g, cout_g = cout / g, K = cin_g * p->kh * p->kw, hw = h * w, howo = ho * wo;
   int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
                !p->pt && !p->pl && !p->pb && !p->pr;
-  em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, NULL, 0, NULL, howo, NULL, NULL, NULL,
-                 e->clamp, e->lo, e->hi };
+  /* ldc: output planes ldc floats apart (one image, its own product, no
+  ** residual: em_conv2d_forward_ex's plane-strided outputs), else howo */
+  em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, NULL, 0, NULL, ldc ? ldc : howo, NULL,
+                 NULL, NULL, e->clamp, e->lo, e->hi };
   em_status st;
   const float *packed = NULL;
   if (own && p->packed_weight && (!p->pack_pixels || howo <= p->pack_pixels)) {
@@ -188,7 +190,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
       col = em_tensor_data(buf);
     }
     for (int gi = 0; gi < g; gi++) {
-      float *yg = y + gi * cout_g * howo;
+      float *yg = y + gi * cout_g * gm.ldc;
       if (own) {
         em_conv_src cs = { x + gi * cin_g * hw, h, w, ho, wo, p, cin_g };
         em_gemm_mat mat = { x + gi * cin_g * hw, hw, NULL };
@@ -310,6 +312,16 @@ static em_status conv_winograd(em_ctx *ctx, const float *in, float *out, const e
   return st;
 }
 
+/* An output of the right shape whose planes are contiguous but further
+** apart than one plane (a channel-strided view), kept as it is. */
+static int planes_apart(const em_tensor *t, const int64_t osz[4]) {
+  if (!t->storage || t->ndim != 4) return 0;
+  for (int d = 0; d < 4; d++)
+    if (t->size[d] != osz[d]) return 0;
+  return t->stride[3] == 1 && t->stride[2] == osz[3] && t->stride[1] > osz[2] * osz[3] &&
+         (osz[0] == 1 || t->stride[0] >= t->stride[1] * osz[1]);
+}
+
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                             const em_tensor *weight, const em_tensor *bias,
                             em_tensor *buf, const em_conv_params *p, em_err *err) {
@@ -320,7 +332,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
                                const em_tensor *weight, const em_tensor *bias,
                                em_tensor *buf, const em_conv_params *p,
                                const em_conv_epilogue *ep, em_err *err) {
-  em_tensor x, wt, b, r, sc, scratch;
+  em_tensor x, wt, b, r, sc, scratch, tmp;
   int64_t ho = 0, wo = 0, n, cin, cout, h, w, osz[4];
   int has_bias = bias && bias->storage, act = ep ? ep->act : EM_ACT_NONE;
   int inline_act = act == EM_ACT_RELU || act == EM_ACT_CLAMP;
@@ -358,13 +370,29 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   if (shares(output, scale))
     return em_fail(err, EM_EARG, "output must not share memory with the scale");
   em_tensor_init(&x); em_tensor_init(&wt); em_tensor_init(&b); em_tensor_init(&r);
-  em_tensor_init(&sc); em_tensor_init(&scratch);
+  em_tensor_init(&sc); em_tensor_init(&scratch); em_tensor_init(&tmp);
+  int tile = em_conv2d_winograd(p, cin, cout, ho, wo);
+  int wino = tile && !(p->defer_prepare && p->algo == EM_CONV_AUTO && p->wino_weight &&
+                       !p->wino_weight->storage);
+  int depthwise = cin / p->groups == 1 && p->groups > 1;
+  /* an output of planes apart (a view into a channel shuffle's output,
+  ** ember/plan.lua) is kept: the product writes its planes in place, any
+  ** other path into a plain tensor copied there after */
+  int64_t ldc = 0;
+  em_tensor *dst = output;
+  if (planes_apart(output, osz)) {
+    if (!wino && !use_direct(ctx, p, cin, wo) && !depthwise && !res && n == 1 &&
+        ctx->isa >= EM_ISA_AVX2)
+      ldc = output->stride[1];
+    else
+      dst = &tmp;
+  }
   if ((st = em_tensor_contiguous(&x, input, err)) ||
       (st = em_tensor_contiguous(&wt, weight, err)) ||
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
       (res && (st = em_tensor_contiguous(&r, res, err))) ||
       (scale && (st = em_tensor_contiguous(&sc, scale, err))) ||
-      (st = em_tensor_resize(output, 4, osz, err)) || EM_DRY(ctx))
+      (!ldc && (st = em_tensor_resize(dst, 4, osz, err))) || EM_DRY(ctx))
     goto done;
   e.scale = scale ? em_tensor_data(&sc) : NULL;
   e.bias = has_bias ? em_tensor_data(&b) : NULL;
@@ -372,34 +400,33 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   e.clamp = inline_act;
   e.lo = act == EM_ACT_RELU ? 0.0f : ep ? ep->a : 0.0f;
   e.hi = act == EM_ACT_RELU ? INFINITY : ep ? ep->b : 0.0f;
-  int tile = em_conv2d_winograd(p, cin, cout, ho, wo);
-  if (tile &&
-      !(p->defer_prepare && p->algo == EM_CONV_AUTO && p->wino_weight && !p->wino_weight->storage)) {
-    st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(output), &wt, &e,
+  if (wino) {
+    st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(dst), &wt, &e,
                        buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, tile, p, err);
   } else if (use_direct(ctx, p, cin, wo)) {
     em_direct_args d = { em_tensor_data(&x), em_tensor_data(&wt), e.scale, e.bias, e.res,
-                         em_tensor_data(output), n, cin, cout, h, w, ho, wo, e.clamp, e.lo, e.hi };
+                         em_tensor_data(dst), n, cin, cout, h, w, ho, wo, e.clamp, e.lo, e.hi };
     st = em_conv_direct_forward(ctx, &d, buf ? buf : &scratch, p, err);
-  } else if (cin / p->groups == 1 && p->groups > 1) {
+  } else if (depthwise) {
     /* depthwise applies bias, residual and clamp itself; a scale goes first,
     ** so with one they all come after, in one pass */
     em_dw_args d = { em_tensor_data(&x), em_tensor_data(&wt), scale ? NULL : e.bias,
-                     scale ? NULL : e.res, em_tensor_data(output), n, cin, cout, h, w, ho, wo,
+                     scale ? NULL : e.res, em_tensor_data(dst), n, cin, cout, h, w, ho, wo,
                      inline_act && !scale ? act : EM_ACT_NONE, ep ? ep->a : 0.0f, ep ? ep->b : 0.0f };
     em_depthwise_forward(ctx, &d, p);
     for (int64_t img = 0; scale && img < n; img++)
-      finish_block(em_tensor_data(output) + img * cout * ho * wo,
+      finish_block(em_tensor_data(dst) + img * cout * ho * wo,
                    e.res ? e.res + img * cout * ho * wo : NULL, &e, 0, cout, ho * wo);
   } else {
-    st = conv_gemm(ctx, em_tensor_data(&x), em_tensor_data(output), em_tensor_data(&wt),
-                   &e, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, err);
+    st = conv_gemm(ctx, em_tensor_data(&x), em_tensor_data(dst), em_tensor_data(&wt),
+                   &e, buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, p, ldc, err);
   }
   /* the activations with no inline form: one more pass, in place */
   if (!st && act != EM_ACT_NONE && !inline_act)
-    st = em_act_forward(output, output, (em_act)act, ep->a, ep->b, err);
+    st = em_act_forward(dst, dst, (em_act)act, ep->a, ep->b, err);
+  if (!st && dst != output) st = em_tensor_copy(output, dst, err);
 done:
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&r);
-  em_tensor_free(&sc); em_tensor_free(&scratch);
+  em_tensor_free(&sc); em_tensor_free(&scratch); em_tensor_free(&tmp);
   return st;
 }

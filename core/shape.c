@@ -128,6 +128,23 @@ em_status em_concat_forward(em_ctx *ctx, const em_tensor *const *inputs, int n, 
 ** The inputs are joined along the channels first, virtually: each plane is
 ** copied once, from whichever input holds it. */
 
+/* Whether every plane of input t (joined channels from c0) lies where the
+** shuffle of C channels in groups writes it in output. */
+static int in_place(const em_tensor *t, const em_tensor *output, int64_t c0, int64_t C, int groups,
+                    int64_t inner) {
+  int64_t cpg = C / groups;
+  if (!blocks_contiguous(t, 2) || output->ndim != t->ndim || !em_tensor_is_contiguous(output))
+    return 0;
+  for (int64_t img = 0; img < t->size[0]; img++)
+    for (int64_t k = 0; k < t->size[1]; k++) {
+      int64_t c = c0 + k, oc = (c % cpg) * groups + c / cpg;
+      if (em_tensor_data(t) + outer_offset(t, 2, img * t->size[1] + k) !=
+          em_tensor_data(output) + (img * C + oc) * inner)
+        return 0;
+    }
+  return 1;
+}
+
 em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *inputs, int n,
                                           em_tensor *output, int groups, em_err *err) {
   const em_tensor *first;
@@ -141,7 +158,10 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
   first = inputs[0];
   for (int i = 0; i < n; i++) {
     const em_tensor *t = inputs[i];
-    if ((st = check_input(t, 2, err)) || (st = check_alias(output, t, err))) return st;
+    /* one sharing the output's memory must lie in place (checked below) */
+    if ((st = check_input(t, 2, err)) ||
+        (t->storage != output->storage && (st = check_alias(output, t, err))))
+      return st;
     if (t->ndim != first->ndim)
       return em_fail(err, EM_ESHAPE, "input %d has %d dimensions (%s), input 1 has %d (%s)", i + 1,
                      t->ndim, em_tensor_shape_str(t, s, sizeof s), first->ndim,
@@ -179,13 +199,18 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
   for (int d = 0; d < first->ndim; d++) size[d] = first->size[d];
   size[1] = C;
   if (!st) st = em_tensor_resize(output, first->ndim, size, err);
+  N = first->size[0];
+  cpg = C / groups;
+  inner = span(first, 2, first->ndim);
+  /* an input already written where the shuffle puts it (its producer wrote
+  ** into a view of the output, ember/plan.lua) is not copied */
+  for (int i = 0; i < n && !st; i++)
+    if (inputs[i]->storage == output->storage && !in_place(inputs[i], output, start[i], C, groups, inner))
+      st = em_fail(err, EM_EARG, "output shares memory with the input");
   if (!st && !EM_DRY(ctx)) {
     float *out = em_tensor_data(output);
     int64_t planes;
     int nt;
-    N = first->size[0];
-    cpg = C / groups;
-    inner = span(first, 2, first->ndim);
     planes = N * C;
     nt = ctx && ctx->nthreads > 1 && planes * inner >= SHUFFLE_PARALLEL_MIN ? ctx->nthreads : 1;
     #pragma omp parallel for num_threads(nt) schedule(static)
@@ -195,8 +220,9 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
       int j = 0;
       while (c >= start[j + 1]) j++;
       const em_tensor *t = src[j];
-      memcpy(out + p * inner, em_tensor_data(t) + outer_offset(t, 2, img * t->size[1] + c - start[j]),
-             (size_t)inner * sizeof(float));
+      if (t->storage != output->storage)
+        memcpy(out + p * inner, em_tensor_data(t) + outer_offset(t, 2, img * t->size[1] + c - start[j]),
+               (size_t)inner * sizeof(float));
     }
   }
   for (int i = 0; i < n; i++) em_tensor_free(&tmp[i]);

@@ -81,6 +81,49 @@ for name, make in pairs{ branchy = branchy, graph = graph } do
  end
 end
 
+-- ShuffleNet's units: a shuffle of a view and a convolution's output, then
+-- one of two convolutions' outputs
+local function shuffly()
+  ember.manualSeed(5)
+  local g = nn.Graph({ "x" }, { "z" })
+  g:add(nn.SpatialConvolution(3, 8, 3, 3, 1, 1, 1, 1), "x", "a")
+  g:add(nn.ReLU(), "a", "r")
+  g:add(nn.Narrow(2, 1, 4), "r", "x1")
+  g:add(nn.Narrow(2, 5, 4), "r", "x2")
+  g:add(nn.SpatialConvolution(4, 4, 1, 1), "x2", "b")
+  g:add(nn.ChannelShuffle(2), { "x1", "b" }, "s")
+  g:add(nn.SpatialConvolution(8, 6, 1, 1), "s", "c")
+  g:add(nn.SpatialConvolution(8, 6, 3, 3, 1, 1, 1, 1), "s", "d")
+  g:add(nn.ChannelShuffle(2), { "c", "d" }, "y")
+  g:add(nn.SpatialConvolution(12, 5, 1, 1), "y", "z")
+  return g:check()
+end
+
+describe("ember.plan on channel shuffles", function()
+  it("has the convolutions write into the shuffle's output, planes apart", function()
+    for _, dry in ipairs{ false, true } do
+      local x = ember.randn(1, 3, 7, 7)
+      local ref = shuffly():forward(x):clone()
+      local net = plan.attach(shuffly(), { dry = dry })
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+      assert.is_true(plan.check(net))
+      local into = 0
+      net:apply(function(m)
+        if m.__typename == "nn.SpatialConvolution" and m.output:dim() == 4 and not m.output:isContiguous() then
+          into = into + 1
+          assert.equal(2 * 49, m.output:stride(2))   -- every other plane of the shuffle's output
+        end
+      end)
+      assert.equal(3, into)   -- b, c and d; x1 is a view, copied by its shuffle
+      -- a batch of two (planes apart in each image) and back
+      local x2 = ember.randn(2, 3, 5, 5)
+      assert.equal(0, (net:forward(x2) - shuffly():forward(x2)):abs():max())
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+    end
+  end)
+end)
+
 describe("ember.plan traced dry", function()
   -- these layers' transforms are small: deferred only with DEFER_BYTES at 0
   local defer_bytes = plan.DEFER_BYTES

@@ -324,6 +324,55 @@ static void test_conv_noncontiguous(void) {
   em_tensor_free(&y1); em_tensor_free(&y2);
 }
 
+/* An output whose planes lie two apart (the odd channels of a tensor twice
+** as deep: a view into a channel shuffle's output, ember/plan.lua) is
+** written in place, with the values a plain output gets, on every path
+** (the product in place; Winograd, depthwise, the stems' direct
+** convolution, a residual and the C path through a copy), and the planes
+** between are left alone. */
+static void test_conv_planes_apart(void) {
+  static const struct { int cin, cout, k, groups, h, res, isa_c; } cs[] = {
+    { 8, 6, 1, 1, 9, 0, 0 },  { 24, 58, 1, 1, 28, 0, 0 }, { 16, 5, 3, 1, 7, 0, 0 },
+    { 32, 32, 3, 1, 16, 0, 0 }, { 12, 12, 3, 12, 14, 0, 0 }, { 3, 8, 3, 1, 40, 0, 0 },
+    { 8, 6, 1, 1, 9, 1, 0 },  { 8, 6, 1, 1, 9, 0, 1 },
+  };
+  for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+    int64_t c = cs[i].cout, h = cs[i].h, pad = cs[i].k / 2;
+    em_conv_params p = test_conv_params(cs[i].k, cs[i].k, 1, 1, pad, pad, pad, pad, 1, 1, cs[i].groups);
+    em_conv_epilogue ep = { EM_ACT_RELU, 0, 0, NULL, NULL };
+    em_tensor x, wt, b, res, big, v, plain;
+    int64_t bsz[4] = { 1, 2 * c, h, h };
+    make(&x, 4, 1, cs[i].cin, h, h);
+    make(&wt, 4, c, cs[i].cin / cs[i].groups, cs[i].k, cs[i].k);
+    make(&b, 1, c, 1, 1, 1);
+    make(&res, 4, 1, c, h, h);
+    if (cs[i].res) ep.residual = &res;
+    em_tensor_init(&big); em_tensor_init(&v); em_tensor_init(&plain);
+    CHECK_OK(em_tensor_new(&big, 4, bsz, &e_));
+    CHECK_OK(em_tensor_fill(&big, 7.0f, &e_));
+    em_tensor_set(&v, &big);   /* channels 1, 3, 5, ... */
+    v.offset += (size_t)(h * h);
+    v.size[1] = c;
+    v.stride[1] = 2 * h * h;
+    ctx.isa = cs[i].isa_c ? EM_ISA_C : em_cpu_isa();
+    CHECK_OK(em_conv2d_forward_ex(&ctx, &x, &v, &wt, &b, NULL, &p, &ep, &e_));
+    CHECK_OK(em_conv2d_forward_ex(&ctx, &x, &plain, &wt, &b, NULL, &p, &ep, &e_));
+    CHECK(v.storage == big.storage && v.stride[1] == 2 * h * h);
+    double d = 0;
+    int untouched = 1;
+    for (int64_t ch = 0; ch < c; ch++)
+      for (int64_t j = 0; j < h * h; j++) {
+        const float *y = em_tensor_data(&big) + (2 * ch + 1) * h * h + j;
+        d = fmax(d, fabs(*y - em_tensor_data(&plain)[ch * h * h + j]));
+        untouched &= y[-h * h] == 7.0f;
+      }
+    CHECK(d == 0 && untouched);
+    em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&res);
+    em_tensor_free(&big); em_tensor_free(&v); em_tensor_free(&plain);
+  }
+  ctx.isa = em_cpu_isa();
+}
+
 /* Calls conv2d and checks it fails with a message containing want. */
 static int conv_fails(const em_tensor *x, const em_tensor *w, const em_tensor *b,
                       em_conv_params p, const char *want) {
@@ -490,6 +539,7 @@ int main(void) {
   TEST_RUN(test_defer_prepare);
   TEST_RUN(test_pack_pixels);
   TEST_RUN(test_conv_noncontiguous);
+  TEST_RUN(test_conv_planes_apart);
   TEST_RUN(test_conv_errors);
   TEST_RUN(test_deconv_random);
   TEST_RUN(test_deconv_paths);

@@ -232,6 +232,43 @@ static void test_permute_errors(void) {
   em_tensor_free(&a); em_tensor_free(&out);
 }
 
+/* A joined shuffle whose second input already lies in the output where the
+** shuffle puts it (a view, planes `groups` apart: ember/plan.lua has its
+** producer write there) gives the output of the plain call; an input sharing
+** the output's memory anywhere else is refused. */
+static void test_shuffle_in_place(void) {
+  em_ctx ctx;
+  em_ctx_init(&ctx);
+  for (int g = 2; g <= 3; g++) {
+    int64_t s[4] = { 1, 4, 5, 6 }, so[4] = { 1, 4 * g, 5, 6 }, hw = 30;
+    em_tensor x[3], out, ref, v;
+    const em_tensor *ptrs[3];
+    em_err err;
+    em_tensor_init(&out); em_tensor_init(&ref); em_tensor_init(&v);
+    for (int i = 0; i < g; i++) {
+      em_tensor_init(&x[i]);
+      make_input(&x[i], 4, s, i == 0);
+      ptrs[i] = &x[i];
+    }
+    CHECK_OK(em_channel_shuffle_join_forward(&ctx, ptrs, g, &ref, g, &e_));
+    CHECK_OK(em_tensor_new(&out, 4, so, &e_));
+    CHECK_OK(em_tensor_fill(&out, -5.0f, &e_));
+    em_tensor_set(&v, &out);   /* input g-1's planes: channel k at k * g + g - 1 */
+    v.offset += (size_t)((g - 1) * hw);
+    v.size[1] = 4;
+    v.stride[1] = g * hw;
+    CHECK_OK(em_tensor_copy(&v, &x[g - 1], &e_));
+    ptrs[g - 1] = &v;
+    CHECK_OK(em_channel_shuffle_join_forward(&ctx, ptrs, g, &out, g, &e_));
+    CHECK(test_maxdiff(em_tensor_data(&out), em_tensor_data(&ref), em_tensor_nelement(&ref)) == 0);
+    v.offset -= (size_t)hw;   /* planes of the output, but not where this input goes */
+    test_expect_error(em_channel_shuffle_join_forward(&ctx, ptrs, g, &out, g, &err), EM_EARG, &err,
+                      "shares memory");
+    for (int i = 0; i < g; i++) em_tensor_free(&x[i]);
+    em_tensor_free(&out); em_tensor_free(&ref); em_tensor_free(&v);
+  }
+}
+
 static void test_shuffle_errors(void) {
   int64_t s[4] = {2, 6, 3, 3}, s1[1] = {6};
   em_tensor a, v, empty, out;
@@ -457,6 +494,7 @@ int main(void) {
   TEST_RUN(test_permute);
   TEST_RUN(test_permute_errors);
   TEST_RUN(test_shuffle_errors);
+  TEST_RUN(test_shuffle_in_place);
   TEST_RUN(test_pad);
   TEST_RUN(test_pad_errors);
   TEST_RUN(test_nearest);

@@ -279,6 +279,50 @@ local function concat_slices(steps, bufs)
   return joined
 end
 
+-- ChannelShuffle steps (the ONNX import's Concat + shuffle, a table input)
+-- whose inputs include a convolution's own output read by nothing else: that
+-- output becomes a view of the shuffle's output, planes `groups` apart
+-- where the shuffle puts them, so the convolution writes them there (its
+-- product stores planes at any distance) and the shuffle copies only the
+-- other inputs (ShuffleNet: half of each unit's copy).
+local function shuffle_slices(steps)
+  for _, st in ipairs(steps) do
+    local O, m = st.outbuf, st.module
+    if m.__typename == "nn.ChannelShuffle" and #st.inputs >= 2 and O and O.step == st
+       and O.plannable and not O.parent and st.output:dim() == 4 then
+      local C, g = st.output:size(2), m.groups
+      local cpg, c0 = C // g, 0
+      for k, t in ipairs(st.inputs) do
+        local b, ck = root_of(st.inbufs[k]), t:size(2)
+        local q = c0 // cpg
+        if b and b.plannable and not b.parent and b ~= O and b.size == t:nElement()
+           and rawequal(b.tensor, t) and b.last == st.index and b.step.outbuf == b
+           and b.step.module.__typename == "nn.SpatialConvolution"
+           and (c0 + ck - 1) // cpg == q and t:dim() == 4 then
+          b.parent = O
+          b.shuffle = { group = q, from = c0 - q * cpg, groups = g, per = cpg }
+          O.first = math.min(O.first, b.first)
+        end
+        c0 = c0 + ck
+      end
+    end
+  end
+end
+
+-- The view of buffer b (placed with its group's slot): contiguous, or, for
+-- a shuffle's input, planes apart inside the shuffle's output.
+local function view_of(b, storage)
+  if b.shuffle then
+    local sh, o = b.shuffle, view_of(b.parent, storage)
+    local n, h, w = o:size(1), o:size(3), o:size(4)
+    return o:view(n, sh.per, sh.groups, h, w):select(3, sh.group + 1):narrow(2, sh.from + 1, b.tensor:size(2))
+  end
+  local off = 0
+  local r = b
+  while r.parent do off = off + r.elemoff; r = r.parent end
+  return storage:narrow(1, off + 1, b.size):view(sizes(b.tensor))
+end
+
 -- Offset of a joined buffer inside the buffer it was placed with.
 local function offset_of(b)
   local off = 0
@@ -429,6 +473,7 @@ local function build(root, run, input, dry, expect)
   local bufs = liveness(steps, out)
   local kept, switched = make_inplace(steps, bufs)
   local joined = concat_slices(steps, kept)
+  shuffle_slices(steps)
   local placed, slots = place(kept)
   local total, reused = 0, 0
   for i, sl in ipairs(slots) do
@@ -452,9 +497,10 @@ local function build(root, run, input, dry, expect)
   for _, b in ipairs(kept) do
     if b.parent then
       local g = group_of(b)
-      b.step.module.output = g.slot.storage:narrow(1, offset_of(b) + 1, b.size):view(sizes(b.tensor))
+      b.step.module.output = view_of(b, g.slot.storage)
       p.buffers[#p.buffers + 1] = { module = b.step.module, slot = g.slot.index, size = b.size,
-                                    first = b.first, last = b.last, offset = offset_of(b), buf = b }
+                                    first = b.first, last = b.last,
+                                    offset = b.shuffle and offset_of(b.parent) or offset_of(b), buf = b }
     end
   end
   for _, j in ipairs(joined) do
@@ -549,7 +595,7 @@ end
 
 -- Checks the plan: two buffers alive at the same step never overlap in a
 -- slot, unless one is a concat's input placed inside the other (the
--- concat's output). Returns true, or false and a message.
+-- concat's output) or both are a shuffle's inputs (interleaved planes). Returns true, or false and a message.
 local function inside(a, b)
   while a.parent do
     a = a.parent
@@ -567,7 +613,8 @@ function M.check(root)
       local b = bs[j]
       if a.slot == b.slot and a.first <= b.last and b.first <= a.last
          and a.offset < b.offset + b.size and b.offset < a.offset + a.size
-         and not inside(a.buf, b.buf) and not inside(b.buf, a.buf) then
+         and not inside(a.buf, b.buf) and not inside(b.buf, a.buf)
+         and not (a.buf.shuffle and b.buf.shuffle and a.buf.parent == b.buf.parent) then
         return false, string.format("buffers %d and %d share slot %d while both are live", i, j, a.slot)
       end
     end

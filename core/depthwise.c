@@ -494,8 +494,8 @@ void taps_s1(const float *x, int64_t iy, int64_t h, int64_t w, int j, __m256 kee
   if (j == 0)
     *l = _mm256_blend_ps(_mm256_permutevar8x32_ps(*c, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
                          _mm256_setzero_ps(), 1);
-  else
-    *l = _mm256_loadu_ps(p - 1);
+  else   /* columns 8j-1 .. 8j+6: n + 1 of them in the row */
+    *l = last && n + 1 < 8 ? em_load_part(p - 1, n + 1) : _mm256_loadu_ps(p - 1);
   if (n > 8) *r = _mm256_loadu_ps(p + 1);   /* all inside the row */
   else *r = _mm256_and_ps(last ? em_load_part(p + 1, n - 1) : _mm256_loadu_ps(p + 1), keep_r);
 }

@@ -423,60 +423,8 @@ void plane3x3_padded_s(const plane *q, int s, int pt, int pl, float *pad, int64_
     }
   }
 }
-/* Row iy of a plane w < 8 wide in lanes 0..w-1, zeros after. The last row
-** of the plane loads the 8 floats ending with it and moves them back (past
-** the plane may lie the end of the tensor). */
-AVX2 static inline __m256 small_row(const float *x, int64_t iy, int64_t h, int64_t w, __m256 keep,
-                                    __m256i back) {
-  if (iy < h - 1) return _mm256_and_ps(_mm256_loadu_ps(x + iy * w), keep);
-  return _mm256_and_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(x + (iy + 1) * w - 8), back), keep);
-}
-
-/* A 3x3 stride-1 plane 4-7 wide with padding 1 (MobileNet's and
-** ShuffleNet's 7x7 layers), in registers: each input row is one vector with
-** zeros from lane w on, its left and right neighbours are lane permutes of
-** it (the zeros shift in at the edges), and it gives the three output rows
-** it touches their kernel-row sums. Each output row is stored 8 wide, its
-** extra lanes falling on the next row or the one after, stored after it;
-** the last row is stored w wide. The bordered copy and its setup cost more
-** than the FMAs on these planes (960x7x7: 0.13 -> 0.08 ms on one thread).
-** Same sums in the same order as the bordered kernel. */
-AVX2 static void plane3x3_small_avx2(const plane *q) {
-  const int64_t h = q->h, w = q->w;
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), lane));
-  const __m256i back = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(8 - w)));
-  const __m256i left = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
-  const __m256i right = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7);
-  const __m256 vb = _mm256_set1_ps(q->bias), vlo = _mm256_set1_ps(q->lo), vhi = _mm256_set1_ps(q->hi);
-  const __m256 zero = _mm256_setzero_ps();
-  __m256 kv[9];
-  for (int i = 0; i < 9; i++) kv[i] = _mm256_set1_ps(q->k[i]);
-  /* the pending output rows: iy - 1 has its kernel rows 0 and 1 (u0, u1),
-  ** iy its row 0 (n0) */
-  __m256 u0 = zero, u1 = zero, n0 = zero;
-  for (int64_t iy = 0; iy <= h; iy++) {
-    __m256 v = iy < h ? small_row(q->src, iy, h, w, keep, back) : zero;
-    __m256 l = _mm256_permutevar8x32_ps(v, left), r = _mm256_permutevar8x32_ps(v, right);
-    if (iy > 0) {   /* output row iy - 1 is complete */
-      int64_t oy = iy - 1;
-      __m256 u2 = taps3(kv + 6, 1, l, v, r, zero);
-      __m256 acc = _mm256_add_ps(_mm256_add_ps(vb, u0), _mm256_add_ps(u1, u2));
-      if (q->res) acc = _mm256_add_ps(acc, oy < h - 1 ? _mm256_loadu_ps(q->res + oy * w)
-                                                      : small_row(q->res, oy, h, w, keep, back));
-      if (q->clamp) acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
-      if (oy < h - 1) _mm256_storeu_ps(q->dst + oy * w, acc);
-      else em_store_part(q->dst + oy * w, acc, (int)w);   /* nothing past the plane */
-    }
-    if (iy == h) break;
-    u0 = n0;
-    u1 = taps3(kv + 3, 1, l, v, r, zero);
-    n0 = taps3(kv, 1, l, v, r, zero);
-  }
-}
-
 /* Columns 8j-1 .. 8j+6 (l), 8j .. 8j+7 (c) and 8j+1 .. 8j+8 (r) of input
-** row iy of a plane w wide (8-32), as its vector j of outputs needs them:
+** row iy of a plane w wide (5-32), as its vector j of outputs needs them:
 ** column -1 and columns from w on are 0; rows outside the plane all 0. Loads
 ** reaching past the row read the next one (their lanes are masked or feed
 ** only outputs past w), except on the last row, where past it may lie the
@@ -500,15 +448,16 @@ void taps_s1(const float *x, int64_t iy, int64_t h, int64_t w, int j, __m256 kee
   else *r = _mm256_and_ps(last ? em_load_part(p + 1, n - 1) : _mm256_loadu_ps(p + 1), keep_r);
 }
 
-/* A 3x3 stride-1 plane 8-32 wide with padding 1 ("same": MobileNet's and
-** ShuffleNet's 14x14 and 28x28 layers), in registers, one vector of 8
+/* A 3x3 stride-1 plane 5-32 wide with padding 1 ("same": MobileNet's and
+** ShuffleNet's layers from 28x28 to 7x7), in registers, one vector of 8
 ** output columns at a time, last first (56 and 112 wide ran 1.2x faster
 ** alone this way, but no faster, or slower, inside MobileNet, where the
 ** input comes from memory and the bordered kernel prefetches the next
 ** plane; prefetching here cost 20-30% on hot planes): the l, c and r taps of each input
-** row are loads at -1, 0 and +1 (the edges masked), and each row adds its
-** three kernel rows to the three output rows it touches, as in
-** plane3x3_small_avx2. A vector stored 8 wide at a row's end falls on the
+** row are loads at -1, 0 and +1 (the edges masked; vector 0's left taps a
+** lane permute of its centre), and each row adds its three kernel rows to
+** the three output rows it touches (the pending ones: u0 and u1 for the
+** row above, n0 for this one). A vector stored 8 wide at a row's end falls on the
 ** next row's first columns, stored after it (vector 0 comes last); the last
 ** row stores only its own. Same sums in the same order as the bordered
 ** kernel. */
@@ -658,8 +607,8 @@ static inline void pad_size(const em_conv_params *p, int64_t h, int64_t w, int64
 ** take the widest vector that fits the columns clear of padding (MobileNet's
 ** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code);
 ** planes with outputs up to 112 wide go through the padded buffer instead. */
-enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512, K3_PADDED, K3_SMALL,
-             K3_SMALL_S1, K3_SMALL_S2 };
+enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512, K3_PADDED, K3_SMALL_S1,
+             K3_SMALL_S2 };
 
 static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w, int64_t ho,
                       int64_t wo) {
@@ -668,13 +617,10 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
            (p->sh == 1 || p->sh == 2);
   int64_t xa, xb, ph, pw;
   inner_span(w, wo, p->sw, -(int64_t)p->pl, 3, &xa, &xb);
-  /* 4-7 wide, stride 1, "same" padding: in registers (8-wide stores of a
-  ** row then stay inside the plane) */
+  /* stride 1, 5-32 wide, "same" padding: in registers (from 5 wide the
+  ** 9 floats a row's right taps read stay within the next row) */
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 1 && p->pt == 1 && p->pl == 1 && p->pb == 1 &&
-      p->pr == 1 && w >= 4 && w <= 7 && h >= 2 && ho == h && wo == w)
-    return K3_SMALL;
-  if (k3 && isa >= EM_ISA_AVX2 && p->sh == 1 && p->pt == 1 && p->pl == 1 && p->pb == 1 &&
-      p->pr == 1 && w >= 8 && w <= 32 && ho == h && wo == w)
+      p->pr == 1 && w >= 5 && w <= 32 && ho == h && wo == w)
     return K3_SMALL_S1;
   /* stride 2, 9-32 wide, padding 1 at top and left: in registers */
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 2 && p->pt == 1 && p->pl == 1 && p->pb <= 1 &&
@@ -737,7 +683,6 @@ void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params
       switch (mine) {
 #if X86 && defined(__GNUC__)
       case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
-      case K3_SMALL: plane3x3_small_avx2(&q); break;
       case K3_SMALL_S2: plane3x3_small_s2_avx2(&q); break;
       case K3_SMALL_S1: plane3x3_small_s1_avx2(&q); break;
       case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;

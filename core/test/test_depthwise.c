@@ -102,8 +102,8 @@ static void one_case(em_isa isa, int dw, int k3, int with_res, int act, double *
 
 static const int acts[] = { EM_ACT_NONE, EM_ACT_RELU, EM_ACT_CLAMP, EM_ACT_SIGMOID };
 
-/* Planes up to 9x9 and 7-34 wide at stride 1 (the in-register kernels
-** take 4-7 and 8-32 wide ones) and 7-66 wide at stride 2 (9-32), one or
+/* Planes up to 9x9 and 7-34 wide at stride 1 (the in-register kernel
+** takes 5-32 wide ones) and 7-66 wide at stride 2 (9-32), one or
 ** more images, one or two output planes per input plane. */
 static void test_small_planes(void) {
   for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa(); isa++) {

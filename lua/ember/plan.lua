@@ -309,25 +309,20 @@ local function shuffle_slices(steps)
   end
 end
 
--- The view of buffer b (placed with its group's slot): contiguous, or, for
--- a shuffle's input, planes apart inside the shuffle's output.
-local function view_of(b, storage)
-  if b.shuffle then
-    local sh, o = b.shuffle, view_of(b.parent, storage)
-    local n, h, w = o:size(1), o:size(3), o:size(4)
-    return o:view(n, sh.per, sh.groups, h, w):select(3, sh.group + 1):narrow(2, sh.from + 1, b.tensor:size(2))
-  end
-  local off = 0
-  local r = b
-  while r.parent do off = off + r.elemoff; r = r.parent end
-  return storage:narrow(1, off + 1, b.size):view(sizes(b.tensor))
-end
-
 -- Offset of a joined buffer inside the buffer it was placed with.
 local function offset_of(b)
   local off = 0
   while b.parent do off = off + b.elemoff; b = b.parent end
   return off
+end
+
+-- The view of buffer b (placed with its group's slot): contiguous, or, for
+-- a shuffle's input, planes apart inside the shuffle's output.
+local function view_of(b, storage)
+  if not b.shuffle then return storage:narrow(1, offset_of(b) + 1, b.size):view(sizes(b.tensor)) end
+  local sh, o = b.shuffle, view_of(b.parent, storage)
+  local n, h, w = o:size(1), o:size(3), o:size(4)
+  return o:view(n, sh.per, sh.groups, h, w):select(3, sh.group + 1):narrow(2, sh.from + 1, b.tensor:size(2))
 end
 
 -- The concat of a joined step: inputs already in their slices are left

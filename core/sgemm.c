@@ -254,6 +254,40 @@ AVX2 static void kern8_avx2(int64_t kc, const float *a, const float *b, float *c
 }
 #undef ROW8
 
+/* The last 3 or 4 columns (196 = 12 x 16 + 4 at 14x14): 128-bit vectors,
+** half the FMA work per k of the 8-wide tile, two k at a time in separate
+** accumulators against the FMA latency; raw product into t (row stride NR),
+** lanes 4-7 zero. */
+#define ROW4(r)                                                       \
+  c##r = _mm_fmadd_ps(_mm_broadcast_ss(a + r), b0, c##r);             \
+  d##r = _mm_fmadd_ps(_mm_broadcast_ss(a + MR + r), b1, d##r)
+
+AVX2 static void kern4_avx2(int64_t kc, const float *a, const float *b, float *t) {
+  __m128 c0 = _mm_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+  __m128 d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0;
+  int64_t k = 0;
+  for (; k + 2 <= kc; k += 2, a += 2 * MR, b += 2 * NR) {
+    __m128 b0 = _mm_loadu_ps(b), b1 = _mm_loadu_ps(b + NR);
+    ROW4(0); ROW4(1); ROW4(2); ROW4(3); ROW4(4); ROW4(5);
+  }
+  if (k < kc) {   /* an odd k's last row, into c alone */
+    __m128 b0 = _mm_loadu_ps(b);
+    c0 = _mm_fmadd_ps(_mm_broadcast_ss(a), b0, c0);
+    c1 = _mm_fmadd_ps(_mm_broadcast_ss(a + 1), b0, c1);
+    c2 = _mm_fmadd_ps(_mm_broadcast_ss(a + 2), b0, c2);
+    c3 = _mm_fmadd_ps(_mm_broadcast_ss(a + 3), b0, c3);
+    c4 = _mm_fmadd_ps(_mm_broadcast_ss(a + 4), b0, c4);
+    c5 = _mm_fmadd_ps(_mm_broadcast_ss(a + 5), b0, c5);
+  }
+  _mm256_storeu_ps(t, _mm256_zextps128_ps256(_mm_add_ps(c0, d0)));
+  _mm256_storeu_ps(t + NR, _mm256_zextps128_ps256(_mm_add_ps(c1, d1)));
+  _mm256_storeu_ps(t + 2 * NR, _mm256_zextps128_ps256(_mm_add_ps(c2, d2)));
+  _mm256_storeu_ps(t + 3 * NR, _mm256_zextps128_ps256(_mm_add_ps(c3, d3)));
+  _mm256_storeu_ps(t + 4 * NR, _mm256_zextps128_ps256(_mm_add_ps(c4, d4)));
+  _mm256_storeu_ps(t + 5 * NR, _mm256_zextps128_ps256(_mm_add_ps(c5, d5)));
+}
+#undef ROW4
+
 /* The last 1 or 2 columns (49 = 3 x 16 + 1 at 7x7, 3025 = 189 x 16 + 1 at
 ** 55x55): the A panel's 6 rows are the vector and each column's B value is
 ** broadcast, so a column costs one FMA per k instead of the 6 of the 8-wide
@@ -301,6 +335,7 @@ AVX2 static void kern_thin_avx2(int64_t kc, const float *a, const float *b, floa
 #endif
 
 typedef void (*thin_fn)(int64_t kc, const float *a, const float *b, float *t, int nr);
+typedef void (*quad_fn)(int64_t kc, const float *a, const float *b, float *t);
 
 typedef void (*edge_fn)(const float *t, float *c, int64_t ldc, int mr, int nr, const tile_ep *e);
 
@@ -312,18 +347,20 @@ typedef struct kernels {
   kern_fn full;     /* 6 x 16, epilogue applied */
   kern_fn narrow;   /* 6 x 8 bare product, for edge tiles up to 8 wide */
   thin_fn thin;     /* 6 x 1-2 bare product, or NULL */
+  quad_fn quad;     /* 6 x 3-4 bare product, or NULL */
   edge_fn edge;     /* an edge tile's bare product into C, epilogue applied */
   pack_kern_fn full_pack;   /* full, packing its B panel from a plain matrix, or NULL */
   int avx2;         /* A packed with AVX2 */
 } kernels;
 
 static kernels pick_kernels(em_isa isa) {
-  kernels k = { kern_c, kern_c, NULL, edge_c, NULL, 0 };
+  kernels k = { kern_c, kern_c, NULL, NULL, edge_c, NULL, 0 };
 #if defined(__x86_64__) || defined(__i386__)
   if (isa >= EM_ISA_AVX2) {
     k.full = kern_avx2;
     k.narrow = kern8_avx2;
     k.thin = kern_thin_avx2;
+    k.quad = kern4_avx2;
     k.edge = edge_avx2;
     k.full_pack = kern_pack_avx2;
     k.avx2 = 1;
@@ -342,6 +379,7 @@ static void edge_tile(const kernels *kern, int64_t kc, const float *a, const flo
   float t[MR * NR];
   tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f };
   if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
+  else if (nr <= 4 && kern->quad) kern->quad(kc, a, b, t);
   else if (nr > 8 && nr <= 10 && kern->thin) {   /* 169 = 10 x 16 + 9 at 13x13 */
     kern->narrow(kc, a, b, t, NR, MR, &raw);
     kern->thin(kc, a, b + 8, t + 8, nr - 8);
@@ -475,8 +513,31 @@ int64_t em_gemm_scratch(int nthreads, const em_gemm *g) {
   return (int64_t)(nthreads > 0 ? nthreads : 1) * k_block(g->k) * per;
 }
 
+/* What column panel p of n columns costs, in sixteenths of a full one
+** (measured, one thread, Zen 1): the thin kernel's 1-2 columns a quarter,
+** the 128-bit tile's 3-4 columns about two thirds, the 8-wide tile as much
+** as a full panel (its FMAs wait on their latency). */
+static int64_t col_cost(int64_t p, int64_t n) {
+  int64_t nr = n - p * NR < NR ? n - p * NR : NR;
+  return nr <= 2 ? 4 : nr <= 4 ? 10 : nr <= 8 ? 16 : nr <= 10 ? 20 : 16;
+}
+
+/* Where thread t of nth starts among the np column panels: the first panel
+** at which the work before it reaches t / nth of the whole, so an edge
+** panel counts for what it costs (196 = 12 x 16 + 4 columns: 6 + 6.6
+** panels of work, not 7 + 5.6). */
+static int64_t col_start(int64_t n, int64_t np, int t, int nth) {
+  int64_t total = 0, done = 0, p = 0;
+  if (t <= 0) return 0;
+  if (t >= nth) return np;
+  for (int64_t q = 0; q < np; q++) total += col_cost(q, n);
+  for (; p < np && (2 * done + col_cost(p, n)) * nth <= 2 * total * t; p++) done += col_cost(p, n);
+  return p;
+}
+
 /* Threads split C by rows when A (the weight) is the larger operand, so each
-** reads half of it, and by columns otherwise, so each packs half of B. */
+** reads half of it, and by columns otherwise, so each packs half of B
+** (split by its cost, see col_start). */
 void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch) {
   kernels kern = pick_kernels(ctx->isa);
   int64_t mp = (g->m + MR - 1) / MR, np = (g->n + NR - 1) / NR;
@@ -498,7 +559,7 @@ void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch) {
     float *buf = scratch ? scratch + t * per : NULL;
     if (split_rows)
       run_block(&kern, g, p0 * MR, p1 * MR < g->m ? p1 * MR : g->m, 0, g->n, buf);
-    else
+    else if ((p0 = col_start(g->n, np, t, nth)) < (p1 = col_start(g->n, np, t + 1, nth)))
       run_block(&kern, g, 0, g->m, p0 * NR, p1 * NR < g->n ? p1 * NR : g->n, buf);
   }
 }

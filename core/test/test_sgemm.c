@@ -75,9 +75,11 @@ static void test_gemm_random(void) {
 }
 
 /* The edges exactly: one tile, one panel, one block, and one past each
-** (one and two past a panel take the thin kernel). */
+** (one and two past a panel take the thin kernel, three and four the
+** 128-bit one: 196 at 14x14). */
 static void test_gemm_edges(void) {
-  static const int64_t ms[] = { 1, 5, 6, 7, 12, 13 }, ns[] = { 1, 2, 15, 16, 17, 18, 49, 383, 384, 385 },
+  static const int64_t ms[] = { 1, 5, 6, 7, 12, 13 },
+                       ns[] = { 1, 2, 3, 4, 15, 16, 17, 18, 19, 20, 49, 196, 383, 384, 385 },
                        ks[] = { 1, 255, 256, 257, 512, 513 };
   double worst = 0;
   for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)

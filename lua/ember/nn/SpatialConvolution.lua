@@ -28,6 +28,9 @@
 
 local class = require "ember.class"
 local core = require "ember.core"
+-- tensor methods called straight, not through the tensor's __index (a C
+-- function, for t[i]): a convolution's Lua side runs on every forward
+local tdim, isSetTo, conv2d = core.methods.dim, core.methods.isSetTo, core.conv2d
 local Module = require "ember.nn.Module"
 local util = require "ember.nn.util"
 
@@ -120,7 +123,7 @@ function SpatialConvolution:updateOutput(input)
     input, res = input[1], input[2]
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
   end
-  if input:dim() == 4 then   -- the common case first, with no closure per call
+  if tdim(input) == 4 then   -- the common case first, with no closure per call
     self:_conv(input, self.output, res)
     return self.output
   end
@@ -138,13 +141,15 @@ end
 -- to be packed (the core checks it: ember.onnx.load sets it,
 -- ember.nn.util.packWeights sets true); nil otherwise.
 function SpatialConvolution:_conv(x, out, res)
-  local t, l, b, r = self:_pads()
+  local t, l, b, r
+  local p = self.pads
+  if p then t, l, b, r = p[1], p[2], p[3], p[4] else t, b, l, r = self.padH, self.padH, self.padW, self.padW end
   local limit = self.packWeight
-  core.conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
-              l, r, t, b, self.dilationW, self.dilationH, self.groups,
-              self.fusedAct, self.fusedA, self.fusedB, res, self:_winograd(), self.algo, self.bnScale,
-              limit and self:_weightCache("packed_weight", "_packedOf"), self.deferPrepare,
-              limit ~= true and limit or nil)
+  conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
+         l, r, t, b, self.dilationW, self.dilationH, self.groups,
+         self.fusedAct, self.fusedA, self.fusedB, res, self:_winograd(), self.algo, self.bnScale,
+         limit and self:_weightCache("packed_weight", "_packedOf"), self.deferPrepare,
+         limit ~= true and limit or nil)
 end
 
 -- self[field], a tensor the core fills from the weight and reuses: kept with
@@ -152,7 +157,7 @@ end
 -- weight is another tensor or of another size.
 function SpatialConvolution:_weightCache(field, of)
   local v, w = self[of], self.weight
-  if not (self[field] and v and v:isSetTo(w)) then
+  if not (self[field] and v and isSetTo(v, w)) then
     self[field], self[of] = core.tensor(), core.tensor():set(w)
   end
   return self[field]

@@ -405,6 +405,14 @@ static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output
   W = input->size[3];
   src = em_tensor_data(&in);
   dst = em_tensor_data(output);
+  if (oh == 1 && ow == 1) {   /* the global pool: no cell bounds (4 divisions a plane) */
+    const int64_t n = H * W;
+    #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++)
+      dst[pl] = max ? max_run(src + pl * n, n) : sum_run(src + pl * n, n) / (float)n;
+    em_tensor_free(&in);
+    return EM_OK;
+  }
   #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
   for (int64_t pl = 0; pl < planes; pl++) {
     const float *x = src + pl * H * W;

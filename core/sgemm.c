@@ -514,9 +514,10 @@ int64_t em_gemm_scratch(int nthreads, const em_gemm *g) {
 }
 
 /* What column panel p of n columns costs, in sixteenths of a full one
-** (measured, one thread, Zen 1): the thin kernel's 1-2 columns a quarter,
-** the 128-bit tile's 3-4 columns about two thirds, the 8-wide tile as much
-** as a full panel (its FMAs wait on their latency). */
+** (one thread, Zen 1, products of 192 + r columns against 192 and 208: an
+** edge of 3-4 columns adds 0.6 of a panel, one of 5-8 0.9, one of 9 1.1;
+** one of 1-2 a quarter of a panel's FMAs, though the rows it leaves out
+** of line slow the other tiles down too). */
 static int64_t col_cost(int64_t p, int64_t n) {
   int64_t nr = n - p * NR < NR ? n - p * NR : NR;
   return nr <= 2 ? 4 : nr <= 4 ? 10 : nr <= 8 ? 16 : nr <= 10 ? 20 : 16;

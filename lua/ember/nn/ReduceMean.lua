@@ -34,8 +34,8 @@ function ReduceMean:updateOutput(input)
   while k < nd and drop[nd - k] do k = k + 1 end
   if k == 2 and #dims == 2 and nd == 4 then
     -- H and W of N,C,H,W: the core's global average pool (vectorised, on
-    -- the threads; a mean over rows of 49 took 34 us on ShuffleNet's 1024
-    -- planes, the pool 5), into a buffer of this module's
+    -- the threads: ShuffleNet's 1x1024x7x7 mean 31.7 -> 12-15 us), into a
+    -- buffer of this module's
     self._pooled = self._pooled or core.tensor()
     x = core.adaptive_avgpool2d(input, self._pooled, 1, 1)
   elseif k == #dims and k > 1 and input:isContiguous() then

@@ -126,6 +126,16 @@ describe("nn.SpatialConvolution errors", function()
     assert.matches("expected 64 input planes, got 32$", message(m.forward, m, ember.Tensor(2, 32, 5, 5)))
   end)
 
+  it("names the layer when the input is not a tensor", function()
+    local m = nn.SpatialConvolution(3, 4, 3, 3)
+    assert.matches("^SpatialConvolution%(3 %-> 4, 3x3%): .*ember.Tensor expected, got number",
+                   message(m.forward, m, 5))
+    assert.matches("^SpatialConvolution%(3 %-> 4, 3x3%): .*ember.Tensor expected, got number",
+                   message(m.forward, m, { 1 }))
+    assert.matches("^SpatialConvolution%(3 %-> 4, 3x3%): expected a tensor or a table {input, residual} "
+                   .. "of tensors, got a number residual", message(m.forward, m, { ember.Tensor(1, 3, 5, 5), 2 }))
+  end)
+
   it("refuses a kernel larger than the padded input", function()
     local m = nn.SpatialConvolution(3, 4, 7, 7)
     assert.matches("kernel 7x7 %(dilated%) larger than padded input 5x5$",

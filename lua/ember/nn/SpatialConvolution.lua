@@ -30,7 +30,7 @@ local class = require "ember.class"
 local core = require "ember.core"
 -- tensor methods called straight, not through the tensor's __index (a C
 -- function, for t[i]): a convolution's Lua side runs on every forward
-local tdim, isSetTo, conv2d = core.methods.dim, core.methods.isSetTo, core.conv2d
+local dim, isSetTo, conv2d = core.methods.dim, core.methods.isSetTo, core.conv2d
 local Module = require "ember.nn.Module"
 local util = require "ember.nn.util"
 
@@ -121,9 +121,13 @@ function SpatialConvolution:updateOutput(input)
   local res
   if type(input) == "table" then   -- {x, residual}: fused with the Add after it
     input, res = input[1], input[2]
+    local mt = getmetatable(res)
+    if res ~= nil and not (type(mt) == "table" and mt.__name == "ember.Tensor") then
+      error("expected a tensor or a table {input, residual} of tensors, got a " .. type(res) .. " residual", 0)
+    end
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
   end
-  if tdim(input) == 4 then   -- the common case first, with no closure per call
+  if dim(input) == 4 then   -- the common case first, with no closure per call
     self:_conv(input, self.output, res)
     return self.output
   end

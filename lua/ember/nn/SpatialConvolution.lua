@@ -31,6 +31,7 @@ local core = require "ember.core"
 -- tensor methods called straight, not through the tensor's __index (a C
 -- function, for t[i]): a convolution's Lua side runs on every forward
 local dim, isSetTo, conv2d = core.methods.dim, core.methods.isSetTo, core.conv2d
+local isTensor = require("ember").isTensor
 local Module = require "ember.nn.Module"
 local util = require "ember.nn.util"
 
@@ -121,8 +122,7 @@ function SpatialConvolution:updateOutput(input)
   local res
   if type(input) == "table" then   -- {x, residual}: fused with the Add after it
     input, res = input[1], input[2]
-    local mt = getmetatable(res)
-    if res ~= nil and not (type(mt) == "table" and mt.__name == "ember.Tensor") then
+    if res ~= nil and not isTensor(res) then
       error("expected a tensor or a table {input, residual} of tensors, got a " .. type(res) .. " residual", 0)
     end
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end

@@ -135,13 +135,15 @@ static int in_place(const em_tensor *t, const em_tensor *output, int64_t c0, int
   int64_t cpg = C / groups;
   if (!blocks_contiguous(t, 2) || output->ndim != t->ndim || !em_tensor_is_contiguous(output))
     return 0;
-  for (int64_t img = 0; img < t->size[0]; img++)
+  const float *x = em_tensor_data(t), *y = em_tensor_data(output);
+  for (int64_t img = 0; img < t->size[0]; img++) {
+    /* joined channel c0 + k is g * cpg + j: it goes to output channel j * groups + g */
+    int64_t g = c0 / cpg, j = c0 % cpg;
     for (int64_t k = 0; k < t->size[1]; k++) {
-      int64_t c = c0 + k, oc = (c % cpg) * groups + c / cpg;
-      if (em_tensor_data(t) + outer_offset(t, 2, img * t->size[1] + k) !=
-          em_tensor_data(output) + (img * C + oc) * inner)
-        return 0;
+      if (x + img * t->stride[0] + k * t->stride[1] != y + (img * C + j * groups + g) * inner) return 0;
+      if (++j == cpg) j = 0, g++;
     }
+  }
   return 1;
 }
 
@@ -150,6 +152,7 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
   const em_tensor *first;
   em_tensor *tmp = NULL;
   const em_tensor **src = NULL;
+  const float **from = NULL;
   int64_t *start = NULL, size[EM_MAXDIM], N, C = 0, cpg, inner;
   char s[128], t2[128];
   em_status st = EM_OK;
@@ -207,26 +210,31 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
   for (int i = 0; i < n && !st; i++)
     if (inputs[i]->storage == output->storage && !in_place(inputs[i], output, start[i], C, groups, inner))
       st = em_fail(err, EM_EARG, "output shares memory with the input");
-  if (!st && !EM_DRY(ctx)) {
+  if (!st && !EM_DRY(ctx) && !(from = malloc(sizeof *from * (size_t)(N * C))))
+    st = em_fail(err, EM_ENOMEM, "channel shuffle: out of memory for %lld planes", (long long)(N * C));
+  if (!st && from) {
     float *out = em_tensor_data(output);
-    int64_t planes;
-    int nt;
-    planes = N * C;
-    nt = ctx && ctx->nthreads > 1 && planes * inner >= SHUFFLE_PARALLEL_MIN ? ctx->nthreads : 1;
+    int64_t planes = N * C, p = 0;
+    /* output plane (img, j * groups + g) comes from joined channel g * cpg + j,
+    ** none where that input lies in place: found in order, with no division
+    ** per plane (several cost more than copying a 7x7 plane) */
+    for (int64_t img = 0; img < N; img++)
+      for (int64_t j = 0; j < cpg; j++)
+        for (int g = 0; g < groups; g++, p++) {
+          int64_t c = g * cpg + j;
+          int i = 0;
+          while (c >= start[i + 1]) i++;
+          const em_tensor *t = src[i];
+          from[p] = t->storage == output->storage ? NULL
+                  : em_tensor_data(t) + img * t->stride[0] + (c - start[i]) * t->stride[1];
+        }
+    int nt = ctx && ctx->nthreads > 1 && planes * inner >= SHUFFLE_PARALLEL_MIN ? ctx->nthreads : 1;
     #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-      int64_t img = p / C, oc = p % C;
-      int64_t c = (oc % groups) * cpg + oc / groups;   /* channel of the joined input */
-      int j = 0;
-      while (c >= start[j + 1]) j++;
-      const em_tensor *t = src[j];
-      if (t->storage != output->storage)
-        memcpy(out + p * inner, em_tensor_data(t) + outer_offset(t, 2, img * t->size[1] + c - start[j]),
-               (size_t)inner * sizeof(float));
-    }
+    for (int64_t q = 0; q < planes; q++)
+      if (from[q]) memcpy(out + q * inner, from[q], (size_t)inner * sizeof(float));
   }
   for (int i = 0; i < n; i++) em_tensor_free(&tmp[i]);
-  free(tmp); free(src); free(start);
+  free(tmp); free(src); free(start); free(from);
   return st;
 }
 

@@ -234,13 +234,15 @@ static void test_permute_errors(void) {
 
 /* A joined shuffle whose second input already lies in the output where the
 ** shuffle puts it (a view, planes `groups` apart: ember/plan.lua has its
-** producer write there) gives the output of the plain call; an input sharing
-** the output's memory anywhere else is refused. */
+** producer write there) gives the output of the plain call, in a batch of
+** one and of two; an input sharing the output's memory anywhere else is
+** refused. */
 static void test_shuffle_in_place(void) {
   em_ctx ctx;
   em_ctx_init(&ctx);
-  for (int g = 2; g <= 3; g++) {
-    int64_t s[4] = { 1, 4, 5, 6 }, so[4] = { 1, 4 * g, 5, 6 }, hw = 30;
+  for (int g = 2; g <= 3; g++)
+  for (int64_t n = 1; n <= 2; n++) {
+    int64_t s[4] = { n, 4, 5, 6 }, so[4] = { n, 4 * g, 5, 6 }, hw = 30;
     em_tensor x[3], out, ref, v;
     const em_tensor *ptrs[3];
     em_err err;

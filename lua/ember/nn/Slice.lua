@@ -7,6 +7,8 @@ local core = require "ember.core"
 local Module = require "ember.nn.Module"
 local Gather = require "ember.nn.Gather"
 
+local dim_of, size_of, narrow_view = core.methods.dim, core.methods.size, core.narrow_view
+
 local Slice = class("nn.Slice", Module)
 
 local function ints(v, what)
@@ -30,18 +32,21 @@ function Slice:__init(dims, starts, ends, steps)
   end
 end
 
+local function clamp(v, lo, hi)
+  if v < lo then return lo elseif v > hi then return hi end
+  return v
+end
+
 -- The 1-based positions one dim keeps (ONNX's clamping rules).
 function Slice.positions(n, start, stop, step)
   if start < 0 then start = start + n end
   if stop < 0 then stop = stop + n end
   local idx = {}
   if step > 0 then
-    start = math.max(0, math.min(start, n))
-    stop = math.max(0, math.min(stop, n))
+    start, stop = clamp(start, 0, n), clamp(stop, 0, n)
     for i = start, stop - 1, step do idx[#idx + 1] = i + 1 end
   else
-    start = math.max(-1, math.min(start, n - 1))
-    stop = math.max(-1, math.min(stop, n - 1))
+    start, stop = clamp(start, -1, n - 1), clamp(stop, -1, n - 1)
     for i = start, stop + 1, step do idx[#idx + 1] = i + 1 end
   end
   return idx
@@ -56,23 +61,23 @@ function Slice.span(n, start, stop, step)
   end
   if start < 0 then start = start + n end
   if stop < 0 then stop = stop + n end
-  start = math.max(0, math.min(start, n))
-  stop = math.max(0, math.min(stop, n))
-  return start + 1, math.max(0, stop - start)
+  if start < 0 then start = 0 elseif start > n then start = n end   -- clamp, inline: once a forward
+  if stop < 0 then stop = 0 elseif stop > n then stop = n end
+  return start + 1, stop > start and stop - start or 0
 end
 
 function Slice:updateOutput(input)
-  local nd = input:dim()
+  local nd = dim_of(input)
   if #self.dims == 1 and self.steps[1] == 1 then
     -- one run of positions (ShuffleNet's channel split): a view when
     -- contiguous, with no tensor made per forward
     local dim = self.dims[1]
     local d = dim < 0 and nd + dim + 1 or dim
     if d >= 1 and d <= nd then
-      local first, count = Slice.span(input:size(d), self.starts[1], self.ends[1], 1)
+      local first, count = Slice.span(size_of(input, d), self.starts[1], self.ends[1], 1)
       if count > 0 then
         if rawequal(self.output, input) then self.output = core.tensor() end
-        if core.narrow_view(input, self.output, d, first, count) then return self.output end
+        if narrow_view(input, self.output, d, first, count) then return self.output end
       end
     end
   end

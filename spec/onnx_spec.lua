@@ -336,5 +336,27 @@ describe("ember.onnx", function()
       assert.is_false(ok)
       assert.matches("conv1 SpatialConvolution%(3 %-> 4, 3x3%): expected 3 input planes, got 2", err)
     end)
+    it("keeps no value between forwards, after an error either", function()
+      local nn = ember.nn
+      local g = nn.Graph({ "x" }, { "y" })
+      g:add(nn.Narrow(2, 1, 2), "x", "h")
+      g:add(nn.ReLU(), "h", "y")
+      local seen = setmetatable({}, { __mode = "k" })
+      local function run(shape)
+        local x = ember.Tensor(table.unpack(shape)):fill(-1)
+        seen[x] = true
+        return pcall(g.forward, g, x)
+      end
+      local ok, y = run({ 2, 3 })
+      assert.is_true(ok)
+      assert.same({ { 0, 0 }, { 0, 0 } }, y:totable())
+      assert.is_false((run({ 2, 1 })))   -- narrowing 2 of 1 column fails in the first node
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(next(seen))   -- neither input is held by the graph
+      ok, y = run({ 1, 4 })        -- and the next forward runs as before
+      assert.is_true(ok)
+      assert.same({ { 0, 0 } }, y:totable())
+    end)
   end)
 end)

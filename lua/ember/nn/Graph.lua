@@ -101,10 +101,20 @@ local function describe(m)
   return (m.name and (m.name .. " ") or "") .. m:__repr()
 end
 
+local function empty(env)
+  for k in pairs(env) do env[k] = nil end
+end
+
+-- An error of the forward, once its table of values holds no tensor.
+local function fail(env, msg)
+  empty(env)
+  error(msg, 0)
+end
+
 function Graph:updateOutput(input)
   -- the values by name: one table kept from forward to forward (a new one
   -- grew by rehashing through every forward: 6% of ShuffleNet's Lua time),
-  -- emptied after each, so it holds no tensor between forwards
+  -- emptied after each (and on an error), so it holds no tensor between forwards
   local env = rawget(self, "_env")
   if not env then
     env = {}
@@ -113,16 +123,16 @@ function Graph:updateOutput(input)
   for k, t in pairs(self.constants) do env[k] = t end
   local nin = #self.inputNames
   if is_tensor(input) then
-    if nin ~= 1 then error(string.format("expected %d inputs (a table), got one tensor", nin), 0) end
+    if nin ~= 1 then fail(env, string.format("expected %d inputs (a table), got one tensor", nin)) end
     env[self.inputNames[1]] = input
   elseif type(input) == "table" then
     for i, n in ipairs(self.inputNames) do
       local t = input[n] or input[i]
-      if not is_tensor(t) then error("missing input " .. i .. " ('" .. n .. "')", 0) end
+      if not is_tensor(t) then fail(env, "missing input " .. i .. " ('" .. n .. "')") end
       env[n] = t
     end
   else
-    error("expected a tensor or a table of tensors, got " .. type(input), 0)
+    fail(env, "expected a tensor or a table of tensors, got " .. type(input))
   end
   for i, m in ipairs(self.modules) do
     local node = self.nodes[i]
@@ -140,12 +150,12 @@ function Graph:updateOutput(input)
       if Module.isModuleError(out) then
         local e = tostring(out)
         if not m.name or e:find(m.name, 1, true) ~= 1 then e = describe(m) .. ": " .. e end
-        error(e, 0)
+        fail(env, e)
       end
-      error(describe(m) .. ": " .. tostring(out), 0)
+      fail(env, describe(m) .. ": " .. tostring(out))
     end
     if node.multi then
-      if type(out) ~= "table" then error(describe(m) .. ": expected a table of outputs", 0) end
+      if type(out) ~= "table" then fail(env, describe(m) .. ": expected a table of outputs") end
       for j, n in ipairs(node.outputs) do env[n] = out[j] end
     else
       env[node.outputs[1]] = out
@@ -158,7 +168,7 @@ function Graph:updateOutput(input)
     for i, n in ipairs(self.outputNames) do res[i] = env[n] end
     self.output = res
   end
-  for k in pairs(env) do env[k] = nil end
+  empty(env)
   return self.output
 end
 

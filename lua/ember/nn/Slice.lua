@@ -61,8 +61,7 @@ function Slice.span(n, start, stop, step)
   end
   if start < 0 then start = start + n end
   if stop < 0 then stop = stop + n end
-  if start < 0 then start = 0 elseif start > n then start = n end   -- clamp, inline: once a forward
-  if stop < 0 then stop = 0 elseif stop > n then stop = n end
+  start, stop = clamp(start, 0, n), clamp(stop, 0, n)
   return start + 1, stop > start and stop - start or 0
 end
 

@@ -35,7 +35,7 @@ local isTensor = require("ember").isTensor
 local Module = require "ember.nn.Module"
 local util = require "ember.nn.util"
 
-local positive, nonneg = util.positive, util.nonneg
+local positive, nonneg, pads = util.positive, util.nonneg, util.pads
 
 local SpatialConvolution, parent = class("nn.SpatialConvolution", Module)
 
@@ -145,9 +145,7 @@ end
 -- to be packed (the core checks it: ember.onnx.load sets it,
 -- ember.nn.util.packWeights sets true); nil otherwise.
 function SpatialConvolution:_conv(x, out, res)
-  local t, l, b, r
-  local p = self.pads
-  if p then t, l, b, r = p[1], p[2], p[3], p[4] else t, b, l, r = self.padH, self.padH, self.padW, self.padW end
+  local t, l, b, r = pads(self)
   local limit = self.packWeight
   conv2d(x, out, self.weight, self.bias, self.finput, self.dW, self.dH,
          l, r, t, b, self.dilationW, self.dilationH, self.groups,

@@ -258,9 +258,8 @@ AVX2 static void kern8_avx2(int64_t kc, const float *a, const float *b, float *c
 ** half the FMA work per k of the 8-wide tile, two k at a time in separate
 ** accumulators against the FMA latency; raw product into t (row stride NR),
 ** lanes 4-7 zero. */
-#define ROW4(r)                                                       \
-  c##r = _mm_fmadd_ps(_mm_broadcast_ss(a + r), b0, c##r);             \
-  d##r = _mm_fmadd_ps(_mm_broadcast_ss(a + MR + r), b1, d##r)
+#define ROW1(r) c##r = _mm_fmadd_ps(_mm_broadcast_ss(a + r), b0, c##r)
+#define ROW4(r) ROW1(r); d##r = _mm_fmadd_ps(_mm_broadcast_ss(a + MR + r), b1, d##r)
 
 AVX2 static void kern4_avx2(int64_t kc, const float *a, const float *b, float *t) {
   __m128 c0 = _mm_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
@@ -272,12 +271,7 @@ AVX2 static void kern4_avx2(int64_t kc, const float *a, const float *b, float *t
   }
   if (k < kc) {   /* an odd k's last row, into c alone */
     __m128 b0 = _mm_loadu_ps(b);
-    c0 = _mm_fmadd_ps(_mm_broadcast_ss(a), b0, c0);
-    c1 = _mm_fmadd_ps(_mm_broadcast_ss(a + 1), b0, c1);
-    c2 = _mm_fmadd_ps(_mm_broadcast_ss(a + 2), b0, c2);
-    c3 = _mm_fmadd_ps(_mm_broadcast_ss(a + 3), b0, c3);
-    c4 = _mm_fmadd_ps(_mm_broadcast_ss(a + 4), b0, c4);
-    c5 = _mm_fmadd_ps(_mm_broadcast_ss(a + 5), b0, c5);
+    ROW1(0); ROW1(1); ROW1(2); ROW1(3); ROW1(4); ROW1(5);
   }
   _mm256_storeu_ps(t, _mm256_zextps128_ps256(_mm_add_ps(c0, d0)));
   _mm256_storeu_ps(t + NR, _mm256_zextps128_ps256(_mm_add_ps(c1, d1)));
@@ -287,6 +281,7 @@ AVX2 static void kern4_avx2(int64_t kc, const float *a, const float *b, float *t
   _mm256_storeu_ps(t + 5 * NR, _mm256_zextps128_ps256(_mm_add_ps(c5, d5)));
 }
 #undef ROW4
+#undef ROW1
 
 /* The last 1 or 2 columns (49 = 3 x 16 + 1 at 7x7, 3025 = 189 x 16 + 1 at
 ** 55x55): the A panel's 6 rows are the vector and each column's B value is

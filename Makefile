@@ -1,5 +1,5 @@
 # Makefile -- builds ember's C core, the Lua module ember.core and ./ember.
-# make deps | make | make test | make demo | make lenet | make bench | make bench-layers | make install | make clean
+# make deps | make | make test | make asan | make tsan | make demo | make lenet | make bench | make bench-layers | make install | make clean
 
 # ---- switches
 PREFIX    ?= /usr/local
@@ -8,33 +8,38 @@ CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 LUA_INC   ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIB   ?= $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
-# OpenBLAS's OpenMP build, linked by path (the libopenblas.so alternative is
-# usually the pthread build): its threads and ember's OpenMP loops are then one
-# libgomp pool instead of two sets of workers fighting for the cores.
-BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-BLAS_INC  ?= -I/usr/include/x86_64-linux-gnu/openblas-openmp
+# OpenBLAS's single-threaded build, linked by path (the libopenblas.so
+# alternative may be a threaded one): ember splits its products over its own
+# threads (core/parallel.c), so no second set of workers fights for the cores.
+BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-serial
+BLAS_INC  ?= -I/usr/include/x86_64-linux-gnu/openblas-serial
 BLAS_LIB  ?= $(BLAS_DIR)/libopenblas.so -Wl,-rpath,$(BLAS_DIR)
 STB_LIB   ?= $(shell pkg-config --libs stb 2>/dev/null || echo -lstb)
-DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-openmp-dev libstb-dev \
+DEBS      = gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-serial-dev libstb-dev \
             lua-busted libreadline-dev python3-numpy python3-torch python3-torchvision \
             python3-onnx libonnx-testdata lua-cjson \
             libprotobuf-c-dev protobuf-c-compiler libonnx-dev darknet
 
 ifeq ($(DEBUG),1)
   OPT = -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+else ifeq ($(DEBUG),tsan)
+  OPT = -O1 -g -fsanitize=thread
 else
   # 256-bit vectors for GCC's own loops too (Winograd's transforms): tuned for
   # AMD's Zen 1 it picks 128 (squeezenet1_1 0.98x, resnet50 0.99x with 256)
   OPT = -O3 -march=x86-64-v2 -mtune=native -mprefer-vector-width=256
 endif
-CFLAGS  ?= $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -fopenmp
-LDFLAGS ?= $(filter -fsanitize=%,$(OPT)) -fopenmp
+CFLAGS  ?= $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -pthread
+LDFLAGS ?= $(filter -fsanitize=%,$(OPT)) -pthread
 LIBS     = $(BLAS_LIB) $(STB_LIB) -lm
 PROTOC_C ?= protoc-c
 ONNX_PROTO_DIR ?= /usr/include/onnx
 
 B = build
 EXE = ember
+ifeq ($(DEBUG),tsan)
+  B = build/tsan
+endif
 ifeq ($(DEBUG),1)
   B = build/debug
   EXE = build/debug/bin/ember
@@ -52,7 +57,7 @@ TEST_BIN  = $(TEST_SRC:core/test/%.c=$(B)/test/%)
 REF_SRC   = $(wildcard spec/ref/ref_*.py)
 REF_STAMP = $(REF_SRC:spec/ref/%.py=$(B)/ref/%.stamp)
 
-.PHONY: onnx-ops all deps test asan ctest spec refs demo lenet bench bench-quick bench-layers install uninstall clean
+.PHONY: onnx-ops all deps test asan tsan ctest spec refs demo lenet bench bench-quick bench-layers install uninstall clean
 
 all: $(B)/libember.a $(B)/libember.so $(B)/ember/core.so $(EXE)
 
@@ -128,6 +133,13 @@ asan: deps
 	@$(MAKE) --no-print-directory DEBUG=1 all ctest
 	@$(MAKE) --no-print-directory refs
 	@LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" ASAN_OPTIONS=detect_leaks=1 EMBER=build/debug/bin/ember sh tools/runtests.sh $(patsubst build/%,build/debug/%,$(TEST_BIN))
+
+# The C tests built with ThreadSanitizer (the thread pool and every kernel
+# that hands work to it); any report fails.
+tsan: deps
+	@$(MAKE) --no-print-directory DEBUG=tsan ctest
+	@for t in $(patsubst build/%,build/tsan/%,$(TEST_BIN)); do \
+	  echo "== $$t"; TSAN_OPTIONS=halt_on_error=1:exitcode=66 $$t || exit 1; done
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -246,9 +246,19 @@ static em_status plan_end(plan *p, em_tensor *output, em_err *err) {
 
 /* ------------------------------------------------------------------ API */
 
-/* Below this many elements one thread runs the op: a parallel region costs
+/* Below this many elements one thread runs the op: handing it out costs
 ** about as much as a cheap op on them. */
 #define ACT_PARALLEL_MIN (1 << 16)
+
+typedef struct act_job { em_act act; const float *src; float *dst; int64_t n; float a, b; } act_job;
+
+/* Lines [l0, l1) of 16 floats (whole cache lines) */
+static void act_lines(void *arg, int64_t l0, int64_t l1, int t) {
+  const act_job *j = arg;
+  int64_t i0 = l0 * 16, i1 = l1 * 16 < j->n ? l1 * 16 : j->n;
+  (void)t;
+  run(j->act, j->src + i0, j->dst + i0, i1 - i0, j->a, j->b);
+}
 
 em_status em_act_forward(const em_tensor *input, em_tensor *output, em_act act,
                          float a, float b, em_err *err) {
@@ -272,13 +282,8 @@ em_status em_act_forward_ctx(em_ctx *ctx, const em_tensor *input, em_tensor *out
   } else if (nt == 1) {
     run(act, p.src, p.dst, p.n, a, b);
   } else {
-    /* equal chunks, each a multiple of 16 floats (whole cache lines) */
-    int64_t chunk = ((p.n + nt - 1) / nt + 15) & ~(int64_t)15;
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; t++) {
-      int64_t i0 = (int64_t)t * chunk, i1 = i0 + chunk < p.n ? i0 + chunk : p.n;
-      if (i0 < i1) run(act, p.src + i0, p.dst + i0, i1 - i0, a, b);
-    }
+    act_job j = { act, p.src, p.dst, p.n, a, b };
+    em_parallel(ctx, nt, (p.n + 15) / 16, act_lines, &j);
   }
   return plan_end(&p, output, err);
 }

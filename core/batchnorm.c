@@ -66,6 +66,20 @@ static void scale_shift(const bn_terms *t, int64_t c, float eps, float *scale, f
   *shift = (float)((t->pb ? t->pb[c] : 0.0) - t->pmean[c] * s);
 }
 
+typedef struct bn_job { const bn_terms *t; const float *x; float *y; int64_t C, inner; float eps; } bn_job;
+
+static void bn_planes(void *arg, int64_t p0, int64_t p1, int thread) {
+  const bn_job *j = arg;
+  (void)thread;
+  for (int64_t pl = p0; pl < p1; pl++) {
+    float s, b;
+    const float *xp = j->x + pl * j->inner;
+    float *yp = j->y + pl * j->inner;
+    scale_shift(j->t, pl % j->C, j->eps, &s, &b);
+    for (int64_t i = 0; i < j->inner; i++) yp[i] = xp[i] * s + b;
+  }
+}
+
 em_status em_batchnorm_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                                const em_tensor *weight, const em_tensor *bias,
                                const em_tensor *mean, const em_tensor *var, float eps, em_err *err) {
@@ -104,14 +118,8 @@ em_status em_batchnorm_forward(em_ctx *ctx, const em_tensor *input, em_tensor *o
   if (EM_DRY(ctx)) goto done;
   x = em_tensor_data(&in);
   y = em_tensor_data(&res);
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t pl = 0; pl < N * C; pl++) {
-    float s, b;
-    const float *xp = x + pl * inner;
-    float *yp = y + pl * inner;
-    scale_shift(&t, pl % C, eps, &s, &b);
-    for (int64_t i = 0; i < inner; i++) yp[i] = xp[i] * s + b;
-  }
+  bn_job j = { &t, x, y, C, inner, eps };
+  em_parallel(ctx, nt, N * C, bn_planes, &j);
   if (inplace && res.storage != input->storage) st = em_tensor_copy(output, &res, err);
 done:
   em_tensor_free(&in);

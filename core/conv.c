@@ -97,19 +97,19 @@ static void finish_block(float *y, const float *res, const epi *e, int64_t c0, i
 
 /* Rows (c, ky, kx) of the im2col matrix of one image: row r holds, for every
 ** output position, the input value that tap reads (0 in the padding).
-** Rows split over the threads: OpenBLAS is its OpenMP build, so this team
-** and sgemm's are the same libgomp threads (with the pthread build, its
-** spinning workers fought such a team and small layers ran 3-10x slower).
-** Below IM2COL_SERIAL floats a team costs more than the copy. */
+** Rows split over ember's threads (parallel.c); below IM2COL_SERIAL floats
+** handing them out costs more than the copy. */
 #ifndef IM2COL_SERIAL
 #define IM2COL_SERIAL 16384
 #endif
-static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t h, int64_t w,
-                   int64_t ho, int64_t wo, const em_conv_params *p) {
-  int64_t taps = (int64_t)p->kh * p->kw;
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static) \
-    if (c * taps * ho * wo >= IM2COL_SERIAL)
-  for (int64_t r = 0; r < c * taps; r++) {
+static void im2col_rows(void *arg, int64_t r0, int64_t r1, int t) {
+  const em_copy_job *j = arg;
+  const em_conv_params *p = j->p;
+  const float *in = j->x;
+  float *col = j->dst;
+  const int64_t h = j->h, w = j->w, ho = j->ho, wo = j->wo, taps = (int64_t)p->kh * p->kw;
+  (void)t;
+  for (int64_t r = r0; r < r1; r++) {
     int64_t ch = r / taps, ky = r % taps / p->kw, kx = r % p->kw;
     int64_t offx = kx * p->dw - p->pl, lo, hi;
     const float *src = in + ch * h * w;
@@ -135,12 +135,19 @@ static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t 
   }
 }
 
+static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t h, int64_t w,
+                   int64_t ho, int64_t wo, const em_conv_params *p) {
+  int64_t taps = (int64_t)p->kh * p->kw;
+  em_copy_job j = { in, col, c, h, w, ho, wo, p };
+  em_parallel(ctx, c * taps * ho * wo >= IM2COL_SERIAL ? ctx->nthreads : 1, c * taps, im2col_rows, &j);
+}
+
 /* Everything else: output_g (Cout/g x Ho*Wo) = weight_g (Cout/g x K) *
 ** col_g (K x Ho*Wo), K = Cin/g*kH*kW. For a 1x1 kernel with stride 1 and no
 ** padding the input already is that matrix. With AVX2 ember's own product
 ** (sgemm.c) reads col_g block by block straight from the input (convpack.c)
 ** and applies the epilogue as it stores; otherwise im2col, then OpenBLAS
-** (which brings its own threads; nothing here runs in an OpenMP region). */
+** on the calling thread (gemm.c). */
 static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float *wt,
                            const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                            int64_t h, int64_t w, int64_t ho, int64_t wo,
@@ -306,7 +313,7 @@ static em_status conv_winograd(em_ctx *ctx, const float *in, float *out, const e
   em_tensor local, *u = p->wino_weight ? p->wino_weight : &local;
   em_status st = EM_OK;
   em_tensor_init(&local);
-  if (!u->storage || u->size[0] != t * t) st = em_winograd_prepare(wt, u, m, err);
+  if (!u->storage || u->size[0] != t * t) st = em_winograd_prepare(ctx, wt, u, m, err);
   if (!st) st = em_winograd_forward(ctx, &a, u, buf, err);
   em_tensor_free(&local);
   return st;

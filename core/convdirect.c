@@ -17,7 +17,6 @@
 ** and stores straight into the NCHW output rows. */
 
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "convutil.h"
@@ -262,42 +261,56 @@ AVX2 static void panel_row(const float *x, const int64_t *off, int64_t k, const 
 #undef AT
 }
 
-/* One image in bands of at most BAND output rows, a multiple of nt of
-** them, handed out one at a time (on a shared machine a thread that lost
-** its core leaves its bands to the other): a thread fills the band's phase
-** planes (in its own ph), then runs every channel panel over its rows. */
-static void run_image(const em_direct_args *a, const em_conv_params *p, const phases *g,
-                      const float *x, float *phases_all, const float *wp, const int64_t *off,
-                      float *y, const float *res, int nt) {
+typedef struct band_job {
+  const em_direct_args *a;
+  const em_conv_params *p;
+  const phases *g;
+  const float *x, *wp, *res;
+  float *phases_all, *y;
+  const int64_t *off;
+  int64_t rows;   /* output rows of a band */
+} band_job;
+
+/* Bands [b0, b1) of one image: a thread fills a band's phase planes (in its
+** own ph), then runs every channel panel over its rows. */
+static void run_bands(void *arg, int64_t b0, int64_t b1, int t) {
+  const band_job *j = arg;
+  const em_direct_args *a = j->a;
+  const em_conv_params *p = j->p;
+  const phases *g = j->g;
   int64_t k = a->cin * p->kh * p->kw, howo = a->ho * a->wo;
-  int64_t nb = nt * ((a->ho + nt * BAND - 1) / (nt * BAND)), rows = (a->ho + nb - 1) / nb;
-  #pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    float *ph = phases_all + omp_get_thread_num() * g->count * g->plane;
-    tile_epi e;
-    e.lo = a->clamp ? a->lo : -INFINITY;
-    e.hi = a->clamp ? a->hi : INFINITY;
-    #pragma omp for schedule(dynamic, 1) nowait
-    for (int64_t bi = 0; bi < nb; bi++) {
-      int64_t b0 = bi * rows, b1 = b0 + rows < a->ho ? b0 + rows : a->ho;
-      for (int64_t c = 0; c < a->cin; c++)
-        for (int64_t py = 0; py < p->sh; py++)
-          for (int64_t r = b0; r < b1 + g->reach; r++) fill_row(x, ph, a, p, g, c, py, r, b0);
-      for (int64_t c0 = 0; c0 < a->cout; c0 += MR) {
-        int mr = a->cout - c0 < MR ? (int)(a->cout - c0) : MR;
-        for (int r = 0; r < MR; r++) {
-          e.scale[r] = a->scale && r < mr ? a->scale[c0 + r] : 1.0f;
-          e.bias[r] = a->bias && r < mr ? a->bias[c0 + r] : 0.0f;
-        }
-        for (int64_t oy = b0; oy < b1; oy++) {
-          int64_t at = c0 * howo + oy * a->wo;
-          /* panel c0 / 6 of the weight: k x 6 floats */
-          panel_row(ph + (oy - b0) * g->wq, off, k, wp + c0 * k, y + at, res ? res + at : NULL,
-                    howo, mr, a->wo, &e);
-        }
+  float *ph = j->phases_all + t * g->count * g->plane;
+  tile_epi e;
+  e.lo = a->clamp ? a->lo : -INFINITY;
+  e.hi = a->clamp ? a->hi : INFINITY;
+  for (int64_t bi = b0; bi < b1; bi++) {
+    int64_t r0 = bi * j->rows, r1 = r0 + j->rows < a->ho ? r0 + j->rows : a->ho;
+    for (int64_t c = 0; c < a->cin; c++)
+      for (int64_t py = 0; py < p->sh; py++)
+        for (int64_t r = r0; r < r1 + g->reach; r++) fill_row(j->x, ph, a, p, g, c, py, r, r0);
+    for (int64_t c0 = 0; c0 < a->cout; c0 += MR) {
+      int mr = a->cout - c0 < MR ? (int)(a->cout - c0) : MR;
+      for (int r = 0; r < MR; r++) {
+        e.scale[r] = a->scale && r < mr ? a->scale[c0 + r] : 1.0f;
+        e.bias[r] = a->bias && r < mr ? a->bias[c0 + r] : 0.0f;
+      }
+      for (int64_t oy = r0; oy < r1; oy++) {
+        int64_t at = c0 * howo + oy * a->wo;
+        /* panel c0 / 6 of the weight: k x 6 floats */
+        panel_row(ph + (oy - r0) * g->wq, j->off, k, j->wp + c0 * k, j->y + at,
+                  j->res ? j->res + at : NULL, howo, mr, a->wo, &e);
       }
     }
   }
+}
+
+/* One image in bands of at most BAND output rows, a multiple of nt of them
+** (on a shared machine a thread that lost its core leaves its bands to the
+** other, parallel.c). */
+static void run_image(const em_ctx *ctx, band_job *j, int nt) {
+  int64_t ho = j->a->ho, nb = nt * ((ho + nt * BAND - 1) / (nt * BAND));
+  j->rows = (ho + nb - 1) / nb;
+  em_parallel(ctx, nt, nb, run_bands, j);
 }
 
 static int64_t scratch_size(int nt, const em_direct_args *a, const em_conv_params *p) {
@@ -311,7 +324,7 @@ em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor
   phases g = phase_geometry(a, p);
   int64_t k = a->cin * p->kh * p->kw, off[MAX_TAPS], csz = a->cout * a->ho * a->wo;
   double flops = 2.0 * (double)csz * (double)k;
-  int nt = omp_in_parallel() || flops < PAR_FLOPS ? 1 : ctx->nthreads;
+  int nt = flops < PAR_FLOPS ? 1 : ctx->nthreads;
   int64_t sz[1] = { scratch_size(nt, a, p) };
   const float *wp;
   em_status st;
@@ -333,9 +346,12 @@ em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor
     wp = dst;
   }
   tap_offsets(p, &g, a->cin, off);
-  for (int64_t img = 0; img < a->n; img++)
-    run_image(a, p, &g, a->in + img * a->cin * a->h * a->w, em_tensor_data(buf), wp, off,
-              a->out + img * csz, a->res ? a->res + img * csz : NULL, nt);
+  for (int64_t img = 0; img < a->n; img++) {
+    band_job j = { a, p, &g, a->in + img * a->cin * a->h * a->w, wp,
+                   a->res ? a->res + img * csz : NULL, em_tensor_data(buf), a->out + img * csz,
+                   off, 0 };
+    run_image(ctx, &j, nt);
+  }
   return EM_OK;
 }
 

@@ -229,11 +229,14 @@ int64_t em_conv_phases_size(int64_t c, int64_t ho, int64_t wo, const em_conv_par
   return c * p->sh * p->kw * (ho + (p->kh - 1) / p->sh) * wo;
 }
 
-void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h, int64_t w,
-                         int64_t ho, int64_t wo, const em_conv_params *p, float *v) {
-  const int64_t hq = ho + (p->kh - 1) / p->sh, planes = c * p->sh * p->kw;
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static) if (planes * hq * wo >= 65536)
-  for (int64_t q = 0; q < planes; q++) {
+static void fill_planes(void *arg, int64_t q0, int64_t q1, int t) {
+  const em_copy_job *j = arg;
+  const em_conv_params *p = j->p;
+  const float *x = j->x;
+  float *v = j->dst;
+  const int64_t h = j->h, w = j->w, wo = j->wo, hq = j->ho + (p->kh - 1) / p->sh;
+  (void)t;
+  for (int64_t q = q0; q < q1; q++) {
     int64_t ch = q / (p->sh * p->kw), py = q / p->kw % p->sh, kx = q % p->kw;
     const float *src = x + ch * h * w;
     float *d = v + q * hq * wo;
@@ -251,6 +254,13 @@ void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h
       for (int64_t ox = hi; ox < wo; ox++) d[ox] = 0.0f;
     }
   }
+}
+
+void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h, int64_t w,
+                         int64_t ho, int64_t wo, const em_conv_params *p, float *v) {
+  const int64_t hq = ho + (p->kh - 1) / p->sh, planes = c * p->sh * p->kw;
+  em_copy_job j = { x, v, c, h, w, ho, wo, p };
+  em_parallel(ctx, planes * hq * wo >= 65536 ? ctx->nthreads : 1, planes, fill_planes, &j);
 }
 
 void em_conv_phases_rows(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p,

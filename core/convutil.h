@@ -37,6 +37,15 @@ static inline em_status check_4d(const em_tensor *t, const char *what, const cha
   return EM_OK;
 }
 
+/* The input planes copied into rows for a product (conv.c's im2col,
+** convpack.c's phase planes), in parallel: input x (c,h,w) into dst. */
+typedef struct em_copy_job {
+  const float *x;
+  float *dst;
+  int64_t c, h, w, ho, wo;
+  const em_conv_params *p;
+} em_copy_job;
+
 /* Whether two tensors view the same storage (an output may not). */
 static inline int shares(const em_tensor *a, const em_tensor *b) {
   return a && b && (a == b || (a->storage && a->storage == b->storage));

@@ -56,9 +56,8 @@ static em_status check_deconv(const em_tensor *input, const em_tensor *weight, c
   return EM_OK;
 }
 
-/* Adds column rows (oc, ky, kx) (each H*W) onto output plane oc. Serial
-** between sgemm calls, as im2col in conv.c: an OpenMP team there competes
-** with OpenBLAS's still-spinning workers. */
+/* Adds column rows (oc, ky, kx) (each H*W) onto output plane oc, on the
+** calling thread, as the OpenBLAS products around it (gemm.c). */
 static void col2im(const float *col, float *out, const float *bias, int64_t cout,
                    int64_t h, int64_t w, int64_t ho, int64_t wo, const em_conv_params *p) {
   for (int64_t oc = 0; oc < cout; oc++) {

@@ -646,53 +646,72 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
   return GENERIC_C;
 }
 
-void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params *p) {
-  int64_t per_group = a->cout / p->groups, planes = a->n * a->cout, ph = 0, pw = 0;
-  enum kind kind = pick(ctx->isa, p, a->h, a->w, a->ho, a->wo);
-  int clamp = a->act == EM_ACT_RELU || a->act == EM_ACT_CLAMP;
-  float lo = a->act == EM_ACT_RELU ? 0.0f : a->lo, hi = a->act == EM_ACT_RELU ? INFINITY : a->hi;
-  const int simple = a->n == 1 && per_group == 1;
-  if (kind == K3_PADDED) pad_size(p, a->h, a->w, a->ho, a->wo, &ph, &pw);
-  #pragma omp parallel num_threads(ctx->nthreads)
-  {
-    /* each thread's padded plane (on the heap: 64 KB is much for a caller's
-    ** thread stack): the border zeroed once, each plane then overwrites
-    ** only the interior; without the memory the thread runs the kernel
-    ** with masked edges, same result */
-    float *pad = kind == K3_PADDED ? calloc((size_t)(ph * pw + 8), sizeof(float)) : NULL;
-    enum kind mine = kind == K3_PADDED && !pad ? K3_AVX2 : kind;
-    #pragma omp for schedule(static)
-    for (int64_t i = 0; i < planes; i++) {
-      /* one image, one plane per group (MobileNet): no divisions, which
-      ** cost a good part of a 7x7 plane's FMAs on Zen 1 */
-      int64_t img = simple ? 0 : i / a->cout, oc = simple ? i : i % a->cout, osz = a->ho * a->wo;
-      plane q;
-      q.src = a->in + (img * a->cin + (simple ? oc : oc / per_group)) * a->h * a->w;
-      q.next = NULL;
-      if (simple && i + 1 < planes) q.next = q.src + a->h * a->w;
-      else if (i + 1 < planes) {
-        int64_t j = i + 1, from = ((j / a->cout) * a->cin + (j % a->cout) / per_group) * a->h * a->w;
-        if (a->in + from != q.src) q.next = a->in + from;
-      }
-      q.k = a->wt + oc * p->kh * p->kw;
-      q.res = a->res ? a->res + i * osz : NULL;
-      q.dst = a->out + i * osz;
-      q.bias = a->bias ? a->bias[oc] : 0.0f;
-      q.lo = lo; q.hi = hi; q.clamp = clamp;
-      q.h = a->h; q.w = a->w; q.ho = a->ho; q.wo = a->wo;
-      switch (mine) {
-#if X86 && defined(__GNUC__)
-      case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
-      case K3_SMALL_S2: plane3x3_small_s2_avx2(&q); break;
-      case K3_SMALL_S1: plane3x3_small_s1_avx2(&q); break;
-      case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
-      case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
-      case GENERIC_AVX512: plane_generic_avx512(&q, p); break;
-      case GENERIC_AVX2: plane_generic_avx2(&q, p); break;
-#endif
-      default: plane_generic_c(&q, p); break;
-      }
+typedef struct dw_job {
+  const em_dw_args *a;
+  const em_conv_params *p;
+  enum kind kind;
+  float *pads;            /* each thread's padded plane (K3_PADDED) */
+  int64_t padsz, pw, planes, per_group;
+  int simple, clamp;
+  float lo, hi;
+} dw_job;
+
+static void dw_planes(void *arg, int64_t i0, int64_t i1, int t) {
+  const dw_job *j = arg;
+  const em_dw_args *a = j->a;
+  const em_conv_params *p = j->p;
+  const int64_t planes = j->planes, per_group = j->per_group, pw = j->pw;
+  const int simple = j->simple, clamp = j->clamp;
+  const float lo = j->lo, hi = j->hi;
+  float *pad = j->pads ? j->pads + t * j->padsz : NULL;
+  const enum kind mine = j->kind;
+  for (int64_t i = i0; i < i1; i++) {
+    /* one image, one plane per group (MobileNet): no divisions, which
+    ** cost a good part of a 7x7 plane's FMAs on Zen 1 */
+    int64_t img = simple ? 0 : i / a->cout, oc = simple ? i : i % a->cout, osz = a->ho * a->wo;
+    plane q;
+    q.src = a->in + (img * a->cin + (simple ? oc : oc / per_group)) * a->h * a->w;
+    q.next = NULL;
+    if (simple && i + 1 < planes) q.next = q.src + a->h * a->w;
+    else if (i + 1 < planes) {
+      int64_t nx = i + 1, from = ((nx / a->cout) * a->cin + (nx % a->cout) / per_group) * a->h * a->w;
+      if (a->in + from != q.src) q.next = a->in + from;
     }
-    free(pad);
+    q.k = a->wt + oc * p->kh * p->kw;
+    q.res = a->res ? a->res + i * osz : NULL;
+    q.dst = a->out + i * osz;
+    q.bias = a->bias ? a->bias[oc] : 0.0f;
+    q.lo = lo; q.hi = hi; q.clamp = clamp;
+    q.h = a->h; q.w = a->w; q.ho = a->ho; q.wo = a->wo;
+    switch (mine) {
+#if X86 && defined(__GNUC__)
+    case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
+    case K3_SMALL_S2: plane3x3_small_s2_avx2(&q); break;
+    case K3_SMALL_S1: plane3x3_small_s1_avx2(&q); break;
+    case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
+    case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
+    case GENERIC_AVX512: plane_generic_avx512(&q, p); break;
+    case GENERIC_AVX2: plane_generic_avx2(&q, p); break;
+#endif
+    default: plane_generic_c(&q, p); break;
+    }
   }
+}
+
+void em_depthwise_forward(em_ctx *ctx, const em_dw_args *a, const em_conv_params *p) {
+  int64_t ph = 0;
+  dw_job j = { a, p, pick(ctx->isa, p, a->h, a->w, a->ho, a->wo), NULL, 0, 0, a->n * a->cout,
+               a->cout / p->groups, 0, a->act == EM_ACT_RELU || a->act == EM_ACT_CLAMP,
+               a->act == EM_ACT_RELU ? 0.0f : a->lo, a->act == EM_ACT_RELU ? INFINITY : a->hi };
+  j.simple = a->n == 1 && j.per_group == 1;
+  if (j.kind == K3_PADDED) {
+    /* each thread's padded plane: the border zeroed once, each plane then
+    ** overwrites only the interior; without the memory the kernel runs
+    ** with masked edges, same result */
+    pad_size(p, a->h, a->w, a->ho, a->wo, &ph, &j.pw);
+    j.padsz = ph * j.pw + 8;
+    if (!(j.pads = calloc((size_t)(ctx->nthreads * j.padsz), sizeof(float)))) j.kind = K3_AVX2;
+  }
+  em_parallel(ctx, ctx->nthreads, j.planes, dw_planes, &j);
+  free(j.pads);
 }

@@ -56,18 +56,27 @@ em_status em_fail(em_err *err, em_status code, const char *fmt, ...)
 typedef enum em_isa { EM_ISA_C, EM_ISA_AVX2, EM_ISA_AVX512 } em_isa;
 
 typedef struct em_ctx {
-  int nthreads;         /* >= 1 */
+  int nthreads;         /* >= 1: the caller and the pool's workers */
   em_isa isa;           /* best the CPU runs (em_ctx_init); lower it to force a path */
   int dry;              /* shapes only: the forwards taking ctx check their arguments
                         ** and size their outputs, then return without computing or
                         ** preparing weights (a memory plan's trace, ember/plan.lua) */
+  struct em_pool *pool; /* nthreads - 1 worker threads (parallel.c), NULL for one */
 } em_ctx;
 #define EM_DRY(ctx) ((ctx) && (ctx)->dry)
 
 void em_ctx_init(em_ctx *ctx);               /* nthreads = number of cores, isa = em_cpu_isa() */
+void em_ctx_free(em_ctx *ctx);               /* stops the workers; init again to reuse */
 em_isa em_cpu_isa(void);                     /* AVX-512F, AVX2+FMA, or plain C */
-void em_ctx_set_threads(em_ctx *ctx, int n); /* also sets OpenBLAS's count */
+void em_ctx_set_threads(em_ctx *ctx, int n); /* starts or stops workers (at most 32 threads) */
 int em_ncores(void);
+
+/* Runs fn over [0, n) in chunks on up to nt of ctx's threads (ctx may be
+** NULL), returning when all are done: fn(arg, i0, i1, t) with t the running
+** thread, 0 the caller, below ctx->nthreads (per-thread scratch). Called from
+** inside a running job, or with nt <= 1, it runs fn(arg, 0, n, 0) inline. */
+typedef void (*em_task)(void *arg, int64_t i0, int64_t i1, int t);
+void em_parallel(const em_ctx *ctx, int nt, int64_t n, em_task fn, void *arg);
 
 /* ---------------------------------------------------------------- storage */
 
@@ -170,7 +179,8 @@ em_status em_npy_save(const em_tensor *t, const char *path, em_err *err);
 /* All kernels take N,C,H,W input (N >= 1) unless stated. Shape errors say
 ** what was expected and what came ("expected 64 input planes, got 32"). */
 
-/* gemm.c: C = alpha * op(A) * op(B) + beta * C, row-major, the only user of cblas. */
+/* gemm.c: C = alpha * op(A) * op(B) + beta * C, row-major, the only user of
+** cblas: single-threaded OpenBLAS, on the calling thread (never from a job). */
 void em_sgemm(int transA, int transB, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void em_sgemv(int transA, int M, int N, float alpha, const float *A, int lda,
@@ -500,7 +510,8 @@ typedef enum em_conv_algo {
 /* weight out,in,r,r -> out t*t,ceil(out/6),in,6 (G g G^T, computed in
 ** double, packed for sgemm.h's product), t = m + r - 1 for output blocks
 ** of m x m: m is 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3), F(2x2, 5x5)) */
-em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em_err *err);
+em_status em_winograd_prepare(const em_ctx *ctx, const em_tensor *weight, em_tensor *out, int m,
+                              em_err *err);   /* ctx may be NULL (one thread) */
 int em_winograd_fits(const em_conv_params *p);    /* kernel (3x3, 5x5), stride, dilation, groups fit */
 /* used by conv.c: shapes checked, data contiguous; bias and res may be NULL;
 ** clamp: the output is clamped to [lo, hi] after bias and residual. */

@@ -8,7 +8,6 @@
 ** each reach 22 GB/s. */
 
 #include <limits.h>
-#include <omp.h>
 
 #include "ember.h"
 
@@ -57,17 +56,20 @@ static void gemv_block(const float *w, int64_t out, int64_t in, const float *x, 
   gemv_rows(w, in, x, b, y, r0, out - r0 < GEMV_ROWS ? (int)(out - r0) : GEMV_ROWS);
 }
 
-/* The blocks split between the threads; one thread enters no OpenMP region
-** (libgomp makes a system call for each, sgemm.c). */
+typedef struct gemv_job { const float *w, *x, *b; float *y; int64_t out, in; } gemv_job;
+
+static void gemv_blocks(void *arg, int64_t q0, int64_t q1, int t) {
+  const gemv_job *j = arg;
+  (void)t;
+  for (int64_t q = q0; q < q1; q++) gemv_block(j->w, j->out, j->in, j->x, j->b, j->y, q);
+}
+
+/* The blocks split between the threads. */
 static void gemv(const em_ctx *ctx, const float *w, int64_t out, int64_t in, const float *x,
                  const float *b, float *y) {
-  int64_t blocks = (out + GEMV_ROWS - 1) / GEMV_ROWS;
-  if (out * in < GEMV_PAR || ctx->nthreads <= 1) {
-    for (int64_t q = 0; q < blocks; q++) gemv_block(w, out, in, x, b, y, q);
-    return;
-  }
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-  for (int64_t q = 0; q < blocks; q++) gemv_block(w, out, in, x, b, y, q);
+  gemv_job j = { w, x, b, y, out, in };
+  em_parallel(ctx, out * in < GEMV_PAR ? 1 : ctx->nthreads, (out + GEMV_ROWS - 1) / GEMV_ROWS,
+              gemv_blocks, &j);
 }
 #endif
 

@@ -88,6 +88,27 @@ static void lrn_block(const float *x, float *y, int64_t C, int64_t S, int64_t le
   }
 }
 
+typedef struct lrn_job {
+  const float *src;
+  float *dst;
+  int64_t C, S, blk, nblk;
+  int L, lo, hi;
+  float scale, beta, k;
+} lrn_job;
+
+/* Blocks [b0, b1): image b / nblk, its spatial block b % nblk */
+static void lrn_blocks(void *arg, int64_t b0, int64_t b1, int t) {
+  const lrn_job *j = arg;
+  float q[QMAX];
+  (void)t;
+  for (int64_t b = b0; b < b1; b++) {
+    int64_t n = b / j->nblk, s0 = (b % j->nblk) * j->blk, at = n * j->C * j->S + s0;
+    int64_t len = j->S - s0 < j->blk ? j->S - s0 : j->blk;
+    lrn_block(j->src + at, j->dst + at, j->C, j->S, len, j->L, j->lo, j->hi, j->scale, j->beta,
+              j->k, q);
+  }
+}
+
 em_status em_lrn_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                          int size, float alpha, float beta, float k, em_err *err) {
   char a[128];
@@ -136,13 +157,8 @@ em_status em_lrn_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
   src = em_tensor_data(&in);
   dst = em_tensor_data(output);
   nblk = (S + blk - 1) / blk;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t job = 0; job < N * nblk; job++) {
-    float q[QMAX];
-    int64_t n = job / nblk, s0 = (job % nblk) * blk;
-    int64_t len = S - s0 < blk ? S - s0 : blk;
-    lrn_block(src + n * C * S + s0, dst + n * C * S + s0, C, S, len, L, lo, hi, scale, beta, k, q);
-  }
+  lrn_job j = { src, dst, C, S, blk, nblk, L, lo, hi, scale, beta, k };
+  em_parallel(ctx, nt, N * nblk, lrn_blocks, &j);
   em_tensor_free(&in);
   return EM_OK;
 }

@@ -290,6 +290,30 @@ static void avg_line(const window *w, const float *x, float *y, int64_t oy) {
 
 /* ------------------------------------------------------ both, by rows */
 
+typedef struct rows_job {
+  const window *w;
+  const em_pool_rows *r;
+  void (*line)(const window *, const float *, float *, int64_t);
+  const float *count;   /* average: cells of each output of a plane pooled whole */
+  int plane, vec;
+} rows_job;
+
+static void pool_planes(void *arg, int64_t p0, int64_t p1, int t) {
+  const rows_job *j = arg;
+  const window *w = j->w;
+  (void)t;
+  for (int64_t pl = p0; pl < p1; pl++) {
+    if (j->plane && em_pool_plane(w->p, j->count, w->src + pl * w->H * w->W,
+                                  w->dst + pl * w->oh * w->ow, w->H, w->W))
+      continue;
+    for (int64_t oy = 0; oy < w->oh; oy++) {
+      const float *x = w->src + pl * w->H * w->W;
+      float *y = w->dst + (pl * w->oh + oy) * w->ow;
+      if (!j->vec || !em_pool_row(j->r, x, y, oy)) j->line(w, x, y, oy);
+    }
+  }
+}
+
 /* max: max pooling (dilation applies), else average. */
 static em_status pool(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                       const em_pool_params *p, int max, em_err *err) {
@@ -331,17 +355,8 @@ static em_status pool(em_ctx *ctx, const em_tensor *input, em_tensor *output,
   int plane = em_pool_plane_ok(ctx, p, w.H, w.W, w.oh, w.ow);
   float count[EM_POOL_PLANE_MAX];
   if (plane && !max) em_pool_plane_counts(p, w.H, w.W, count);
-  #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
-  for (int64_t pl = 0; pl < w.planes; pl++) {
-    if (plane && em_pool_plane(p, max ? NULL : count, w.src + pl * w.H * w.W,
-                               w.dst + pl * w.oh * w.ow, w.H, w.W))
-      continue;
-    for (int64_t oy = 0; oy < w.oh; oy++) {
-      const float *x = w.src + pl * w.H * w.W;
-      float *y = w.dst + (pl * w.oh + oy) * w.ow;
-      if (!vec || !em_pool_row(&r, x, y, oy)) line(&w, x, y, oy);
-    }
-  }
+  rows_job j = { &w, &r, line, max ? NULL : count, plane, vec };
+  em_parallel(ctx, nthreads(ctx), w.planes, pool_planes, &j);
   em_tensor_free(&in);
   return EM_OK;
 }
@@ -385,6 +400,42 @@ static float max_run(const float *x, int64_t n) {
   return m;
 }
 
+typedef struct cells_job { const float *src; float *dst; int64_t H, W; int oh, ow, max; } cells_job;
+
+/* the global pool: no cell bounds (4 divisions a plane) */
+static void global_planes(void *arg, int64_t p0, int64_t p1, int t) {
+  const cells_job *j = arg;
+  const int64_t n = j->H * j->W;
+  (void)t;
+  for (int64_t pl = p0; pl < p1; pl++)
+    j->dst[pl] = j->max ? max_run(j->src + pl * n, n) : sum_run(j->src + pl * n, n) / (float)n;
+}
+
+static void cell_planes(void *arg, int64_t p0, int64_t p1, int t) {
+  const cells_job *j = arg;
+  const int64_t H = j->H, W = j->W, oh = j->oh, ow = j->ow;
+  (void)t;
+  for (int64_t pl = p0; pl < p1; pl++) {
+    const float *x = j->src + pl * H * W;
+    float *y = j->dst + pl * oh * ow;
+    for (int64_t oy = 0; oy < oh; oy++) {
+      int64_t y0 = cell_start(oy, H, oh), y1 = cell_end(oy, H, oh);
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t x0 = cell_start(ox, W, ow), x1 = cell_end(ox, W, ow);
+        float r = j->max ? -INFINITY : 0;
+        /* a cell as wide as the plane is one run of rows (the global pool) */
+        int64_t run = x1 - x0, rows = y1 - y0;
+        if (run == W) { run *= rows; rows = 1; }
+        for (int64_t k = 0; k < rows; k++) {
+          const float *cell = x + (y0 + k) * W + x0;
+          r = j->max ? max_nan(r, max_run(cell, run)) : r + sum_run(cell, run);
+        }
+        y[oy * ow + ox] = j->max ? r : r / (float)((y1 - y0) * (x1 - x0));
+      }
+    }
+  }
+}
+
 static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                           int oh, int ow, int max, em_err *err) {
   int64_t planes, H, W;
@@ -405,34 +456,8 @@ static em_status adaptive(em_ctx *ctx, const em_tensor *input, em_tensor *output
   W = input->size[3];
   src = em_tensor_data(&in);
   dst = em_tensor_data(output);
-  if (oh == 1 && ow == 1) {   /* the global pool: no cell bounds (4 divisions a plane) */
-    const int64_t n = H * W;
-    #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
-    for (int64_t pl = 0; pl < planes; pl++)
-      dst[pl] = max ? max_run(src + pl * n, n) : sum_run(src + pl * n, n) / (float)n;
-    em_tensor_free(&in);
-    return EM_OK;
-  }
-  #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
-  for (int64_t pl = 0; pl < planes; pl++) {
-    const float *x = src + pl * H * W;
-    float *y = dst + pl * (int64_t)oh * ow;
-    for (int64_t oy = 0; oy < oh; oy++) {
-      int64_t y0 = cell_start(oy, H, oh), y1 = cell_end(oy, H, oh);
-      for (int64_t ox = 0; ox < ow; ox++) {
-        int64_t x0 = cell_start(ox, W, ow), x1 = cell_end(ox, W, ow);
-        float r = max ? -INFINITY : 0;
-        /* a cell as wide as the plane is one run of rows (the global pool) */
-        int64_t run = x1 - x0, rows = y1 - y0;
-        if (run == W) { run *= rows; rows = 1; }
-        for (int64_t k = 0; k < rows; k++) {
-          const float *cell = x + (y0 + k) * W + x0;
-          r = max ? max_nan(r, max_run(cell, run)) : r + sum_run(cell, run);
-        }
-        y[oy * ow + ox] = max ? r : r / (float)((y1 - y0) * (x1 - x0));
-      }
-    }
-  }
+  cells_job j = { src, dst, H, W, oh, ow, max };
+  em_parallel(ctx, nthreads(ctx), planes, oh == 1 && ow == 1 ? global_planes : cell_planes, &j);
   em_tensor_free(&in);
   return EM_OK;
 }

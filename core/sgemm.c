@@ -16,7 +16,6 @@
 ** lie ran at 40% of OpenBLAS on a 1024-wide A: six rows 4 KB apart fall in
 ** the same L1 sets. */
 
-#include <omp.h>
 #include <string.h>
 
 #include "sgemm.h"
@@ -453,12 +452,19 @@ static void pack_a(int avx2, const float *a, int64_t lda, int64_t m, int64_t i0,
   }
 }
 
+typedef struct pack_job { int avx2; const float *a; int64_t lda, m, k; float *dst; } pack_job;
+
+static void pack_panels(void *arg, int64_t q0, int64_t q1, int t) {
+  const pack_job *j = arg;
+  (void)t;
+  pack_a(j->avx2, j->a, j->lda, j->m, q0 * MR, q1 - q0, 0, j->k, j->dst + q0 * MR * j->k);
+}
+
 void em_gemm_pack_a(const em_ctx *ctx, const float *a, int64_t lda, int64_t m, int64_t k,
                     float *dst) {
   int64_t np = (m + MR - 1) / MR;
-  int avx2 = pick_kernels(ctx->isa).avx2;
-  #pragma omp parallel for num_threads(ctx->nthreads) schedule(static) if (np * k >= 65536)
-  for (int64_t q = 0; q < np; q++) pack_a(avx2, a, lda, m, q * MR, 1, 0, k, dst + q * MR * k);
+  pack_job j = { pick_kernels(ctx->isa).avx2, a, lda, m, k, dst };
+  em_parallel(ctx, np * k >= 65536 ? ctx->nthreads : 1, np, pack_panels, &j);
 }
 
 /* Rows [i0, i1) and columns [j0, j1) of C, on one thread; i0 a multiple of 6.
@@ -531,33 +537,37 @@ static int64_t col_start(int64_t n, int64_t np, int t, int nth) {
   return p;
 }
 
+typedef struct run_job {
+  kernels kern;
+  const em_gemm *g;
+  float *scratch;
+  int64_t per, np, parts;
+  int split_rows;
+} run_job;
+
+/* Parts [q0, q1) of `parts`: row panels, or column slices split by cost. */
+static void run_parts(void *arg, int64_t q0, int64_t q1, int t) {
+  const run_job *j = arg;
+  const em_gemm *g = j->g;
+  float *buf = j->scratch ? j->scratch + t * j->per : NULL;
+  int64_t p0, p1;
+  if (j->split_rows)
+    run_block(&j->kern, g, q0 * MR, q1 * MR < g->m ? q1 * MR : g->m, 0, g->n, buf);
+  else if ((p0 = col_start(g->n, j->np, q0, j->parts)) < (p1 = col_start(g->n, j->np, q1, j->parts)))
+    run_block(&j->kern, g, 0, g->m, p0 * NR, p1 * NR < g->n ? p1 * NR : g->n, buf);
+}
+
 /* Threads split C by rows when A (the weight) is the larger operand, so each
-** reads half of it, and by columns otherwise, so each packs half of B
-** (split by its cost, see col_start). */
+** reads its share of it, and by columns otherwise, so each packs its share
+** of B (split by its cost, see col_start). */
 void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch) {
-  kernels kern = pick_kernels(ctx->isa);
-  int64_t mp = (g->m + MR - 1) / MR, np = (g->n + NR - 1) / NR;
-  int split_rows = g->m > g->n && mp >= ctx->nthreads;
-  int64_t parts = split_rows ? mp : np, per = em_gemm_scratch(1, g);
-  int nt = omp_in_parallel() || 2.0 * g->m * g->n * g->k < PAR_FLOPS ? 1 : ctx->nthreads;
-  if (nt > parts) nt = (int)parts;
-  /* one thread: no OpenMP region at all. libgomp makes a futex system call
-  ** for every region, even one with if (0) or nested in another (Winograd
-  ** calls this 36 times per chunk from inside its own) */
-  if (nt <= 1) {
-    run_block(&kern, g, 0, g->m, 0, g->n, scratch);
-    return;
-  }
-  #pragma omp parallel num_threads(nt)
-  {
-    int t = omp_get_thread_num(), nth = omp_get_num_threads();
-    int64_t p0 = parts * t / nth, p1 = parts * (t + 1) / nth;
-    float *buf = scratch ? scratch + t * per : NULL;
-    if (split_rows)
-      run_block(&kern, g, p0 * MR, p1 * MR < g->m ? p1 * MR : g->m, 0, g->n, buf);
-    else if ((p0 = col_start(g->n, np, t, nth)) < (p1 = col_start(g->n, np, t + 1, nth)))
-      run_block(&kern, g, 0, g->m, p0 * NR, p1 * NR < g->n ? p1 * NR : g->n, buf);
-  }
+  run_job j = { pick_kernels(ctx->isa), g, scratch, em_gemm_scratch(1, g), 0, 0, 0 };
+  int64_t mp = (g->m + MR - 1) / MR;
+  int nt = 2.0 * g->m * g->n * g->k < PAR_FLOPS ? 1 : ctx->nthreads;
+  j.np = (g->n + NR - 1) / NR;
+  j.split_rows = g->m > g->n && mp >= ctx->nthreads;
+  j.parts = j.split_rows ? mp : j.np < nt ? j.np : nt;
+  em_parallel(ctx, nt, j.parts, run_parts, &j);
 }
 
 /* Row after row, so the reads run along B's rows (the writes, 16 floats to

@@ -46,8 +46,9 @@ typedef struct em_gemm {
 /* Floats of scratch em_gemm_run needs for g with nthreads threads (none
 ** when A and B both come packed). */
 int64_t em_gemm_scratch(int nthreads, const em_gemm *g);
-/* Runs the product on up to ctx->nthreads threads (one when called inside
-** an OpenMP region), with the kernel for ctx->isa. */
+/* Runs the product on up to ctx->nthreads threads (one when called from
+** inside an em_parallel job), with the kernel for ctx->isa; scratch holds
+** em_gemm_scratch(ctx->nthreads, g) floats. */
 void em_gemm_run(const em_ctx *ctx, const em_gemm *g, float *scratch);
 
 /* A (m x k, row stride lda) packed for em_gemm.ap: ceil(m / 6) panels of

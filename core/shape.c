@@ -2,6 +2,7 @@
 ** concatenation, channel shuffle, permutation, 2-D padding, nearest and
 ** bilinear resizing. */
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,16 @@ em_status em_concat_forward(em_ctx *ctx, const em_tensor *const *inputs, int n, 
 ** parallel region costs more than copying them. */
 #define SHUFFLE_PARALLEL_MIN (1 << 15)
 
+typedef struct copy_job { const float *const *from; float *out; int64_t inner; } copy_job;
+
+/* Output planes [q0, q1), each from its source (none: already in place). */
+static void copy_planes(void *arg, int64_t q0, int64_t q1, int t) {
+  const copy_job *j = arg;
+  (void)t;
+  for (int64_t q = q0; q < q1; q++)
+    if (j->from[q]) memcpy(j->out + q * j->inner, j->from[q], (size_t)j->inner * sizeof(float));
+}
+
 /* ShuffleNet's shuffle: channels seen as (groups, C/groups) are transposed
 ** to (C/groups, groups), so output channel k*groups + g is input g*C/groups + k.
 ** The inputs are joined along the channels first, virtually: each plane is
@@ -228,10 +239,8 @@ em_status em_channel_shuffle_join_forward(em_ctx *ctx, const em_tensor *const *i
           from[p] = t->storage == output->storage ? NULL
                   : em_tensor_data(t) + img * t->stride[0] + (c - start[i]) * t->stride[1];
         }
-    int nt = ctx && ctx->nthreads > 1 && planes * inner >= SHUFFLE_PARALLEL_MIN ? ctx->nthreads : 1;
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t q = 0; q < planes; q++)
-      if (from[q]) memcpy(out + q * inner, from[q], (size_t)inner * sizeof(float));
+    copy_job cj = { from, out, inner };
+    em_parallel(ctx, planes * inner >= SHUFFLE_PARALLEL_MIN ? INT_MAX : 1, planes, copy_planes, &cj);
   }
   for (int i = 0; i < n; i++) em_tensor_free(&tmp[i]);
   free(tmp); free(src); free(start); free(from);
@@ -298,9 +307,14 @@ static void permute_run(const permute_plan *q, int64_t o) {
   }
 }
 
+static void permute_runs(void *arg, int64_t o0, int64_t o1, int t) {
+  (void)t;
+  for (int64_t o = o0; o < o1; o++) permute_run(arg, o);
+}
+
 em_status em_permute_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                              const int *perm, em_err *err) {
-  int seen[EM_MAXDIM] = {0}, nt;
+  int seen[EM_MAXDIM] = {0};
   int64_t size[EM_MAXDIM], total;
   permute_plan q;
   em_status st;
@@ -339,9 +353,7 @@ em_status em_permute_forward(em_ctx *ctx, const em_tensor *input, em_tensor *out
   q.outer = total / q.sz[q.nd - 1] / (q.k >= 0 ? q.sz[q.k] : 1);
   q.src = em_tensor_data(input);
   q.dst = em_tensor_data(output);
-  nt = ctx && ctx->nthreads > 1 && total >= SHUFFLE_PARALLEL_MIN && q.outer > 1 ? ctx->nthreads : 1;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t o = 0; o < q.outer; o++) permute_run(&q, o);
+  em_parallel(ctx, total >= SHUFFLE_PARALLEL_MIN ? INT_MAX : 1, q.outer, permute_runs, &q);
   return EM_OK;
 }
 

@@ -4,7 +4,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "ember.h"
@@ -49,12 +48,61 @@
 #define MIN_CHUNK 32            /* tiles: the products' N, whatever the bytes */
 #endif
 
+typedef struct prep_job {
+  const double (*G)[R];
+  const float *g;
+  float *u;
+  int64_t cout, cin, ksize;
+  int r, t;
+} prep_job;
+
+/* Blocks [b0, b1) of PB entries of each U[k] in its packed order (panel,
+** column i, row o % 6), so every line vectorises and each of the t*t rows
+** of U is written in whole runs; rows past Cout repeat plane Cout-1, as
+** em_gemm_pack_a pads. */
+static void prep_blocks(void *arg, int64_t b0, int64_t b1, int thread) {
+  const prep_job *jb = arg;
+  const double (*G)[R] = jb->G;
+  const float *g = jb->g;
+  float *u = jb->u;
+  const int64_t cout = jb->cout, cin = jb->cin, ksize = jb->ksize;
+  const int r = jb->r, t = jb->t;
+  (void)thread;
+  for (int64_t q0 = b0 * PB; q0 < b1 * PB && q0 < ksize; q0 += PB) {
+    int64_t nb = ksize - q0 < PB ? ksize - q0 : PB;
+    double k[R * R][PB], tmp[T][R][PB];   /* the kernels, then G g */
+    for (int64_t j = 0; j < nb; j++) {
+      int64_t q = q0 + j, col = q / EM_GEMM_MR, i = col % cin;
+      int64_t o = col / cin * EM_GEMM_MR + q % EM_GEMM_MR;
+      const float *src = g + ((o < cout ? o : cout - 1) * cin + i) * r * r;
+      for (int e = 0; e < r * r; e++) k[e][j] = src[e];
+    }
+    for (int y = 0; y < t; y++)
+      for (int c = 0; c < r; c++)
+        for (int64_t j = 0; j < nb; j++) {
+          double v = 0;
+          for (int e = 0; e < r; e++) v += G[y][e] * k[e * r + c][j];
+          tmp[y][c][j] = v;
+        }
+    for (int y = 0; y < t; y++)
+      for (int c = 0; c < t; c++) {
+        float *o = u + (int64_t)(y * t + c) * ksize + q0;
+        for (int64_t j = 0; j < nb; j++) {
+          double v = 0;
+          for (int e = 0; e < r; e++) v += tmp[y][e][j] * G[c][e];
+          o[j] = (float)v;
+        }
+      }
+  }
+}
+
 /* The weight transform: U[k][o][i] = (G g_oi G^T)[k], in double so the
 ** prepared weights carry no more rounding than one float store; each U[k]
 ** stored as the product's packed A (sgemm.h: panels of 6 output planes,
 ** em_gemm_pack_a's layout), so out is t*t x ceil(Cout/6) x Cin x 6, with t
 ** the input tile's side: 6 for F(4x4, 3x3), 4 for F(2x2, 3x3). */
-em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em_err *err) {
+em_status em_winograd_prepare(const em_ctx *ctx, const em_tensor *weight, em_tensor *out, int m,
+                              em_err *err) {
   /* rows: the points 0, 1, -1, 1/2, -2 and infinity */
   static const double G4[T][R] = {
     { 1, 0, 0 }, { 1.0 / 3, 1.0 / 3, 1.0 / 3 }, { -1.0 / 3, 1.0 / 3, -1.0 / 3 },
@@ -90,37 +138,8 @@ em_status em_winograd_prepare(const em_tensor *weight, em_tensor *out, int m, em
   const float *g = em_tensor_data(&wt);
   float *u = em_tensor_data(out);
   int64_t ksize = sz[1] * cin * EM_GEMM_MR;
-  /* blocks of PB entries of each U[k] in its packed order (panel, column i,
-  ** row o % 6), so every line vectorises and each of the 36 rows of U is
-  ** written in whole runs; rows past Cout repeat plane Cout-1, as
-  ** em_gemm_pack_a pads; the blocks split over em_ctx_set_threads' threads */
-  #pragma omp parallel for schedule(static) if (ksize >= 4096)
-  for (int64_t q0 = 0; q0 < ksize; q0 += PB) {
-    int64_t nb = ksize - q0 < PB ? ksize - q0 : PB;
-    double k[R * R][PB], tmp[T][R][PB];   /* the kernels, then G g */
-    for (int64_t j = 0; j < nb; j++) {
-      int64_t q = q0 + j, col = q / EM_GEMM_MR, i = col % cin;
-      int64_t o = col / cin * EM_GEMM_MR + q % EM_GEMM_MR;
-      const float *src = g + ((o < cout ? o : cout - 1) * cin + i) * r * r;
-      for (int e = 0; e < r * r; e++) k[e][j] = src[e];
-    }
-    for (int y = 0; y < t; y++)
-      for (int c = 0; c < r; c++)
-        for (int64_t j = 0; j < nb; j++) {
-          double v = 0;
-          for (int e = 0; e < r; e++) v += G[y][e] * k[e * r + c][j];
-          tmp[y][c][j] = v;
-        }
-    for (int y = 0; y < t; y++)
-      for (int c = 0; c < t; c++) {
-        float *o = u + (int64_t)(y * t + c) * ksize + q0;
-        for (int64_t j = 0; j < nb; j++) {
-          double v = 0;
-          for (int e = 0; e < r; e++) v += tmp[y][e][j] * G[c][e];
-          o[j] = (float)v;
-        }
-      }
-  }
+  prep_job j = { G, g, u, cout, cin, ksize, r, t };
+  em_parallel(ctx, ctx && ksize >= 4096 ? ctx->nthreads : 1, (ksize + PB - 1) / PB, prep_blocks, &j);
 done:
   em_tensor_free(&wt);
   return st;
@@ -508,42 +527,45 @@ static inline __attribute__((always_inline)) void chunk(const em_ctx *ctx, const
 }
 
 /* Fewer tiles than a chunk per thread (a 14x14 output has 16): all of them
-** in one chunk, each phase split over the team -- thread t of nth takes a
-** share of the input planes, of the 36 products, then of the output planes
-** -- with a barrier between phases (splitting each product instead cost 36
-** fork-joins). Called by every thread of a parallel region. */
-static inline __attribute__((always_inline)) void phased(const em_ctx *ctx, const wino *s, float *v,
-                                                         float *m, int t, int nth) {
-  for (int64_t j = 0; j < s->tiles; j += TB)
-    input_block(s, v + j * s->cin, j, s->cin * t / nth, s->cin * (t + 1) / nth);
-  #pragma omp barrier
-  for (int k = t; k < s->kk; k += nth) product(ctx, s, v, m, s->tiles, k);
-  #pragma omp barrier
-  for (int64_t j = 0; j < s->tiles; j += TB)
-    output_block(s, m + j, j, s->cout * t / nth, s->cout * (t + 1) / nth);
+** in one chunk, each phase split over the threads -- the input planes, the
+** t*t products, then the output planes -- (splitting each product instead
+** cost t*t handovers). */
+enum { INPUT, PRODUCTS, OUTPUT, CHUNKS };
+
+typedef struct wino_job { const em_ctx *ctx; const wino *s; float *v, *m; int64_t each; int phase; } wino_job;
+
+static inline __attribute__((always_inline)) void phase(const wino_job *j, int64_t a, int64_t b, int t) {
+  const wino *s = j->s;
+  switch (j->phase) {
+  case INPUT:
+    for (int64_t q = 0; q < s->tiles; q += TB) input_block(s, j->v + q * s->cin, q, a, b);
+    break;
+  case PRODUCTS:
+    for (int64_t k = a; k < b; k++) product(j->ctx, s, j->v, j->m, s->tiles, (int)k);
+    break;
+  case OUTPUT:
+    for (int64_t q = 0; q < s->tiles; q += TB) output_block(s, j->m + q, q, a, b);
+    break;
+  default: {   /* chunks [a, b), in thread t's V and M */
+    float *v = j->v + t * j->each, *m = v + s->kk * s->cin * s->ct;
+    for (int64_t i = a; i < b; i++) chunk(j->ctx, s, v, m, i * s->ct);
+  }
+  }
 }
 
 /* The same code twice: as built (x86-64-v2: 4-lane SSE) and for AVX2 (8
 ** lanes: the transforms' loops over TB tiles), picked by ctx->isa; the
 ** product picks its kernel by ctx->isa too. */
-static void chunk_base(const em_ctx *ctx, const wino *s, float *v, float *m, int64_t t0) {
-  chunk(ctx, s, v, m, t0);
-}
-static void phased_base(const em_ctx *ctx, const wino *s, float *v, float *m, int t, int nth) {
-  phased(ctx, s, v, m, t, nth);
+static void phase_base(void *arg, int64_t a, int64_t b, int t) {
+  phase(arg, a, b, t);
 }
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 __attribute__((target("avx2")))
-static void chunk_avx2(const em_ctx *ctx, const wino *s, float *v, float *m, int64_t t0) {
-  chunk(ctx, s, v, m, t0);
-}
-__attribute__((target("avx2")))
-static void phased_avx2(const em_ctx *ctx, const wino *s, float *v, float *m, int t, int nth) {
-  phased(ctx, s, v, m, t, nth);
+static void phase_avx2(void *arg, int64_t a, int64_t b, int t) {
+  phase(arg, a, b, t);
 }
 #else
-#define chunk_avx2 chunk_base
-#define phased_avx2 phased_base
+#define phase_avx2 phase_base
 #endif
 
 int em_winograd_fits(const em_conv_params *p) {
@@ -586,22 +608,20 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   if (s.ct > cap) s.ct = cap > MIN_CHUNK ? cap : MIN_CHUNK;
   int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = s.kk * (s.cin + s.cout) * s.ct;
   int split = nchunks < nt && nt > 1;
-  if (!split && nt > nchunks) nt = nchunks;
   sz[0] = (split ? 1 : nt) * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   float *scratch = em_tensor_data(buf);
-  int avx2 = ctx->isa >= EM_ISA_AVX2;
-  if (split) {
-    #pragma omp parallel num_threads((int)nt)
-    (avx2 ? phased_avx2 : phased_base)(ctx, &s, scratch, scratch + s.kk * s.cin * s.ct,
-                                       omp_get_thread_num(), omp_get_num_threads());
+  em_task fn = ctx->isa >= EM_ISA_AVX2 ? phase_avx2 : phase_base;
+  wino_job j = { ctx, &s, scratch, scratch + s.kk * s.cin * s.ct, each, CHUNKS };
+  if (!split) {
+    em_parallel(ctx, (int)nt, nchunks, fn, &j);
     return EM_OK;
   }
-  #pragma omp parallel num_threads((int)nt)
-  {
-    float *v = scratch + omp_get_thread_num() * each, *m = v + s.kk * s.cin * s.ct;
-    #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < nchunks; i++) (avx2 ? chunk_avx2 : chunk_base)(ctx, &s, v, m, i * s.ct);
-  }
+  j.phase = INPUT;
+  em_parallel(ctx, (int)nt, s.cin, fn, &j);
+  j.phase = PRODUCTS;
+  em_parallel(ctx, (int)nt, s.kk, fn, &j);
+  j.phase = OUTPUT;
+  em_parallel(ctx, (int)nt, s.cout, fn, &j);
   return EM_OK;
 }

@@ -31,6 +31,12 @@ static int core_setNumThreads(lua_State *L) {
   return 0;
 }
 
+/* The context's worker threads stop with the state. */
+static int ctx_gc(lua_State *L) {
+  em_ctx_free(lua_touserdata(L, 1));
+  return 0;
+}
+
 static int core_getNumThreads(lua_State *L) {
   lua_pushinteger(L, lt_ctx(L)->nthreads);
   return 1;
@@ -80,8 +86,12 @@ int luaopen_ember_core(lua_State *L) {
   em_rng *rng;
 
   ctx = lua_newuserdatauv(L, sizeof *ctx, 0);
+  ctx->pool = NULL;   /* safe to collect before em_ctx_init */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, ctx_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
   em_ctx_init(ctx);
-  em_ctx_set_threads(ctx, ctx->nthreads);
   lua_rawsetp(L, LUA_REGISTRYINDEX, CTX_KEY);
   rng = lua_newuserdatauv(L, sizeof *rng, 0);
   em_rng_seed(rng, 0);

@@ -117,7 +117,7 @@ static int nn_conv_transpose2d(lua_State *L) {
 static int nn_winograd_prepare(lua_State *L) {
   em_tensor *weight = lt_check(L, 1), *out = lt_check(L, 2);
   em_err err;
-  LT_CHECK(L, em_winograd_prepare(weight, out, (int)luaL_optinteger(L, 3, 4), &err), &err);
+  LT_CHECK(L, em_winograd_prepare(lt_ctx(L), weight, out, (int)luaL_optinteger(L, 3, 4), &err), &err);
   lua_settop(L, 2);
   return 1;
 }

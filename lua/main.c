@@ -508,39 +508,9 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-/* libgomp reads its environment when it loads, before main. By default a
-** thread done with a parallel region spins (GOMP_SPINCOUNT, 300000 rounds)
-** waiting for the next one, and ember's kernels are all such regions: on a
-** machine shared with other work the spinning threads hold the cores the
-** threads still computing need (make bench-quick on 2 loaded cores: ember/ORT
-** 8.7 with the default, 1.5 with 10000 rounds, 1.0-1.2 passive). Passive
-** waiting, though, pays a futex wake-up for every region, a hundred per
-** mobilenet_v2 forward: on a quiet machine a short spin that covers the gap
-** between two layers measured better (2026-11-28, make bench models,
-** alternating runs: ember/ORT of the fastest runs 1.21-1.23 against
-** 1.41-1.57 passive on mobilenet_v2, 1.20-1.23 against 1.32-1.47 on
-** squeezenet1_1). So unless the user chose a policy, the launcher sets
-** GOMP_SPINCOUNT=30000 (tens of microseconds) and runs itself again for
-** libgomp to see it. Not when the user binds threads to cores: libgomp has
-** then already bound this first thread to the first place, the new image
-** would inherit that one core, and every thread would run on it (half the
-** speed on 2 cores). */
-static int binds_threads(void) {
-  const char *b = getenv("OMP_PROC_BIND");
-  return (b && strcmp(b, "false") != 0 && strcmp(b, "FALSE") != 0) || getenv("OMP_PLACES") ||
-         getenv("GOMP_CPU_AFFINITY");
-}
-
-static void omp_wait_policy(char **argv) {
-  if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || binds_threads()) return;
-  if (setenv("GOMP_SPINCOUNT", "30000", 1) != 0) return;
-  execv("/proc/self/exe", argv);   /* returns only if it failed: go on as is */
-}
-
 int main(int argc, char **argv) {
   lua_State *L;
   int status, ok;
-  omp_wait_policy(argv);
 #ifdef __GLIBC__
   /* A fixed threshold: tensors of 1 MB and more are mapped and go back to
   ** the system when freed. glibc's default raises the threshold to the

@@ -22,7 +22,7 @@ end
 
 -- Runs ./ember with the given arguments and stdin text; returns stdout,
 -- stderr and the exit code. opts.cwd runs it from another directory,
--- opts.env runs it with OpenMP's variables unset but these.
+-- opts.env runs it with these variables set.
 local function run(args, input, opts)
   opts = opts or {}
   write(IN, input or "")
@@ -31,10 +31,6 @@ local function run(args, input, opts)
   local env = {}
   for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. sh_quote(v) .. " " end
   table.sort(env)
-  if opts.env then   -- from OpenMP's defaults: none of the variables busted's ./ember set
-    table.insert(env, 1, "env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u OMP_PROC_BIND -u OMP_PLACES " ..
-                         "-u GOMP_CPU_AFFINITY ")
-  end
   local cmd = string.format("%s%s%s %s < %s 2> %s",
     opts.cwd and ("cd " .. sh_quote(opts.cwd) .. " && ") or "", table.concat(env),
     sh_quote(EMBER), table.concat(quoted, " "), IN, ERR)
@@ -223,46 +219,55 @@ describe("the REPL (-i, fed through a pipe)", function()
   end)
 end)
 
--- The launcher's OpenMP settings (lua/main.c: omp_wait_policy).
-describe("./ember and OpenMP's environment", function()
-  local show = "print(os.getenv('GOMP_SPINCOUNT'))"
-  it("sets a short spin unless the user chose a policy or a spin", function()
-    assert.equal("30000\n", (run({ "-e", show }, nil, { env = {} })))
-    assert.equal("5\n", (run({ "-e", show }, nil, { env = { GOMP_SPINCOUNT = "5" } })))
-    assert.equal("nil\n", (run({ "-e", show }, nil, { env = { OMP_WAIT_POLICY = "passive" } })))
+-- ember's own threads (core/parallel.c): no OpenMP, no OpenBLAS threads.
+describe("./ember's threads", function()
+  -- The threads of the process, and the cores they may run on, after a
+  -- product on n threads.
+  local function threads(n)
+    return string.format([[
+      ember.setNumThreads(%d)
+      local conv = ember.nn.SpatialConvolution(64, 64, 3, 3, 1, 1, 1, 1)
+      for _ = 1, 3 do conv:forward(ember.Tensor(1, 64, 56, 56):fill(1)) end
+      local seen, tasks = {}, 0
+      local pid = io.open("/proc/self/stat"):read("a"):match("^%%d+")
+      for dir in io.popen("ls -d /proc/" .. pid .. "/task/*"):lines() do
+        tasks = tasks + 1
+        local list = io.open(dir .. "/status"):read("a"):match("Cpus_allowed_list:%%s*(%%S+)")
+        for first, last in list:gmatch("(%%d+)%%-?(%%d*)") do
+          for c = tonumber(first), tonumber(last ~= "" and last or first) do seen[c] = true end
+        end
+      end
+      local n = 0
+      for _ in pairs(seen) do n = n + 1 end
+      print(tasks, n, ember.getNumThreads())
+    ]], n)
+  end
+  local cpus
+  setup(function()
+    local p = io.popen("nproc")
+    cpus = tonumber(p:read("l"))
+    p:close()
   end)
 
-  -- Which cores each thread may run on, after a product on 2 threads.
-  local cores = [[
-    ember.setNumThreads(2)
-    local conv = ember.nn.SpatialConvolution(64, 64, 3, 3, 1, 1, 1, 1)
-    for _ = 1, 3 do conv:forward(ember.Tensor(1, 64, 56, 56):fill(1)) end
-    local seen = {}
-    local pid = io.open("/proc/self/stat"):read("a"):match("^%d+")
-    for dir in io.popen("ls -d /proc/" .. pid .. "/task/*"):lines() do
-      local list = io.open(dir .. "/status"):read("a"):match("Cpus_allowed_list:%s*(%S+)")
-      for first, last in list:gmatch("(%d+)%-?(%d*)") do
-        for c = tonumber(first), tonumber(last ~= "" and last or first) do seen[c] = true end
-      end
+  it("are the caller and setNumThreads - 1 workers, over every core", function()
+    for _, n in ipairs{ 1, 2, 3 } do
+      local out, err, code = run({ "-e", threads(n) })
+      assert.equal("", err)
+      assert.equal(0, code)
+      assert.equal(string.format("%d\t%d\t%d\n", n, cpus, n), out)
     end
-    local n = 0
-    for _ in pairs(seen) do n = n + 1 end
-    print(n)
-  ]]
-  it("leaves a thread binding the user set to libgomp, over every core", function()
-    local p = io.popen("nproc")
-    local cpus = tonumber(p:read("l"))
-    p:close()
+  end)
+
+  it("ignore OpenMP's binding variables (a libgomp linked again would bind the caller to one core)", function()
     if cpus < 2 then
       pending("this machine has one core: a binding cannot be seen to spread")
       return
     end
     for _, env in ipairs{ { OMP_PROC_BIND = "true" }, { OMP_PROC_BIND = "close", OMP_PLACES = "cores" } } do
-      local out, err, code = run({ "-e", cores .. show }, nil, { env = env })
+      local out, err, code = run({ "-e", threads(2) }, nil, { env = env })
       assert.equal("", err)
       assert.equal(0, code)
-      assert.equal("2\nnil\n", out)
+      assert.equal(string.format("2\t%d\t2\n", cpus), out)
     end
-    assert.equal("2\n30000\n", (run({ "-e", cores .. show }, nil, { env = {} })))
   end)
 end)

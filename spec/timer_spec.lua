@@ -17,7 +17,7 @@ describe("ember.now", function()
       prev = t
     end
   end)
-  -- os.clock counts CPU time of every thread (OpenMP's may spin too): a lower bound only
+  -- os.clock counts CPU time of every thread (ember's workers may spin too): a lower bound only
   it("counts seconds: a busy wait of 0.05 s costs CPU time of that order", function()
     local c0, t0 = os.clock(), ember.now()
     spin(0.05)

@@ -471,7 +471,7 @@ static void test_threads(void) {
   int64_t sz[1] = {200003};
   em_ctx ctx;
   em_ctx_init(&ctx);
-  ctx.nthreads = 2;
+  em_ctx_set_threads(&ctx, 2);
   for (int c = 0; c < NCASES; c++) {
     em_tensor x, serial, par, inplace;
     em_err err;
@@ -487,6 +487,7 @@ static void test_threads(void) {
     CHECK(memcmp(em_tensor_data(&serial), em_tensor_data(&inplace), sizeof(float) * (size_t)sz[0]) == 0);
     em_tensor_free(&x); em_tensor_free(&serial); em_tensor_free(&par); em_tensor_free(&inplace);
   }
+  em_ctx_free(&ctx);
 }
 
 int main(void) {

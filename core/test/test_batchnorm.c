@@ -215,5 +215,6 @@ int main(void) {
   TEST_RUN(test_forward_strided);
   TEST_RUN(test_fold);
   TEST_RUN(test_errors);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

@@ -173,7 +173,7 @@ static void test_conv_paths(void) {
   /* kernel exactly the padded input; a 1x1 input */
   CHECK(conv_case(1, 2, 3, 3, 2, test_conv_params(5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
   CHECK(conv_case(2, 3, 1, 1, 4, test_conv_params(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 2, &buf));
-  /* larger than the OpenMP split, odd sizes */
+  /* larger than the split between threads, odd sizes */
   CHECK(conv_case(1, 33, 17, 19, 31, test_conv_params(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
   em_tensor_free(&buf);
 }
@@ -544,5 +544,6 @@ int main(void) {
   TEST_RUN(test_deconv_random);
   TEST_RUN(test_deconv_paths);
   TEST_RUN(test_deconv_errors);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

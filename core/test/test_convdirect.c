@@ -153,5 +153,6 @@ int main(void) {
   ctx.isa = EM_ISA_C;   /* the same cases through im2col + OpenBLAS */
   TEST_RUN(test_direct_random);
   TEST_RUN(test_direct_stems);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

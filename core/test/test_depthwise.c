@@ -233,5 +233,6 @@ int main(void) {
   TEST_RUN(test_gemm_epilogue);
   TEST_RUN(test_epilogue_errors);
   TEST_RUN(test_strided_residual);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

@@ -89,7 +89,7 @@ static void test_linear_one_sample(void) {
   for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa() && isa <= EM_ISA_AVX2; isa++)
     for (int threads = 1; threads <= 2; threads++) {
       ctx.isa = (em_isa)isa;
-      ctx.nthreads = threads;
+      em_ctx_set_threads(&ctx, threads);
       for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
         for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
           CHECK(linear_case(1, ins[i], outs[o], (int)(o % 2), (int)((i + o) % 2), 0));
@@ -154,5 +154,6 @@ int main(void) {
   TEST_RUN(test_linear_one_sample);
   TEST_RUN(test_linear_no_realloc);
   TEST_RUN(test_linear_errors);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

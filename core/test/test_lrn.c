@@ -147,5 +147,6 @@ int main(void) {
   TEST_RUN(test_running_sum_drift);
   TEST_RUN(test_strided);
   TEST_RUN(test_errors);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

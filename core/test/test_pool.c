@@ -422,5 +422,6 @@ int main(void) {
   TEST_RUN(test_max_wide_rows);
   TEST_RUN(test_errors);
   TEST_RUN(test_output_reused);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

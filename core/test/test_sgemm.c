@@ -34,7 +34,7 @@ static double one_product(em_isa isa, int threads, int64_t m, int64_t n, int64_t
   double worst = 0;
   for (int64_t i = 0; i < m * ldc; i++) before[i] = c[i];
   ctx.isa = isa;
-  ctx.nthreads = threads;
+  em_ctx_set_threads(&ctx, threads);
   em_gemm_run(&ctx, &g, scratch);
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < ldc; j++) {
@@ -146,7 +146,7 @@ static void test_gemm_nan(void) {
     em_gemm g = { m, n, k, a, k, NULL, em_pack_mat, &mat, NULL, 0, c, n, NULL, NULL, res, 1, 0.0f, 6.0f };
     float *scratch = malloc(sizeof(float) * (size_t)em_gemm_scratch(1, &g));
     ctx.isa = (em_isa)isa;
-    ctx.nthreads = 1;
+    em_ctx_set_threads(&ctx, 1);
     em_gemm_run(&ctx, &g, scratch);
     int nans = 0;
     for (int64_t i = 0; i < m * n; i++) nans += isnan(c[i]) != 0;
@@ -164,5 +164,6 @@ int main(void) {
   TEST_RUN(test_gemm_edges);
   TEST_RUN(test_pack_conv);
   TEST_RUN(test_gemm_nan);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

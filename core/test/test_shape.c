@@ -149,7 +149,7 @@ static void test_shuffle(void) {
 static void test_shuffle_join(void) {
   em_ctx ctx;
   em_ctx_init(&ctx);
-  ctx.nthreads = 2;
+  em_ctx_set_threads(&ctx, 2);
   for (int trial = 0; trial < 120; trial++) {
     int ndim = rnd(2, 4), n = rnd(1, 4), g = rnd(1, 3), big = trial % 10 == 0;
     int64_t base[EM_MAXDIM], size[EM_MAXDIM], idx[EM_MAXDIM] = {0}, start[5] = {0}, C = 0;
@@ -181,6 +181,7 @@ static void test_shuffle_join(void) {
     for (int i = 0; i < n; i++) em_tensor_free(&in[i]);
     em_tensor_free(&out);
   }
+  em_ctx_free(&ctx);
 }
 
 /* -------------------------------------------------------------- permute */
@@ -190,7 +191,7 @@ static void test_shuffle_join(void) {
 static void test_permute(void) {
   em_ctx ctx;
   em_ctx_init(&ctx);
-  ctx.nthreads = 2;
+  em_ctx_set_threads(&ctx, 2);
   for (int trial = 0; trial < 300; trial++) {
     int ndim = rnd(1, 5), perm[EM_MAXDIM];
     int64_t size[EM_MAXDIM], idx[EM_MAXDIM] = {0};
@@ -215,6 +216,7 @@ static void test_permute(void) {
     } while (test_next_index(idx, out.ndim, out.size));
     em_tensor_free(&in); em_tensor_free(&out);
   }
+  em_ctx_free(&ctx);
 }
 
 static void test_permute_errors(void) {
@@ -269,6 +271,7 @@ static void test_shuffle_in_place(void) {
     for (int i = 0; i < g; i++) em_tensor_free(&x[i]);
     em_tensor_free(&out); em_tensor_free(&ref); em_tensor_free(&v);
   }
+  em_ctx_free(&ctx);
 }
 
 static void test_shuffle_errors(void) {

@@ -67,7 +67,7 @@ static void test_random(void) {
                        ho, wo, pt, pl, clamp, lo, hi, scale, k };
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
     ref(&x, &wt, scale, bias, res, pt, pl, ho, wo, lo, hi, want);
-    CHECK_OK(em_winograd_prepare(&wt, &u, m, &e_));
+    CHECK_OK(em_winograd_prepare(&ctx, &wt, &u, m, &e_));
     CHECK(u.ndim == 4 && u.size[0] == kk && u.size[1] == (cout + 5) / 6 && u.size[2] == cin && u.size[3] == 6);
     em_ctx_set_threads(&ctx, 1 + iter % 2);
     CHECK_OK(em_winograd_forward(&ctx, &a, &u, &buf, &e_));
@@ -128,7 +128,7 @@ static void test_conv_dispatch(void) {
     if (iter % 3 == 0) p.algo = EM_CONV_AUTO;
     if (iter % 3 == 1) p.algo = EM_CONV_WINOGRAD2;
     if (iter % 2) {   /* kept by the caller: prepared (either tile), or empty and filled */
-      if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&l.wt, &l.u, iter % 8 == 1 ? 2 : 4, &e_));
+      if (iter % 4 == 1) CHECK_OK(em_winograd_prepare(&ctx, &l.wt, &l.u, iter % 8 == 1 ? 2 : 4, &e_));
       p.wino_weight = &l.u;
     }
     CHECK_OK(em_conv2d_forward(&ctx, &l.x, &l.y, &l.wt, &l.b, &l.buf, &p, &e_));
@@ -175,15 +175,15 @@ static void test_errors(void) {
   em_tensor_init(&u); em_tensor_init(&y); em_tensor_init(&buf);
   em_tensor w4;
   make(&w4, 4, 5, 4, 4, 4);
-  test_expect_error(em_winograd_prepare(&w4, &u, 2, &e), EM_ESHAPE, &e,
+  test_expect_error(em_winograd_prepare(NULL, &w4, &u, 2, &e), EM_ESHAPE, &e,
                     "expected a weight out,in,3,3 or out,in,5,5, got 5x4x4x4");
   em_tensor_free(&w4);
-  test_expect_error(em_winograd_prepare(&w5, &u, 4, &e), EM_EARG, &e,
+  test_expect_error(em_winograd_prepare(NULL, &w5, &u, 4, &e), EM_EARG, &e,
                     "output tile 4 for a 5x5 kernel, expected 2");
-  test_expect_error(em_winograd_prepare(&flat, &u, 2, &e), EM_ESHAPE, &e, "got 5x36");
-  test_expect_error(em_winograd_prepare(&wt, &wt, 4, &e), EM_EARG, &e, "must not share memory");
-  test_expect_error(em_winograd_prepare(&u, &y, 4, &e), EM_ESHAPE, &e, "expected a weight");
-  test_expect_error(em_winograd_prepare(&wt, &u, 3, &e), EM_EARG, &e,
+  test_expect_error(em_winograd_prepare(NULL, &flat, &u, 2, &e), EM_ESHAPE, &e, "got 5x36");
+  test_expect_error(em_winograd_prepare(NULL, &wt, &wt, 4, &e), EM_EARG, &e, "must not share memory");
+  test_expect_error(em_winograd_prepare(NULL, &u, &y, 4, &e), EM_ESHAPE, &e, "expected a weight");
+  test_expect_error(em_winograd_prepare(NULL, &wt, &u, 3, &e), EM_EARG, &e,
                     "output tile 3 for a 3x3 kernel, expected 2 or 4");
   /* forced on a convolution it cannot do */
   em_conv_params p5 = { 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
@@ -222,5 +222,6 @@ int main(void) {
   TEST_RUN(test_conv_dispatch5);
   TEST_RUN(test_errors);
   printf("winograd: largest error %.3g x max |reference|\n", worst);
+  em_ctx_free(&ctx);
   TEST_REPORT();
 }

@@ -1,5 +1,6 @@
 -- bench/layers.lua -- the convolutions of ResNet-50 and Inception v3 (batch 1):
--- ember's GFLOP/s beside OpenBLAS sgemm on the same matrix product; then
+-- ember's GFLOP/s beside OpenBLAS sgemm on the same matrix product (Debian's
+-- single-threaded build, so on one thread whatever ember's count); then
 -- MobileNet v2's depthwise layers, and convolutions with their ReLU fused
 -- (one pass over the output) beside the same followed by a separate ReLU;
 -- then the nets' stems (3 input planes) on the direct path beside im2col.
@@ -195,7 +196,8 @@ end
 
 core.setNumThreads(threads)
 ember.manualSeed(1)
-print(string.format("ember conv2d vs OpenBLAS sgemm, batch 1, %d threads, median times", threads))
+print(string.format("ember conv2d (%d threads) vs OpenBLAS sgemm (one thread), batch 1, median times",
+                    threads))
 
 for _, net in ipairs(nets) do
   local name, layers = net[1], net[2]

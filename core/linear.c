@@ -1,6 +1,7 @@
 /* linear.c -- fully connected layer: y = x W^T + b, weight (out, in).
-** One sample goes through ember's own matrix-vector product with AVX2 (else
-** OpenBLAS's sgemv), a batch through one sgemm.
+** With AVX2 one sample goes through ember's own matrix-vector product and a
+** batch through ember's product (sgemm.c) on ember's threads; else OpenBLAS's
+** sgemv or sgemm on the calling thread.
 **
 ** Why our own for one sample: the product reads each weight once, so it runs
 ** at memory speed, and OpenBLAS's sgemv read AlexNet's 151 MB 9216 -> 4096
@@ -8,8 +9,10 @@
 ** each reach 22 GB/s. */
 
 #include <limits.h>
+#include <stdlib.h>
 
 #include "ember.h"
+#include "sgemm.h"
 
 #define GEMV_ROWS 4               /* weight rows that share each load of x */
 #define GEMV_PAR (1 << 16)        /* weights below which one thread does it all */
@@ -73,6 +76,40 @@ static void gemv(const em_ctx *ctx, const float *w, int64_t out, int64_t in, con
 }
 #endif
 
+/* A batch x (n x in) as the product's B = x^T (in x n): panel column j of
+** the block is sample j0 + j's row of x (sgemm.h's em_pack_fn). */
+typedef struct samples { const float *x; int64_t in; } samples;
+
+static void pack_samples(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                         float *dst) {
+  const samples *s = src;
+  for (int64_t p = 0; p < nc; p += EM_GEMM_NR, dst += kc * EM_GEMM_NR)
+    for (int64_t c = 0; c < EM_GEMM_NR; c++) {
+      const float *row = p + c < nc ? s->x + (j0 + p + c) * s->in + k0 : NULL;
+      for (int64_t r = 0; r < kc; r++) dst[r * EM_GEMM_NR + c] = row ? row[r] : 0.0f;
+    }
+}
+
+/* y (n x out) = x W^T + b as y^T = W x^T (the weight is the product's A, read
+** once by the threads' rows), then transposed into place. */
+static em_status batch(const em_ctx *ctx, const float *w, const float *x, const float *b, float *y,
+                       int64_t n, int64_t out, int64_t in, em_err *err) {
+  samples s = { x, in };
+  em_gemm g = { .m = out, .n = n, .k = in, .a = w, .lda = in, .pack = pack_samples, .src = &s,
+                .ldc = n, .bias = b };
+  int64_t scratch = em_gemm_scratch(ctx->nthreads, &g);
+  float *yt = malloc((size_t)(out * n + scratch) * sizeof *yt);
+  if (!yt)
+    return em_fail(err, EM_ENOMEM, "linear: out of memory for a batch of %lld x %lld",
+                   (long long)n, (long long)out);
+  g.c = yt;
+  em_gemm_run(ctx, &g, yt + out * n);
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = 0; i < out; i++) y[j * out + i] = yt[i * n + j];
+  free(yt);
+  return EM_OK;
+}
+
 static int shares(const em_tensor *a, const em_tensor *b) {
   return a && b && (a == b || (a->storage && a->storage == b->storage));
 }
@@ -132,9 +169,11 @@ em_status em_linear_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
     goto done;
   y = em_tensor_data(output);
 #if defined(__x86_64__) || defined(__i386__)
-  if (n == 1 && ctx && ctx->isa >= EM_ISA_AVX2) {
-    gemv(ctx, em_tensor_data(&w), out, in, em_tensor_data(&x),
-         has_bias ? em_tensor_data(&b) : NULL, y);
+  if (ctx && ctx->isa >= EM_ISA_AVX2) {
+    if (n == 1) gemv(ctx, em_tensor_data(&w), out, in, em_tensor_data(&x),
+                     has_bias ? em_tensor_data(&b) : NULL, y);
+    else st = batch(ctx, em_tensor_data(&w), em_tensor_data(&x),
+                    has_bias ? em_tensor_data(&b) : NULL, y, n, out, in, err);
     goto done;
   }
 #endif

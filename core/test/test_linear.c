@@ -94,7 +94,28 @@ static void test_linear_one_sample(void) {
         for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
           CHECK(linear_case(1, ins[i], outs[o], (int)(o % 2), (int)((i + o) % 2), 0));
     }
-  em_ctx_init(&ctx);
+  ctx.isa = em_cpu_isa();
+  em_ctx_set_threads(&ctx, em_ncores());
+}
+
+/* Batches on every ISA (AVX2: ember's product of the weight and the
+** transposed batch; C: OpenBLAS's sgemm) and on 1 and 2 threads: samples
+** around the product's 16-column panels, features around its 256-deep
+** blocks and 6-row panels, strided inputs. */
+static void test_linear_batch(void) {
+  static const int64_t ns[] = { 2, 3, 15, 16, 17, 40 }, ins[] = { 1, 7, 255, 257, 600 },
+                       outs[] = { 1, 5, 6, 13, 130 };
+  for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa() && isa <= EM_ISA_AVX2; isa++)
+    for (int threads = 1; threads <= 2; threads++) {
+      ctx.isa = (em_isa)isa;
+      em_ctx_set_threads(&ctx, threads);
+      for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+        for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
+          for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
+            CHECK(linear_case(ns[b], ins[i], outs[o], 0, (int)((b + i + o) % 2), (int)((i + o) % 3 == 0)));
+    }
+  ctx.isa = em_cpu_isa();
+  em_ctx_set_threads(&ctx, em_ncores());
 }
 
 static void test_linear_no_realloc(void) {
@@ -152,6 +173,7 @@ int main(void) {
   TEST_RUN(test_linear_random);
   TEST_RUN(test_linear_shapes);
   TEST_RUN(test_linear_one_sample);
+  TEST_RUN(test_linear_batch);
   TEST_RUN(test_linear_no_realloc);
   TEST_RUN(test_linear_errors);
   em_ctx_free(&ctx);

@@ -375,7 +375,7 @@ def main(argv=None):
     p.add_argument("--self-check", action="store_true",
                    help="ONNX Runtime in both seats: the ratios should come out near 1")
     p.add_argument("--ember-env", action="append", default=[], metavar="KEY=VALUE",
-                   help="set in ember's workers only (e.g. OMP_WAIT_POLICY=PASSIVE); "
+                   help="set in ember's workers only (e.g. EMBER_PROFILE=1); "
                         "noted under the table")
     args = p.parse_args(argv)
     if args.runs is None:
@@ -390,7 +390,7 @@ def main(argv=None):
 
     env = dict(os.environ)
     # both engines get the thread count through their own API; these only keep
-    # libraries that read the environment (OpenBLAS, OpenMP) from using more
+    # libraries that read the environment (ORT's OpenMP builds, OpenBLAS) from using more
     env["OMP_NUM_THREADS"] = str(args.threads)
     env["OPENBLAS_NUM_THREADS"] = str(args.threads)
 

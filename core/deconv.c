@@ -56,11 +56,23 @@ static em_status check_deconv(const em_tensor *input, const em_tensor *weight, c
   return EM_OK;
 }
 
-/* Adds column rows (oc, ky, kx) (each H*W) onto output plane oc, on the
-** calling thread, as the OpenBLAS products around it (gemm.c). */
-static void col2im(const float *col, float *out, const float *bias, int64_t cout,
-                   int64_t h, int64_t w, int64_t ho, int64_t wo, const em_conv_params *p) {
-  for (int64_t oc = 0; oc < cout; oc++) {
+typedef struct col_job {
+  const float *col, *bias;
+  float *out;
+  int64_t h, w, ho, wo;
+  const em_conv_params *p;
+} col_job;
+
+/* Output planes [c0, c1): column rows (oc, ky, kx) (each H*W) added onto
+** plane oc. */
+static void col2im_planes(void *arg, int64_t c0, int64_t c1, int t) {
+  const col_job *j = arg;
+  const float *col = j->col, *bias = j->bias;
+  float *out = j->out;
+  const int64_t h = j->h, w = j->w, ho = j->ho, wo = j->wo;
+  const em_conv_params *p = j->p;
+  (void)t;
+  for (int64_t oc = c0; oc < c1; oc++) {
     float *dst = out + oc * ho * wo, b = bias ? bias[oc] : 0.0f;
     for (int64_t j = 0; j < ho * wo; j++) dst[j] = b;
     for (int ky = 0; ky < p->kh; ky++)
@@ -84,6 +96,12 @@ static void col2im(const float *col, float *out, const float *bias, int64_t cout
   }
 }
 
+static void col2im(const em_ctx *ctx, const float *col, float *out, const float *bias, int64_t cout,
+                   int64_t h, int64_t w, int64_t ho, int64_t wo, const em_conv_params *p) {
+  col_job j = { col, bias, out, h, w, ho, wo, p };
+  em_parallel(ctx, cout * ho * wo >= 16384 ? ctx->nthreads : 1, cout, col2im_planes, &j);
+}
+
 static void fill_bias(float *out, const float *bias, int64_t c, int64_t plane) {
   for (int64_t i = 0; i < c; i++) {
     float *o = out + i * plane;
@@ -95,6 +113,34 @@ static void fill_bias(float *out, const float *bias, int64_t c, int64_t plane) {
 ** weight_g being Cin/g x Cout/g*kH*kW as stored. A 1x1 kernel with stride
 ** 1 and no padding maps columns to output pixels one to one, so sgemm then
 ** writes the output directly. */
+/* The products through ember's own (sgemm.c), whose A is row-major: each
+** group's weight Cin/g x M transposed to M x Cin/g first, in buf after the
+** column matrix. The direct case adds the bias as it stores. */
+static em_status own_product(em_ctx *ctx, const em_tensor *x, const em_tensor *wt, const float *bp,
+                             em_tensor *output, em_tensor *buf, const em_conv_params *p,
+                             int direct, int64_t ho, int64_t wo, em_err *err) {
+  int64_t n = x->size[0], cin = x->size[1], h = x->size[2], w = x->size[3], hw = h * w;
+  int64_t cout = output->size[1], cin_g = cin / p->groups, cout_g = cout / p->groups;
+  int64_t M = cout_g * p->kh * p->kw, cols = direct ? 0 : cout * p->kh * p->kw * hw;
+  int64_t sz[1] = { cols + p->groups * M * cin_g };
+  em_status st;
+  if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
+  float *col = em_tensor_data(buf), *wtt = col + cols;
+  const float *src = em_tensor_data(wt);
+  for (int64_t g = 0; g < p->groups; g++)
+    for (int64_t i = 0; i < cin_g; i++)
+      for (int64_t r = 0; r < M; r++) wtt[(g * M + r) * cin_g + i] = src[(g * cin_g + i) * M + r];
+  for (int64_t img = 0; img < n; img++) {
+    const float *xi = em_tensor_data(x) + img * cin * hw;
+    float *y = em_tensor_data(output) + img * cout * ho * wo, *dst = direct ? y : col;
+    for (int64_t g = 0; g < p->groups && !st; g++)
+      st = em_matmul(ctx, M, hw, cin_g, wtt + g * M * cin_g, cin_g, xi + g * cin_g * hw, hw,
+                     direct && bp ? bp + g * cout_g : NULL, dst + g * M * hw, hw, err);
+    if (!st && !direct) col2im(ctx, col, y, bp, cout, h, w, ho, wo, p);
+  }
+  return st;
+}
+
 em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                                       const em_tensor *weight, const em_tensor *bias,
                                       em_tensor *buf, const em_conv_params *p,
@@ -129,6 +175,10 @@ em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_te
     if ((st = em_tensor_resize(buf, 2, sz, err))) goto done;
   }
   bp = has_bias ? em_tensor_data(&b) : NULL;
+  if (ctx->isa >= EM_ISA_AVX2) {   /* ember's product on its threads, the weight transposed once */
+    st = own_product(ctx, &x, &wt, bp, output, buf, p, direct, ho, wo, err);
+    goto done;
+  }
   for (int64_t img = 0; img < n; img++) {
     const float *xi = em_tensor_data(&x) + img * cin * hw;
     float *y = em_tensor_data(output) + img * cout * ho * wo;
@@ -141,7 +191,7 @@ em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_te
     for (int g = 0; g < p->groups; g++)
       em_sgemm(1, 0, (int)M, (int)hw, (int)cin_g, 1.0f, em_tensor_data(&wt) + g * cin_g * M, (int)M,
                xi + g * cin_g * hw, (int)hw, beta, col + g * M * hw, (int)hw);
-    if (!direct) col2im(col, y, bp, cout, h, w, ho, wo, p);
+    if (!direct) col2im(ctx, col, y, bp, cout, h, w, ho, wo, p);
   }
 done:
   em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&scratch);

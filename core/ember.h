@@ -185,6 +185,12 @@ void em_sgemm(int transA, int transB, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void em_sgemv(int transA, int M, int N, float alpha, const float *A, int lda,
               const float *x, float beta, float *y);
+/* sgemm.c: C (m x n, row stride ldc) = A (m x k, lda) * B (k x n, ldb) + bias[row]
+** (bias may be NULL), row-major: ember's product on ctx's threads with AVX2,
+** else OpenBLAS on the calling thread. EM_ENOMEM when its scratch cannot be had. */
+em_status em_matmul(const em_ctx *ctx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, const float *bias, float *c, int64_t ldc,
+                    em_err *err);
 
 /* conv.c */
 typedef struct em_conv_params {

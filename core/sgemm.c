@@ -16,6 +16,8 @@
 ** lie ran at 40% of OpenBLAS on a 1024-wide A: six rows 4 KB apart fall in
 ** the same L1 sets. */
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sgemm.h"
@@ -584,4 +586,28 @@ void em_pack_mat(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t nc
       memset(d + full * kc + (nc - full), 0, (size_t)(NR - (nc - full)) * sizeof *d);
     }
   }
+}
+
+em_status em_matmul(const em_ctx *ctx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, const float *bias, float *c, int64_t ldc,
+                    em_err *err) {
+  if (ctx->isa < EM_ISA_AVX2) {
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
+      return em_fail(err, EM_ENOMEM, "matmul: %lld x %lld x %lld too large for OpenBLAS",
+                     (long long)m, (long long)n, (long long)k);
+    em_sgemm(0, 0, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+    for (int64_t i = 0; bias && i < m; i++)
+      for (int64_t j = 0; j < n; j++) c[i * ldc + j] += bias[i];
+    return EM_OK;
+  }
+  em_gemm_mat mat = { b, ldb, NULL };
+  em_gemm g = { .m = m, .n = n, .k = k, .a = a, .lda = lda, .pack = em_pack_mat, .src = &mat,
+                .c = c, .ldc = ldc, .bias = bias };
+  float *scratch = malloc((size_t)em_gemm_scratch(ctx->nthreads, &g) * sizeof *scratch);
+  if (!scratch)
+    return em_fail(err, EM_ENOMEM, "matmul: out of memory for a %lld x %lld x %lld product's scratch",
+                   (long long)m, (long long)n, (long long)k);
+  em_gemm_run(ctx, &g, scratch);
+  free(scratch);
+  return EM_OK;
 }

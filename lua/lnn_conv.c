@@ -141,25 +141,33 @@ static const em_tensor *check_matrix(lua_State *L, int arg) {
   return t;
 }
 
-/* core.sgemm(A, B, C) -> C: C (resized to M x N) = A (M x K) * B (K x N),
-** straight to OpenBLAS; for comparing a layer with its bare matrix product. */
-static int nn_sgemm(lua_State *L) {
+/* C (resized to M x N) = A (M x K) * B (K x N): through ember's product on its
+** threads (core.matmul, nn.MatMul), or straight to OpenBLAS on one thread
+** (core.sgemm, for comparing a layer with the bare matrix product). */
+static int product(lua_State *L, const char *name, int blas) {
   const em_tensor *a = check_matrix(L, 1), *b = check_matrix(L, 2);
   em_tensor *c = lt_check(L, 3);
   int64_t sz[2];
   em_err err;
   if (a->size[1] != b->size[0])
-    return luaL_error(L, "sgemm: A is %dx%d but B is %dx%d", (int)a->size[0], (int)a->size[1],
+    return luaL_error(L, "%s: A is %dx%d but B is %dx%d", name, (int)a->size[0], (int)a->size[1],
                       (int)b->size[0], (int)b->size[1]);
   if (c == a || c == b || (c->storage && (c->storage == a->storage || c->storage == b->storage)))
     return luaL_argerror(L, 3, "C must not share memory with A or B");
   sz[0] = a->size[0]; sz[1] = b->size[1];
   LT_CHECK(L, em_tensor_resize(c, 2, sz, &err), &err);
-  em_sgemm(0, 0, (int)sz[0], (int)sz[1], (int)a->size[1], 1.0f, em_tensor_data(a), (int)a->size[1],
-           em_tensor_data(b), (int)sz[1], 0.0f, em_tensor_data(c), (int)sz[1]);
+  if (blas)
+    em_sgemm(0, 0, (int)sz[0], (int)sz[1], (int)a->size[1], 1.0f, em_tensor_data(a), (int)a->size[1],
+             em_tensor_data(b), (int)sz[1], 0.0f, em_tensor_data(c), (int)sz[1]);
+  else
+    LT_CHECK(L, em_matmul(lt_ctx(L), sz[0], sz[1], a->size[1], em_tensor_data(a), a->size[1],
+                          em_tensor_data(b), sz[1], NULL, em_tensor_data(c), sz[1], &err), &err);
   lua_settop(L, 3);
   return 1;
 }
+
+static int nn_sgemm(lua_State *L) { return product(L, "sgemm", 1); }
+static int nn_matmul(lua_State *L) { return product(L, "matmul", 0); }
 
 const luaL_Reg em_l_nn_conv[] = {
   {"conv2d", nn_conv2d},
@@ -168,5 +176,6 @@ const luaL_Reg em_l_nn_conv[] = {
   {"winograd_prepare", nn_winograd_prepare},
   {"linear", nn_linear},
   {"sgemm", nn_sgemm},
+  {"matmul", nn_matmul},
   {NULL, NULL}
 };

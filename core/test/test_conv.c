@@ -541,9 +541,14 @@ int main(void) {
   TEST_RUN(test_conv_noncontiguous);
   TEST_RUN(test_conv_planes_apart);
   TEST_RUN(test_conv_errors);
-  TEST_RUN(test_deconv_random);
+  TEST_RUN(test_deconv_random);   /* ember's product on 2 threads */
   TEST_RUN(test_deconv_paths);
   TEST_RUN(test_deconv_errors);
+  em_ctx_set_threads(&ctx, 1);
+  TEST_RUN(test_deconv_paths);
+  ctx.isa = EM_ISA_C;   /* OpenBLAS */
+  TEST_RUN(test_deconv_random);
+  TEST_RUN(test_deconv_paths);
   em_ctx_free(&ctx);
   TEST_REPORT();
 }

@@ -61,7 +61,7 @@ function MatMul:updateOutput(input)
       ka = ka * sa[i] + (sa[i] == 1 and 0 or idx[i])
       kb = kb * sb[i] + (sb[i] == 1 and 0 or idx[i])
     end
-    core.sgemm(a3[ka + 1]:contiguous(), b3[kb + 1]:contiguous(), self._c)
+    core.matmul(a3[ka + 1]:contiguous(), b3[kb + 1]:contiguous(), self._c)
     o3[k + 1]:copy(self._c)
   end
   if squeeze_a or squeeze_b then

@@ -74,7 +74,8 @@ int em_ncores(void);
 /* Runs fn over [0, n) in chunks on up to nt of ctx's threads (ctx may be
 ** NULL), returning when all are done: fn(arg, i0, i1, t) with t the running
 ** thread, 0 the caller, below ctx->nthreads (per-thread scratch). Called from
-** inside a running job, or with nt <= 1, it runs fn(arg, 0, n, 0) inline. */
+** inside a running job (or while another thread runs one on ctx), or with
+** nt <= 1, it runs fn(arg, 0, n, 0) inline. */
 typedef void (*em_task)(void *arg, int64_t i0, int64_t i1, int t);
 void em_parallel(const em_ctx *ctx, int nt, int64_t n, em_task fn, void *arg);
 

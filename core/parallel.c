@@ -1,6 +1,6 @@
 /* parallel.c -- the execution context and ember's own thread pool.
-** A job's range is cut into chunks, each thread owning a few; a thread runs
-** its own in order, then takes what is left of the others' from their end. */
+** A job's range is cut into a share per thread; a thread runs its own, then
+** takes any share another thread has not started. */
 
 #include <pthread.h>
 #include <stdalign.h>

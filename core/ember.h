@@ -65,11 +65,11 @@ typedef struct em_ctx {
 } em_ctx;
 #define EM_DRY(ctx) ((ctx) && (ctx)->dry)
 
-void em_ctx_init(em_ctx *ctx);               /* nthreads = number of cores, isa = em_cpu_isa() */
+void em_ctx_init(em_ctx *ctx);               /* nthreads = em_ncores(), isa = em_cpu_isa() */
 void em_ctx_free(em_ctx *ctx);               /* stops the workers; init again to reuse */
 em_isa em_cpu_isa(void);                     /* AVX-512F, AVX2+FMA, or plain C */
 void em_ctx_set_threads(em_ctx *ctx, int n); /* starts or stops workers (at most 32 threads) */
-int em_ncores(void);
+int em_ncores(void);                         /* cores the process may run on (its affinity) */
 
 /* Runs fn over [0, n) in chunks on up to nt of ctx's threads (ctx may be
 ** NULL), returning when all are done: fn(arg, i0, i1, t) with t the running

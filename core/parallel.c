@@ -3,6 +3,7 @@
 ** takes any share another thread has not started. */
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -215,8 +216,15 @@ void em_parallel(const em_ctx *ctx, int nt, int64_t n, em_task fn, void *arg) {
   atomic_store_explicit(&p->busy, 0, memory_order_release);
 }
 
+/* The cores this process may run on (taskset, a container's cpuset), else
+** the ones online. */
 int em_ncores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  long n;
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && (n = CPU_COUNT(&set)) > 0) return (int)n;
+#endif
+  n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int)n : 1;
 }
 

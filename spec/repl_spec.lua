@@ -258,6 +258,22 @@ describe("./ember's threads", function()
     end
   end)
 
+  it("default to one per core the process may run on (taskset)", function()
+    local show = "print(ember.getNumThreads())"
+    assert.equal(cpus .. "\n", (run({ "-e", show })))
+    local p = io.popen("command -v taskset")
+    local taskset = p:read("l")
+    p:close()
+    if not taskset then
+      pending("no taskset on this machine")
+      return
+    end
+    local f = assert(io.popen("taskset -c 0 " .. sh_quote(EMBER) .. " -e " .. sh_quote(show) .. " 2>&1"))
+    local out = f:read("a")
+    f:close()
+    assert.equal("1\n", out)
+  end)
+
   it("ignore OpenMP's binding variables (a libgomp linked again would bind the caller to one core)", function()
     if cpus < 2 then
       pending("this machine has one core: a binding cannot be seen to spread")

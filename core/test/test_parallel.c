@@ -126,8 +126,10 @@ static void test_share_taken(void) {
       break;
     }
   CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
-  em_ctx_init(&ctx);   /* its worker inherits the one core */
-  em_ctx_set_threads(&ctx, 2);
+  CHECK(em_ncores() == 1);   /* the cores it may run on */
+  em_ctx_init(&ctx);
+  CHECK(ctx.nthreads == 1);
+  em_ctx_set_threads(&ctx, 2);   /* its worker inherits the one core */
   for (int r = 0; r < jobs; r++) {
     job *j = calloc(1, sizeof *j);
     j->nthreads = 2;

@@ -109,10 +109,6 @@ static void fill_bias(float *out, const float *bias, int64_t c, int64_t plane) {
   }
 }
 
-/* Per image and group: col_g (Cout/g*kH*kW x H*W) = weight_g^T * input_g,
-** weight_g being Cin/g x Cout/g*kH*kW as stored. A 1x1 kernel with stride
-** 1 and no padding maps columns to output pixels one to one, so sgemm then
-** writes the output directly. */
 /* The products through ember's own (sgemm.c), whose A is row-major: each
 ** group's weight Cin/g x M transposed to M x Cin/g first, in buf after the
 ** column matrix. The direct case adds the bias as it stores. */
@@ -141,6 +137,10 @@ static em_status own_product(em_ctx *ctx, const em_tensor *x, const em_tensor *w
   return st;
 }
 
+/* Per image and group: col_g (Cout/g*kH*kW x H*W) = weight_g^T * input_g,
+** weight_g being Cin/g x Cout/g*kH*kW as stored. A 1x1 kernel with stride
+** 1 and no padding maps columns to output pixels one to one, so sgemm then
+** writes the output directly. */
 em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                                       const em_tensor *weight, const em_tensor *bias,
                                       em_tensor *buf, const em_conv_params *p,
@@ -170,14 +170,14 @@ em_status em_conv_transpose2d_forward(em_ctx *ctx, const em_tensor *input, em_te
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
       (st = em_tensor_resize(output, 4, osz, err)) || EM_DRY(ctx))
     goto done;
-  if (!direct) {
-    int64_t sz[2] = { cout * p->kh * p->kw, hw };
-    if ((st = em_tensor_resize(buf, 2, sz, err))) goto done;
-  }
   bp = has_bias ? em_tensor_data(&b) : NULL;
   if (ctx->isa >= EM_ISA_AVX2) {   /* ember's product on its threads, the weight transposed once */
     st = own_product(ctx, &x, &wt, bp, output, buf, p, direct, ho, wo, err);
     goto done;
+  }
+  if (!direct) {
+    int64_t sz[2] = { cout * p->kh * p->kw, hw };
+    if ((st = em_tensor_resize(buf, 2, sz, err))) goto done;
   }
   for (int64_t img = 0; img < n; img++) {
     const float *xi = em_tensor_data(&x) + img * cin * hw;

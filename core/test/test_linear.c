@@ -81,42 +81,44 @@ static void test_linear_shapes(void) {
   CHECK(linear_case(1, 9, 6, 0, 0, 1));
 }
 
-/* One sample on every ISA (AVX2: ember's product, 4 rows at a time, 16
-** columns a step; C: OpenBLAS's sgemv) and on 1 and 2 threads, with rows and
-** columns around those blocks, and rows enough to split between threads. */
-static void test_linear_one_sample(void) {
-  static const int64_t ins[] = { 1, 15, 16, 17, 33, 4099 }, outs[] = { 1, 3, 4, 5, 9, 70 };
+/* Runs cases() on every ISA up to AVX2 and on 1 and 2 threads, then puts
+** the context back. */
+static void each_setting(void (*cases)(void)) {
   for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa() && isa <= EM_ISA_AVX2; isa++)
     for (int threads = 1; threads <= 2; threads++) {
       ctx.isa = (em_isa)isa;
       em_ctx_set_threads(&ctx, threads);
-      for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
-        for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
-          CHECK(linear_case(1, ins[i], outs[o], (int)(o % 2), (int)((i + o) % 2), 0));
+      cases();
     }
   ctx.isa = em_cpu_isa();
   em_ctx_set_threads(&ctx, em_ncores());
 }
 
-/* Batches on every ISA (AVX2: ember's product of the weight and the
-** transposed batch; C: OpenBLAS's sgemm) and on 1 and 2 threads: samples
-** around the product's 16-column panels, features around its 256-deep
-** blocks and 6-row panels, strided inputs. */
-static void test_linear_batch(void) {
+/* One sample (AVX2: ember's product, 4 rows at a time, 16 columns a step; C:
+** OpenBLAS's sgemv), with rows and columns around those blocks, and rows
+** enough to split between threads. */
+static void one_sample_cases(void) {
+  static const int64_t ins[] = { 1, 15, 16, 17, 33, 4099 }, outs[] = { 1, 3, 4, 5, 9, 70 };
+  for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
+    for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
+      CHECK(linear_case(1, ins[i], outs[o], (int)(o % 2), (int)((i + o) % 2), 0));
+}
+
+static void test_linear_one_sample(void) { each_setting(one_sample_cases); }
+
+/* Batches (AVX2: ember's product of the weight and the transposed batch; C:
+** OpenBLAS's sgemm): samples around the product's 16-column panels, features
+** around its 256-deep blocks and 6-row panels, strided inputs. */
+static void batch_cases(void) {
   static const int64_t ns[] = { 2, 3, 15, 16, 17, 40 }, ins[] = { 1, 7, 255, 257, 600 },
                        outs[] = { 1, 5, 6, 13, 130 };
-  for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa() && isa <= EM_ISA_AVX2; isa++)
-    for (int threads = 1; threads <= 2; threads++) {
-      ctx.isa = (em_isa)isa;
-      em_ctx_set_threads(&ctx, threads);
-      for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
-        for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
-          for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
-            CHECK(linear_case(ns[b], ins[i], outs[o], 0, (int)((b + i + o) % 2), (int)((i + o) % 3 == 0)));
-    }
-  ctx.isa = em_cpu_isa();
-  em_ctx_set_threads(&ctx, em_ncores());
+  for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+    for (size_t i = 0; i < sizeof ins / sizeof *ins; i++)
+      for (size_t o = 0; o < sizeof outs / sizeof *outs; o++)
+        CHECK(linear_case(ns[b], ins[i], outs[o], 0, (int)((b + i + o) % 2), (int)((i + o) % 3 == 0)));
 }
+
+static void test_linear_batch(void) { each_setting(batch_cases); }
 
 static void test_linear_no_realloc(void) {
   em_tensor x, w, b, y;

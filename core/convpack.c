@@ -50,6 +50,13 @@ static inline __m256 evens(__m256 a, __m256 b) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* Elements 1, 3, ..., 15 of the 16 floats a, b. */
+__attribute__((target("avx2,fma")))
+static inline __m256 odds(__m256 a, __m256 b) {
+  __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
 /* Row by row of the block (an input plane and a tap), so that the reads run
 ** along each plane (panel by panel, each row visiting all planes, ran at a
 ** third of the speed: every panel touched kc scattered lines). */
@@ -256,11 +263,74 @@ static void fill_planes(void *arg, int64_t q0, int64_t q1, int t) {
   }
 }
 
+/* Stride 2 along x, up to S2_MAX columns: each input row is split once into
+** its even and odd columns, E and O (zero past the row's ends), and each tap
+** column kx's plane row is then a plain copy from one of them: column
+** kx - pl + 2ox is E[(kx - pl) / 2 + ox] or O[(kx - pl - 1) / 2 + ox]. The
+** planes one at a time split every row once per tap (3x3: three times). */
+#define S2_MAX 2048
+#define S2_PAD 16   /* zeros before E and O: taps reach pl / 2 + 1 left of them */
+
+/* e[i] = row[2i], o[i] = row[2i + 1] (0 past the row), i < (w + 1) / 2. */
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma")))
+#endif
+static void split_row(const float *row, int64_t w, float *e, float *o) {
+  int64_t i = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  for (; 2 * i + 16 <= w; i += 8) {
+    __m256 a = _mm256_loadu_ps(row + 2 * i), b = _mm256_loadu_ps(row + 2 * i + 8);
+    _mm256_storeu_ps(e + i, evens(a, b));
+    _mm256_storeu_ps(o + i, odds(a, b));
+  }
+#endif
+  for (; 2 * i < w; i++) {
+    e[i] = row[2 * i];
+    o[i] = 2 * i + 1 < w ? row[2 * i + 1] : 0.0f;
+  }
+}
+
+static void fill_planes_s2(void *arg, int64_t q0, int64_t q1, int t) {
+  const em_copy_job *j = arg;
+  const em_conv_params *p = j->p;
+  const int64_t h = j->h, w = j->w, wo = j->wo, hq = j->ho + (p->kh - 1) / p->sh;
+  const int64_t plane = hq * wo;
+  float eo[2][S2_PAD + S2_MAX / 2 + S2_PAD + 8];
+  float *e = eo[0] + S2_PAD, *o = eo[1] + S2_PAD;
+  (void)t;
+  /* the borders stay zero: every row writes only E and O's first (w + 1) / 2 */
+  memset(eo, 0, sizeof eo);
+  for (int64_t q = q0; q < q1; q++) {   /* q: input plane and row phase */
+    int64_t ch = q / p->sh, py = q % p->sh;
+    float *d = j->dst + q * p->kw * plane;
+    for (int64_t i = 0; i < hq; i++) {
+      int64_t iy = i * p->sh + py - p->pt;
+      if (iy < 0 || iy >= h) {
+        for (int kx = 0; kx < p->kw; kx++) memset(d + kx * plane + i * wo, 0, (size_t)wo * sizeof *d);
+        continue;
+      }
+      split_row(j->x + (ch * h + iy) * w, w, e, o);
+      for (int kx = 0; kx < p->kw; kx++) {
+        int64_t off = kx - p->pl;
+        const float *src = off % 2 == 0 ? e + off / 2 : o + (off - 1) / 2;
+        memcpy(d + kx * plane + i * wo, src, (size_t)wo * sizeof *d);
+      }
+    }
+  }
+}
+
 void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h, int64_t w,
                          int64_t ho, int64_t wo, const em_conv_params *p, float *v) {
   const int64_t hq = ho + (p->kh - 1) / p->sh, planes = c * p->sh * p->kw;
   em_copy_job j = { x, v, c, h, w, ho, wo, p };
-  em_parallel(ctx, planes * hq * wo >= 65536 ? ctx->nthreads : 1, planes, fill_planes, &j);
+  int nt = planes * hq * wo >= 65536 ? ctx->nthreads : 1;
+  /* E and O are read from -(pl + 1) / 2 to (kw - 1 - pl) / 2 + wo - 1 */
+  if (p->sw == 2 && p->kw > 1 && w <= S2_MAX && (p->pl + 1) / 2 <= S2_PAD &&
+      (p->kw - 1 - p->pl) / 2 + wo <= S2_MAX / 2 + S2_PAD) {
+    em_parallel(ctx, nt, c * p->sh, fill_planes_s2, &j);
+    return;
+  }
+  em_parallel(ctx, nt, planes, fill_planes, &j);
 }
 
 void em_conv_phases_rows(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p,

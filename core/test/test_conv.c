@@ -161,6 +161,17 @@ static void test_conv_paths(void) {
                     test_conv_params(1, 1, sh, sw, 0, 0, 0, 0, randint(1, 2), randint(1, 2), groups),
                     randint(0, 2), &buf));
   }
+  /* stride 2 along x, rows wide enough for the phase planes' vector split
+  ** (16 columns and more, odd and even), any padding a kernel allows; and a
+  ** row wider than that split takes (2048 columns: plane by plane) */
+  for (int i = 0; i < 30; i++) {
+    int kw = randint(2, 5), kh = randint(1, 4);
+    CHECK(conv_case(randint(1, 2), randint(1, 4), randint(kh, 9), randint(16, 70), randint(1, 7),
+                    test_conv_params(kh, kw, randint(1, 2), 2, randint(0, kh - 1), randint(0, kw - 1),
+                                     randint(0, kh - 1), randint(0, kw - 1), 1, 1, 1),
+                    randint(0, 2), &buf));
+  }
+  CHECK(conv_case(1, 2, 3, 2101, 3, test_conv_params(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), 2, &buf));
   /* 1x1 padded */
   CHECK(conv_case(1, 5, 7, 7, 3, test_conv_params(1, 1, 1, 1, 1, 0, 1, 2, 1, 1, 1), 2, &buf));
   /* depthwise, with multiplier, strides and dilation */

@@ -9,7 +9,8 @@
 ** by 1 .. k / 2 both ways; the first and last k / 2 columns of each row, where
 ** a flat shift wraps into the next row, are redone from the column results.
 ** GoogLeNet's 3x3 max pools and Inception's 3x3 average pools took 2-3.5x
-** ONNX Runtime's time by rows (bench/layercmp.py, 2026-11-28). */
+** ONNX Runtime's time by rows (bench/layercmp.py, 2026-11-28). 3x3 windows
+** on planes 8 to 256 wide go by rows of whole vectors instead (plane3). */
 
 #include <math.h>
 
@@ -93,9 +94,54 @@ void em_pool_plane_counts(const em_pool_params *p, int64_t H, int64_t W, float *
   }
 }
 
+/* 3x3 windows on planes 8 to 256 wide, row by row: each input row's
+** three columns are combined first (loads one column either side of each
+** 8-column vector; at the row's ends the vector shifted in registers, the
+** padding (0 or -inf) in the lane outside), kept as whole vectors for the
+** three output rows that use it, which then sum or max them. A row's last
+** vector overlaps the one before it. Whole-vector stores and loads only: a
+** bordered row buffer read back at offsets 1 and 2 stalled on store
+** forwarding, the flat passes below spent most of an 8x8 plane on its edges. */
+#define P3_VECS 32
+
+AVX2 static inline __attribute__((always_inline))
+void row3(const float *r, int64_t W, int sum, __m256 *h, __m256 *u) {
+  const __m256 pad = _mm256_set1_ps(sum ? 0.0f : -INFINITY);
+  const __m256i left = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6), right = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7);
+  for (int64_t c = 0, j = 0; c < W; c += 8, j++) {
+    int64_t at = c + 8 <= W ? c : W - 8;
+    __m256 m = _mm256_loadu_ps(r + at), a, b;
+    if (!sum) *u = _mm256_or_ps(*u, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+    a = at > 0 ? _mm256_loadu_ps(r + at - 1) : _mm256_blend_ps(_mm256_permutevar8x32_ps(m, left), pad, 0x01);
+    b = at + 8 < W ? _mm256_loadu_ps(r + at + 1) : _mm256_blend_ps(_mm256_permutevar8x32_ps(m, right), pad, 0x80);
+    h[j] = op8(sum, op8(sum, a, m), b);
+  }
+}
+
+AVX2 static inline __attribute__((always_inline))
+int plane3(const float *count, const float *x, float *y, int64_t H, int64_t W, int sum) {
+  __m256 h[3][P3_VECS], u = _mm256_setzero_ps();
+  row3(x, W, sum, h[0], &u);
+  for (int64_t oy = 0; oy < H; oy++) {
+    const __m256 *a = h[(oy + 2) % 3], *b = h[oy % 3], *c = h[(oy + 1) % 3];
+    if (oy + 1 < H) row3(x + (oy + 1) * W, W, sum, h[(oy + 1) % 3], &u);
+    float *o = y + oy * W;
+    for (int64_t x0 = 0, j = 0; x0 < W; x0 += 8, j++) {
+      int64_t at = x0 + 8 <= W ? x0 : W - 8;
+      __m256 m = b[j];
+      if (oy > 0) m = op8(sum, m, a[j]);
+      if (oy + 1 < H) m = op8(sum, m, c[j]);
+      if (sum) m = _mm256_mul_ps(m, _mm256_loadu_ps(count + oy * W + at));
+      _mm256_storeu_ps(o + at, m);
+    }
+  }
+  return _mm256_movemask_ps(u) == 0;
+}
+
 AVX2 int em_pool_plane(const em_pool_params *p, const float *count, const float *x, float *y,
                        int64_t H, int64_t W) {
   const int r = p->kh / 2, sum = count != NULL, max = !sum;
+  if (r == 1 && W >= 8 && W <= 8 * P3_VECS) return sum ? plane3(count, x, y, H, W, 1) : plane3(NULL, x, y, H, W, 0);
   const int64_t n = H * W;
   float t[PLANE_MAX];
   if (max && has_nan(x, n)) return 0;

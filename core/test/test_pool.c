@@ -197,6 +197,46 @@ static void test_same_planes(void) {
   CHECK(checked == 120);
 }
 
+/* 3x3 "same" planes, which poolplane.c runs by rows of vectors from 8 to
+** 256 columns wide: every width from 8 to 41 (one to six vectors, the last
+** overlapping), a few heights, both poolings and divisors, and for max a
+** NaN in the first or last column of a row or anywhere. */
+static void test_same3_widths(void) {
+  int checked = 0;
+  for (int64_t W = 8; W <= 41; W++)
+    for (int trial = 0; trial < 6; trial++) {
+      em_tensor x, y, ref;
+      em_pool_params p = {0};
+      int max = trial % 2;
+      int64_t H = trial < 2 ? 3 : trial < 4 ? 4 : 11;
+      em_tensor_init(&x); em_tensor_init(&y); em_tensor_init(&ref);
+      p.kh = p.kw = 3;
+      p.sh = p.sw = p.dh = p.dw = 1;
+      p.pt = p.pb = p.pl = p.pr = 1;
+      p.count_include_pad = trial / 2 % 2;
+      random_tensor(&x, 1, 2, H, W);
+      if (max && trial >= 3) {
+        int64_t row = rnd(0, (int)(2 * H - 1));
+        em_tensor_data(&x)[row * W + (trial == 3 ? 0 : trial == 5 ? W - 1 : rnd(0, (int)W - 1))] = NAN;
+      }
+      CHECK_OK(max ? em_maxpool2d_forward(&ctx, &x, &y, &p, &e_) : em_avgpool2d_forward(&ctx, &x, &y, &p, &e_));
+      CHECK_OK(em_tensor_new(&ref, 4, y.size, &e_));
+      if (max) naive_max(&x, &ref, &p); else naive_avg(&x, &ref, &p);
+      int64_t bad = 0;
+      const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
+      for (int64_t i = 0; i < em_tensor_nelement(&y); i++)
+        if (isnan(a[i]) != isnan(b[i]) || (!isnan(b[i]) && fabsf(a[i] - b[i]) > (max ? 0.0f : 1e-6f * (1 + fabsf(b[i])))))
+          bad++;
+      CHECK(bad == 0);
+      if (bad)
+        fprintf(stderr, "  %s 3x3 %lldx%lld include_pad %d: %lld outputs differ\n", max ? "max" : "avg",
+                (long long)H, (long long)W, p.count_include_pad, (long long)bad);
+      checked++;
+      em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
+    }
+  CHECK(checked == 34 * 6);
+}
+
 /* Output sizes that PyTorch 1.13 gives (torch.nn.functional.max_pool2d). */
 static void test_ceil_sizes(void) {
   struct { int H, k, s, p, ceil, out; } cases[] = {
@@ -415,6 +455,7 @@ int main(void) {
   TEST_RUN(test_max_random);
   TEST_RUN(test_avg_random);
   TEST_RUN(test_same_planes);
+  TEST_RUN(test_same3_widths);
   TEST_RUN(test_ceil_sizes);
   TEST_RUN(test_noncontiguous);
   TEST_RUN(test_adaptive_random);

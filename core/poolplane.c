@@ -10,11 +10,12 @@
 ** a flat shift wraps into the next row, are redone from the column results.
 ** GoogLeNet's 3x3 max pools and Inception's 3x3 average pools took 2-3.5x
 ** ONNX Runtime's time by rows (bench/layercmp.py, 2026-11-28). 3x3 windows
-** on planes 8 to 256 wide go by rows of whole vectors instead (plane3). */
+** on planes up to 256 wide go by rows of whole vectors instead (plane3). */
 
 #include <math.h>
 
 #include "poolrow.h"
+#include "simd.h"
 
 #define PLANE_MAX EM_POOL_PLANE_MAX   /* floats of a plane's column results, on the stack */
 #define MAX_R 3                       /* k up to 7 */
@@ -94,7 +95,7 @@ void em_pool_plane_counts(const em_pool_params *p, int64_t H, int64_t W, float *
   }
 }
 
-/* 3x3 windows on planes 8 to 256 wide, row by row: each input row's
+/* 3x3 windows on planes up to 256 wide, row by row: each input row's
 ** three columns are combined first (loads one column either side of each
 ** 8-column vector; at the row's ends the vector shifted in registers, the
 ** padding (0 or -inf) in the lane outside), kept as whole vectors for the
@@ -108,6 +109,14 @@ AVX2 static inline __attribute__((always_inline))
 void row3(const float *r, int64_t W, int sum, __m256 *h, __m256 *u) {
   const __m256 pad = _mm256_set1_ps(sum ? 0.0f : -INFINITY);
   const __m256i left = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6), right = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7);
+  if (W < 8) {   /* one vector, the lanes past the row the padding */
+    __m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)W), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 m = _mm256_blendv_ps(pad, em_load_part(r, (int)W), _mm256_castsi256_ps(in));
+    if (!sum) *u = _mm256_or_ps(*u, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+    h[0] = op8(sum, op8(sum, _mm256_blend_ps(_mm256_permutevar8x32_ps(m, left), pad, 0x01), m),
+               _mm256_permutevar8x32_ps(m, right));
+    return;
+  }
   for (int64_t c = 0, j = 0; c < W; c += 8, j++) {
     int64_t at = c + 8 <= W ? c : W - 8;
     __m256 m = _mm256_loadu_ps(r + at), a, b;
@@ -127,10 +136,15 @@ int plane3(const float *count, const float *x, float *y, int64_t H, int64_t W, i
     if (oy + 1 < H) row3(x + (oy + 1) * W, W, sum, h[(oy + 1) % 3], &u);
     float *o = y + oy * W;
     for (int64_t x0 = 0, j = 0; x0 < W; x0 += 8, j++) {
-      int64_t at = x0 + 8 <= W ? x0 : W - 8;
+      int64_t at = x0 + 8 <= W ? x0 : W < 8 ? 0 : W - 8;
       __m256 m = b[j];
       if (oy > 0) m = op8(sum, m, a[j]);
       if (oy + 1 < H) m = op8(sum, m, c[j]);
+      if (W < 8) {
+        if (sum) m = _mm256_mul_ps(m, em_load_part(count + oy * W, (int)W));
+        em_store_part(o, m, (int)W);
+        break;
+      }
       if (sum) m = _mm256_mul_ps(m, _mm256_loadu_ps(count + oy * W + at));
       _mm256_storeu_ps(o + at, m);
     }
@@ -141,7 +155,7 @@ int plane3(const float *count, const float *x, float *y, int64_t H, int64_t W, i
 AVX2 int em_pool_plane(const em_pool_params *p, const float *count, const float *x, float *y,
                        int64_t H, int64_t W) {
   const int r = p->kh / 2, sum = count != NULL, max = !sum;
-  if (r == 1 && W >= 8 && W <= 8 * P3_VECS) return sum ? plane3(count, x, y, H, W, 1) : plane3(NULL, x, y, H, W, 0);
+  if (r == 1 && W <= 8 * P3_VECS) return sum ? plane3(count, x, y, H, W, 1) : plane3(NULL, x, y, H, W, 0);
   const int64_t n = H * W;
   float t[PLANE_MAX];
   if (max && has_nan(x, n)) return 0;

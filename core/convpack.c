@@ -232,8 +232,12 @@ static void strided_copy(float *d, const float *s, int64_t n, int stride) {
 }
 #endif
 
+/* Row phases a kernel reads: sh of them, or kh when fewer (a 1x1 layer of
+** stride 2 reads only even rows: no planes for the odd ones). */
+static int64_t row_phases(const em_conv_params *p) { return p->sh < p->kh ? p->sh : p->kh; }
+
 int64_t em_conv_phases_size(int64_t c, int64_t ho, int64_t wo, const em_conv_params *p) {
-  return c * p->sh * p->kw * (ho + (p->kh - 1) / p->sh) * wo;
+  return c * row_phases(p) * p->kw * (ho + (p->kh - 1) / p->sh) * wo;
 }
 
 static void fill_planes(void *arg, int64_t q0, int64_t q1, int t) {
@@ -244,7 +248,7 @@ static void fill_planes(void *arg, int64_t q0, int64_t q1, int t) {
   const int64_t h = j->h, w = j->w, wo = j->wo, hq = j->ho + (p->kh - 1) / p->sh;
   (void)t;
   for (int64_t q = q0; q < q1; q++) {
-    int64_t ch = q / (p->sh * p->kw), py = q / p->kw % p->sh, kx = q % p->kw;
+    int64_t ch = q / (row_phases(p) * p->kw), py = q / p->kw % row_phases(p), kx = q % p->kw;
     const float *src = x + ch * h * w;
     float *d = v + q * hq * wo;
     int64_t lo, hi;   /* columns ox inside the image */
@@ -301,7 +305,7 @@ static void fill_planes_s2(void *arg, int64_t q0, int64_t q1, int t) {
   /* the borders stay zero: every row writes only E and O's first (w + 1) / 2 */
   memset(eo, 0, sizeof eo);
   for (int64_t q = q0; q < q1; q++) {   /* q: input plane and row phase */
-    int64_t ch = q / p->sh, py = q % p->sh;
+    int64_t ch = q / row_phases(p), py = q % row_phases(p);
     float *d = j->dst + q * p->kw * plane;
     for (int64_t i = 0; i < hq; i++) {
       int64_t iy = i * p->sh + py - p->pt;
@@ -321,13 +325,13 @@ static void fill_planes_s2(void *arg, int64_t q0, int64_t q1, int t) {
 
 void em_conv_phases_fill(const em_ctx *ctx, const float *x, int64_t c, int64_t h, int64_t w,
                          int64_t ho, int64_t wo, const em_conv_params *p, float *v) {
-  const int64_t hq = ho + (p->kh - 1) / p->sh, planes = c * p->sh * p->kw;
+  const int64_t hq = ho + (p->kh - 1) / p->sh, planes = c * row_phases(p) * p->kw;
   em_copy_job j = { x, v, c, h, w, ho, wo, p };
   int nt = planes * hq * wo >= 65536 ? ctx->nthreads : 1;
   /* E and O are read from -(pl + 1) / 2 to (kw - 1 - pl) / 2 + wo - 1 */
   if (p->sw == 2 && p->kw > 1 && w <= S2_MAX && (p->pl + 1) / 2 <= S2_PAD &&
       (p->kw - 1 - p->pl) / 2 + wo <= S2_MAX / 2 + S2_PAD) {
-    em_parallel(ctx, nt, c * p->sh, fill_planes_s2, &j);
+    em_parallel(ctx, nt, c * row_phases(p), fill_planes_s2, &j);
     return;
   }
   em_parallel(ctx, nt, planes, fill_planes, &j);
@@ -339,5 +343,5 @@ void em_conv_phases_rows(int64_t c, int64_t ho, int64_t wo, const em_conv_params
   for (int64_t ch = 0, k = 0; ch < c; ch++)
     for (int ky = 0; ky < p->kh; ky++)
       for (int kx = 0; kx < p->kw; kx++, k++)
-        rowoff[k] = ((ch * p->sh + ky % p->sh) * p->kw + kx) * plane + ky / p->sh * wo;
+        rowoff[k] = ((ch * row_phases(p) + ky % p->sh) * p->kw + kx) * plane + ky / p->sh * wo;
 }

@@ -228,14 +228,26 @@ describe("./ember's threads", function()
       ember.setNumThreads(%d)
       local conv = ember.nn.SpatialConvolution(64, 64, 3, 3, 1, 1, 1, 1)
       for _ = 1, 3 do conv:forward(ember.Tensor(1, 64, 56, 56):fill(1)) end
-      local seen, tasks = {}, 0
       local pid = io.open("/proc/self/stat"):read("a"):match("^%%d+")
-      for dir in io.popen("ls -d /proc/" .. pid .. "/task/*"):lines() do
-        tasks = tasks + 1
-        local list = io.open(dir .. "/status"):read("a"):match("Cpus_allowed_list:%%s*(%%S+)")
-        for first, last in list:gmatch("(%%d+)%%-?(%%d*)") do
-          for c = tonumber(first), tonumber(last ~= "" and last or first) do seen[c] = true end
+      -- a worker that setNumThreads joined can stay listed a moment longer
+      -- (the kernel wakes the joiner before it reaps the thread): counted
+      -- again for up to 2 s until the count is the one asked for
+      local seen, tasks
+      for _ = 1, 200 do
+        seen, tasks = {}, 0
+        for dir in io.popen("ls -d /proc/" .. pid .. "/task/*"):lines() do
+          local f = io.open(dir .. "/status")
+          if f then
+            tasks = tasks + 1
+            local list = f:read("a"):match("Cpus_allowed_list:%%s*(%%S+)")
+            f:close()
+            for first, last in list:gmatch("(%%d+)%%-?(%%d*)") do
+              for c = tonumber(first), tonumber(last ~= "" and last or first) do seen[c] = true end
+            end
+          end
         end
+        if tasks == ember.getNumThreads() then break end
+        os.execute("sleep 0.01")
       end
       local n = 0
       for _ in pairs(seen) do n = n + 1 end

@@ -304,7 +304,7 @@ static void pool_planes(void *arg, int64_t p0, int64_t p1, int t) {
   (void)t;
   for (int64_t pl = p0; pl < p1; pl++) {
     if (j->plane && em_pool_plane(w->p, j->count, w->src + pl * w->H * w->W,
-                                  w->dst + pl * w->oh * w->ow, w->H, w->W))
+                                  w->dst + pl * w->oh * w->ow, w->H, w->W, w->oh, w->ow))
       continue;
     for (int64_t oy = 0; oy < w->oh; oy++) {
       const float *x = w->src + pl * w->H * w->W;
@@ -351,8 +351,9 @@ static em_status pool(em_ctx *ctx, const em_tensor *input, em_tensor *output,
     colcount[ox] = (float)(x1 - x0);
     if (x1 <= x0) vec = 0;
   }
-  /* a "same" pooling of small planes: a plane at a time (poolplane.c) */
-  int plane = em_pool_plane_ok(ctx, p, w.H, w.W, w.oh, w.ow);
+  /* a "same" pooling of small planes, a 3x3 max pool of stride 2: a plane
+  ** at a time (poolplane.c) */
+  int plane = em_pool_plane_ok(ctx, p, w.H, w.W, w.oh, w.ow, max);
   float count[EM_POOL_PLANE_MAX];
   if (plane && !max) em_pool_plane_counts(p, w.H, w.W, count);
   rows_job j = { &w, &r, line, max ? NULL : count, plane, vec };

@@ -237,6 +237,50 @@ static void test_same3_widths(void) {
   CHECK(checked == 39 * 6);
 }
 
+/* 3x3 max pools of stride 2, which poolplane.c runs a plane at a time
+** from 8 columns on: every width from 5 to 70 (the last vector partly past
+** the row, the row's last block moved into place), heights 1 to 12, padding
+** 0 or 1 at top and left and 0 to 2 at bottom and right, both ceil modes,
+** and NaNs in a window's first, middle or last row or column: exact
+** against the naive loop, NaN for NaN. */
+static void test_max_s2_planes(void) {
+  int checked = 0;
+  for (int64_t W = 5; W <= 70; W++)
+    for (int trial = 0; trial < 8; trial++) {
+      em_tensor x, y, ref;
+      em_pool_params p = {0};
+      int64_t H = rnd(1, 12);
+      em_tensor_init(&x); em_tensor_init(&y); em_tensor_init(&ref);
+      p.kh = p.kw = 3;
+      p.sh = p.sw = 2;
+      p.dh = p.dw = 1;
+      p.pt = trial & 1; p.pl = trial >> 1 & 1;
+      p.pb = rnd(0, 2); p.pr = rnd(0, 2);
+      p.ceil_mode = trial >> 2 & 1;
+      if (H + p.pt + p.pb < 3) H = 3 - p.pt - p.pb;
+      random_tensor(&x, 1, 3, H, W);
+      if (rnd(0, 2) == 0) {   /* one NaN: anywhere, or in the first or last column */
+        int64_t row = rnd(0, (int)(3 * H - 1)), col = rnd(0, 2) == 0 ? 0 : rnd(0, 1) ? W - 1 : rnd(0, (int)W - 1);
+        em_tensor_data(&x)[row * W + col] = NAN;
+      }
+      CHECK_OK(em_maxpool2d_forward(&ctx, &x, &y, &p, &e_));
+      CHECK_OK(em_tensor_new(&ref, 4, y.size, &e_));
+      naive_max(&x, &ref, &p);
+      int64_t bad = 0;
+      const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
+      for (int64_t i = 0; i < em_tensor_nelement(&y); i++)
+        if (isnan(a[i]) != isnan(b[i]) || (!isnan(b[i]) && a[i] != b[i])) bad++;
+      CHECK(bad == 0);
+      if (bad)
+        fprintf(stderr, "  max 3x3 s2 %lldx%lld pad %d,%d,%d,%d ceil %d: %lld of %lld outputs differ\n",
+                (long long)H, (long long)W, p.pt, p.pl, p.pb, p.pr, p.ceil_mode, (long long)bad,
+                (long long)em_tensor_nelement(&y));
+      checked++;
+      em_tensor_free(&x); em_tensor_free(&y); em_tensor_free(&ref);
+    }
+  CHECK(checked == 66 * 8);
+}
+
 /* Output sizes that PyTorch 1.13 gives (torch.nn.functional.max_pool2d). */
 static void test_ceil_sizes(void) {
   struct { int H, k, s, p, ceil, out; } cases[] = {
@@ -456,6 +500,7 @@ int main(void) {
   TEST_RUN(test_avg_random);
   TEST_RUN(test_same_planes);
   TEST_RUN(test_same3_widths);
+  TEST_RUN(test_max_s2_planes);
   TEST_RUN(test_ceil_sizes);
   TEST_RUN(test_noncontiguous);
   TEST_RUN(test_adaptive_random);

@@ -14,6 +14,7 @@
 
 #include "sgemm.h"
 #include "convutil.h"
+#include "simd.h"
 
 #define NR EM_GEMM_NR
 #define NC EM_GEMM_NC
@@ -42,20 +43,6 @@ static int panel_segs(int64_t j, int64_t n, int64_t wo, seg *s) {
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-
-/* Elements 0, 2, ..., 14 of the 16 floats a, b. */
-__attribute__((target("avx2,fma")))
-static inline __m256 evens(__m256 a, __m256 b) {
-  __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
-/* Elements 1, 3, ..., 15 of the 16 floats a, b. */
-__attribute__((target("avx2,fma")))
-static inline __m256 odds(__m256 a, __m256 b) {
-  __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-}
 
 /* Row by row of the block (an input plane and a tap), so that the reads run
 ** along each plane (panel by panel, each row visiting all planes, ran at a
@@ -149,8 +136,8 @@ void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t n
             continue;
           }
           if (sw == 2 && (g->ox + NR - 1) * 2 + dx + 1 < s->w) {   /* 32 floats all inside */
-            v0 = evens(_mm256_loadu_ps(base), _mm256_loadu_ps(base + 8));
-            v1 = evens(_mm256_loadu_ps(base + 16), _mm256_loadu_ps(base + 24));
+            v0 = em_evens8(_mm256_loadu_ps(base), _mm256_loadu_ps(base + 8));
+            v1 = em_evens8(_mm256_loadu_ps(base + 16), _mm256_loadu_ps(base + 24));
             continue;
           }
         }
@@ -169,8 +156,8 @@ void em_pack_conv(const void *src, int64_t k0, int64_t kc, int64_t j0, int64_t n
             __m256i mk = _mm256_and_si256(_mm256_cmpgt_epi32(ix, fu), _mm256_cmpgt_epi32(fv, ix));
             a[h] = _mm256_maskload_ps(base + 8 * h, mk);
           }
-          v0 = _mm256_or_ps(v0, evens(a[0], a[1]));
-          v1 = _mm256_or_ps(v1, evens(a[2], a[3]));
+          v0 = _mm256_or_ps(v0, em_evens8(a[0], a[1]));
+          v1 = _mm256_or_ps(v1, em_evens8(a[2], a[3]));
         } else {   /* one by one: Zen 4's vgatherdps took 3x as long */
           float t[NR] = { 0 };
           for (int64_t l = u; l < v; l++) t[l] = base[l * sw];
@@ -223,7 +210,7 @@ static void strided_copy(float *d, const float *s, int64_t n, int stride) {
   }
   if (stride == 2)   /* 16 floats read for 8 written: up to s[2i + 15], before s[2n - 2] */
     for (; i + 8 < n; i += 8)
-      _mm256_storeu_ps(d + i, evens(_mm256_loadu_ps(s + 2 * i), _mm256_loadu_ps(s + 2 * i + 8)));
+      _mm256_storeu_ps(d + i, em_evens8(_mm256_loadu_ps(s + 2 * i), _mm256_loadu_ps(s + 2 * i + 8)));
   for (; i < n; i++) d[i] = s[i * stride];
 }
 #else
@@ -284,8 +271,8 @@ static void split_row(const float *row, int64_t w, float *e, float *o) {
 #if defined(__x86_64__) || defined(__i386__)
   for (; 2 * i + 16 <= w; i += 8) {
     __m256 a = _mm256_loadu_ps(row + 2 * i), b = _mm256_loadu_ps(row + 2 * i + 8);
-    _mm256_storeu_ps(e + i, evens(a, b));
-    _mm256_storeu_ps(o + i, odds(a, b));
+    _mm256_storeu_ps(e + i, em_evens8(a, b));
+    _mm256_storeu_ps(o + i, em_odds8(a, b));
   }
 #endif
   for (; 2 * i < w; i++) {

@@ -149,15 +149,6 @@ static inline float edge3x3(const plane *q, const float *const rows[3], int64_t 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f")))
 
-/* x0..x7, x8..x15 -> x0 x2 .. x14: in-lane shuffle, then 64-bit pairs reordered. */
-AVX2 static inline __m256 evens8(__m256 a, __m256 b) {
-  __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-AVX2 static inline __m256 odds8(__m256 a, __m256 b) {
-  __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
-}
 AVX512 static inline __m512 evens16(__m512 a, __m512 b) {
   const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   return _mm512_permutex2var_ps(a, idx, b);

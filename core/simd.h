@@ -1,6 +1,7 @@
 /* simd.h -- the first n (< 8) lanes of a vector from and to memory without
 ** masked loads or stores (vmaskmovps costs several plain accesses on AMD's
-** Zen; its store form is microcoded) and without touching a float past them.
+** Zen; its store form is microcoded) and without touching a float past them;
+** the even and odd elements of 16 floats (stride 2).
 ** Internal, x86 only: included by the files with AVX2 kernels. */
 #ifndef EMBER_SIMD_H
 #define EMBER_SIMD_H
@@ -22,6 +23,17 @@ __attribute__((target("avx2"))) static inline __m256 em_load_part(const float *p
     *x = _mm_load_ss(p);
   }
   return _mm256_set_m128(hi, lo);
+}
+
+/* Elements 0, 2, ..., 14 (evens) or 1, 3, ..., 15 (odds) of the 16 floats
+** a, b: an in-lane shuffle, then the 64-bit pairs put in order. */
+__attribute__((target("avx2"))) static inline __m256 em_evens8(__m256 a, __m256 b) {
+  __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+__attribute__((target("avx2"))) static inline __m256 em_odds8(__m256 a, __m256 b) {
+  __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 /* Lanes 0 .. n-1 of v to p[0 .. n-1]; n < 8. */

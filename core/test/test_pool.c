@@ -77,6 +77,18 @@ static void naive_avg(const em_tensor *x, em_tensor *y, const em_pool_params *p)
         }
 }
 
+/* Outputs of y that differ from ref: NaN must meet NaN; max pooling exact,
+** average pooling within 1e-6 relative. */
+static int64_t mismatches(const em_tensor *y, const em_tensor *ref, int max) {
+  int64_t bad = 0;
+  const float *a = em_tensor_data(y), *b = em_tensor_data(ref);
+  for (int64_t i = 0; i < em_tensor_nelement(y); i++)
+    if (isnan(a[i]) != isnan(b[i]) ||
+        (!isnan(b[i]) && fabsf(a[i] - b[i]) > (max ? 0.0f : 1e-6f * (1 + fabsf(b[i])))))
+      bad++;
+  return bad;
+}
+
 static void random_params(em_pool_params *p, int max) {
   memset(p, 0, sizeof *p);
   p->kh = rnd(1, 5); p->kw = rnd(1, 5);
@@ -125,10 +137,7 @@ static void run_random_isa(int max, em_isa isa) {
         CHECK_OK(em_tensor_new(&ref, 4, sz, &e_));
         if (max) naive_max(&x, &ref, &p); else naive_avg(&x, &ref, &p);
         if (max) {   /* exact, NaN for NaN */
-          int64_t bad = 0;
-          const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
-          for (int64_t i = 0; i < em_tensor_nelement(&y); i++)
-            if (isnan(a[i]) != isnan(b[i]) || (!isnan(b[i]) && a[i] != b[i])) bad++;
+          int64_t bad = mismatches(&y, &ref, 1);
           CHECK(bad == 0);
           if (bad)
             fprintf(stderr, "  isa %d: %lld outputs differ for %lldx%lld k%dx%d s%d,%d d%d,%d p%d,%d,%d,%d ceil %d\n",
@@ -181,12 +190,7 @@ static void test_same_planes(void) {
     CHECK(sz[2] == H && sz[3] == W);
     CHECK_OK(em_tensor_new(&ref, 4, sz, &e_));
     if (max) naive_max(&x, &ref, &p); else naive_avg(&x, &ref, &p);
-    int64_t bad = 0;
-    const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
-    for (int64_t i = 0; i < em_tensor_nelement(&y); i++)
-      if (isnan(a[i]) != isnan(b[i]) ||
-          (!isnan(b[i]) && fabsf(a[i] - b[i]) > (max ? 0.0f : 1e-6f * (1 + fabsf(b[i])))))
-        bad++;
+    int64_t bad = mismatches(&y, &ref, max);
     CHECK(bad == 0);
     if (bad)
       fprintf(stderr, "  %s k%d %lldx%lld include_pad %d: %lld outputs differ\n", max ? "max" : "avg", k,
@@ -222,11 +226,7 @@ static void test_same3_widths(void) {
       CHECK_OK(max ? em_maxpool2d_forward(&ctx, &x, &y, &p, &e_) : em_avgpool2d_forward(&ctx, &x, &y, &p, &e_));
       CHECK_OK(em_tensor_new(&ref, 4, y.size, &e_));
       if (max) naive_max(&x, &ref, &p); else naive_avg(&x, &ref, &p);
-      int64_t bad = 0;
-      const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
-      for (int64_t i = 0; i < em_tensor_nelement(&y); i++)
-        if (isnan(a[i]) != isnan(b[i]) || (!isnan(b[i]) && fabsf(a[i] - b[i]) > (max ? 0.0f : 1e-6f * (1 + fabsf(b[i])))))
-          bad++;
+      int64_t bad = mismatches(&y, &ref, max);
       CHECK(bad == 0);
       if (bad)
         fprintf(stderr, "  %s 3x3 %lldx%lld include_pad %d: %lld outputs differ\n", max ? "max" : "avg",
@@ -266,10 +266,7 @@ static void test_max_s2_planes(void) {
       CHECK_OK(em_maxpool2d_forward(&ctx, &x, &y, &p, &e_));
       CHECK_OK(em_tensor_new(&ref, 4, y.size, &e_));
       naive_max(&x, &ref, &p);
-      int64_t bad = 0;
-      const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
-      for (int64_t i = 0; i < em_tensor_nelement(&y); i++)
-        if (isnan(a[i]) != isnan(b[i]) || (!isnan(b[i]) && a[i] != b[i])) bad++;
+      int64_t bad = mismatches(&y, &ref, 1);
       CHECK(bad == 0);
       if (bad)
         fprintf(stderr, "  max 3x3 s2 %lldx%lld pad %d,%d,%d,%d ceil %d: %lld of %lld outputs differ\n",
@@ -411,10 +408,7 @@ static void test_max_wide_rows(void) {
       em_tensor_free(&ref);
       CHECK_OK(em_tensor_new(&ref, 4, y.size, &e_));
       naive_max(&x, &ref, &p);
-      int64_t n = em_tensor_nelement(&y), bad = 0;
-      const float *a = em_tensor_data(&y), *b = em_tensor_data(&ref);
-      for (int64_t i = 0; i < n; i++)
-        if (isnan(a[i]) != isnan(b[i]) || (!isnan(b[i]) && a[i] != b[i])) bad++;
+      int64_t n = em_tensor_nelement(&y), bad = mismatches(&y, &ref, 1);
       CHECK(bad == 0);
       if (bad) fprintf(stderr, "  config %zu isa %d: %lld of %lld outputs differ\n", t, isa, (long long)bad, (long long)n);
     }

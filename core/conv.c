@@ -228,17 +228,29 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
   return EM_OK;
 }
 
-/* The residual's checks: the output's shape, no memory shared with it. */
+/* Whether a and b are the same contiguous 4-D values (not only storage). */
+static int same_tensor(const em_tensor *a, const em_tensor *b) {
+  if (a->ndim != b->ndim || em_tensor_data(a) != em_tensor_data(b) || !em_tensor_is_contiguous(a) ||
+      !em_tensor_is_contiguous(b))
+    return 0;
+  for (int d = 0; d < a->ndim; d++)
+    if (a->size[d] != b->size[d]) return 0;
+  return 1;
+}
+
+/* The residual's checks: the output's shape, no memory shared with it
+** unless it is the output itself on a path that adds it in place. */
 static em_status check_residual(const em_tensor *res, const int64_t osz[4], const em_tensor *output,
-                                em_err *err) {
+                                int in_place, em_err *err) {
   char a[128];
   if (!res->storage || res->ndim != 4 || res->size[0] != osz[0] || res->size[1] != osz[1] ||
       res->size[2] != osz[2] || res->size[3] != osz[3])
     return em_fail(err, EM_ESHAPE, "expected a residual of the output's shape %lldx%lldx%lldx%lld, got %s",
                    (long long)osz[0], (long long)osz[1], (long long)osz[2], (long long)osz[3],
                    em_tensor_shape_str(res, a, sizeof a));
-  if (shares(output, res))
-    return em_fail(err, EM_EARG, "output must not share memory with the residual");
+  if (shares(output, res) && !(in_place && same_tensor(output, res)))
+    return em_fail(err, EM_EARG, "output must not share memory with the residual%s",
+                   in_place ? " unless it is the residual tensor itself" : " on this convolution's path");
   return EM_OK;
 }
 
@@ -299,6 +311,21 @@ int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64
 static int use_direct(const em_ctx *ctx, const em_conv_params *p, int64_t cin, int64_t wo) {
   return p->algo == EM_CONV_AUTO && em_conv_direct_fits(ctx, p, cin) && cin <= 4 &&
          (int64_t)p->kh * p->kw > 1 && wo >= 32;
+}
+
+/* The paths that read each residual value just before they store the
+** output value in its place, and never store a value twice: ember's own
+** product (sgemm.c: with a scale, only when k is one block of it, as its
+** first block would store over the residual the last one adds) and Winograd
+** (its output tiles are disjoint; its first pass may defer to the product).
+** Not the direct and depthwise kernels, whose row tails store some values
+** again, nor OpenBLAS + finish_block. */
+int em_conv2d_residual_in_place(const em_ctx *ctx, const em_conv_params *p, int64_t cin,
+                                int64_t wo, int scaled) {
+  int64_t k = cin / (p->groups > 0 ? p->groups : 1) * p->kh * p->kw;
+  int depthwise = p->groups > 1 && cin / p->groups == 1;
+  return ctx->isa >= EM_ISA_AVX2 && !depthwise && !use_direct(ctx, p, cin, wo) &&
+         (!scaled || k <= EM_GEMM_KC);
 }
 
 /* The weight transformed into the caller's p->wino_weight when that is
@@ -370,7 +397,9 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   n = input->size[0]; cin = input->size[1]; h = input->size[2]; w = input->size[3];
   cout = weight->size[0];
   osz[0] = n; osz[1] = cout; osz[2] = ho; osz[3] = wo;
-  if (res && (st = check_residual(res, osz, output, err))) return st;
+  if (res && (st = check_residual(res, osz, output,
+                                   em_conv2d_residual_in_place(ctx, p, cin, wo, scale != NULL), err)))
+    return st;
   if (scale && em_tensor_nelement(scale) != cout)
     return em_fail(err, EM_ESHAPE, "expected a scale of %lld elements, got %s", (long long)cout,
                    em_tensor_shape_str(scale, a, sizeof a));

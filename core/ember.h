@@ -225,7 +225,9 @@ em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *outp
 /* What runs on each output value before it is stored, in this order:
 ** y = act(scale * conv + bias + residual), scale per output channel (a batch
 ** norm kept out of the weight, which then stays as loaded). residual (may be NULL) has the output's
-** shape N,Cout,Ho,Wo and must not share memory with the output; act and a, b
+** shape N,Cout,Ho,Wo and must not share memory with the output, unless it is
+** the output tensor itself (the same contiguous values) on a path where
+** em_conv2d_residual_in_place says it is added in place; act and a, b
 ** as em_act_forward (RELU and CLAMP are applied inside the kernels' loops,
 ** the others in one more pass). NULL epilogue: plain convolution. */
 typedef struct em_conv_epilogue {
@@ -242,6 +244,13 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
 ** output size by Winograd (and so fills an empty p->wino_weight): 0 if not,
 ** else the side of its output blocks, 4 for F(4x4, 3x3) or 2 for F(2x2, 3x3). */
 int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo);
+/* Whether em_conv2d_forward_ex may take the residual as its own output for
+** a layer of cin input planes and wo output columns (scaled: with a scale
+** in its epilogue): the path it takes reads each residual value before it
+** stores that output value, and stores it once (ResNet's blocks then need
+** no buffer for their last convolution's output). */
+int em_conv2d_residual_in_place(const em_ctx *ctx, const em_conv_params *p, int64_t cin,
+                                int64_t wo, int scaled);
 /* depthwise.c (used by conv.c): one input plane per group (cin/groups == 1),
 ** shapes already checked, data contiguous; bias and res may be NULL; act is
 ** NONE, RELU or CLAMP (lo, hi). Picks the 3x3 stride 1/2 or generic kernel

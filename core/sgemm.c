@@ -478,9 +478,13 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
   /* B a plain matrix: its full panels packed by the first row panel's tiles */
   const em_gemm_mat *mat = g->pack == em_pack_mat ? g->src : NULL;
   const int fused = !g->bp && mat && kern->full_pack;
+  /* the residual is C itself: one k block reads it as it stores (the sums
+  ** of a separate residual's), more add to it from the first (with a scale
+  ** the caller keeps k to one block) */
+  const int inres = g->res == g->c && !g->scale && kcb < g->k;
   for (int64_t pc = 0; pc < g->k; pc += kcb) {
     int64_t kc = g->k - pc < kcb ? g->k - pc : kcb;
-    tile_ep e = { NULL, NULL, NULL, g->ldc, pc == 0, pc + kc == g->k, g->clamp, g->lo, g->hi };
+    tile_ep e = { NULL, NULL, NULL, g->ldc, pc == 0 && !inres, pc + kc == g->k, g->clamp, g->lo, g->hi };
     if (!g->ap) pack_a(kern->avx2, g->a, g->lda, g->m, i0, np, pc, kc, abuf);
     for (int64_t jc = j0; jc < j1; jc += NC) {
       int64_t nc = j1 - jc < NC ? j1 - jc : NC, full = nc / NR * NR;
@@ -498,7 +502,7 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
           int nr = nc - jr < NR ? (int)(nc - jr) : NR;
           float *c = g->c + i * g->ldc + jc + jr;
           const float *b = g->bp ? g->bp + (jc + jr) / NR * g->bps + pc * NR : bbuf + jr * kc;
-          e.res = g->res ? g->res + i * g->ldc + jc + jr : NULL;
+          e.res = g->res && !inres ? g->res + i * g->ldc + jc + jr : NULL;
           if (nr < NR) edge_tile(kern, kc, a, b, c, g->ldc, mr, nr, &e);
           else if (fused && i == i0)
             kern->full_pack(kc, a, mat->b + (mat->rowoff ? 0 : pc * mat->ldb) + jc + jr, mat->ldb,

@@ -38,7 +38,9 @@ typedef struct em_gemm {
   /* the epilogue: c = clamp(scale[row] * A*B + bias[row] + res[row][col], lo, hi) */
   const float *scale;        /* m values, or NULL (1) */
   const float *bias;         /* m values, or NULL */
-  const float *res;          /* m x n, row stride ldc, or NULL */
+  const float *res;          /* m x n, row stride ldc, or NULL; or c itself (added in place:
+                                without a scale from the first k block on, with one
+                                k must fit one block, EM_GEMM_KC) */
   int clamp;
   float lo, hi;
 } em_gemm;

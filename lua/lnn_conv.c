@@ -89,6 +89,23 @@ static int nn_conv2d_winograd(lua_State *L) {
   return 1;
 }
 
+/* core.conv2d_residual_in_place(cin, wo, kH, kW, dW, dH, dilationW,
+**                                dilationH, groups, algo, scaled) -> whether
+** core.conv2d may be given its residual as its output for such a layer
+** (em_conv2d_residual_in_place; scaled: with a scale) */
+static int nn_conv2d_residual_in_place(lua_State *L) {
+  em_conv_params p = { 0 };
+  int64_t cin = luaL_checkinteger(L, 1), wo = luaL_checkinteger(L, 2);
+  p.kh = opt_int(L, 3, 1); p.kw = opt_int(L, 4, 1);
+  p.sw = opt_int(L, 5, 1); p.sh = opt_int(L, 6, 1);
+  p.dw = opt_int(L, 7, 1); p.dh = opt_int(L, 8, 1);
+  p.groups = opt_int(L, 9, 1);
+  p.algo = luaL_checkoption(L, 10, "auto", algo_names);
+  luaL_argcheck(L, p.groups >= 1, 9, "at least 1");
+  lua_pushboolean(L, em_conv2d_residual_in_place(lt_ctx(L), &p, cin, wo, lua_toboolean(L, 11)));
+  return 1;
+}
+
 /* core.conv_transpose2d(input, output, weight, bias|nil, buf|nil, dW, dH,
 **   padL, padR, padT, padB, adjW, adjH, dilationW, dilationH, groups) -> output
 ** weight in,out/groups,kH,kW; adj is PyTorch's output_padding. */
@@ -172,6 +189,7 @@ static int nn_matmul(lua_State *L) { return product(L, "matmul", 0); }
 const luaL_Reg em_l_nn_conv[] = {
   {"conv2d", nn_conv2d},
   {"conv2d_winograd", nn_conv2d_winograd},
+  {"conv2d_residual_in_place", nn_conv2d_residual_in_place},
   {"conv_transpose2d", nn_conv_transpose2d},
   {"winograd_prepare", nn_winograd_prepare},
   {"linear", nn_linear},

@@ -124,6 +124,50 @@ describe("ember.plan on channel shuffles", function()
   end)
 end)
 
+-- ResNet's block ends: convolutions given {h, residual} (as ember.fuse makes
+-- them), the residual dying there or not, or a net input
+local function residual_graph()
+  ember.manualSeed(6)
+  local g = nn.Graph({ "x" }, { "y" })
+  local function relu(m) m.fusedAct = "relu" return m end
+  g:add(relu(nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 1, 1)), "x", "a")
+  g:add(relu(nn.SpatialConvolution(8, 8, 1, 1)), { "a", "x" }, "b")           -- x: the net's input
+  g:add(relu(nn.SpatialConvolution(8, 16, 3, 3, 1, 1, 1, 1)), "b", "c")
+  g:add(relu(nn.SpatialConvolution(16, 8, 1, 1)), { "c", "b" }, "d")          -- b dies here
+  g:add(nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 1, 1), "d", "e")
+  g:add(relu(nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 1, 1)), { "e", "d" }, "f")   -- d read again after
+  g:add(relu(nn.SpatialConvolution(8, 8, 1, 1)), { "f", "d" }, "h")          -- d dies here
+  g:add(nn.JoinTable(2), { "h", "f" }, "y")
+  return g:check()
+end
+
+describe("ember.plan on fused residuals", function()
+  it("has a convolution write into the residual that dies at it", function()
+    for _, dry in ipairs{ false, true } do
+      local x = ember.randn(1, 8, 12, 12)
+      local x0 = x:clone()
+      local ref = residual_graph():forward(x):clone()
+      local net = plan.attach(residual_graph(), { dry = dry })
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+      assert.equal(0, (x - x0):abs():max())   -- the net's input is never written
+      assert.is_true(plan.check(net))
+      local convs = {}
+      net:apply(function(m) if m.__typename == "nn.SpatialConvolution" then convs[#convs + 1] = m end end)
+      local flags = {}
+      for i, m in ipairs(convs) do flags[i] = m.inplace and true or false end
+      assert.same({ false, false, false, true, false, false, true }, flags)
+      -- the fourth's output is the second's buffer, not one of its own
+      assert.is_true(convs[4].output:isSameStorage(convs[2].output))
+      assert.is_true(convs[7].output:isSameStorage(convs[4].output))
+      -- a new shape plans again from fresh outputs, still right
+      local x2 = ember.randn(2, 8, 9, 9)
+      assert.equal(0, (net:forward(x2) - residual_graph():forward(x2)):abs():max())
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+    end
+  end)
+end)
+
 describe("ember.plan traced dry", function()
   -- these layers' transforms are small: deferred only with DEFER_BYTES at 0
   local defer_bytes = plan.DEFER_BYTES

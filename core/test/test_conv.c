@@ -384,6 +384,70 @@ static void test_conv_planes_apart(void) {
   ctx.isa = em_cpu_isa();
 }
 
+/* A residual that is the output tensor itself (ember/plan.lua's in-place
+** residual): on the paths em_conv2d_residual_in_place names (the product,
+** with k over one block when there is no scale; Winograd, also deferred to
+** the product) the result is the reference's; on the others (a scale with
+** k over one block, so Winograd with one, as it may defer to the product;
+** depthwise, the stems' direct kernel, OpenBLAS) it is
+** refused, as is a residual overlapping the output at another offset. */
+static void test_conv_residual_in_place(void) {
+  static const struct { int n, cin, cout, k, s, h, groups, scale, defer, want; } cs[] = {
+    { 1, 64, 20, 1, 1, 9, 1, 0, 0, 1 },   { 2, 300, 14, 1, 1, 7, 1, 0, 0, 1 },
+    { 1, 300, 14, 1, 1, 7, 1, 1, 0, 0 },  { 1, 40, 14, 1, 1, 7, 1, 1, 0, 1 },
+    { 1, 8, 12, 3, 2, 15, 1, 0, 0, 1 },   { 1, 8, 12, 1, 1, 9, 2, 0, 0, 1 },
+    { 1, 32, 32, 3, 1, 16, 1, 0, 0, 1 },  { 2, 32, 24, 3, 1, 8, 1, 0, 0, 1 },
+    { 2, 32, 24, 3, 1, 8, 1, 1, 0, 0 },
+    { 1, 40, 16, 3, 1, 28, 1, 0, 1, 1 },  { 1, 40, 16, 3, 1, 28, 1, 1, 0, 0 },
+    { 1, 12, 12, 3, 1, 14, 12, 0, 0, 0 }, { 1, 3, 8, 3, 1, 40, 1, 0, 0, 0 },
+  };
+  for (int isa = 0; isa < 2; isa++)
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+      int64_t c = cs[i].cout, h = cs[i].h, pad = cs[i].k / 2, ho = (h + 2 * pad - cs[i].k) / cs[i].s + 1;
+      int64_t total = cs[i].n * c * ho * ho;
+      em_conv_params p = test_conv_params(cs[i].k, cs[i].k, cs[i].s, cs[i].s, pad, pad, pad, pad, 1, 1,
+                                          cs[i].groups);
+      em_conv_epilogue ep = { EM_ACT_RELU, 0, 0, NULL, NULL };
+      em_tensor x, wt, b, sc, y, wino, shifted;
+      em_err e_;
+      int want = cs[i].want && !isa;
+      double *ref = malloc(sizeof *ref * (size_t)total);
+      make(&x, 4, cs[i].n, cs[i].cin, h, h);
+      make(&wt, 4, c, cs[i].cin / cs[i].groups, cs[i].k, cs[i].k);
+      make(&b, 1, c, 1, 1, 1);
+      make(&sc, 1, c, 1, 1, 1);
+      make(&y, 4, cs[i].n, c, ho, ho);   /* the residual, then the output */
+      em_tensor_init(&wino); em_tensor_init(&shifted);
+      if (cs[i].scale) ep.scale = &sc;
+      if (cs[i].defer) { p.wino_weight = &wino; p.defer_prepare = 1; }
+      ep.residual = &y;
+      test_conv_ref(&x, &wt, cs[i].scale ? em_tensor_data(&sc) : NULL, em_tensor_data(&b),
+                    em_tensor_data(&y), &p, ref, ho, ho);
+      for (int64_t j = 0; j < total; j++) ref[j] = ref[j] > 0 ? ref[j] : 0;
+      ctx.isa = isa ? EM_ISA_C : em_cpu_isa();
+      CHECK(em_conv2d_residual_in_place(&ctx, &p, cs[i].cin, ho, cs[i].scale) == want);
+      e_.msg[0] = 0;
+      em_status st = em_conv2d_forward_ex(&ctx, &x, &y, &wt, &b, NULL, &p, &ep, &e_);
+      if (want) {
+        CHECK(st == EM_OK);
+        CHECK(close_to(&y, ref, cs[i].n, c, ho, ho));
+        if (cs[i].defer) CHECK(!wino.storage);   /* it ran by the product */
+      } else {
+        CHECK(st == EM_EARG && strstr(e_.msg, "must not share memory with the residual"));
+      }
+      /* the residual one value further on: never the output itself */
+      em_tensor_set(&shifted, &y);
+      shifted.offset += 1;
+      shifted.size[3] -= 1;
+      ep.residual = &shifted;
+      CHECK(em_conv2d_forward_ex(&ctx, &x, &y, &wt, &b, NULL, &p, &ep, &e_) != EM_OK);
+      free(ref);
+      em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&sc);
+      em_tensor_free(&y); em_tensor_free(&wino); em_tensor_free(&shifted);
+    }
+  ctx.isa = em_cpu_isa();
+}
+
 /* Calls conv2d and checks it fails with a message containing want. */
 static int conv_fails(const em_tensor *x, const em_tensor *w, const em_tensor *b,
                       em_conv_params p, const char *want) {
@@ -551,6 +615,11 @@ int main(void) {
   TEST_RUN(test_pack_pixels);
   TEST_RUN(test_conv_noncontiguous);
   TEST_RUN(test_conv_planes_apart);
+  TEST_RUN(test_conv_residual_in_place);
+  int nth = ctx.nthreads;
+  em_ctx_set_threads(&ctx, 1);
+  TEST_RUN(test_conv_residual_in_place);
+  em_ctx_set_threads(&ctx, nth);
   TEST_RUN(test_conv_errors);
   TEST_RUN(test_deconv_random);   /* ember's product on 2 threads */
   TEST_RUN(test_deconv_paths);

@@ -24,7 +24,10 @@
 -- new buffer, live from its step to its last reader's (the net's outputs:
 -- to the end). Then:
 --   * ReLU, ReLU6, ELU, LeakyReLU and CAddTable whose (first) input dies at
---     them switch to in place (Torch7's inplace flag);
+--     them switch to in place (Torch7's inplace flag), and so do
+--     convolutions with a fused residual that dies at them, where the core's
+--     path adds it in place (SpatialConvolution:_inPlaceInput): ResNet's
+--     blocks then end in their input's buffer;
 --   * the inputs of a Concat / JoinTable become slices of its output where
 --     the slices are contiguous (N = 1 for channels): their producers write
 --     there and the concat copies nothing;
@@ -155,25 +158,33 @@ local function liveness(steps, final)
   return bufs
 end
 
+local function root_of(b)
+  while b and b.merged do b = b.merged end
+  return b
+end
+
 -- Switches layers whose input buffer dies at them to in place: their output
--- is then that buffer (its life extends to the output's).
+-- is then that buffer (its life extends to the output's). The input is the
+-- first, or the one the module's _inPlaceInput names.
 local function make_inplace(steps, bufs)
   local switched = {}
   for _, st in ipairs(steps) do
     local m, b = st.module, st.outbuf
-    if INPLACE[m.__typename] and not m.inplace and b and b.step == st and #st.inbufs > 0 then
-      local src = st.inbufs[1]
-      while src and src.merged do src = src.merged end   -- a chain of in-place layers
-      local x = st.inputs[1]
+    local at = INPLACE[m.__typename] and 1
+    if not at and m._inPlaceInput and b and is_tensor(st.output) then at = m:_inPlaceInput(st.inputs, st.output) end
+    if at and not m.inplace and b and b.step == st and #st.inbufs >= at then
+      local direct = st.inbufs[at]
+      local src = root_of(direct)   -- a chain of in-place layers
+      local x = st.inputs[at]
       if src and src.last == st.index and src.plannable and x:isSameSizeAs(st.output)
-         and src.tensor:isSameStorage(x) then
+         and direct.tensor:isSameStorage(x) then
         -- another input of the step on the same buffer would be overwritten too
         local alone = true
-        for k = 2, #st.inbufs do
+        for k = 1, #st.inbufs do if k ~= at then
           local o = st.inbufs[k]
           while o and o.merged do o = o.merged end
           if o == src then alone = false end
-        end
+        end end
         if alone then
           m.inplace = true
           switched[#switched + 1] = m
@@ -186,11 +197,6 @@ local function make_inplace(steps, bufs)
   local kept = {}
   for _, b in ipairs(bufs) do if not b.merged then kept[#kept + 1] = b end end
   return kept, switched
-end
-
-local function root_of(b)
-  while b and b.merged do b = b.merged end
-  return b
 end
 
 local function group_of(b)
@@ -390,7 +396,9 @@ end
 local function undo(root, p)
   if not p then return end
   for _, m in ipairs(p.deferred) do m.deferPrepare = nil end
-  for _, m in ipairs(p.switched) do m.inplace = false end
+  -- their outputs still view the old plan's buffers, which the next trace
+  -- must not write into: fresh ones, as the planned modules get
+  for _, m in ipairs(p.switched) do m.inplace, m.output = false, core.tensor() end
   for _, j in ipairs(p.joined) do j.module.updateOutput = j.own end
   for _, b in ipairs(p.buffers) do b.module.output = core.tensor() end
 end

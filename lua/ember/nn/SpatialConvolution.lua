@@ -25,6 +25,8 @@
 -- A fused residual comes as the input table {x, residual} (an nn.Graph node
 -- or ember.fuse's FusedResidual), so a memory plan sees the conv read it; a
 -- residual of another shape (a broadcasting Add) is added after the conv.
+-- inplace (set by ember.plan where the residual dies at the conv and the
+-- core allows it): the output is the residual tensor, overwritten.
 
 local class = require "ember.class"
 local core = require "ember.core"
@@ -126,6 +128,7 @@ function SpatialConvolution:updateOutput(input)
       error("expected a tensor or a table {input, residual} of tensors, got a " .. type(res) .. " residual", 0)
     end
     if res and not self:_residualFits(input, res) then return self:_addAfter(input, res) end
+    if res and self.inplace then self.output:set(res) end   -- ember/plan.lua's choice
   end
   if dim(input) == 4 then   -- the common case first, with no closure per call
     self:_conv(input, self.output, res)
@@ -215,6 +218,20 @@ function SpatialConvolution:_residualFits(x, res)
   end
   local ho, wo = out_size(self, x:size(3), x:size(4), self:_pads())
   return res:size(3) == ho and res:size(4) == wo
+end
+
+-- For ember/plan.lua, given what a traced forward read (inputs) and
+-- returned: 2 if the residual (inputs[2]) may become the output, its values
+-- overwritten as they are added (the core's path allows it, see
+-- em_conv2d_residual_in_place); then self.inplace makes it so.
+function SpatialConvolution:_inPlaceInput(inputs, output)
+  local x, res = inputs[1], inputs[2]
+  if #inputs ~= 2 or x:dim() ~= 4 or not res:isSameSizeAs(output) or not self:_residualFits(x, res) then
+    return nil
+  end
+  return core.conv2d_residual_in_place(x:size(2), output:size(4), self.kH, self.kW, self.dW, self.dH,
+                                       self.dilationW, self.dilationH, self.groups, self.algo,
+                                       self.bnScale ~= nil) and 2 or nil
 end
 
 -- The unfused order for a residual of another shape: conv, add, activation.

@@ -73,18 +73,26 @@ static int nn_conv2d(lua_State *L) {
   return 1;
 }
 
+/* The layer's kH, kW, dW, dH, dilationW, dilationH, groups[, algo] from
+** argument `at` on, for the queries below. */
+static em_conv_params layer_args(lua_State *L, int at) {
+  em_conv_params p = { 0 };
+  p.kh = opt_int(L, at, 1); p.kw = opt_int(L, at + 1, 1);
+  p.sw = opt_int(L, at + 2, 1); p.sh = opt_int(L, at + 3, 1);
+  p.dw = opt_int(L, at + 4, 1); p.dh = opt_int(L, at + 5, 1);
+  p.groups = opt_int(L, at + 6, 1);
+  p.algo = luaL_checkoption(L, at + 7, "auto", algo_names);
+  luaL_argcheck(L, p.groups >= 1, at + 6, "at least 1");
+  return p;
+}
+
 /* core.conv2d_winograd(cin, cout, ho, wo, kH, kW, dW, dH, dilationW,
 **                     dilationH, groups[, algo]) -> whether core.conv2d runs
 ** such a layer by Winograd (em_conv2d_winograd) */
 static int nn_conv2d_winograd(lua_State *L) {
-  em_conv_params p = { 0 };
   int64_t cin = luaL_checkinteger(L, 1), cout = luaL_checkinteger(L, 2);
   int64_t ho = luaL_checkinteger(L, 3), wo = luaL_checkinteger(L, 4);
-  p.kh = opt_int(L, 5, 1); p.kw = opt_int(L, 6, 1);
-  p.sw = opt_int(L, 7, 1); p.sh = opt_int(L, 8, 1);
-  p.dw = opt_int(L, 9, 1); p.dh = opt_int(L, 10, 1);
-  p.groups = opt_int(L, 11, 1);
-  p.algo = luaL_checkoption(L, 12, "auto", algo_names);
+  em_conv_params p = layer_args(L, 5);
   lua_pushboolean(L, em_conv2d_winograd(&p, cin, cout, ho, wo));
   return 1;
 }
@@ -94,14 +102,8 @@ static int nn_conv2d_winograd(lua_State *L) {
 ** core.conv2d may be given its residual as its output for such a layer
 ** (em_conv2d_residual_in_place; scaled: with a scale) */
 static int nn_conv2d_residual_in_place(lua_State *L) {
-  em_conv_params p = { 0 };
   int64_t cin = luaL_checkinteger(L, 1), wo = luaL_checkinteger(L, 2);
-  p.kh = opt_int(L, 3, 1); p.kw = opt_int(L, 4, 1);
-  p.sw = opt_int(L, 5, 1); p.sh = opt_int(L, 6, 1);
-  p.dw = opt_int(L, 7, 1); p.dh = opt_int(L, 8, 1);
-  p.groups = opt_int(L, 9, 1);
-  p.algo = luaL_checkoption(L, 10, "auto", algo_names);
-  luaL_argcheck(L, p.groups >= 1, 9, "at least 1");
+  em_conv_params p = layer_args(L, 3);
   lua_pushboolean(L, em_conv2d_residual_in_place(lt_ctx(L), &p, cin, wo, lua_toboolean(L, 11)));
   return 1;
 }

@@ -142,6 +142,27 @@ local function residual_graph()
 end
 
 describe("ember.plan on fused residuals", function()
+  it("asks the core which convolutions may take their residual as output", function()
+    local core = ember.core
+    local q = core.conv2d_residual_in_place   -- cin, wo, kH, kW, dW, dH, dilW, dilH, groups, algo, scaled
+    local isa = core.getISA()
+    core.setISA("c")   -- OpenBLAS adds the residual after its product: never in place
+    local portable = q(64, 14, 1, 1, 1, 1, 1, 1, 1, "auto", false)
+    core.setISA(isa)
+    assert.is_false(portable)
+    if isa == "c" then return end   -- the rest is about the AVX2 paths
+    assert.is_true(q(64, 14, 1, 1, 1, 1, 1, 1, 1, "auto", false))     -- the product
+    assert.is_true(q(300, 14, 1, 1, 1, 1, 1, 1, 1, "auto", false))    -- k over one block, no scale
+    assert.is_false(q(300, 14, 1, 1, 1, 1, 1, 1, 1, "auto", true))    -- with a scale
+    assert.is_true(q(40, 14, 1, 1, 1, 1, 1, 1, 1, "auto", true))      -- one block with a scale
+    assert.is_true(q(32, 16, 3, 3, 1, 1, 1, 1, 1, "auto", false))     -- Winograd
+    assert.is_false(q(16, 16, 3, 3, 1, 1, 1, 1, 16, "auto", false))   -- depthwise
+    assert.is_false(q(3, 112, 3, 3, 2, 2, 1, 1, 1, "auto", false))    -- the stems' direct kernel
+    local ok, err = pcall(q, 16, 16, 3, 3, 1, 1, 1, 1, 0, "auto", false)
+    assert.is_false(ok)
+    assert.matches("at least 1", err)
+  end)
+
   it("has a convolution write into the residual that dies at it", function()
     for _, dry in ipairs{ false, true } do
       local x = ember.randn(1, 8, 12, 12)
@@ -156,6 +177,10 @@ describe("ember.plan on fused residuals", function()
       net:apply(function(m) if m.__typename == "nn.SpatialConvolution" then convs[#convs + 1] = m end end)
       local flags = {}
       for i, m in ipairs(convs) do flags[i] = m.inplace and true or false end
+      if ember.core.getISA() == "c" then   -- the portable paths: none in place
+        assert.same({ false, false, false, false, false, false, false }, flags)
+        return
+      end
       assert.same({ false, false, false, true, false, false, true }, flags)
       -- the fourth's output is the second's buffer, not one of its own
       assert.is_true(convs[4].output:isSameStorage(convs[2].output))
@@ -165,6 +190,26 @@ describe("ember.plan on fused residuals", function()
       assert.equal(0, (net:forward(x2) - residual_graph():forward(x2)):abs():max())
       assert.equal(0, (net:forward(x) - ref):abs():max())
     end
+  end)
+end)
+
+describe("ember.plan on fused residuals, portable paths", function()
+  it("keeps every convolution's own output", function()
+    local core = ember.core
+    local isa = core.getISA()
+    core.setISA("c")
+    local ok, err = pcall(function()
+      local x = ember.randn(1, 8, 12, 12)
+      local ref = residual_graph():forward(x):clone()
+      local net = plan.attach(residual_graph())
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+      assert.equal(0, (net:forward(x) - ref):abs():max())
+      net:apply(function(m)
+        if m.__typename == "nn.SpatialConvolution" then assert.is_falsy(m.inplace) end
+      end)
+    end)
+    core.setISA(isa)
+    assert(ok, err)
   end)
 end)
 

@@ -200,20 +200,12 @@ typedef struct plan {
   int writeback;
 } plan;
 
-static int same_view(const em_tensor *a, const em_tensor *b) {
-  if (a == b) return 1;
-  if (a->storage != b->storage || a->offset != b->offset || a->ndim != b->ndim) return 0;
-  for (int i = 0; i < a->ndim; i++)
-    if (a->size[i] != b->size[i] || (a->size[i] != 1 && a->stride[i] != b->stride[i])) return 0;
-  return 1;
-}
-
 static em_status plan_begin(plan *p, const em_tensor *input, em_tensor *output, em_err *err) {
   em_status st;
   em_tensor_init(&p->tmp);
   p->writeback = 0;
   p->n = em_tensor_nelement(input);
-  if (same_view(input, output)) {
+  if (em_tensor_same_view(input, output)) {
     if (em_tensor_is_contiguous(input)) {
       p->src = p->dst = em_tensor_data(input);
       return EM_OK;

@@ -228,16 +228,6 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
   return EM_OK;
 }
 
-/* Whether a and b are the same contiguous 4-D values (not only storage). */
-static int same_tensor(const em_tensor *a, const em_tensor *b) {
-  if (a->ndim != b->ndim || em_tensor_data(a) != em_tensor_data(b) || !em_tensor_is_contiguous(a) ||
-      !em_tensor_is_contiguous(b))
-    return 0;
-  for (int d = 0; d < a->ndim; d++)
-    if (a->size[d] != b->size[d]) return 0;
-  return 1;
-}
-
 /* The residual's checks: the output's shape, no memory shared with it
 ** unless it is the output itself on a path that adds it in place. */
 static em_status check_residual(const em_tensor *res, const int64_t osz[4], const em_tensor *output,
@@ -248,7 +238,8 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
     return em_fail(err, EM_ESHAPE, "expected a residual of the output's shape %lldx%lldx%lldx%lld, got %s",
                    (long long)osz[0], (long long)osz[1], (long long)osz[2], (long long)osz[3],
                    em_tensor_shape_str(res, a, sizeof a));
-  if (shares(output, res) && !(in_place && same_tensor(output, res)))
+  if (shares(output, res) &&
+      !(in_place && em_tensor_same_view(output, res) && em_tensor_is_contiguous(output)))
     return em_fail(err, EM_EARG, "output must not share memory with the residual%s",
                    in_place ? " unless it is the residual tensor itself" : " on this convolution's path");
   return EM_OK;

@@ -119,6 +119,10 @@ void em_tensor_set(em_tensor *dst, const em_tensor *src);
 int64_t em_tensor_nelement(const em_tensor *t);
 int em_tensor_is_contiguous(const em_tensor *t);
 int em_tensor_same_size(const em_tensor *a, const em_tensor *b);
+/* Whether a and b view the same elements the same way: same memory, offset
+** and sizes, strides equal wherever a size exceeds 1 (writing one writes
+** the other element for element). */
+int em_tensor_same_view(const em_tensor *a, const em_tensor *b);
 static inline float *em_tensor_data(const em_tensor *t) {
   return t->storage ? t->storage->data + t->offset : NULL;
 }

@@ -108,13 +108,6 @@ static void softmax_slab(const float *x, float *y, int64_t n, int64_t inner, int
   }
 }
 
-static int same_view(const em_tensor *x, const em_tensor *y) {
-  if (x->storage != y->storage || x->offset != y->offset || x->ndim != y->ndim) return 0;
-  for (int i = 0; i < x->ndim; i++)
-    if (x->size[i] != y->size[i] || (x->size[i] > 1 && x->stride[i] != y->stride[i])) return 0;
-  return 1;
-}
-
 em_status em_softmax_forward(em_tensor *dst, const em_tensor *src, int dim, int log, em_err *err) {
   const char *fn = log ? "logsoftmax" : "softmax";
   int64_t outer = 1, inner = 1, n;
@@ -139,7 +132,7 @@ em_status em_softmax_forward(em_tensor *dst, const em_tensor *src, int dim, int 
   if ((st = em_tensor_contiguous(&ls, src, err))) goto done;
   copy_back = dst->storage && em_tensor_same_size(dst, src) &&
               (!em_tensor_is_contiguous(dst) ||
-               (dst->storage == ls.storage && !same_view(dst, &ls)));
+               (dst->storage == ls.storage && !em_tensor_same_view(dst, &ls)));
   if (copy_back) st = em_tensor_new(&out, src->ndim, src->size, err);
   else if (!(st = em_tensor_resize(dst, src->ndim, src->size, err))) em_tensor_set(&out, dst);
   if (st) goto done;

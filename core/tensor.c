@@ -110,6 +110,14 @@ int em_tensor_is_contiguous(const em_tensor *t) {
   return 1;
 }
 
+int em_tensor_same_view(const em_tensor *a, const em_tensor *b) {
+  if (a == b) return 1;
+  if (a->storage != b->storage || a->offset != b->offset || a->ndim != b->ndim) return 0;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->size[i] != b->size[i] || (a->size[i] > 1 && a->stride[i] != b->stride[i])) return 0;
+  return 1;
+}
+
 int em_tensor_same_size(const em_tensor *a, const em_tensor *b) {
   if (a->ndim != b->ndim) return 0;
   for (int i = 0; i < a->ndim; i++)

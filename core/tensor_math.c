@@ -22,17 +22,10 @@ static int has_shape(const em_tensor *t, int ndim, const int64_t *size) {
   return 1;
 }
 
-static int same_view(const em_tensor *x, const em_tensor *y) {
-  if (x->storage != y->storage || x->offset != y->offset || x->ndim != y->ndim) return 0;
-  for (int i = 0; i < x->ndim; i++)
-    if (x->size[i] != y->size[i] || (x->size[i] > 1 && x->stride[i] != y->stride[i])) return 0;
-  return 1;
-}
-
 /* Writing dst could change elements of y before they are read: they share
 ** memory but not element for element. */
 static int hazard(const em_tensor *dst, const em_tensor *y) {
-  return dst->storage && dst->storage == y->storage && !same_view(dst, y);
+  return dst->storage && dst->storage == y->storage && !em_tensor_same_view(dst, y);
 }
 
 /* Replaces the local view *t by a private contiguous copy. */

@@ -171,7 +171,7 @@ local function make_inplace(steps, bufs)
   for _, st in ipairs(steps) do
     local m, b = st.module, st.outbuf
     local at = INPLACE[m.__typename] and 1
-    if not at and m._inPlaceInput and b and is_tensor(st.output) then at = m:_inPlaceInput(st.inputs, st.output) end
+    if not at and b and m._inPlaceInput then at = m:_inPlaceInput(st.inputs, st.output) end
     if at and not m.inplace and b and b.step == st and #st.inbufs >= at then
       local direct = st.inbufs[at]
       local src = root_of(direct)   -- a chain of in-place layers
@@ -180,11 +180,9 @@ local function make_inplace(steps, bufs)
          and direct.tensor:isSameStorage(x) then
         -- another input of the step on the same buffer would be overwritten too
         local alone = true
-        for k = 1, #st.inbufs do if k ~= at then
-          local o = st.inbufs[k]
-          while o and o.merged do o = o.merged end
-          if o == src then alone = false end
-        end end
+        for k, o in ipairs(st.inbufs) do
+          if k ~= at and root_of(o) == src then alone = false end
+        end
         if alone then
           m.inplace = true
           switched[#switched + 1] = m

@@ -226,7 +226,7 @@ end
 -- em_conv2d_residual_in_place); then self.inplace makes it so.
 function SpatialConvolution:_inPlaceInput(inputs, output)
   local x, res = inputs[1], inputs[2]
-  if #inputs ~= 2 or x:dim() ~= 4 or not res:isSameSizeAs(output) or not self:_residualFits(x, res) then
+  if #inputs ~= 2 or x:dim() ~= 4 or not self:_residualFits(x, res) then
     return nil
   end
   return core.conv2d_residual_in_place(x:size(2), output:size(4), self.kH, self.kW, self.dW, self.dH,

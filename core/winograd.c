@@ -41,6 +41,12 @@
 #define PB 48               /* packed entries per block of the weight transform */
 #define KK (T * T)          /* the most products */
 #define TB 16               /* tiles per transform block: the vectorised width */
+/* Floats between consecutive V[k] (and M[k]) beyond their own: with
+** strides a multiple of 4 KB, the 36 rows a block writes to V and reads
+** back from M fell into one set of the L1 cache. */
+#ifndef KPAD
+#define KPAD 16
+#endif
 #ifndef CHUNK_BYTES
 #define CHUNK_BYTES (1 << 19)   /* V and M of one chunk: in L2 (1 MB: 16 -> 64 at 55x55 0.74 ms, 512 KB 0.64) */
 #endif
@@ -150,6 +156,7 @@ typedef struct wino {
   const float *in, *bias, *res, *u, *scale;
   float *out;
   int64_t n, cin, cout, h, w, ho, wo, th, tw, tiles, ct;
+  int64_t vk, mk;   /* floats from V[k] to V[k + 1], M[k] to M[k + 1] */
   int t, o, kk;   /* input tile side, output block side, products */
   int pt, pl, clamp, avx2;
   float lo, hi;
@@ -471,7 +478,7 @@ static inline __attribute__((always_inline)) void input_block(const wino *s, flo
                                                               int64_t c0, int64_t c1) {
   float g[KK][TB], o[KK][TB];
   block b;
-  int64_t kstride = s->cin * s->ct;
+  int64_t kstride = s->vk;
   locate(s, t0, &b);
   for (int64_t c = c0; c < c1; c++) {
     gather(s, &b, c, g);
@@ -489,7 +496,7 @@ static inline __attribute__((always_inline)) void output_block(const wino *s, co
                                                                int64_t o0, int64_t o1) {
   float m[KK][TB], y[16][TB];
   block b;
-  int64_t kstride = s->cout * s->ct, plane = s->ho * s->wo;
+  int64_t kstride = s->mk, plane = s->ho * s->wo;
   float lo = s->clamp ? s->lo : -INFINITY, hi = s->clamp ? s->hi : INFINITY;
   locate(s, t0, &b);
   for (int64_t o = o0; o < o1; o++) {
@@ -527,7 +534,7 @@ static inline __attribute__((always_inline)) void product(const em_ctx *ctx, con
                                                           int64_t o0, int64_t o1) {
   em_gemm g = { o1 - o0, n, s->cin, NULL, s->cin,
                 s->u + k * em_gemm_packed_size(s->cout, s->cin) + o0 * s->cin,
-                NULL, NULL, v + k * s->cin * s->ct, s->cin * TB, m + (k * s->cout + o0) * s->ct, s->ct,
+                NULL, NULL, v + k * s->vk, s->cin * TB, m + k * s->mk + o0 * s->ct, s->ct,
                 NULL, NULL, NULL, 0, 0.0f, 0.0f };
   em_gemm_run(ctx, &g, NULL);
 }
@@ -564,7 +571,7 @@ static inline __attribute__((always_inline)) void phase(const wino_job *j, int64
     break;
   }
   default: {   /* chunks [a, b), in thread t's V and M */
-    float *v = j->v + t * j->each, *m = v + s->kk * s->cin * s->ct;
+    float *v = j->v + t * j->each, *m = v + s->kk * s->vk;
     for (int64_t i = a; i < b; i++) chunk(j->ctx, s, v, m, i * s->ct);
   }
   }
@@ -623,13 +630,15 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   int64_t cap = CHUNK_BYTES / ((int64_t)sizeof(float) * s.kk * (s.cin + s.cout)) / TB * TB;
   s.ct = (per + TB - 1) / TB * TB;
   if (s.ct > cap) s.ct = cap > MIN_CHUNK ? cap : MIN_CHUNK;
-  int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = s.kk * (s.cin + s.cout) * s.ct;
+  s.vk = s.cin * s.ct + KPAD;
+  s.mk = s.cout * s.ct + KPAD;
+  int64_t nchunks = (s.tiles + s.ct - 1) / s.ct, each = s.kk * (s.vk + s.mk);
   int split = nchunks < nt && nt > 1;
   sz[0] = (split ? 1 : nt) * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   float *scratch = em_tensor_data(buf);
   em_task fn = ctx->isa >= EM_ISA_AVX2 ? phase_avx2 : phase_base;
-  wino_job j = { ctx, &s, scratch, scratch + s.kk * s.cin * s.ct, each, CHUNKS };
+  wino_job j = { ctx, &s, scratch, scratch + s.kk * s.vk, each, CHUNKS };
   if (!split) {
     em_parallel(ctx, (int)nt, nchunks, fn, &j);
     return EM_OK;

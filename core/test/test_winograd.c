@@ -89,6 +89,35 @@ static void test_random(void) {
   }
 }
 
+/* The ways two threads share a layer's tiles, each against the definition
+** (20 output planes: a last weight panel of 2; residual, clamp): 16 tiles
+** (14x14), fewer than a chunk each, and 49 (28x28) and 81 (35x35), whose
+** chunks would fall unevenly (32 + 17, 32 + 49 tiles), all split by output
+** planes; 196 (56x56) and 2 x 49 in a batch, in chunks. */
+static void test_thread_splits(void) {
+  static const int64_t shape[][2] = { { 1, 14 }, { 1, 28 }, { 1, 35 }, { 1, 56 }, { 2, 28 } };
+  for (int i = 0; i < 5; i++) {
+    int64_t n = shape[i][0], h = shape[i][1], cin = 8, cout = 20;
+    em_tensor x, wt, b, r, u, y, buf;
+    make(&x, 4, n, cin, h, h);
+    make(&wt, 4, cout, cin, 3, 3);
+    make(&b, 1, cout, 1, 1, 1);
+    make(&r, 4, n, cout, h, h);
+    em_tensor_init(&u); em_tensor_init(&buf); make(&y, 4, n, cout, h, h);
+    em_wino_args a = { em_tensor_data(&x), em_tensor_data(&b), em_tensor_data(&r), em_tensor_data(&y),
+                       n, cin, cout, h, h, h, h, 1, 1, 1, 0.0f, 2.0f, NULL, 3 };
+    double *want = malloc(sizeof *want * (size_t)(n * cout * h * h));
+    ref(&x, &wt, NULL, em_tensor_data(&b), em_tensor_data(&r), 1, 1, h, h, 0.0f, 2.0f, want);
+    CHECK_OK(em_winograd_prepare(&ctx, &wt, &u, 4, &e_));
+    em_ctx_set_threads(&ctx, 2);
+    CHECK_OK(em_winograd_forward(&ctx, &a, &u, &buf, &e_));
+    compare(em_tensor_data(&y), want, n * cout * h * h);
+    free(want);
+    em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&b); em_tensor_free(&r);
+    em_tensor_free(&u); em_tensor_free(&y); em_tensor_free(&buf);
+  }
+}
+
 /* A k x k layer's random input, weight and bias, the tensors a forward
 ** fills, and the definition's output (padding top pt, left pl). */
 typedef struct layer {
@@ -218,6 +247,7 @@ int main(void) {
   em_rng_seed(&rng, 7);
   em_ctx_init(&ctx);
   TEST_RUN(test_random);
+  TEST_RUN(test_thread_splits);
   TEST_RUN(test_conv_dispatch);
   TEST_RUN(test_conv_dispatch5);
   TEST_RUN(test_errors);

@@ -600,8 +600,8 @@ int em_winograd_fits(const em_conv_params *p) {
 /* Whether nt threads, each taking its share of nchunks chunks of ct tiles,
 ** would take more than UNEVEN/16 of an even share of the tiles: 49 tiles
 ** (a 28x28 output) went 32 + 17, the first thread's share setting the
-** time; split by output planes instead, 128 -> 128 at 28x28 ran 1.2x
-** faster (2 threads). */
+** time; split by output planes instead, 128 -> 128 at 28x28 ran 1.1-1.2x
+** faster (2 threads, two sets of runs). */
 #ifndef UNEVEN
 #define UNEVEN 18
 #endif

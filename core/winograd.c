@@ -183,7 +183,7 @@ static void locate(const wino *s, int64_t t0, block *b) {
     b->r1[j] = s->h - y0 < s->t ? (int)(s->h - y0) : s->t;
     b->c1[j] = s->w - x0 < s->t ? (int)(s->w - x0) : s->t;
     b->src[j] = img * s->cin * s->h * s->w + y0 * s->w + x0;
-    b->inside[j] = y0 >= 0 && x0 >= 0 && y0 + s->t <= s->h && x0 + s->t <= s->w;
+    b->inside[j] = !b->r0[j] && !b->c0[j] && b->r1[j] == s->t && b->c1[j] == s->t;
     b->dst[j] = img * s->cout * s->ho * s->wo + ty * s->o * s->wo + tx * s->o;
     b->rows[j] = s->ho - ty * s->o < s->o ? (int)(s->ho - ty * s->o) : s->o;
     b->cols[j] = s->wo - tx * s->o < s->o ? (int)(s->wo - tx * s->o) : s->o;

@@ -605,6 +605,11 @@ int main(void) {
   em_ctx_init(&ctx);
   TEST_RUN(test_conv_random);
   TEST_RUN(test_conv_paths);
+  if (em_cpu_isa() > EM_ISA_AVX2) {   /* again with the AVX2 kernels an AVX-512 CPU passes by */
+    ctx.isa = EM_ISA_AVX2;
+    TEST_RUN(test_conv_random);
+    TEST_RUN(test_conv_paths);
+  }
   ctx.isa = EM_ISA_C;   /* again through im2col + OpenBLAS, the path without AVX2 */
   TEST_RUN(test_conv_random);
   TEST_RUN(test_conv_paths);

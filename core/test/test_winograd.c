@@ -248,6 +248,12 @@ int main(void) {
   em_ctx_init(&ctx);
   TEST_RUN(test_random);
   TEST_RUN(test_thread_splits);
+  if (em_cpu_isa() > EM_ISA_AVX2) {   /* again with the AVX2 product an AVX-512 CPU passes by */
+    ctx.isa = EM_ISA_AVX2;
+    TEST_RUN(test_random);
+    TEST_RUN(test_thread_splits);
+    ctx.isa = em_cpu_isa();
+  }
   TEST_RUN(test_conv_dispatch);
   TEST_RUN(test_conv_dispatch5);
   TEST_RUN(test_errors);

@@ -262,7 +262,11 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 ** products' weight is 16/9 of the layer's, and it measured 1.15-1.28x
 ** im2col's speed on GoogLeNet's and Inception's 7x7 and 8x8 layers and
 ** 1.03x on ResNet's 512 -> 512 (2 threads, alone); in the nets, ResNet-18
-** and -50 1.02-1.03x, forward by forward.
+** and -50 1.02-1.03x, forward by forward. Not with AVX-512 (Zen 5): there
+** the product runs twice as fast and reading the larger weight from memory
+** costs more than the multiplications it saves (ResNet-18 1.24x and
+** ResNet-50 1.07x faster by im2col, forward by forward; F(4x4) at 14x14
+** still 1.07x faster than im2col on ResNet-50).
 ** 5x5 layers take F(2x2, 5x5), 36 products for 100 multiplications, from 32
 ** input planes and 16 2x2 blocks: alone (2 threads, Zen 1) AlexNet's
 ** 64 -> 192 at 27x27 ran 1.53x faster than im2col, Inception's 48 -> 64 at
@@ -278,18 +282,22 @@ static em_status check_residual(const em_tensor *res, const int64_t osz[4], cons
 #ifndef WINO_FEW_PLANES_TILES
 #define WINO_FEW_PLANES_TILES 49   /* 4x4 tiles: a 28x28 output */
 #endif
+#ifndef WINO_TILES
+#define WINO_TILES 16   /* 4x4 tiles: a 14x14 output */
+#endif
 #ifndef WINO2_TILES
 #define WINO2_TILES 16   /* 2x2 blocks: a 7x7 or 8x8 output */
 #endif
-int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo) {
+int em_conv2d_winograd(const em_ctx *ctx, const em_conv_params *p, int64_t cin, int64_t cout,
+                       int64_t ho, int64_t wo) {
   if (p->algo != EM_CONV_AUTO)
     return p->algo == EM_CONV_WINOGRAD ? 4 : p->algo == EM_CONV_WINOGRAD2 ? 2 : 0;
   if (!em_winograd_fits(p) || cin < 16 || cout < 16) return 0;
   int64_t tiles4 = ((ho + 3) / 4) * ((wo + 3) / 4), tiles2 = ((ho + 1) / 2) * ((wo + 1) / 2);
   if (p->kh == 5) return cin >= WINO5_PLANES && tiles2 >= WINO5_TILES ? 2 : 0;
   if (cin < 32) return tiles4 >= WINO_FEW_PLANES_TILES ? 4 : 0;
-  if (tiles4 >= 16) return 4;
-  return tiles2 >= WINO2_TILES ? 2 : 0;
+  if (tiles4 >= WINO_TILES) return 4;
+  return tiles2 >= WINO2_TILES && ctx->isa < EM_ISA_AVX512 ? 2 : 0;
 }
 
 /* The direct convolution (convdirect.c) for the stems' few input planes,
@@ -398,7 +406,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
     return em_fail(err, EM_EARG, "output must not share memory with the scale");
   em_tensor_init(&x); em_tensor_init(&wt); em_tensor_init(&b); em_tensor_init(&r);
   em_tensor_init(&sc); em_tensor_init(&scratch); em_tensor_init(&tmp);
-  int tile = em_conv2d_winograd(p, cin, cout, ho, wo);
+  int tile = em_conv2d_winograd(ctx, p, cin, cout, ho, wo);
   int wino = tile && !(p->defer_prepare && p->algo == EM_CONV_AUTO && p->wino_weight &&
                        !p->wino_weight->storage);
   int depthwise = cin / p->groups == 1 && p->groups > 1;

@@ -247,7 +247,8 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
 /* Whether em_conv2d_forward_ex multiplies a convolution of these planes and
 ** output size by Winograd (and so fills an empty p->wino_weight): 0 if not,
 ** else the side of its output blocks, 4 for F(4x4, 3x3) or 2 for F(2x2, 3x3). */
-int em_conv2d_winograd(const em_conv_params *p, int64_t cin, int64_t cout, int64_t ho, int64_t wo);
+int em_conv2d_winograd(const em_ctx *ctx, const em_conv_params *p, int64_t cin, int64_t cout,
+                       int64_t ho, int64_t wo);
 /* Whether em_conv2d_forward_ex may take the residual as its own output for
 ** a layer of cin input planes and wo output columns (scaled: with a scale
 ** in its epilogue): the path it takes reads each residual value before it

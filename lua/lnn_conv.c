@@ -93,7 +93,7 @@ static int nn_conv2d_winograd(lua_State *L) {
   int64_t cin = luaL_checkinteger(L, 1), cout = luaL_checkinteger(L, 2);
   int64_t ho = luaL_checkinteger(L, 3), wo = luaL_checkinteger(L, 4);
   em_conv_params p = layer_args(L, 5);
-  lua_pushboolean(L, em_conv2d_winograd(&p, cin, cout, ho, wo));
+  lua_pushboolean(L, em_conv2d_winograd(lt_ctx(L), &p, cin, cout, ho, wo));
   return 1;
 }
 

@@ -161,7 +161,7 @@ static void test_conv_dispatch(void) {
       p.wino_weight = &l.u;
     }
     CHECK_OK(em_conv2d_forward(&ctx, &l.x, &l.y, &l.wt, &l.b, &l.buf, &p, &e_));
-    int tile = em_conv2d_winograd(&p, cin, cout, ho, wo);
+    int tile = em_conv2d_winograd(&ctx, &p, cin, cout, ho, wo);
     const em_tensor *u = &l.u, *y = &l.y;
     if (iter % 2 && tile)
       CHECK(u->storage && u->ndim == 4 && u->size[0] == (tile + 2) * (tile + 2) &&
@@ -186,7 +186,7 @@ static void test_conv_dispatch5(void) {
     layer_make(&l, n, cin, cout, 5, h, w, pad, pad, ho, wo);
     if (iter % 4 < 2) p.wino_weight = &l.u;
     CHECK_OK(em_conv2d_forward(&ctx, &l.x, &l.y, &l.wt, &l.b, &l.buf, &p, &e_));
-    int tile = em_conv2d_winograd(&p, cin, cout, ho, wo);
+    int tile = em_conv2d_winograd(&ctx, &p, cin, cout, ho, wo);
     CHECK(tile == (iter % 2 == 0 || (cin >= 32 && cout >= 16 && (ho + 1) / 2 * ((wo + 1) / 2) >= 16) ? 2 : 0));
     if (p.wino_weight) CHECK(tile ? l.u.storage && l.u.size[0] == 36 && l.u.size[2] == cin : !l.u.storage);
     compare(em_tensor_data(&l.y), l.want, n * cout * ho * wo);

@@ -63,11 +63,11 @@ static phases phase_geometry(const em_direct_args *a, const em_conv_params *p) {
   int64_t reach = ((int64_t)p->kw - 1) * p->dw / p->sw;   /* columns right of ox a tap reads */
   g.reach = ((int64_t)p->kh - 1) * p->dh / p->sh;         /* rows below oy */
   g.hb = BAND + g.reach;
-  /* the last tile of a row computes all its lanes (up to 32): columns up to
-  ** the row's width rounded up to 32 plus the kernel's reach exist (zeros),
+  /* the last tile of a row computes all its lanes (up to 64): columns up to
+  ** the row's width rounded up to 64 plus the kernel's reach exist (zeros),
   ** so no tap reads past the planes' end */
   g.wq = (wp + p->sw - 1) / p->sw;
-  if (g.wq < (a->wo + 31) / 32 * 32 + reach) g.wq = (a->wo + 31) / 32 * 32 + reach;
+  if (g.wq < (a->wo + 63) / 64 * 64 + reach) g.wq = (a->wo + 63) / 64 * 64 + reach;
   g.wq = (g.wq + 7) / 8 * 8;   /* whole vectors for fill_pair */
   g.plane = g.hb * g.wq;
   g.count = a->cin * p->sh * p->sw;
@@ -261,6 +261,103 @@ AVX2 static void panel_row(const float *x, const int64_t *off, int64_t k, const 
 #undef AT
 }
 
+/* The same in AVX-512: tiles of R channels x 16V pixels, the tail's lanes
+** stored under a mask (cheap here, unlike AVX2's microcoded ones). */
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+AVX512 static inline __attribute__((always_inline))
+void tile_z(const float *x, const int64_t *off, int64_t k, const float *w, float *o,
+            const float *res, int64_t ostride, int mr, int nv, const tile_epi *ep,
+            const int R, const int V) {
+  const tile_epi e = *ep;
+  __m512 acc[MR][4];
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; r++)
+    #pragma GCC unroll 4
+    for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < k; t++, w += MR) {
+    const float *xt = x + off[t];
+    __m512 xv[4];
+    #pragma GCC unroll 4
+    for (int v = 0; v < V; v++) xv[v] = _mm512_loadu_ps(xt + 16 * v);
+    #pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+      __m512 wv = _mm512_set1_ps(w[r]);
+      #pragma GCC unroll 4
+      for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
+    }
+  }
+  __mmask16 mask[4];
+  const __m512 lo = _mm512_set1_ps(e.lo), hi = _mm512_set1_ps(e.hi);
+  #pragma GCC unroll 4
+  for (int v = 0; v < V; v++) {
+    int n = nv - 16 * v;
+    mask[v] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+  }
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; r++) {
+    if (r >= mr) break;
+    float *orow = o + r * ostride;
+    const float *rrow = res ? res + r * ostride : NULL;
+    __m512 sc = _mm512_set1_ps(e.scale[r]), b = _mm512_set1_ps(e.bias[r]);
+    #pragma GCC unroll 4
+    for (int v = 0; v < V; v++) {
+      __m512 y = _mm512_fmadd_ps(acc[r][v], sc, b);
+      if (rrow) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[v], rrow + 16 * v));
+      y = _mm512_min_ps(hi, _mm512_max_ps(lo, y));   /* y second: NaN stays */
+      _mm512_mask_storeu_ps(orow + 16 * v, mask[v], y);
+    }
+  }
+}
+
+AVX512 static void tile_6x32z(const float *x, const int64_t *off, int64_t k, const float *w,
+                              float *o, const float *res, int64_t os, int mr, int nv,
+                              const tile_epi *e) {
+  tile_z(x, off, k, w, o, res, os, mr, nv, e, 6, 2);
+}
+
+AVX512 static void tile_6x16z(const float *x, const int64_t *off, int64_t k, const float *w,
+                              float *o, const float *res, int64_t os, int mr, int nv,
+                              const tile_epi *e) {
+  tile_z(x, off, k, w, o, res, os, mr, nv, e, 6, 1);
+}
+
+AVX512 static void tile_3x64z(const float *x, const int64_t *off, int64_t k, const float *w,
+                              float *o, const float *res, int64_t os, int mr, int nv,
+                              const tile_epi *e) {
+  tile_z(x, off, k, w, o, res, os, mr, nv, e, 3, 4);
+}
+
+AVX512 static void tile_3x32z(const float *x, const int64_t *off, int64_t k, const float *w,
+                              float *o, const float *res, int64_t os, int mr, int nv,
+                              const tile_epi *e) {
+  tile_z(x, off, k, w, o, res, os, mr, nv, e, 3, 2);
+}
+
+/* panel_row with tiles twice as wide: 32 pixels (64 for 1-3 channels), the
+** last pixels in a tile of the width that holds them, masked. */
+AVX512 static void panel_row_avx512(const float *x, const int64_t *off, int64_t k, const float *w,
+                                    float *o, const float *res, int64_t os, int mr, int64_t wo,
+                                    const tile_epi *e) {
+  int64_t ox = 0;
+#define AT(ox) x + (ox), off, k, w, o + (ox), res ? res + (ox) : NULL, os, mr
+  if (mr > 3) {
+    for (; ox + 32 <= wo; ox += 32) tile_6x32z(AT(ox), 32, e);
+    if (ox == wo) return;
+    if (wo - ox > 16) tile_6x32z(AT(ox), (int)(wo - ox), e);
+    else tile_6x16z(AT(ox), (int)(wo - ox), e);
+    return;
+  }
+  for (; ox + 64 <= wo; ox += 64) tile_3x64z(AT(ox), 64, e);
+  if (ox == wo) return;
+  if (wo - ox > 32) tile_3x64z(AT(ox), (int)(wo - ox), e);
+  else tile_3x32z(AT(ox), (int)(wo - ox), e);
+#undef AT
+}
+
+typedef void (*row_fn)(const float *x, const int64_t *off, int64_t k, const float *w, float *o,
+                       const float *res, int64_t os, int mr, int64_t wo, const tile_epi *e);
+
 typedef struct band_job {
   const em_direct_args *a;
   const em_conv_params *p;
@@ -269,6 +366,7 @@ typedef struct band_job {
   float *phases_all, *y;
   const int64_t *off;
   int64_t rows;   /* output rows of a band */
+  row_fn row;     /* panel_row for the context's ISA */
 } band_job;
 
 /* Bands [b0, b1) of one image: a thread fills a band's phase planes (in its
@@ -297,7 +395,7 @@ static void run_bands(void *arg, int64_t b0, int64_t b1, int t) {
       for (int64_t oy = r0; oy < r1; oy++) {
         int64_t at = c0 * howo + oy * a->wo;
         /* panel c0 / 6 of the weight: k x 6 floats */
-        panel_row(ph + (oy - r0) * g->wq, j->off, k, j->wp + c0 * k, j->y + at,
+        j->row(ph + (oy - r0) * g->wq, j->off, k, j->wp + c0 * k, j->y + at,
                   j->res ? j->res + at : NULL, howo, mr, a->wo, &e);
       }
     }
@@ -349,7 +447,7 @@ em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor
   for (int64_t img = 0; img < a->n; img++) {
     band_job j = { a, p, &g, a->in + img * a->cin * a->h * a->w, wp,
                    a->res ? a->res + img * csz : NULL, em_tensor_data(buf), a->out + img * csz,
-                   off, 0 };
+                   off, 0, ctx->isa >= EM_ISA_AVX512 ? panel_row_avx512 : panel_row };
     run_image(ctx, &j, nt);
   }
   return EM_OK;

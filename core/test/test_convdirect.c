@@ -144,12 +144,15 @@ static void test_direct_buffers(void) {
 int main(void) {
   em_rng_seed(&rng, 4242);
   em_ctx_init(&ctx);
-  for (int threads = 1; threads <= 2; threads++) {
-    em_ctx_set_threads(&ctx, threads);
-    TEST_RUN(test_direct_random);
-    TEST_RUN(test_direct_stems);
-    TEST_RUN(test_direct_buffers);
-  }
+  /* AVX2's tiles and, where the CPU has it, AVX-512's */
+  for (int isa = em_cpu_isa() < EM_ISA_AVX2 ? em_cpu_isa() : EM_ISA_AVX2; isa <= (int)em_cpu_isa(); isa++)
+    for (int threads = 1; threads <= 2; threads++) {
+      ctx.isa = (em_isa)isa;
+      em_ctx_set_threads(&ctx, threads);
+      TEST_RUN(test_direct_random);
+      TEST_RUN(test_direct_stems);
+      TEST_RUN(test_direct_buffers);
+    }
   ctx.isa = EM_ISA_C;   /* the same cases through im2col + OpenBLAS */
   TEST_RUN(test_direct_random);
   TEST_RUN(test_direct_stems);

@@ -588,8 +588,13 @@ __attribute__((target("avx2")))
 static void phase_avx2(void *arg, int64_t a, int64_t b, int t) {
   phase(arg, a, b, t);
 }
+__attribute__((target("avx512f,avx2,fma,prefer-vector-width=512")))
+static void phase_avx512(void *arg, int64_t a, int64_t b, int t) {
+  phase(arg, a, b, t);
+}
 #else
 #define phase_avx2 phase_base
+#define phase_avx512 phase_base
 #endif
 
 int em_winograd_fits(const em_conv_params *p) {
@@ -656,7 +661,7 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   sz[0] = (split ? 1 : nt) * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   float *scratch = em_tensor_data(buf);
-  em_task fn = ctx->isa >= EM_ISA_AVX2 ? phase_avx2 : phase_base;
+  em_task fn = ctx->isa >= EM_ISA_AVX512 ? phase_avx512 : ctx->isa >= EM_ISA_AVX2 ? phase_avx2 : phase_base;
   wino_job j = { ctx, &s, scratch, scratch + s.kk * s.vk, each, CHUNKS };
   if (!split) {
     em_parallel(ctx, (int)nt, nchunks, fn, &j);

@@ -510,7 +510,7 @@ static kernels pick_kernels(em_isa isa) {
     k.avx2 = 1;
   }
   if (isa >= EM_ISA_AVX512) {
-    k.full = kern_avx512;
+    k.full = k.narrow = kern_avx512;   /* 16 lanes cost one vector, as 8 did */
     k.full2 = kern2_avx512;
     k.full2_pack = kern2_pack_avx512;
   }
@@ -529,7 +529,7 @@ static void edge_tile(const kernels *kern, int64_t kc, const float *a, const flo
   tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f, NULL };
   if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
   else if (nr <= 4 && kern->quad) kern->quad(kc, a, b, t);
-  else if (nr > 8 && nr <= 10 && kern->thin) {   /* 169 = 10 x 16 + 9 at 13x13 */
+  else if (nr > 8 && nr <= 10 && kern->thin && kern->narrow != kern->full) {   /* 169 = 10 x 16 + 9 at 13x13 */
     kern->narrow(kc, a, b, t, NR, MR, &raw);
     kern->thin(kc, a, b + 8, t + 8, nr - 8);
   } else (nr <= 8 ? kern->narrow : kern->full)(kc, a, b, t, NR, MR, &raw);

@@ -480,6 +480,10 @@ local function build(root, run, input, dry, expect)
   for i, sl in ipairs(slots) do
     local own = owned(sl.bufs[1], sl.size)
     sl.storage = own and own:view(sl.size) or core.tensor(sl.size)
+    -- planned by a dry pass (ember.load): the new memory mapped now, so the
+    -- first forward takes no page fault (ResNet-50: load +2 ms, first
+    -- inference 1.33-1.53x the median -> 1.26-1.38x, 3 runs each)
+    if dry and not own then sl.storage:zero() end
     if own then reused = reused + 1 end
     sl.index = i
     total = total + sl.size

@@ -202,29 +202,16 @@ void tile_rv(const float *x, const int64_t *off, int64_t k, const float *w, floa
   }
 }
 
-AVX2 static void tile_6x16(const float *x, const int64_t *off, int64_t k, const float *w,
-                           float *o, const float *res, int64_t os, int mr, int nv,
-                           const tile_epi *e) {
-  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 6, 2);
-}
-
-AVX2 static void tile_6x8(const float *x, const int64_t *off, int64_t k, const float *w,
-                          float *o, const float *res, int64_t os, int mr, int nv,
-                          const tile_epi *e) {
-  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 6, 1);
-}
-
-AVX2 static void tile_3x32(const float *x, const int64_t *off, int64_t k, const float *w,
-                           float *o, const float *res, int64_t os, int mr, int nv,
-                           const tile_epi *e) {
-  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 3, 4);
-}
-
-AVX2 static void tile_3x16(const float *x, const int64_t *off, int64_t k, const float *w,
-                           float *o, const float *res, int64_t os, int mr, int nv,
-                           const tile_epi *e) {
-  tile_rv(x, off, k, w, o, res, os, mr, nv, e, 3, 2);
-}
+/* The tiles each width runs, one function apiece (R and V constants). */
+#define TILE_FN(name, attr, body, R, V)                                                      \
+  attr static void name(const float *x, const int64_t *off, int64_t k, const float *w, float *o, \
+                        const float *res, int64_t os, int mr, int nv, const tile_epi *e) {      \
+    body(x, off, k, w, o, res, os, mr, nv, e, R, V);                                           \
+  }
+TILE_FN(tile_6x16, AVX2, tile_rv, 6, 2)
+TILE_FN(tile_6x8, AVX2, tile_rv, 6, 1)
+TILE_FN(tile_3x32, AVX2, tile_rv, 3, 4)
+TILE_FN(tile_3x16, AVX2, tile_rv, 3, 2)
 
 /* One output row of one panel: 16-pixel tiles (32 when the panel has at most
 ** 3 channels, so that its tiles keep 12 accumulators busy). The row's last
@@ -310,29 +297,10 @@ void tile_z(const float *x, const int64_t *off, int64_t k, const float *w, float
   }
 }
 
-AVX512 static void tile_6x32z(const float *x, const int64_t *off, int64_t k, const float *w,
-                              float *o, const float *res, int64_t os, int mr, int nv,
-                              const tile_epi *e) {
-  tile_z(x, off, k, w, o, res, os, mr, nv, e, 6, 2);
-}
-
-AVX512 static void tile_6x16z(const float *x, const int64_t *off, int64_t k, const float *w,
-                              float *o, const float *res, int64_t os, int mr, int nv,
-                              const tile_epi *e) {
-  tile_z(x, off, k, w, o, res, os, mr, nv, e, 6, 1);
-}
-
-AVX512 static void tile_3x64z(const float *x, const int64_t *off, int64_t k, const float *w,
-                              float *o, const float *res, int64_t os, int mr, int nv,
-                              const tile_epi *e) {
-  tile_z(x, off, k, w, o, res, os, mr, nv, e, 3, 4);
-}
-
-AVX512 static void tile_3x32z(const float *x, const int64_t *off, int64_t k, const float *w,
-                              float *o, const float *res, int64_t os, int mr, int nv,
-                              const tile_epi *e) {
-  tile_z(x, off, k, w, o, res, os, mr, nv, e, 3, 2);
-}
+TILE_FN(tile_6x32z, AVX512, tile_z, 6, 2)
+TILE_FN(tile_6x16z, AVX512, tile_z, 6, 1)
+TILE_FN(tile_3x64z, AVX512, tile_z, 3, 4)
+TILE_FN(tile_3x32z, AVX512, tile_z, 3, 2)
 
 /* panel_row with tiles twice as wide: 32 pixels (64 for 1-3 channels), the
 ** last pixels in a tile of the width that holds them, masked. */

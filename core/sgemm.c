@@ -1,6 +1,7 @@
 /* sgemm.c -- ember's own float matrix product (sgemm.h): a 6x16 register
-** tile in AVX2+FMA (12 accumulators), a 6x8 one for narrow edges, a
-** portable C tile, and the blocking and threading around them.
+** tile in AVX2+FMA (12 accumulators), a 6x8 one for narrow edges, 6x32 and
+** 6x16 tiles in AVX-512 (chosen at run time), a portable C tile, and the
+** blocking and threading around them.
 **
 ** Why not OpenBLAS here: a convolution at batch 1 is a short, wide product
 ** (m = output planes, n = output pixels, k = input planes x taps) that

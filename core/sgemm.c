@@ -530,10 +530,21 @@ static void edge_tile(const kernels *kern, int64_t kc, const float *a, const flo
   kern->edge(t, c, ldc, mr, nr, e);
 }
 
-/* k is cut into equal blocks of at most KC rows. */
-static int64_t k_block(int64_t k) {
-  int64_t nb = (k + KC - 1) / KC;
-  return (k + nb - 1) / nb;
+static int64_t round_up(int64_t v, int64_t m);
+
+/* k is cut into equal blocks of at most KC rows, except where A comes packed
+** ahead and B is narrow (Winograd's 16-tile products, 13x13 and 14x14
+** outputs): there each panel of A is read by one or two tiles only, and
+** cutting its k in two broke the stream the prefetches keep up (a 384 ->
+** 256 layer at 13x13 with its weight from memory took 1.30 ms against 0.40
+** for 256 -> 256, whose k fits one block). */
+#ifndef WHOLE_K_BYTES
+#define WHOLE_K_BYTES (256 << 10)
+#endif
+static int64_t k_block(const em_gemm *g) {
+  int64_t nb = (g->k + KC - 1) / KC;
+  if (g->ap && round_up(g->n, NR) * g->k * (int64_t)sizeof(float) <= WHOLE_K_BYTES) return g->k;
+  return (g->k + nb - 1) / nb;
 }
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -636,7 +647,7 @@ static const float *prefetch_panel(const em_gemm *g, int64_t i0, int64_t i1, int
 ** k blocks outermost: A's block is packed once and serves every column. */
 static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t i1, int64_t j0,
                       int64_t j1, float *buf) {
-  int64_t kcb = k_block(g->k), np = (i1 - i0 + MR - 1) / MR;
+  int64_t kcb = k_block(g), np = (i1 - i0 + MR - 1) / MR;
   float *abuf = buf, *bbuf = buf + (g->ap ? 0 : round_up(g->m, MR) * kcb);
   /* B a plain matrix: its full panels packed by the first row panel's tiles */
   const em_gemm_mat *mat = g->pack == em_pack_mat ? g->src : NULL;
@@ -691,7 +702,7 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
 int64_t em_gemm_scratch(int nthreads, const em_gemm *g) {
   int64_t nc = round_up(g->n, NR) < NC ? round_up(g->n, NR) : NC;
   int64_t per = (g->ap ? 0 : round_up(g->m, MR)) + (g->bp ? 0 : nc);
-  return (int64_t)(nthreads > 0 ? nthreads : 1) * k_block(g->k) * per;
+  return (int64_t)(nthreads > 0 ? nthreads : 1) * k_block(g) * per;
 }
 
 /* What column panel p of n columns costs, in sixteenths of a full one

@@ -87,13 +87,16 @@ static em_conv_params layer_args(lua_State *L, int at) {
 }
 
 /* core.conv2d_winograd(cin, cout, ho, wo, kH, kW, dW, dH, dilationW,
-**                     dilationH, groups[, algo]) -> whether core.conv2d runs
-** such a layer by Winograd (em_conv2d_winograd) */
+**                     dilationH, groups[, algo]) -> the side of the output
+** blocks core.conv2d takes such a layer by Winograd with (4 or 2, for
+** core.winograd_prepare), or false (em_conv2d_winograd) */
 static int nn_conv2d_winograd(lua_State *L) {
   int64_t cin = luaL_checkinteger(L, 1), cout = luaL_checkinteger(L, 2);
   int64_t ho = luaL_checkinteger(L, 3), wo = luaL_checkinteger(L, 4);
   em_conv_params p = layer_args(L, 5);
-  lua_pushboolean(L, em_conv2d_winograd(lt_ctx(L), &p, cin, cout, ho, wo));
+  int tile = em_conv2d_winograd(lt_ctx(L), &p, cin, cout, ho, wo);
+  if (tile) lua_pushinteger(L, tile);
+  else lua_pushboolean(L, 0);
   return 1;
 }
 

@@ -194,7 +194,8 @@ end
 
 -- Whether a forward of input to output (as a trace saw them) would first
 -- transform the weight for Winograd: the core runs the layer so and the
--- transform is not made yet (ember/plan.lua defers it; deferPrepare).
+-- transform is not made yet (ember/plan.lua defers it; deferPrepare). The
+-- side of its output blocks (4 or 2, core.winograd_prepare's m) if so.
 function SpatialConvolution:_winogradPending(input, output)
   if not self:_winograd() or self.wino_weight:nElement() > 0 then return false end
   local x = type(input) == "table" and input[1] or input

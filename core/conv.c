@@ -142,6 +142,38 @@ static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t 
   em_parallel(ctx, c * taps * ho * wo >= IM2COL_SERIAL ? ctx->nthreads : 1, c * taps, im2col_rows, &j);
 }
 
+/* The floats of conv_gemm's phase planes (convpack.c), 0 without: the im2col
+** rows as phase planes where the pack would gather with strides or masks per
+** row (strided layers, and stride-1 layers whose output is narrower than
+** the input), up to 32 MB of them; the row offsets after. */
+static int64_t phases_size(const em_ctx *ctx, const em_conv_params *p, int64_t cin_g, int64_t w,
+                           int64_t ho, int64_t wo) {
+  int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
+               !p->pt && !p->pl && !p->pb && !p->pr;
+  if (ctx->isa < EM_ISA_AVX2 || direct || p->dh != 1 || p->dw != 1 ||
+      (p->sh == 1 && p->sw == 1 && w == wo))
+    return 0;
+  int64_t v = (em_conv_phases_size(cin_g, ho, wo, p) + 1) / 2 * 2;
+  return v > ((int64_t)8 << 20) ? 0 : v;
+}
+
+/* The floats conv_gemm resizes its scratch to. */
+static int64_t gemm_scratch_floats(const em_ctx *ctx, const em_conv_params *p, int64_t cin,
+                                   int64_t cout, int64_t w, int64_t ho, int64_t wo) {
+  static const float packed;   /* a weight packed ahead: no A blocks in the scratch */
+  int g = p->groups;
+  int64_t K = cin / g * p->kh * p->kw, howo = ho * wo;
+  if (ctx->isa < EM_ISA_AVX2) {   /* im2col's matrix, unless the input is it */
+    int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
+                 !p->pt && !p->pl && !p->pb && !p->pr;
+    return direct ? 0 : cin * p->kh * p->kw * howo;
+  }
+  em_gemm gm = { .m = cout / g, .n = howo, .k = K };
+  if (p->packed_weight && (!p->pack_pixels || howo <= p->pack_pixels)) gm.ap = &packed;
+  int64_t v = phases_size(ctx, p, cin / g, w, ho, wo);
+  return em_gemm_scratch(ctx->nthreads, &gm) + v + (v ? 2 * K : 0);
+}
+
 /* Everything else: output_g (Cout/g x Ho*Wo) = weight_g (Cout/g x K) *
 ** col_g (K x Ho*Wo), K = Cin/g*kH*kW. For a 1x1 kernel with stride 1 and no
 ** padding the input already is that matrix. With AVX2 ember's own product
@@ -174,16 +206,10 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
     packed = em_tensor_data(pw);
     gm.ap = packed;   /* for the scratch size: no A blocks */
   }
-  /* the im2col rows as phase planes (convpack.c) where the pack would gather
-  ** with strides or masks per row: strided layers, and stride-1 layers whose
-  ** output is narrower than the input; up to 32 MB of them */
-  int64_t gscratch = own ? em_gemm_scratch(ctx->nthreads, &gm) : 0, vsize = 0;
-  if (own && !direct && p->dh == 1 && p->dw == 1 && (p->sh > 1 || p->sw > 1 || w != wo)) {
-    vsize = (em_conv_phases_size(cin_g, ho, wo, p) + 1) / 2 * 2;   /* the row offsets after */
-    if (vsize > ((int64_t)8 << 20)) vsize = 0;
-  }
+  int64_t vsize = phases_size(ctx, p, cin_g, w, ho, wo);
+  int64_t gscratch = own ? em_gemm_scratch(ctx->nthreads, &gm) : 0;
   if (own) {
-    int64_t sz[1] = { gscratch + vsize + (vsize ? 2 * K : 0) };
+    int64_t sz[1] = { gemm_scratch_floats(ctx, p, cin, cout, w, ho, wo) };
     if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   } else if (!direct) {
     int64_t sz[2] = { cin * p->kh * p->kw, howo };
@@ -355,6 +381,30 @@ static int planes_apart(const em_tensor *t, const int64_t osz[4]) {
          (osz[0] == 1 || t->stride[0] >= t->stride[1] * osz[1]);
 }
 
+/* A dry pass grows buf to what the forward's path will resize it to (both
+** paths of a Winograd layer, which may run by the product first: ember.plan
+** defers the transform), so that the plan can map it before the first
+** forward (ResNet-50's first strided layer took 1.3-5.9 ms more in a first
+** forward than after, mapping the shared scratch). Nothing is written. */
+static em_status dry_scratch(const em_ctx *ctx, em_tensor *buf, const em_conv_params *p, int tile,
+                             int depthwise, int64_t n, int64_t cin, int64_t cout, int64_t h,
+                             int64_t w, int64_t ho, int64_t wo, em_err *err) {
+  int64_t need = 0;
+  if (use_direct(ctx, p, cin, wo)) {
+    em_direct_args d = { .n = n, .cin = cin, .cout = cout, .h = h, .w = w, .ho = ho, .wo = wo };
+    need = em_conv_direct_scratch(ctx, &d, p);
+  } else if (!depthwise) {
+    need = gemm_scratch_floats(ctx, p, cin, cout, w, ho, wo);
+    if (tile) {
+      int64_t wn = em_winograd_scratch(ctx, n, cin, cout, ho, wo, tile, p->kh);
+      need = wn > need ? wn : need;
+    }
+  }
+  if (need <= em_tensor_nelement(buf)) return EM_OK;
+  int64_t sz[1] = { need };
+  return em_tensor_resize(buf, 1, sz, err);
+}
+
 em_status em_conv2d_forward(em_ctx *ctx, const em_tensor *input, em_tensor *output,
                             const em_tensor *weight, const em_tensor *bias,
                             em_tensor *buf, const em_conv_params *p, em_err *err) {
@@ -427,8 +477,12 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
       (has_bias && (st = em_tensor_contiguous(&b, bias, err))) ||
       (res && (st = em_tensor_contiguous(&r, res, err))) ||
       (scale && (st = em_tensor_contiguous(&sc, scale, err))) ||
-      (!ldc && (st = em_tensor_resize(dst, 4, osz, err))) || EM_DRY(ctx))
+      (!ldc && (st = em_tensor_resize(dst, 4, osz, err))))
     goto done;
+  if (EM_DRY(ctx)) {   /* the caller's scratch sized as the forward will want it */
+    if (buf) st = dry_scratch(ctx, buf, p, tile, depthwise, n, cin, cout, h, w, ho, wo, err);
+    goto done;
+  }
   e.scale = scale ? em_tensor_data(&sc) : NULL;
   e.bias = has_bias ? em_tensor_data(&b) : NULL;
   e.res = res ? em_tensor_data(&r) : NULL;

@@ -386,12 +386,21 @@ static int64_t scratch_size(int nt, const em_direct_args *a, const em_conv_param
   return nt * g.count * g.plane + (p->packed_weight ? 0 : em_gemm_packed_size(a->cout, k));
 }
 
+/* Threads a layer takes: one below PAR_FLOPS. */
+static int threads(const em_ctx *ctx, const em_direct_args *a, const em_conv_params *p) {
+  double flops = 2.0 * (double)(a->cout * a->ho * a->wo) * (double)(a->cin * p->kh * p->kw);
+  return flops < PAR_FLOPS ? 1 : ctx->nthreads;
+}
+
+int64_t em_conv_direct_scratch(const em_ctx *ctx, const em_direct_args *a, const em_conv_params *p) {
+  return scratch_size(threads(ctx, a, p), a, p);
+}
+
 em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
                                  const em_conv_params *p, em_err *err) {
   phases g = phase_geometry(a, p);
   int64_t k = a->cin * p->kh * p->kw, off[MAX_TAPS], csz = a->cout * a->ho * a->wo;
-  double flops = 2.0 * (double)csz * (double)k;
-  int nt = flops < PAR_FLOPS ? 1 : ctx->nthreads;
+  int nt = threads(ctx, a, p);
   int64_t sz[1] = { scratch_size(nt, a, p) };
   const float *wp;
   em_status st;
@@ -423,6 +432,11 @@ em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor
 }
 
 #else
+
+int64_t em_conv_direct_scratch(const em_ctx *ctx, const em_direct_args *a, const em_conv_params *p) {
+  (void)ctx; (void)a; (void)p;
+  return 0;
+}
 
 em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
                                  const em_conv_params *p, em_err *err) {

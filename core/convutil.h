@@ -64,6 +64,8 @@ typedef struct em_direct_args {
 /* Whether the direct path can run p with cin input planes (AVX2, groups 1,
 ** at most 2048 taps); conv.c takes it where it is faster (few planes). */
 int em_conv_direct_fits(const em_ctx *ctx, const em_conv_params *p, int64_t cin);
+/* the floats of buf em_conv_direct_forward resizes to */
+int64_t em_conv_direct_scratch(const em_ctx *ctx, const em_direct_args *a, const em_conv_params *p);
 /* buf: scratch, resized (the phase planes, and the packed weight when
 ** p->packed_weight does not keep it). */
 em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,

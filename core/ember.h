@@ -550,5 +550,8 @@ typedef struct em_wino_args {
 ** buf: scratch, resized */
 em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,
                               em_tensor *buf, em_err *err);
+/* the floats of buf em_winograd_forward resizes to, output blocks m x m, kernel k x k */
+int64_t em_winograd_scratch(const em_ctx *ctx, int64_t n, int64_t cin, int64_t cout, int64_t ho,
+                            int64_t wo, int m, int k);
 
 #endif

@@ -619,6 +619,33 @@ static int uneven(int64_t tiles, int64_t ct, int64_t nchunks, int64_t nt) {
   return 0;
 }
 
+/* How nt threads share s's tiles: a chunk per thread at least, each one's V
+** and M within CHUNK_BYTES but never under MIN_CHUNK tiles (thinner products
+** spend their time packing U); sets s->ct, vk, mk and *nchunks, and returns
+** whether one chunk's phases are split over the threads instead. */
+static int chunking(int64_t nt, wino *s, int64_t *nchunks) {
+  int64_t per = (s->tiles + nt - 1) / nt;
+  int64_t cap = CHUNK_BYTES / ((int64_t)sizeof(float) * s->kk * (s->cin + s->cout)) / TB * TB;
+  s->ct = (per + TB - 1) / TB * TB;
+  if (s->ct > cap) s->ct = cap > MIN_CHUNK ? cap : MIN_CHUNK;
+  *nchunks = (s->tiles + s->ct - 1) / s->ct;
+  int split = nt > 1 && (*nchunks < nt || uneven(s->tiles, s->ct, *nchunks, nt));
+  if (split) s->ct = (s->tiles + TB - 1) / TB * TB;   /* one chunk, its phases split */
+  s->vk = s->cin * s->ct + KPAD;
+  s->mk = s->cout * s->ct + KPAD;
+  return split;
+}
+
+int64_t em_winograd_scratch(const em_ctx *ctx, int64_t n, int64_t cin, int64_t cout, int64_t ho,
+                            int64_t wo, int m, int k) {
+  wino s;
+  int64_t nt = ctx->nthreads, nchunks;
+  s.n = n; s.cin = cin; s.cout = cout; s.t = m + k - 1; s.kk = s.t * s.t; s.o = m;
+  s.tiles = n * ((ho + m - 1) / m) * ((wo + m - 1) / m);
+  int split = chunking(nt, &s, &nchunks);
+  return (split ? 1 : nt) * s.kk * (s.vk + s.mk);
+}
+
 em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,
                               em_tensor *buf, em_err *err) {
   char b[128];
@@ -646,17 +673,8 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   s.u = em_tensor_data(u);
   if (s.tiles > INT_MAX || s.cin > INT_MAX || s.cout > INT_MAX)
     return em_fail(err, EM_ENOMEM, "winograd: %lld tiles too many", (long long)s.tiles);
-  /* a chunk per thread at least, each one's V and M within CHUNK_BYTES but
-  ** never under MIN_CHUNK tiles (thinner products spend their time packing U) */
-  int64_t nt = ctx->nthreads, per = (s.tiles + nt - 1) / nt;
-  int64_t cap = CHUNK_BYTES / ((int64_t)sizeof(float) * s.kk * (s.cin + s.cout)) / TB * TB;
-  s.ct = (per + TB - 1) / TB * TB;
-  if (s.ct > cap) s.ct = cap > MIN_CHUNK ? cap : MIN_CHUNK;
-  int64_t nchunks = (s.tiles + s.ct - 1) / s.ct;
-  int split = nt > 1 && (nchunks < nt || uneven(s.tiles, s.ct, nchunks, nt));
-  if (split) s.ct = (s.tiles + TB - 1) / TB * TB;   /* one chunk, its phases split */
-  s.vk = s.cin * s.ct + KPAD;
-  s.mk = s.cout * s.ct + KPAD;
+  int64_t nt = ctx->nthreads, nchunks;
+  int split = chunking(nt, &s, &nchunks);
   int64_t each = s.kk * (s.vk + s.mk);
   sz[0] = (split ? 1 : nt) * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;

@@ -225,6 +225,55 @@ static void test_dry(void) {
   em_tensor_free(&pooled); em_tensor_free(&cat);
 }
 
+/* A dry pass sizes the caller's scratch as the forward will (ember.plan then
+** maps it before the first forward): on every path the real forward after
+** it keeps the same storage, and gives the loops' output. */
+static void test_dry_scratch(void) {
+  static const struct { int cin, cout, h, kh, kw, s, pad, groups, packed, defer; } cs[] = {
+    { 32, 16, 16, 3, 3, 1, 1, 1, 0, 0 },   /* Winograd */
+    { 32, 16, 16, 3, 3, 1, 1, 1, 0, 1 },   /* Winograd deferred: the product first */
+    { 300, 24, 14, 3, 3, 1, 1, 1, 1, 0 },  /* Winograd, k past a block, packed */
+    { 16, 24, 15, 3, 3, 2, 1, 1, 0, 0 },   /* stride 2: phase planes */
+    { 24, 40, 14, 1, 1, 2, 0, 1, 1, 0 },   /* 1x1 stride 2, weight packed */
+    { 20, 12, 9, 1, 7, 1, 3, 1, 1, 0 },    /* 1x7: the packed im2col */
+    { 3, 16, 40, 7, 7, 2, 3, 1, 0, 0 },    /* a stem: the direct path */
+    { 8, 8, 12, 3, 3, 1, 1, 8, 0, 0 },     /* depthwise: no scratch */
+  };
+  for (int isa = EM_ISA_C; isa <= (int)em_cpu_isa(); isa++)
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+      int pad = cs[i].pad, ph = cs[i].kh > 1 ? pad : 0, pw = cs[i].kw > 1 ? pad : 0;
+      em_conv_params p = test_conv_params(cs[i].kh, cs[i].kw, cs[i].s, cs[i].s, ph, pw, ph, pw, 1, 1,
+                                          cs[i].groups);
+      int64_t h = cs[i].h, ho = (h + 2 * ph - cs[i].kh) / cs[i].s + 1, wo = (h + 2 * pw - cs[i].kw) / cs[i].s + 1;
+      em_tensor x, wt, y, buf, wino, packed;
+      make(&x, 4, 1, cs[i].cin, h, h);
+      make(&wt, 4, cs[i].cout, cs[i].cin / cs[i].groups, cs[i].kh, cs[i].kw);
+      em_tensor_init(&y); em_tensor_init(&buf); em_tensor_init(&wino); em_tensor_init(&packed);
+      p.wino_weight = &wino;
+      if (cs[i].packed) p.packed_weight = &packed;
+      p.defer_prepare = cs[i].defer;
+      em_ctx dry = ctx;
+      dry.isa = (em_isa)isa;
+      dry.dry = 1;
+      CHECK_OK(em_conv2d_forward(&dry, &x, &y, &wt, NULL, &buf, &p, &e_));
+      const void *before = buf.storage ? buf.storage->data : NULL;
+      CHECK((before != NULL) == (cs[i].groups == 1));   /* sized, except depthwise's none */
+      double *ref = malloc(sizeof *ref * (size_t)(cs[i].cout * ho * wo));
+      test_conv_ref(&x, &wt, NULL, NULL, NULL, &p, ref, ho, wo);
+      ctx.isa = (em_isa)isa;
+      for (int pass = 0; pass < 2; pass++) {   /* a deferred layer: the product, then Winograd */
+        CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, NULL, &buf, &p, &e_));
+        p.defer_prepare = 0;
+        CHECK(close_to(&y, ref, 1, cs[i].cout, ho, wo));
+        CHECK(buf.storage ? buf.storage->data == before : !before);
+      }
+      ctx.isa = em_cpu_isa();
+      free(ref);
+      em_tensor_free(&x); em_tensor_free(&wt); em_tensor_free(&y); em_tensor_free(&buf);
+      em_tensor_free(&wino); em_tensor_free(&packed);
+    }
+}
+
 /* One image through p against the naive loops, run again as the caches
 ** and flags of p change: x 1 x cin x h x w, a cout-plane weight of p's
 ** kernel, ref the loops' output (an output as large as the input). */
@@ -616,6 +665,7 @@ int main(void) {
   ctx.isa = em_cpu_isa();
   TEST_RUN(test_conv_no_realloc);
   TEST_RUN(test_dry);
+  TEST_RUN(test_dry_scratch);
   TEST_RUN(test_defer_prepare);
   TEST_RUN(test_pack_pixels);
   TEST_RUN(test_conv_noncontiguous);

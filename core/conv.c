@@ -142,15 +142,19 @@ static void im2col(em_ctx *ctx, const float *in, float *col, int64_t c, int64_t 
   em_parallel(ctx, c * taps * ho * wo >= IM2COL_SERIAL ? ctx->nthreads : 1, c * taps, im2col_rows, &j);
 }
 
+/* Whether the input already is the im2col matrix: 1x1, stride 1, no padding. */
+static int input_is_col(const em_conv_params *p) {
+  return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && !p->pt && !p->pl && !p->pb &&
+         !p->pr;
+}
+
 /* The floats of conv_gemm's phase planes (convpack.c), 0 without: the im2col
 ** rows as phase planes where the pack would gather with strides or masks per
 ** row (strided layers, and stride-1 layers whose output is narrower than
 ** the input), up to 32 MB of them; the row offsets after. */
 static int64_t phases_size(const em_ctx *ctx, const em_conv_params *p, int64_t cin_g, int64_t w,
                            int64_t ho, int64_t wo) {
-  int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-               !p->pt && !p->pl && !p->pb && !p->pr;
-  if (ctx->isa < EM_ISA_AVX2 || direct || p->dh != 1 || p->dw != 1 ||
+  if (ctx->isa < EM_ISA_AVX2 || input_is_col(p) || p->dh != 1 || p->dw != 1 ||
       (p->sh == 1 && p->sw == 1 && w == wo))
     return 0;
   int64_t v = (em_conv_phases_size(cin_g, ho, wo, p) + 1) / 2 * 2;
@@ -163,11 +167,8 @@ static int64_t gemm_scratch_floats(const em_ctx *ctx, const em_conv_params *p, i
   static const float packed;   /* a weight packed ahead: no A blocks in the scratch */
   int g = p->groups;
   int64_t K = cin / g * p->kh * p->kw, howo = ho * wo;
-  if (ctx->isa < EM_ISA_AVX2) {   /* im2col's matrix, unless the input is it */
-    int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-                 !p->pt && !p->pl && !p->pb && !p->pr;
-    return direct ? 0 : cin * p->kh * p->kw * howo;
-  }
+  if (ctx->isa < EM_ISA_AVX2)   /* im2col's matrix, unless the input is it */
+    return input_is_col(p) ? 0 : cin * p->kh * p->kw * howo;
   em_gemm gm = { .m = cout / g, .n = howo, .k = K };
   if (p->packed_weight && (!p->pack_pixels || howo <= p->pack_pixels)) gm.ap = &packed;
   int64_t v = phases_size(ctx, p, cin / g, w, ho, wo);
@@ -186,8 +187,7 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
                            const em_conv_params *p, int64_t ldc, em_err *err) {
   int g = p->groups, own = ctx->isa >= EM_ISA_AVX2;
   int64_t cin_g = cin / g, cout_g = cout / g, K = cin_g * p->kh * p->kw, hw = h * w, howo = ho * wo;
-  int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
-               !p->pt && !p->pl && !p->pb && !p->pr;
+  int direct = input_is_col(p);
   /* ldc: output planes ldc floats apart (one image, its own product, no
   ** residual: em_conv2d_forward_ex's plane-strided outputs), else howo */
   em_gemm gm = { cout_g, howo, K, NULL, K, NULL, NULL, NULL, NULL, 0, NULL, ldc ? ldc : howo, NULL,

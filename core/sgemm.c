@@ -530,7 +530,7 @@ static void edge_tile(const kernels *kern, int64_t kc, const float *a, const flo
   kern->edge(t, c, ldc, mr, nr, e);
 }
 
-static int64_t round_up(int64_t v, int64_t m);
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /* k is cut into equal blocks of at most KC rows, except where A comes packed
 ** ahead and B is narrow (Winograd's 16-tile products, 13x13 and 14x14
@@ -546,8 +546,6 @@ static int64_t k_block(const em_gemm *g) {
   if (g->ap && round_up(g->n, NR) * g->k * (int64_t)sizeof(float) <= WHOLE_K_BYTES) return g->k;
   return (g->k + nb - 1) / nb;
 }
-
-static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /* Rows [i0, i0 + 6p) of A (p panels; rows past m repeat the last),
 ** columns [k0, k0 + kc), as panels of kc x 6 at dst, dst + 6kc, ...

@@ -346,7 +346,7 @@ AVX2 static void kern_thin_avx2(int64_t kc, const float *a, const float *b, floa
 
 /* store_tile for 6 rows of w zmm vectors (16 floats each). */
 AVX512 static inline __attribute__((always_inline))
-void store_zmm(float *c, int64_t ldc, int mr, __m512 acc[MR][2], const int w, const tile_ep *e,
+void store_zmm(float *c, int64_t ldc, int mr, __m512 acc[MR][3], const int w, const tile_ep *e,
                const int first, const int last, const int res, const int clamp) {
   const float *scale = e->scale, *bias = e->bias ? e->bias : zeros, *rs = e->res;
   const int64_t ldr = e->ldr;
@@ -370,7 +370,7 @@ void store_zmm(float *c, int64_t ldc, int mr, __m512 acc[MR][2], const int w, co
 
 /* The epilogue's choices made once per tile, as tile16 does. */
 AVX512 static inline __attribute__((always_inline))
-void finish_zmm(float *c, int64_t ldc, int mr, __m512 acc[MR][2], const int w, const tile_ep *e) {
+void finish_zmm(float *c, int64_t ldc, int mr, __m512 acc[MR][3], const int w, const tile_ep *e) {
 #define ZTILE(f, l, r, k) store_zmm(c, ldc, mr, acc, w, e, f, l, r, k)
   EPILOGUE(e, ZTILE);
 #undef ZTILE
@@ -379,60 +379,79 @@ void finish_zmm(float *c, int64_t ldc, int mr, __m512 acc[MR][2], const int w, c
 #define ZROW(r)                                        \
   x = _mm512_set1_ps(a[r]);                            \
   c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);           \
-  c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1)
+  c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);           \
+  if (np > 2) c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2)
 
-/* A 6 x 32 tile over two B panels, b and b + ps (with src, packed from the
-** plain matrix as it goes, as tile16 does): 12 zmm accumulators keep both
-** FMA pipes busy through their latency. */
+/* A 6 x 16np tile over np (2 or 3) B panels, b, b + ps, b + 2ps (with src,
+** packed from the plain matrix as it goes, as tile16 does): 12 or 18 zmm
+** accumulators keep both FMA pipes busy through their latency. Three
+** panels take an odd count's last three (49 = 3 x 16 + 1 at 7x7): the lone
+** 6 x 16 tile loads 7 times for its 6 FMAs a k and ran 1.38x slower a
+** column than two panels in a 256 x 48 x 832 product. */
 AVX512 static inline __attribute__((always_inline))
-void tile32(int64_t kc, const float *a, float *b, int64_t ps, float *c, int64_t ldc, int mr,
-            const tile_ep *e, const float *src, int64_t lds, const int64_t *off, const int rows) {
-  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+void tile_wide(int64_t kc, const float *a, float *b, int64_t ps, float *c, int64_t ldc, int mr,
+            const tile_ep *e, const float *src, int64_t lds, const int64_t *off, const int rows,
+            const int np) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+         c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00,
+         c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
   const float *pf = e->pf;
   for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
-    __m512 b0, b1, x;
+    __m512 b0, b1, b2 = c00, x;
     if (src) {
       const float *r = off ? src + off[k] : src + k * lds;
-      _mm_prefetch((const char *)(r + 2 * NR), _MM_HINT_T0);   /* the next pair's row */
+      _mm_prefetch((const char *)(r + np * NR), _MM_HINT_T0);   /* the next tile's row */
       b0 = _mm512_loadu_ps(r);
       b1 = _mm512_loadu_ps(r + NR);
       _mm512_storeu_ps(b, b0);
       _mm512_storeu_ps(b + ps, b1);
+      if (np > 2) {
+        b2 = _mm512_loadu_ps(r + 2 * NR);
+        _mm512_storeu_ps(b + 2 * ps, b2);
+      }
     } else {
       b0 = _mm512_loadu_ps(b);
       b1 = _mm512_loadu_ps(b + ps);
+      if (np > 2) b2 = _mm512_loadu_ps(b + 2 * ps);
     }
     if (pf) _mm_prefetch((const char *)(pf + k * MR), _MM_HINT_T0);
     ZROW(0); ZROW(1);
     if (rows > 2) { ZROW(2); ZROW(3); }
     if (rows > 4) { ZROW(4); ZROW(5); }
   }
-  __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
-                        { c30, c31 }, { c40, c41 }, { c50, c51 } };
-  finish_zmm(c, ldc, mr, acc, 2, e);
+  __m512 acc[MR][3] = { { c00, c01, c02 }, { c10, c11, c12 }, { c20, c21, c22 },
+                        { c30, c31, c32 }, { c40, c41, c42 }, { c50, c51, c52 } };
+  finish_zmm(c, ldc, mr, acc, np, e);
 }
 #undef ZROW
 
-AVX512 static void kern2_avx512(int64_t kc, const float *a, const float *b, int64_t ps, float *c,
-                                int64_t ldc, int mr, const tile_ep *e) {
-  if (mr > 4) tile32(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 6);
-  else if (mr > 2) tile32(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 4);
-  else tile32(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 2);
-}
-
-AVX512 static void kern2_pack_avx512(int64_t kc, const float *a, const float *src, int64_t lds,
-                                     const int64_t *off, float *b, int64_t ps, float *c,
-                                     int64_t ldc, int mr, const tile_ep *e) {
-  if (off) {
-    if (mr > 4) tile32(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 6);
-    else tile32(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 4);
-    return;
+/* kern2_fn and pack_kern2_fn for np panels, rows (6, 4 or 2) for mr. */
+#define KERN_NP(name, np)                                                                      \
+  AVX512 static void name(int64_t kc, const float *a, const float *b, int64_t ps, float *c,    \
+                          int64_t ldc, int mr, const tile_ep *e) {                             \
+    if (mr > 4) tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 6, np);            \
+    else if (mr > 2) tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 4, np);       \
+    else tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 2, np);                   \
   }
-  if (mr > 4) tile32(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 6);
-  else if (mr > 2) tile32(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 4);
-  else tile32(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 2);
-}
+#define KERN_PACK_NP(name, np)                                                                 \
+  AVX512 static void name(int64_t kc, const float *a, const float *src, int64_t lds,           \
+                          const int64_t *off, float *b, int64_t ps, float *c, int64_t ldc,     \
+                          int mr, const tile_ep *e) {                                          \
+    if (off) {                                                                                 \
+      if (mr > 4) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 6, np);                     \
+      else tile_wide(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 4, np);                            \
+      return;                                                                                  \
+    }                                                                                          \
+    if (mr > 4) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 6, np);                    \
+    else if (mr > 2) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 4, np);               \
+    else tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 2, np);                           \
+  }
+KERN_NP(kern2_avx512, 2)
+KERN_NP(kern3_avx512, 3)
+KERN_PACK_NP(kern2_pack_avx512, 2)
+KERN_PACK_NP(kern3_pack_avx512, 3)
+#undef KERN_NP
+#undef KERN_PACK_NP
 
 /* One 6 x 16 panel (an odd one out): even and odd k in separate
 ** accumulators, as six alone would wait on the FMA latency. */
@@ -455,14 +474,65 @@ AVX512 static void kern_avx512(int64_t kc, const float *a, const float *b, float
     b0 = _mm512_loadu_ps(b);
     ZROW1(0); ZROW1(1); ZROW1(2); ZROW1(3); ZROW1(4); ZROW1(5);
   }
-  __m512 acc[MR][2] = { { _mm512_add_ps(c00, c01) }, { _mm512_add_ps(c10, c11) },
+  __m512 acc[MR][3] = { { _mm512_add_ps(c00, c01) }, { _mm512_add_ps(c10, c11) },
                         { _mm512_add_ps(c20, c21) }, { _mm512_add_ps(c30, c31) },
                         { _mm512_add_ps(c40, c41) }, { _mm512_add_ps(c50, c51) } };
   finish_zmm(c, ldc, mr, acc, 1, e);
 }
 #undef ZROW1
 #undef ZROW
+
+/* The last 1-4 columns with 16 lanes: eight k of the A panel are 48
+** floats, three vectors, each multiplied by its lanes' B values (col: the
+** columns' B contiguous, col[l * kc + k]) spread by a permute, so a column
+** costs 3 FMAs per 8 k instead of 8 (thin_cols) or 6 (the 4-column tile).
+** One and two columns take 16 k a step, for chains enough against the FMA
+** latency. Raw product into t (row stride NR). */
+AVX512 static inline __attribute__((always_inline))
+void thin_zmm(int64_t kc, const float *a, const float *col, float *t, const int nr) {
+  const __m512i i0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2),
+                i1 = _mm512_setr_epi32(2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 5, 5),
+                i2 = _mm512_setr_epi32(5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7);
+  const int U = nr <= 2 ? 2 : 1;
+  __m512 s[4][2][3];
+  int64_t k = 0;
+  for (int l = 0; l < nr; l++)
+    for (int u = 0; u < U; u++) s[l][u][0] = s[l][u][1] = s[l][u][2] = _mm512_setzero_ps();
+  for (; k + 8 * U <= kc; k += 8 * U)
+    for (int u = 0; u < U; u++) {
+      const float *p = a + (k + 8 * u) * MR;
+      __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16), x2 = _mm512_loadu_ps(p + 32);
+      for (int l = 0; l < nr; l++) {
+        __m512 v = _mm512_castps256_ps512(_mm256_loadu_ps(col + l * kc + k + 8 * u));
+        s[l][u][0] = _mm512_fmadd_ps(x0, _mm512_permutexvar_ps(i0, v), s[l][u][0]);
+        s[l][u][1] = _mm512_fmadd_ps(x1, _mm512_permutexvar_ps(i1, v), s[l][u][1]);
+        s[l][u][2] = _mm512_fmadd_ps(x2, _mm512_permutexvar_ps(i2, v), s[l][u][2]);
+      }
+    }
+  for (int l = 0; l < nr; l++) {
+    float v[48], y[MR];
+    for (int h = 0; h < 3; h++)
+      _mm512_storeu_ps(v + 16 * h, U == 2 ? _mm512_add_ps(s[l][0][h], s[l][1][h]) : s[l][0][h]);
+    for (int r = 0; r < MR; r++) {
+      y[r] = 0.0f;
+      for (int q = 0; q < 8; q++) y[r] += v[q * MR + r];
+    }
+    for (int64_t j = k; j < kc; j++)   /* the last kc % (8U) */
+      for (int r = 0; r < MR; r++) y[r] += a[j * MR + r] * col[l * kc + j];
+    for (int r = 0; r < MR; r++) t[r * NR + l] = y[r];
+  }
+}
+
+AVX512 static void kern_thin_avx512(int64_t kc, const float *a, const float *col, float *t, int nr) {
+  switch (nr) {   /* a constant count, so each loop unrolls */
+  case 1: thin_zmm(kc, a, col, t, 1); break;
+  case 2: thin_zmm(kc, a, col, t, 2); break;
+  case 3: thin_zmm(kc, a, col, t, 3); break;
+  default: thin_zmm(kc, a, col, t, 4); break;
+  }
+}
 #endif
+
 
 typedef void (*thin_fn)(int64_t kc, const float *a, const float *b, float *t, int nr);
 typedef void (*quad_fn)(int64_t kc, const float *a, const float *b, float *t);
@@ -483,16 +553,19 @@ typedef struct kernels {
   kern_fn full;     /* 6 x 16, epilogue applied */
   kern_fn narrow;   /* 6 x 8 bare product, for edge tiles up to 8 wide */
   thin_fn thin;     /* 6 x 1-2 bare product, or NULL */
+  thin_fn thin_col; /* 6 x 1-4 bare product from the columns laid out contiguous, or NULL */
   quad_fn quad;     /* 6 x 3-4 bare product, or NULL */
   edge_fn edge;     /* an edge tile's bare product into C, epilogue applied */
   pack_kern_fn full_pack;   /* full, packing its B panel from a plain matrix, or NULL */
   kern2_fn full2;   /* 6 x 32 over two panels ps floats apart, or NULL */
   pack_kern2_fn full2_pack;   /* full2, packing both panels, or NULL */
+  kern2_fn full3;   /* 6 x 48 over three panels, or NULL */
+  pack_kern2_fn full3_pack;   /* full3, packing the three panels */
   int avx2;         /* A packed with AVX2 */
 } kernels;
 
 static kernels pick_kernels(em_isa isa) {
-  kernels k = { kern_c, kern_c, NULL, NULL, edge_c, NULL, NULL, NULL, 0 };
+  kernels k = { kern_c, kern_c, NULL, NULL, NULL, edge_c, NULL, NULL, NULL, NULL, NULL, 0 };
 #if defined(__x86_64__) || defined(__i386__)
   if (isa >= EM_ISA_AVX2) {
     k.full = kern_avx2;
@@ -507,6 +580,9 @@ static kernels pick_kernels(em_isa isa) {
     k.full = k.narrow = kern_avx512;   /* 16 lanes cost one vector, as 8 did */
     k.full2 = kern2_avx512;
     k.full2_pack = kern2_pack_avx512;
+    k.full3 = kern3_avx512;
+    k.full3_pack = kern3_pack_avx512;
+    k.thin_col = kern_thin_avx512;
   }
 #endif
   (void)isa;
@@ -518,10 +594,11 @@ static kernels pick_kernels(em_isa isa) {
 /* A tile narrower than 16 at the matrix's right edge: the kernel writes the
 ** bare product into a local tile, the epilogue runs here on what fits. */
 static void edge_tile(const kernels *kern, int64_t kc, const float *a, const float *b,
-                      float *c, int64_t ldc, int mr, int nr, const tile_ep *e) {
+                      const float *col, float *c, int64_t ldc, int mr, int nr, const tile_ep *e) {
   float t[MR * NR];
   tile_ep raw = { NULL, NULL, NULL, 0, 1, 0, 0, 0.0f, 0.0f, NULL };
-  if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
+  if (col) kern->thin_col(kc, a, col, t, nr);
+  else if (nr <= 2 && kern->thin) kern->thin(kc, a, b, t, nr);
   else if (nr <= 4 && kern->quad) kern->quad(kc, a, b, t);
   else if (nr > 8 && nr <= 10 && kern->thin && kern->narrow != kern->full) {   /* 169 = 10 x 16 + 9 at 13x13 */
     kern->narrow(kc, a, b, t, NR, MR, &raw);
@@ -641,11 +718,17 @@ static const float *prefetch_panel(const em_gemm *g, int64_t i0, int64_t i1, int
   return NULL;
 }
 
+#define THIN_COLS 4   /* edges this narrow go to thin_col */
+#define COL_K 1024    /* most k of an edge laid out for thin_col (16 KB on the stack) */
+
 /* Rows [i0, i1) and columns [j0, j1) of C, on one thread; i0 a multiple of 6.
 ** k blocks outermost: A's block is packed once and serves every column. */
 static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t i1, int64_t j0,
                       int64_t j1, float *buf) {
   int64_t kcb = k_block(g), np = (i1 - i0 + MR - 1) / MR;
+  /* the columns in nb blocks of at most NC, their panels shared out evenly
+  ** (784 = 4 x 192 + 16 at 28x28 left a lone 16-column block) */
+  const int64_t P = (j1 - j0 + NR - 1) / NR, nb = (P + NC / NR - 1) / (NC / NR);
   float *abuf = buf, *bbuf = buf + (g->ap ? 0 : round_up(g->m, MR) * kcb);
   /* B a plain matrix: its full panels packed by the first row panel's tiles */
   const em_gemm_mat *mat = g->pack == em_pack_mat ? g->src : NULL;
@@ -654,17 +737,33 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
   ** of a separate residual's), more add to it from the first (with a scale
   ** the caller keeps k to one block) */
   const int inres = g->res == g->c && !g->scale && kcb < g->k;
+  float cols[THIN_COLS * COL_K];
   for (int64_t pc = 0; pc < g->k; pc += kcb) {
     int64_t kc = g->k - pc < kcb ? g->k - pc : kcb;
     tile_ep e = { NULL, NULL, NULL, g->ldc, pc == 0 && !inres, pc + kc == g->k, g->clamp, g->lo, g->hi,
                   NULL };
     if (!g->ap) pack_a(kern->avx2, g->a, g->lda, g->m, i0, np, pc, kc, abuf);
-    for (int64_t jc = j0; jc < j1; jc += NC) {
-      int64_t nc = j1 - jc < NC ? j1 - jc : NC, full = nc / NR * NR;
-      if (fused && full < nc)   /* the tiles pack the full panels */
+    for (int64_t q = 0; q < nb; q++) {
+      int64_t jc = j0 + P * q / nb * NR, je = j0 + P * (q + 1) / nb * NR;
+      int64_t nc = (je < j1 ? je : j1) - jc, full = nc / NR * NR;
+      /* a last panel of 1-4 columns goes contiguous to thin_col: from the
+      ** plain matrix, else from its packed panel */
+      const int thin = kern->thin_col && nc - full && nc - full <= THIN_COLS && kc <= COL_K;
+      const float *col = thin ? cols : NULL;
+      if (fused && full < nc && thin) {   /* the tiles pack the full panels */
+        for (int64_t r = 0; r < kc; r++) {
+          const float *row = mat->b + (mat->rowoff ? mat->rowoff[pc + r] : (pc + r) * mat->ldb) + jc + full;
+          for (int l = 0; l < nc - full; l++) cols[l * kc + r] = row[l];
+        }
+      } else if (fused && full < nc)
         em_pack_mat(g->src, pc, kc, jc + full, nc - full, bbuf + full * kc);
       else if (!g->bp && !fused)
         g->pack(g->src, pc, kc, jc, nc, bbuf);
+      if (thin && !fused) {
+        const float *b = g->bp ? g->bp + (jc + full) / NR * g->bps + pc * NR : bbuf + full * kc;
+        for (int l = 0; l < nc - full; l++)
+          for (int64_t r = 0; r < kc; r++) cols[l * kc + r] = b[r * NR + l];
+      }
       /* a tile's A panel (6 x kc) stays in L1 while it runs along the block */
       for (int64_t i = i0; i < i1; i += MR) {
         int mr = i1 - i < MR ? (int)(i1 - i) : MR;
@@ -679,17 +778,22 @@ static void run_block(const kernels *kern, const em_gemm *g, int64_t i0, int64_t
           const int64_t ps = g->bp ? g->bps : NR * kc;   /* from one panel to the next */
           e.res = g->res && !inres ? g->res + i * g->ldc + jc + jr : NULL;
           e.pf = jr == 0 ? pf : NULL;
-          if (nr < NR) edge_tile(kern, kc, a, b, c, g->ldc, mr, nr, &e);
-          else if (kern->full2 && nc - jr >= 2 * NR) {   /* two panels at once */
+          const int64_t left = (nc - jr) / NR;   /* full panels from here */
+          const float *raw = fused ? mat->b + (mat->rowoff ? 0 : pc * mat->ldb) + jc + jr : NULL;
+          const int64_t *off = fused && mat->rowoff ? mat->rowoff + pc : NULL;
+          if (nr < NR) edge_tile(kern, kc, a, b, col, c, g->ldc, mr, nr, &e);
+          else if (kern->full3 && left >= 3 && left % 2) {   /* an odd count's three */
             if (fused && i == i0)
-              kern->full2_pack(kc, a, mat->b + (mat->rowoff ? 0 : pc * mat->ldb) + jc + jr, mat->ldb,
-                               mat->rowoff ? mat->rowoff + pc : NULL, bbuf + jr * kc, ps, c, g->ldc,
-                               mr, &e);
+              kern->full3_pack(kc, a, raw, mat->ldb, off, bbuf + jr * kc, ps, c, g->ldc, mr, &e);
+            else kern->full3(kc, a, b, ps, c, g->ldc, mr, &e);
+            jr += 2 * NR;
+          } else if (kern->full2 && left >= 2) {   /* two panels at once */
+            if (fused && i == i0)
+              kern->full2_pack(kc, a, raw, mat->ldb, off, bbuf + jr * kc, ps, c, g->ldc, mr, &e);
             else kern->full2(kc, a, b, ps, c, g->ldc, mr, &e);
             jr += NR;
           } else if (fused && i == i0)
-            kern->full_pack(kc, a, mat->b + (mat->rowoff ? 0 : pc * mat->ldb) + jc + jr, mat->ldb,
-                            mat->rowoff ? mat->rowoff + pc : NULL, bbuf + jr * kc, c, g->ldc, mr, &e);
+            kern->full_pack(kc, a, raw, mat->ldb, off, bbuf + jr * kc, c, g->ldc, mr, &e);
           else kern->full(kc, a, b, c, g->ldc, mr, &e);
         }
       }

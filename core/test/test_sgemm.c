@@ -76,11 +76,12 @@ static void test_gemm_random(void) {
 
 /* The edges exactly: one tile, one panel, one block, and one past each
 ** (one and two past a panel take the thin kernel, three and four the
-** 128-bit one: 196 at 14x14; 17-20 an odd panel after AVX-512's pairs),
-** with every vector ISA the CPU has. */
+** 128-bit one: 196 at 14x14; with AVX-512 all four the permuting one from
+** a contiguous copy, 17-20 an odd panel, 48-52 three panels at once and
+** the edge after them), with every vector ISA the CPU has. */
 static void test_gemm_edges(void) {
   static const int64_t ms[] = { 1, 5, 6, 7, 12, 13 },
-                       ns[] = { 1, 2, 3, 4, 15, 16, 17, 18, 19, 20, 49, 196, 383, 384, 385 },
+                       ns[] = { 1, 2, 3, 4, 15, 16, 17, 18, 19, 20, 48, 49, 52, 196, 383, 384, 385 },
                        ks[] = { 1, 255, 256, 257, 512, 513 };
   for (int isa = EM_ISA_AVX2; isa <= (int)em_cpu_isa(); isa++) {
     double worst = 0;

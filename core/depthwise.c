@@ -488,6 +488,50 @@ AVX2 static void plane3x3_small_s1_avx2(const plane *q) {
   }
 }
 
+/* plane3x3_small_s1_avx2 in 16 lanes: one vector covers a 14-wide row
+** (two of 8 did), two a 28-wide one; the edges through masked loads and
+** stores, which AVX-512's masks make as cheap as plain ones. Same sums in
+** the same order. */
+AVX512 static inline __m512 taps3z(const __m512 *k, __m512 a, __m512 b, __m512 c) {
+  return _mm512_fmadd_ps(k[2], c, _mm512_fmadd_ps(k[1], b, _mm512_mul_ps(k[0], a)));
+}
+
+AVX512 static void plane3x3_small_s1_avx512(const plane *q) {
+  const int64_t h = q->h, w = q->w;
+  const __m512 vb = _mm512_set1_ps(q->bias), vlo = _mm512_set1_ps(q->lo), vhi = _mm512_set1_ps(q->hi);
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 kv[9];
+  for (int i = 0; i < 9; i++) kv[i] = _mm512_set1_ps(q->k[i]);
+  for (int64_t j = 0; 16 * j < w; j++) {
+    /* lanes inside the row: the outputs (c), their left (l: not column -1)
+    ** and right (r: not column w) neighbours */
+    const int64_t n = w - 16 * j < 16 ? w - 16 * j : 16, nr = w - 16 * j - 1 < 16 ? w - 16 * j - 1 : 16;
+    const __mmask16 mc = (__mmask16)((1u << n) - 1), ml = j ? mc : (__mmask16)(mc & ~1u),
+                    mr = (__mmask16)((1u << nr) - 1);
+    __m512 u0 = zero, u1 = zero, n0 = zero;
+    for (int64_t iy = 0; iy <= h; iy++) {
+      __m512 l = zero, c = zero, r = zero;
+      if (iy < h) {
+        const float *x = q->src + iy * w + 16 * j;
+        l = _mm512_maskz_loadu_ps(ml, x - 1);
+        c = _mm512_maskz_loadu_ps(mc, x);
+        r = _mm512_maskz_loadu_ps(mr, x + 1);
+      }
+      if (iy > 0) {   /* output row iy - 1 is complete */
+        int64_t at = (iy - 1) * w + 16 * j;
+        __m512 acc = _mm512_add_ps(_mm512_add_ps(vb, u0), _mm512_add_ps(u1, taps3z(kv + 6, l, c, r)));
+        if (q->res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mc, q->res + at));
+        if (q->clamp) acc = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc));
+        _mm512_mask_storeu_ps(q->dst + at, mc, acc);
+      }
+      if (iy == h) break;
+      u0 = n0;
+      u1 = taps3z(kv + 3, l, c, r);
+      n0 = taps3z(kv, l, c, r);
+    }
+  }
+}
+
 /* A stride-2 input row's three taps for output vectors j < nv (8 outputs
 ** each, ox = 8j + lane): e the even columns 2ox, o the odd ones 2ox + 1, ol
 ** the odd ones left of them, 2ox - 1 (column -1: the padding's 0). */
@@ -563,6 +607,48 @@ void plane3x3_small_s2(const plane *q, int nv) {
   }
 }
 
+/* plane3x3_small_s2 in 16 lanes: a row up to 32 wide is two masked loads,
+** its evens and odds one permute each, and all its outputs (up to 16) one
+** vector (two of 8 did past 16 wide). Same sums in the same order. */
+typedef struct row_z { __m512 ol, e, o; } row_z;
+
+AVX512 static inline row_z small_row_z(const float *x, int64_t iy, int64_t h, int64_t w) {
+  row_z r;
+  if (iy < 0 || iy >= h) {
+    r.ol = r.e = r.o = _mm512_setzero_ps();
+    return r;
+  }
+  const int64_t n1 = w - 16 > 0 ? w - 16 : 0;
+  __m512 v0 = _mm512_maskz_loadu_ps((__mmask16)((1u << (w < 16 ? w : 16)) - 1), x + iy * w);
+  __m512 v1 = _mm512_maskz_loadu_ps((__mmask16)((1u << n1) - 1), x + iy * w + 16);
+  r.e = evens16(v0, v1);
+  r.o = odds16(v0, v1);   /* column 2ox - 1 below: lane ox - 1 of the odds, 0 for ox 0 */
+  r.ol = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(r.o), _mm512_setzero_si512(), 15));
+  return r;
+}
+
+AVX512 static inline __m512 taps_z(const __m512 *k, const row_z *r) {
+  return _mm512_fmadd_ps(k[2], r->o, _mm512_fmadd_ps(k[1], r->e, _mm512_mul_ps(k[0], r->ol)));
+}
+
+AVX512 static void plane3x3_small_s2_avx512(const plane *q) {
+  const int64_t h = q->h, w = q->w, ho = q->ho, wo = q->wo;
+  const __mmask16 mo = (__mmask16)((1u << wo) - 1);
+  const __m512 vb = _mm512_set1_ps(q->bias), vlo = _mm512_set1_ps(q->lo), vhi = _mm512_set1_ps(q->hi);
+  __m512 kv[9];
+  for (int i = 0; i < 9; i++) kv[i] = _mm512_set1_ps(q->k[i]);
+  row_z r0 = small_row_z(q->src, -1, h, w);
+  for (int64_t oy = 0; oy < ho; oy++) {
+    row_z r1 = small_row_z(q->src, 2 * oy, h, w), r2 = small_row_z(q->src, 2 * oy + 1, h, w);
+    __m512 acc = _mm512_add_ps(_mm512_add_ps(vb, taps_z(kv, &r0)),
+                               _mm512_add_ps(taps_z(kv + 3, &r1), taps_z(kv + 6, &r2)));
+    if (q->res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mo, q->res + oy * wo));
+    if (q->clamp) acc = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc));
+    _mm512_mask_storeu_ps(q->dst + oy * wo, mo, acc);
+    r0 = r2;
+  }
+}
+
 AVX2 static void plane3x3_small_s2_avx2(const plane *q) {
   if (q->w <= 16) plane3x3_small_s2(q, 1);
   else plane3x3_small_s2(q, 2);
@@ -599,7 +685,7 @@ static inline void pad_size(const em_conv_params *p, int64_t h, int64_t w, int64
 ** last layers are 7 wide: 4 lanes there, 16 would leave all to scalar code);
 ** planes with outputs up to 112 wide go through the padded buffer instead. */
 enum kind { GENERIC_C, GENERIC_AVX2, GENERIC_AVX512, K3_AVX2, K3_AVX512, K3_PADDED, K3_SMALL_S1,
-             K3_SMALL_S2 };
+             K3_SMALL_S1_AVX512, K3_SMALL_S2, K3_SMALL_S2_AVX512 };
 
 static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w, int64_t ho,
                       int64_t wo) {
@@ -612,11 +698,11 @@ static enum kind pick(em_isa isa, const em_conv_params *p, int64_t h, int64_t w,
   ** 9 floats a row's right taps read stay within the next row) */
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 1 && p->pt == 1 && p->pl == 1 && p->pb == 1 &&
       p->pr == 1 && w >= 5 && w <= 32 && ho == h && wo == w)
-    return K3_SMALL_S1;
+    return isa >= EM_ISA_AVX512 ? K3_SMALL_S1_AVX512 : K3_SMALL_S1;
   /* stride 2, 9-32 wide, padding 1 at top and left: in registers */
   if (k3 && isa >= EM_ISA_AVX2 && p->sh == 2 && p->pt == 1 && p->pl == 1 && p->pb <= 1 &&
       p->pr <= 1 && w >= 9 && w <= 32)
-    return K3_SMALL_S2;
+    return isa >= EM_ISA_AVX512 ? K3_SMALL_S2_AVX512 : K3_SMALL_S2;
   /* stride 2 over planes wider than 32 with AVX-512: 16 lanes straight from
   ** the input (MobileNet's 96x112x112 0.074 -> 0.068 ms, 144x56x56 0.038 ->
   ** 0.029, 2 threads; at stride 1 the padded copy stays ahead) */
@@ -682,7 +768,9 @@ static void dw_planes(void *arg, int64_t i0, int64_t i1, int t) {
 #if X86 && defined(__GNUC__)
     case K3_PADDED: plane3x3_padded_avx2(&q, p->sh, p->pt, p->pl, pad, pw); break;
     case K3_SMALL_S2: plane3x3_small_s2_avx2(&q); break;
+    case K3_SMALL_S2_AVX512: plane3x3_small_s2_avx512(&q); break;
     case K3_SMALL_S1: plane3x3_small_s1_avx2(&q); break;
+    case K3_SMALL_S1_AVX512: plane3x3_small_s1_avx512(&q); break;
     case K3_AVX512: plane3x3_avx512(&q, p->sh, p->pt, p->pl); break;
     case K3_AVX2: plane3x3_avx2(&q, p->sh, p->pt, p->pl); break;
     case GENERIC_AVX512: plane_generic_avx512(&q, p); break;

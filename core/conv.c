@@ -318,6 +318,7 @@ int em_conv2d_winograd(const em_ctx *ctx, const em_conv_params *p, int64_t cin, 
                        int64_t ho, int64_t wo) {
   if (p->algo != EM_CONV_AUTO)
     return p->algo == EM_CONV_WINOGRAD ? 4 : p->algo == EM_CONV_WINOGRAD2 ? 2 : 0;
+  if (em_winograd7_fits(p)) return cin >= 16 && cout >= 16 && ctx->isa >= EM_ISA_AVX512 ? 2 : 0;
   if (!em_winograd_fits(p) || cin < 16 || cout < 16) return 0;
   int64_t tiles4 = ((ho + 3) / 4) * ((wo + 3) / 4), tiles2 = ((ho + 1) / 2) * ((wo + 1) / 2);
   if (p->kh == 5) return cin >= WINO5_PLANES && tiles2 >= WINO5_TILES ? 2 : 0;
@@ -358,15 +359,15 @@ int em_conv2d_residual_in_place(const em_ctx *ctx, const em_conv_params *p, int6
 static em_status conv_winograd(em_ctx *ctx, const float *in, float *out, const em_tensor *wt,
                                const epi *e, em_tensor *buf, int64_t n, int64_t cin, int64_t cout,
                                int64_t h, int64_t w, int64_t ho, int64_t wo, int m,
-                               const em_conv_params *p, em_err *err) {
+                               const em_conv_params *p, int64_t ldc, em_err *err) {
   em_wino_args a = { in, e->bias, e->res, out, n, cin, cout, h, w, ho, wo, p->pt, p->pl,
-                     e->clamp, e->lo, e->hi, e->scale, p->kh };
-  int t = m + p->kh - 1;
+                     e->clamp, e->lo, e->hi, e->scale, p->kh, ldc };
+  int t = m + p->kh - 1, one_d = p->kh != p->kw;   /* 1x7, 7x1: F(2, 7), 8 products */
   em_tensor local, *u = p->wino_weight ? p->wino_weight : &local;
   em_status st = EM_OK;
   em_tensor_init(&local);
-  if (!u->storage || u->size[0] != t * t) st = em_winograd_prepare(ctx, wt, u, m, err);
-  if (!st) st = em_winograd_forward(ctx, &a, u, buf, err);
+  if (!u->storage || u->size[0] != (one_d ? 8 : t * t)) st = em_winograd_prepare(ctx, wt, u, m, err);
+  if (!st) st = one_d ? em_winograd7_forward(ctx, &a, u, buf, err) : em_winograd_forward(ctx, &a, u, buf, err);
   em_tensor_free(&local);
   return st;
 }
@@ -396,7 +397,9 @@ static em_status dry_scratch(const em_ctx *ctx, em_tensor *buf, const em_conv_pa
   } else if (!depthwise) {
     need = gemm_scratch_floats(ctx, p, cin, cout, w, ho, wo);
     if (tile) {
-      int64_t wn = em_winograd_scratch(ctx, n, cin, cout, ho, wo, tile, p->kh);
+      int64_t wn = p->kh != p->kw ? em_winograd7_scratch(ctx, n, cin, cout, h, w, ho, wo, p->kh > 1,
+                                                         p->kh > 1 ? p->pt : p->pl)
+                                  : em_winograd_scratch(ctx, n, cin, cout, ho, wo, tile, p->kh);
       need = wn > need ? wn : need;
     }
   }
@@ -432,9 +435,10 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   if (p->algo < EM_CONV_AUTO || p->algo > EM_CONV_WINOGRAD2)
     return em_fail(err, EM_EARG, "unknown convolution algorithm %d", p->algo);
   if ((p->algo == EM_CONV_WINOGRAD || p->algo == EM_CONV_WINOGRAD2) &&
-      (!em_winograd_fits(p) || (p->algo == EM_CONV_WINOGRAD && p->kh != 3)))
-    return em_fail(err, EM_EARG, "winograd needs a 3x3 kernel (winograd2 also 5x5), stride 1, "
-                   "dilation 1 and groups 1, "
+      !(em_winograd_fits(p) && (p->algo == EM_CONV_WINOGRAD2 || p->kh == 3)) &&
+      !(p->algo == EM_CONV_WINOGRAD2 && em_winograd7_fits(p)))
+    return em_fail(err, EM_EARG, "winograd needs a 3x3 kernel (winograd2 also 5x5, and 1x7 or "
+                   "7x1 without padding across), stride 1, dilation 1 and groups 1, "
                    "got %dx%d, stride %dx%d, dilation %dx%d, groups %d",
                    p->kh, p->kw, p->sh, p->sw, p->dh, p->dw, p->groups);
   if (shares(output, input) || shares(output, weight) || shares(output, bias) ||
@@ -466,7 +470,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   int64_t ldc = 0;
   em_tensor *dst = output;
   if (planes_apart(output, osz)) {
-    if (!wino && !use_direct(ctx, p, cin, wo) && !depthwise && !res && n == 1 &&
+    if ((!wino || p->kh != p->kw) && !use_direct(ctx, p, cin, wo) && !depthwise && !res && n == 1 &&
         ctx->isa >= EM_ISA_AVX2)
       ldc = output->stride[1];
     else
@@ -491,7 +495,7 @@ em_status em_conv2d_forward_ex(em_ctx *ctx, const em_tensor *input, em_tensor *o
   e.hi = act == EM_ACT_RELU ? INFINITY : ep ? ep->b : 0.0f;
   if (wino) {
     st = conv_winograd(ctx, em_tensor_data(&x), em_tensor_data(dst), &wt, &e,
-                       buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, tile, p, err);
+                       buf ? buf : &scratch, n, cin, cout, h, w, ho, wo, tile, p, ldc, err);
   } else if (use_direct(ctx, p, cin, wo)) {
     em_direct_args d = { em_tensor_data(&x), em_tensor_data(&wt), e.scale, e.bias, e.res,
                          em_tensor_data(dst), n, cin, cout, h, w, ho, wo, e.clamp, e.lo, e.hi };

@@ -545,6 +545,7 @@ typedef struct em_wino_args {
   float lo, hi;
   const float *scale;   /* per output channel, or NULL */
   int k;                /* the kernel's side, 3 or 5 */
+  int64_t ldo;          /* F(2, 7) only: floats from one output plane to the next (n 1), or 0: ho * wo */
 } em_wino_args;
 /* u: the transformed weight (its first size, 36 or 16, says which F);
 ** buf: scratch, resized */
@@ -553,5 +554,17 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
 /* the floats of buf em_winograd_forward resizes to, output blocks m x m, kernel k x k */
 int64_t em_winograd_scratch(const em_ctx *ctx, int64_t n, int64_t cin, int64_t cout, int64_t ho,
                             int64_t wo, int m, int k);
+/* 1x7 and 7x1 convolutions by F(2, 7) along the kernel's axis (winograd7.c):
+** stride 1, dilation 1, groups 1, no padding across the axis. The weight
+** out,in,1,7 or out,in,7,1 -> out 8,ceil(out/6),in,6 (G g in double, packed
+** as em_winograd_prepare's); the forward takes a->k 7 for 7x1, 1 for 1x7. */
+int em_winograd7_fits(const em_conv_params *p);
+em_status em_winograd7_prepare(const em_ctx *ctx, const em_tensor *weight, em_tensor *out,
+                               em_err *err);
+em_status em_winograd7_forward(em_ctx *ctx, const em_wino_args *a, const em_tensor *u,
+                               em_tensor *buf, em_err *err);
+/* the floats of buf the forward resizes to; vertical: 7x1, pad: the padding along */
+int64_t em_winograd7_scratch(const em_ctx *ctx, int64_t n, int64_t cin, int64_t cout, int64_t h,
+                             int64_t w, int64_t ho, int64_t wo, int vertical, int pad);
 
 #endif

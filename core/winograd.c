@@ -124,6 +124,12 @@ em_status em_winograd_prepare(const em_ctx *ctx, const em_tensor *weight, em_ten
   em_status st;
   int64_t cout, cin, sz[4];
   if (!weight || !out) return em_fail(err, EM_EARG, "winograd_prepare: missing argument");
+  if (weight->storage && weight->ndim == 4 && weight->size[2] != weight->size[3]) {   /* 1x7, 7x1 */
+    if (m != 2)
+      return em_fail(err, EM_EARG, "winograd_prepare: output tile %d for a %lldx%lld kernel, expected 2",
+                     m, (long long)weight->size[2], (long long)weight->size[3]);
+    return em_winograd7_prepare(ctx, weight, out, err);
+  }
   int r = weight->storage && weight->ndim == 4 ? (int)weight->size[2] : 0;
   if (!weight->storage || weight->ndim != 4 || (r != 3 && r != 5) || weight->size[3] != r ||
       weight->size[0] < 1 || weight->size[1] < 1)

@@ -64,7 +64,7 @@ static void test_random(void) {
     const float *bias = with_bias ? em_tensor_data(&b) : NULL, *res = with_res ? em_tensor_data(&r) : NULL;
     const float *scale = with_scale ? em_tensor_data(&sc) : NULL;
     em_wino_args a = { em_tensor_data(&x), bias, res, em_tensor_data(&y), n, cin, cout, h, w,
-                       ho, wo, pt, pl, clamp, lo, hi, scale, k };
+                       ho, wo, pt, pl, clamp, lo, hi, scale, k, 0 };
     double *want = malloc(sizeof *want * (size_t)(n * cout * ho * wo));
     ref(&x, &wt, scale, bias, res, pt, pl, ho, wo, lo, hi, want);
     CHECK_OK(em_winograd_prepare(&ctx, &wt, &u, m, &e_));
@@ -105,7 +105,7 @@ static void test_thread_splits(void) {
     make(&r, 4, n, cout, h, h);
     em_tensor_init(&u); em_tensor_init(&buf); make(&y, 4, n, cout, h, h);
     em_wino_args a = { em_tensor_data(&x), em_tensor_data(&b), em_tensor_data(&r), em_tensor_data(&y),
-                       n, cin, cout, h, h, h, h, 1, 1, 1, 0.0f, 2.0f, NULL, 3 };
+                       n, cin, cout, h, h, h, h, 1, 1, 1, 0.0f, 2.0f, NULL, 3, 0 };
     double *want = malloc(sizeof *want * (size_t)(n * cout * h * h));
     ref(&x, &wt, NULL, em_tensor_data(&b), em_tensor_data(&r), 1, 1, h, h, 0.0f, 2.0f, want);
     CHECK_OK(em_winograd_prepare(&ctx, &wt, &u, 4, &e_));
@@ -217,10 +217,11 @@ static void test_errors(void) {
   /* forced on a convolution it cannot do */
   em_conv_params p5 = { 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, EM_CONV_WINOGRAD, NULL, NULL, 0, 0 };
   test_expect_error(em_conv2d_forward(&ctx, &x, &y, &w5, NULL, &buf, &p5, &e), EM_EARG, &e,
-                    "winograd needs a 3x3 kernel (winograd2 also 5x5), stride 1, dilation 1 and groups 1");
+                    "winograd needs a 3x3 kernel (winograd2 also 5x5, and 1x7 or 7x1 without padding "
+                    "across), stride 1, dilation 1 and groups 1");
   /* F(2x2, 5x5) forced on a 5x5 layer whose kept weight is F(2x2, 3x3)'s
   ** size: the forward names the shape it expected */
-  em_wino_args a5 = { em_tensor_data(&x), NULL, NULL, NULL, 1, 4, 5, 8, 8, 4, 4, 0, 0, 0, 0, 0, NULL, 5 };
+  em_wino_args a5 = { em_tensor_data(&x), NULL, NULL, NULL, 1, 4, 5, 8, 8, 4, 4, 0, 0, 0, 0, 0, NULL, 5, 0 };
   em_tensor w16;
   make(&w16, 4, 16, 1, 4, 6);
   test_expect_error(em_winograd_forward(&ctx, &a5, &w16, &buf, &e), EM_ESHAPE, &e, "got 16x1x4x6");

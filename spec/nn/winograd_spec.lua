@@ -1,5 +1,5 @@
 -- winograd_spec.lua -- nn.SpatialConvolution by Winograd F(4x4, 3x3),
--- F(2x2, 3x3) and F(2x2, 5x5): PyTorch's output either way, the transformed
+-- F(2x2, 3x3), F(2x2, 5x5) and F(2, 7): PyTorch's output either way, the transformed
 -- weight cached and dropped when it must be.
 local ember = require "ember"
 local nn = require "ember.nn"
@@ -107,6 +107,42 @@ describe("nn.SpatialConvolution by Winograd", function()
     assert.same({ 36, 6, 16, 6 }, r.wino_weight:size())
   end)
 
+  it("gives PyTorch's output on 1x7 and 7x1 layers by F(2, 7), which auto picks from 16 planes with AVX-512", function()
+    -- PyTorch's F.conv2d cases conv_big1x7 (2x48x28x28, 48 -> 40, pad 0,3)
+    -- and conv_big7x1 (1x40x28x28, 40 -> 48, pad 3,0)
+    for _, case in ipairs{ { "conv_big1x7", 48, 40, 1, 7 }, { "conv_big7x1", 40, 48, 7, 1 } } do
+      local name, cin, cout, kh, kw = table.unpack(case)
+      local x, y = H.ref("conv", name .. ".x"), H.ref("conv", name .. ".y")
+      for _, isa in ipairs(isas()) do
+        with_isa(isa, function()
+          for _, algo in ipairs{ "winograd2", "im2col", false } do
+            local m = nn.SpatialConvolution(cin, cout, kw, kh, 1, 1, (kw - 1) // 2, (kh - 1) // 2)
+            m.weight:copy(H.ref("conv", name .. ".w"))
+            m.bias:copy(H.ref("conv", name .. ".b"))
+            m.algo = algo or nil
+            H.close(m:forward(x), y)
+            if algo == "im2col" then
+              assert.is_nil(m.wino_weight)
+            elseif algo or isa == "avx512" then
+              assert.same({ 8, (cout + 5) // 6, cin, 6 }, m.wino_weight:size())
+            else
+              assert.equal(0, m.wino_weight:nElement())
+            end
+          end
+        end)
+      end
+    end
+    -- padded across its axis: by the product, and refused when forced
+    local p = nn.SpatialConvolution(16, 16, 7, 1, 1, 1, 3, 1)
+    local q = nn.SpatialConvolution(16, 16, 7, 1, 1, 1, 3, 1)
+    q.weight:copy(p.weight); q.bias:copy(p.bias); q.algo = "im2col"
+    local x9 = ember.randn(1, 16, 9, 9)
+    H.close(p:forward(x9), q:forward(x9), 1e-6)
+    assert.equal(0, p.wino_weight:nElement())
+    p.algo = "winograd2"
+    fails(function() p:forward(x9) end, "1x7 or 7x1 without padding across")
+  end)
+
   it("transforms the weight again when the input size changes the tile", function()
     ember.manualSeed(6)
     local m = nn.SpatialConvolution(32, 16, 3, 3, 1, 1, 1, 1)
@@ -181,10 +217,10 @@ describe("nn.SpatialConvolution by Winograd", function()
     local m = nn.SpatialConvolution(8, 8, 3, 3, 2, 2, 1, 1)
     m.algo = "winograd"
     fails(function() m:forward(ember.randn(1, 8, 9, 9)) end,
-          "SpatialConvolution(8 -> 8, 3x3, 2,2, 1,1): winograd needs a 3x3 kernel (winograd2 also 5x5), stride 1, dilation 1 and groups 1, got 3x3, stride 2x2")
+          "SpatialConvolution(8 -> 8, 3x3, 2,2, 1,1): winograd needs a 3x3 kernel (winograd2 also 5x5, and 1x7 or 7x1 without padding across), stride 1, dilation 1 and groups 1, got 3x3, stride 2x2")
     local f = nn.SpatialConvolution(8, 8, 5, 5, 1, 1, 2, 2)
     f.algo = "winograd"   -- F(4x4, 3x3) only
-    fails(function() f:forward(ember.randn(1, 8, 9, 9)) end, "winograd needs a 3x3 kernel (winograd2 also 5x5)")
+    fails(function() f:forward(ember.randn(1, 8, 9, 9)) end, "winograd needs a 3x3 kernel (winograd2 also 5x5")
     local c = nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 1, 1)
     c.algo = "fft"
     fails(function() c:forward(ember.randn(1, 8, 9, 9)) end, "invalid option 'fft'")

@@ -168,6 +168,8 @@ torch_conv("conv_pointwise_g4", 1, 32, 16, 1, 1, groups=4, bias=False, seed=11)
 torch_conv("conv_stem7x7", 1, 3, 8, 7, 7, stride=(2, 2), pads=(3, 3, 3, 3), bias=False, seed=12)
 torch_conv("conv_big3x3", 1, 64, 64, 3, 3, pads=(1, 1, 1, 1), seed=13)
 torch_conv("conv_big5x5", 1, 48, 64, 5, 5, pads=(2, 2, 2, 2), seed=14)
+torch_conv("conv_big1x7", 2, 48, 40, 1, 7, pads=(0, 3, 0, 3), seed=15)
+torch_conv("conv_big7x1", 1, 40, 48, 7, 1, pads=(3, 0, 3, 0), seed=16)
 
 
 def torch_deconv(name, n, cin, cout, kh, kw, stride=(1, 1), pad=(0, 0), adj=(0, 0),

@@ -179,7 +179,9 @@ end
 -- transformed again; after writing into the weight in place, call
 -- :weightsChanged(). Not a parameter: never saved.
 function SpatialConvolution:_winograd()
-  if (self.kW ~= 3 and self.kW ~= 5) or self.kH ~= self.kW or self.dW ~= 1 or self.dH ~= 1 or self.groups ~= 1 or
+  local square = (self.kW == 3 or self.kW == 5) and self.kH == self.kW
+  local line = (self.kW == 7 and self.kH == 1) or (self.kW == 1 and self.kH == 7)
+  if not (square or line) or self.dW ~= 1 or self.dH ~= 1 or self.groups ~= 1 or
      self.dilationW ~= 1 or self.dilationH ~= 1 or self.algo == "im2col" then
     return nil
   end

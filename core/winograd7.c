@@ -191,15 +191,23 @@ static inline __attribute__((always_inline)) void chunk(const w7 *s, int64_t img
       const float sc = s->scale ? s->scale[o] : 1.0f, bias = s->bias ? s->bias[o] : 0.0f;
       float *dst = s->out + (img * s->cout + o) * s->ldo;
       const float *res = s->res ? s->res + (img * s->cout + o) * oplane : NULL;
+      for (int r = 0; r < 2; r++)
+        for (int l = 0; l < TB; l++) y[r][l] = sc * y[r][l] + bias;
+      for (int q = 0; res && q < runs; q++)
+        for (int r = 0; r < 1 + two[q]; r++)
+          for (int l = first[q]; l < first[q + 1]; l++)
+            y[r][l] += res[at[q] + r * s->out_a + (l - first[q]) * s->out_c];
+      for (int r = 0; r < 2; r++)
+        for (int l = 0; l < TB; l++) y[r][l] = y[r][l] < lo ? lo : y[r][l] > hi ? hi : y[r][l];
       for (int q = 0; q < runs; q++)
         for (int r = 0; r < 1 + two[q]; r++) {
           float *d = dst + at[q] + r * s->out_a;
-          const float *rs = res ? res + at[q] + r * s->out_a : NULL;
-          for (int l = first[q]; l < first[q + 1]; l++) {
-            int64_t x = (l - first[q]) * s->out_c;
-            float val = sc * y[r][l] + bias + (rs ? rs[x] : 0.0f);
-            d[x] = val < lo ? lo : val > hi ? hi : val;
-          }
+          const float *v = y[r] + first[q];
+          const int len = first[q + 1] - first[q];
+          if (s->out_c == 1)   /* 7x1: a run of the output row */
+            for (int l = 0; l < len; l++) d[l] = v[l];
+          else
+            for (int l = 0; l < len; l++) d[l * s->out_c] = v[l];
         }
     }
   }

@@ -1,5 +1,6 @@
 /* convutil.h -- index arithmetic and checks shared by the convolution files
-** (conv.c, deconv.c, depthwise.c). Internal: not installed with ember.h. */
+** (conv.c, deconv.c, depthwise.c, winograd.c, winograd7.c). Internal: not
+** installed with ember.h. */
 #ifndef EMBER_CONVUTIL_H
 #define EMBER_CONVUTIL_H
 
@@ -70,5 +71,24 @@ int64_t em_conv_direct_scratch(const em_ctx *ctx, const em_direct_args *a, const
 ** p->packed_weight does not keep it). */
 em_status em_conv_direct_forward(em_ctx *ctx, const em_direct_args *a, em_tensor *buf,
                                  const em_conv_params *p, em_err *err);
+
+/* An em_task's body compiled three times: NAME_base as built (x86-64-v2),
+** NAME_avx2 and NAME_avx512 (16-float vectors preferred), each calling
+** BODY(arg, a, b, t), an always-inline function the compiler vectorises for
+** that ISA; EM_ISA_TASK(NAME, ctx) is the one for ctx's ISA. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define EM_ISA_TASKS(NAME, BODY)                                                          \
+  static void NAME##_base(void *arg, int64_t a, int64_t b, int t) { BODY(arg, a, b, t); } \
+  __attribute__((target("avx2,fma")))                                                    \
+  static void NAME##_avx2(void *arg, int64_t a, int64_t b, int t) { BODY(arg, a, b, t); } \
+  __attribute__((target("avx512f,avx2,fma,prefer-vector-width=512")))                    \
+  static void NAME##_avx512(void *arg, int64_t a, int64_t b, int t) { BODY(arg, a, b, t); }
+#define EM_ISA_TASK(NAME, ctx)                                                            \
+  ((ctx)->isa >= EM_ISA_AVX512 ? NAME##_avx512 : (ctx)->isa >= EM_ISA_AVX2 ? NAME##_avx2 : NAME##_base)
+#else
+#define EM_ISA_TASKS(NAME, BODY)                                                          \
+  static void NAME##_base(void *arg, int64_t a, int64_t b, int t) { BODY(arg, a, b, t); }
+#define EM_ISA_TASK(NAME, ctx) ((void)(ctx), NAME##_base)
+#endif
 
 #endif

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ember.h"
+#include "convutil.h"
 #include "sgemm.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -583,25 +583,9 @@ static inline __attribute__((always_inline)) void phase(const wino_job *j, int64
   }
 }
 
-/* The same code twice: as built (x86-64-v2: 4-lane SSE) and for AVX2 (8
-** lanes: the transforms' loops over TB tiles), picked by ctx->isa; the
-** product picks its kernel by ctx->isa too. */
-static void phase_base(void *arg, int64_t a, int64_t b, int t) {
-  phase(arg, a, b, t);
-}
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-__attribute__((target("avx2")))
-static void phase_avx2(void *arg, int64_t a, int64_t b, int t) {
-  phase(arg, a, b, t);
-}
-__attribute__((target("avx512f,avx2,fma,prefer-vector-width=512")))
-static void phase_avx512(void *arg, int64_t a, int64_t b, int t) {
-  phase(arg, a, b, t);
-}
-#else
-#define phase_avx2 phase_base
-#define phase_avx512 phase_base
-#endif
+/* The same code for each ISA (convutil.h): the transforms' loops over TB
+** tiles in 4, 8 or 16 lanes; the product picks its kernel by ctx->isa too. */
+EM_ISA_TASKS(phase, phase)
 
 int em_winograd_fits(const em_conv_params *p) {
   return (p->kh == 3 || p->kh == 5) && p->kw == p->kh && p->sh == 1 && p->sw == 1 && p->dh == 1 &&
@@ -685,7 +669,7 @@ em_status em_winograd_forward(em_ctx *ctx, const em_wino_args *a, const em_tenso
   sz[0] = (split ? 1 : nt) * each;
   if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
   float *scratch = em_tensor_data(buf);
-  em_task fn = ctx->isa >= EM_ISA_AVX512 ? phase_avx512 : ctx->isa >= EM_ISA_AVX2 ? phase_avx2 : phase_base;
+  em_task fn = EM_ISA_TASK(phase, ctx);
   wino_job j = { ctx, &s, scratch, scratch + s.kk * s.vk, each, CHUNKS };
   if (!split) {
     em_parallel(ctx, (int)nt, nchunks, fn, &j);

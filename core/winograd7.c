@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ember.h"
+#include "convutil.h"
 #include "sgemm.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -225,19 +225,7 @@ static inline __attribute__((always_inline)) void chunks(const job7 *j, int64_t 
   }
 }
 
-static void chunks_base(void *arg, int64_t a, int64_t b, int t) { chunks(arg, a, b, t); }
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-__attribute__((target("avx2,fma"))) static void chunks_avx2(void *arg, int64_t a, int64_t b, int t) {
-  chunks(arg, a, b, t);
-}
-__attribute__((target("avx512f,avx2,fma,prefer-vector-width=512")))
-static void chunks_avx512(void *arg, int64_t a, int64_t b, int t) {
-  chunks(arg, a, b, t);
-}
-#else
-#define chunks_avx2 chunks_base
-#define chunks_avx512 chunks_base
-#endif
+EM_ISA_TASKS(chunks, chunks)
 
 /* The shapes, and a chunk size: tiles shared evenly among nchunks, a
 ** multiple of nt chunks an image, each chunk's V and M within CHUNK7_BYTES. */
@@ -304,8 +292,7 @@ em_status em_winograd7_forward(em_ctx *ctx, const em_wino_args *a, const em_tens
   s.eo = em_tensor_data(buf);
   em_parallel(ctx, (int)nt, s.n * s.cin, split_planes, &s);
   job7 j = { &s, s.eo + s.n * s.cin * (2 * s.lines * s.C + TB), A * (s.vk + s.mk), per_img };
-  em_task fn = ctx->isa >= EM_ISA_AVX512 ? chunks_avx512 : ctx->isa >= EM_ISA_AVX2 ? chunks_avx2
-                                                                                     : chunks_base;
+  em_task fn = EM_ISA_TASK(chunks, ctx);
   em_parallel(ctx, (int)nt, s.n * per_img, fn, &j);
   return EM_OK;
 }

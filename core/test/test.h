@@ -91,6 +91,25 @@ static inline void test_compare(const em_tensor *a, const em_tensor *b, double r
   }
 }
 
+/* Checks max |got - want| <= 1e-4 max |want| (1e-4 when want is all zero)
+** over n values against a reference in double, got's planes of plane
+** floats ldo apart (ldo = plane: contiguous); *worst keeps the largest
+** error seen relative to max |want|. */
+static inline void test_close_ref(const float *got, int64_t ldo, int64_t plane, const double *want,
+                                  int64_t n, double *worst) {
+  double m = 0, d = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double e = fabs(got[i / plane * ldo + i % plane] - want[i]);
+    if (fabs(want[i]) > m) m = fabs(want[i]);
+    if (!(e <= d)) d = e;
+  }
+  if (m > 0 && d / m > *worst) *worst = d / m;
+  if (!(d <= 1e-4 * (m > 0 ? m : 1))) {
+    fprintf(stderr, "  max diff %g (scale %g)\n", d, m);
+    CHECK(d <= 1e-4 * (m > 0 ? m : 1));
+  }
+}
+
 /* A uniform integer in [lo, hi] from r. */
 static inline int test_randint(em_rng *r, int lo, int hi) {
   return lo + (int)(em_rng_next(r) % (uint64_t)(hi - lo + 1));

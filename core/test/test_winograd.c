@@ -26,19 +26,8 @@ static void ref(const em_tensor *x, const em_tensor *w, const float *scale, cons
     y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
 }
 
-/* max |got - want| <= 1e-4 max |want| (want not all zero) */
 static void compare(const float *got, const double *want, int64_t n) {
-  double m = 0, d = 0;
-  for (int64_t i = 0; i < n; i++) {
-    if (fabs(want[i]) > m) m = fabs(want[i]);
-    double e = fabs(got[i] - want[i]);
-    if (!(e <= d)) d = e;
-  }
-  if (m > 0 && d / m > worst) worst = d / m;
-  if (!(d <= 1e-4 * (m > 0 ? m : 1))) {
-    fprintf(stderr, "  max diff %g (scale %g)\n", d, m);
-    CHECK(d <= 1e-4 * (m > 0 ? m : 1));
-  }
+  test_close_ref(got, n, n, want, n, &worst);
 }
 
 /* Random shapes straight through em_winograd_forward, the three variants

@@ -16,20 +16,8 @@ static void make(em_tensor *t, int64_t a, int64_t b, int64_t c, int64_t d) {
   test_random_tensor(&rng, t, 4, sz);
 }
 
-/* max |got - want| <= 1e-4 max |want| over n values, got's planes of
-** plane floats ldo apart */
 static void compare(const float *got, int64_t ldo, int64_t plane, const double *want, int64_t n) {
-  double m = 0, d = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double e = fabs(got[i / plane * ldo + i % plane] - want[i]);
-    if (fabs(want[i]) > m) m = fabs(want[i]);
-    if (!(e <= d)) d = e;
-  }
-  if (m > 0 && d / m > worst) worst = d / m;
-  if (!(d <= 1e-4 * (m > 0 ? m : 1))) {
-    fprintf(stderr, "  max diff %g (scale %g)\n", d, m);
-    CHECK(d <= 1e-4 * (m > 0 ? m : 1));
-  }
+  test_close_ref(got, ldo, plane, want, n, &worst);
 }
 
 /* Random 1x7 and 7x1 layers straight through em_winograd7_forward: sizes

@@ -318,7 +318,7 @@ int em_conv2d_winograd(const em_ctx *ctx, const em_conv_params *p, int64_t cin, 
                        int64_t ho, int64_t wo) {
   if (p->algo != EM_CONV_AUTO)
     return p->algo == EM_CONV_WINOGRAD ? 4 : p->algo == EM_CONV_WINOGRAD2 ? 2 : 0;
-  if (em_winograd7_fits(p)) return cin >= 16 && cout >= 16 && ctx->isa >= EM_ISA_AVX512 ? 2 : 0;
+  if (em_winograd7_fits(p)) return cin >= 16 && cout >= 16 && ctx->isa >= EM_ISA_AVX2 ? 2 : 0;
   if (!em_winograd_fits(p) || cin < 16 || cout < 16) return 0;
   int64_t tiles4 = ((ho + 3) / 4) * ((wo + 3) / 4), tiles2 = ((ho + 1) / 2) * ((wo + 1) / 2);
   if (p->kh == 5) return cin >= WINO5_PLANES && tiles2 >= WINO5_TILES ? 2 : 0;

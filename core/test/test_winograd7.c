@@ -73,7 +73,7 @@ static void test_random(void) {
 }
 
 /* Through em_conv2d_forward: AUTO takes F(2, 7) from 16 planes in and out
-** with AVX-512 (the transformed weight kept is 8 x ...), WINOGRAD2 forces
+** with AVX2 or AVX-512 (the transformed weight kept is 8 x ...), WINOGRAD2 forces
 ** it on fewer; both against the definition; padding across the axis or a
 ** stride refuses it. */
 static void test_conv_dispatch(void) {
@@ -95,7 +95,7 @@ static void test_conv_dispatch(void) {
     CHECK_OK(em_conv2d_forward(&ctx, &x, &y, &wt, &b, &buf, &p, &e_));
     int tile = em_conv2d_winograd(&ctx, &p, cin, cout, h, w);
     CHECK(tile == (p.algo == EM_CONV_WINOGRAD2 ||
-                   (cin >= 16 && cout >= 16 && ctx.isa >= EM_ISA_AVX512) ? 2 : 0));
+                   (cin >= 16 && cout >= 16 && ctx.isa >= EM_ISA_AVX2) ? 2 : 0));
     CHECK(tile ? u.storage && u.size[0] == 8 && u.size[2] == cin : !u.storage);
     compare(em_tensor_data(&y), h * w, h * w, want, n * cout * h * w);
     free(want);

@@ -107,7 +107,7 @@ describe("nn.SpatialConvolution by Winograd", function()
     assert.same({ 36, 6, 16, 6 }, r.wino_weight:size())
   end)
 
-  it("gives PyTorch's output on 1x7 and 7x1 layers by F(2, 7), which auto picks from 16 planes with AVX-512", function()
+  it("gives PyTorch's output on 1x7 and 7x1 layers by F(2, 7), which auto picks from 16 planes with AVX2", function()
     -- PyTorch's F.conv2d cases conv_big1x7 (2x48x28x28, 48 -> 40, pad 0,3)
     -- and conv_big7x1 (1x40x28x28, 40 -> 48, pad 3,0)
     for _, case in ipairs{ { "conv_big1x7", 48, 40, 1, 7 }, { "conv_big7x1", 40, 48, 7, 1 } } do
@@ -123,7 +123,7 @@ describe("nn.SpatialConvolution by Winograd", function()
             H.close(m:forward(x), y)
             if algo == "im2col" then
               assert.is_nil(m.wino_weight)
-            elseif algo or isa == "avx512" then
+            elseif algo or isa ~= "c" then
               assert.same({ 8, (cout + 5) // 6, cin, 6 }, m.wino_weight:size())
             else
               assert.equal(0, m.wino_weight:nElement())

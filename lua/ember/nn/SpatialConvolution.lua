@@ -14,8 +14,8 @@
 --                               cached Winograd weight; see _winograd below)
 --   algo                        nil ("auto"), "im2col", "winograd" (F(4x4,3x3))
 --                               or "winograd2" (F(2x2,3x3), on 5x5 layers
---                               F(2x2,5x5)): forces the core's algorithm
---                               (tests, benchmarks)
+--                               F(2x2,5x5), on 1x7 and 7x1 ones F(2,7)): forces
+--                               the core's algorithm (tests, benchmarks)
 --
 -- Fused epilogue (set by ember.fuse on a running graph, not by net files):
 -- output = act(conv + bias + residual) in the kernel's pass over the output.
@@ -170,7 +170,8 @@ end
 
 -- Winograd's transformed weight (36 x out x in, 4x the weight; 16 x out x in
 -- for F(2x2, 3x3) on 7x7 and 8x8 outputs; 36 x out x in, 36/25 of the
--- weight, for F(2x2, 5x5)), for 3x3 and 5x5 stride-1 convolutions:
+-- weight, for F(2x2, 5x5); 8 x out x in, 8/7 of it, for F(2, 7)), for 3x3,
+-- 5x5, 1x7 and 7x1 stride-1 convolutions:
 -- the core fills it on the first forward that runs by Winograd (its choice,
 -- or self.algo = "winograd" or "winograd2"; "im2col" forbids it) and reuses
 -- it after, redoing it if an input of another size needs the other tile.

@@ -390,8 +390,8 @@ void finish_zmm(float *c, int64_t ldc, int mr, __m512 acc[MR][3], const int w, c
 ** column than two panels in a 256 x 48 x 832 product. */
 AVX512 static inline __attribute__((always_inline))
 void tile_wide(int64_t kc, const float *a, float *b, int64_t ps, float *c, int64_t ldc, int mr,
-            const tile_ep *e, const float *src, int64_t lds, const int64_t *off, const int rows,
-            const int np) {
+               const tile_ep *e, const float *src, int64_t lds, const int64_t *off, const int rows,
+               const int np) {
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
          c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00,
          c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
@@ -426,25 +426,25 @@ void tile_wide(int64_t kc, const float *a, float *b, int64_t ps, float *c, int64
 #undef ZROW
 
 /* kern2_fn and pack_kern2_fn for np panels, rows (6, 4 or 2) for mr. */
-#define KERN_NP(name, np)                                                                      \
-  AVX512 static void name(int64_t kc, const float *a, const float *b, int64_t ps, float *c,    \
-                          int64_t ldc, int mr, const tile_ep *e) {                             \
-    if (mr > 4) tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 6, np);            \
-    else if (mr > 2) tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 4, np);       \
-    else tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 2, np);                   \
+#define KERN_NP(name, np)                                                                   \
+  AVX512 static void name(int64_t kc, const float *a, const float *b, int64_t ps, float *c, \
+                          int64_t ldc, int mr, const tile_ep *e) {                          \
+    if (mr > 4) tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 6, np);      \
+    else if (mr > 2) tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 4, np); \
+    else tile_wide(kc, a, (float *)b, ps, c, ldc, mr, e, NULL, 0, NULL, 2, np);             \
   }
-#define KERN_PACK_NP(name, np)                                                                 \
-  AVX512 static void name(int64_t kc, const float *a, const float *src, int64_t lds,           \
-                          const int64_t *off, float *b, int64_t ps, float *c, int64_t ldc,     \
-                          int mr, const tile_ep *e) {                                          \
-    if (off) {                                                                                 \
-      if (mr > 4) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 6, np);                     \
-      else tile_wide(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 4, np);                            \
-      return;                                                                                  \
-    }                                                                                          \
-    if (mr > 4) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 6, np);                    \
-    else if (mr > 2) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 4, np);               \
-    else tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 2, np);                           \
+#define KERN_PACK_NP(name, np)                                                              \
+  AVX512 static void name(int64_t kc, const float *a, const float *src, int64_t lds,        \
+                          const int64_t *off, float *b, int64_t ps, float *c, int64_t ldc,  \
+                          int mr, const tile_ep *e) {                                       \
+    if (off) {                                                                              \
+      if (mr > 4) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 6, np);               \
+      else tile_wide(kc, a, b, ps, c, ldc, mr, e, src, 0, off, 4, np);                      \
+      return;                                                                               \
+    }                                                                                       \
+    if (mr > 4) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 6, np);              \
+    else if (mr > 2) tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 4, np);         \
+    else tile_wide(kc, a, b, ps, c, ldc, mr, e, src, lds, NULL, 2, np);                     \
   }
 KERN_NP(kern2_avx512, 2)
 KERN_NP(kern3_avx512, 3)

@@ -236,6 +236,8 @@ static void test_dry_scratch(void) {
     { 16, 24, 15, 3, 3, 2, 1, 1, 0, 0 },   /* stride 2: phase planes */
     { 24, 40, 14, 1, 1, 2, 0, 1, 1, 0 },   /* 1x1 stride 2, weight packed */
     { 20, 12, 9, 1, 7, 1, 3, 1, 1, 0 },    /* 1x7: the packed im2col */
+    { 64, 48, 9, 1, 7, 1, 3, 1, 0, 0 },    /* 1x7 from 16 planes: F(2, 7) */
+    { 48, 64, 11, 7, 1, 1, 3, 1, 0, 1 },   /* 7x1 by F(2, 7), deferred: the product first */
     { 3, 16, 40, 7, 7, 2, 3, 1, 0, 0 },    /* a stem: the direct path */
     { 8, 8, 12, 3, 3, 1, 1, 8, 0, 0 },     /* depthwise: no scratch */
   };

@@ -161,18 +161,27 @@ static int64_t phases_size(const em_ctx *ctx, const em_conv_params *p, int64_t c
   return v > ((int64_t)8 << 20) ? 0 : v;
 }
 
-/* The floats conv_gemm resizes its scratch to. */
+/* The floats conv_gemm resizes its scratch to: with AVX2 the product's
+** (*gs), then the phase planes (*vs floats) and their row offsets; without,
+** im2col's matrix, unless the input is it. gs and vs may be NULL. */
 static int64_t gemm_scratch_floats(const em_ctx *ctx, const em_conv_params *p, int64_t cin,
-                                   int64_t cout, int64_t w, int64_t ho, int64_t wo) {
+                                   int64_t cout, int64_t w, int64_t ho, int64_t wo, int64_t *gs,
+                                   int64_t *vs) {
   static const float packed;   /* a weight packed ahead: no A blocks in the scratch */
   int g = p->groups;
-  int64_t K = cin / g * p->kh * p->kw, howo = ho * wo;
-  if (ctx->isa < EM_ISA_AVX2)   /* im2col's matrix, unless the input is it */
-    return input_is_col(p) ? 0 : cin * p->kh * p->kw * howo;
-  em_gemm gm = { .m = cout / g, .n = howo, .k = K };
-  if (p->packed_weight && (!p->pack_pixels || howo <= p->pack_pixels)) gm.ap = &packed;
-  int64_t v = phases_size(ctx, p, cin / g, w, ho, wo);
-  return em_gemm_scratch(ctx->nthreads, &gm) + v + (v ? 2 * K : 0);
+  int64_t K = cin / g * p->kh * p->kw, howo = ho * wo, gsz = 0, v = 0, all;
+  if (ctx->isa < EM_ISA_AVX2) {
+    all = input_is_col(p) ? 0 : cin * p->kh * p->kw * howo;
+  } else {
+    em_gemm gm = { .m = cout / g, .n = howo, .k = K };
+    if (p->packed_weight && (!p->pack_pixels || howo <= p->pack_pixels)) gm.ap = &packed;
+    gsz = em_gemm_scratch(ctx->nthreads, &gm);
+    v = phases_size(ctx, p, cin / g, w, ho, wo);
+    all = gsz + v + (v ? 2 * K : 0);
+  }
+  if (gs) *gs = gsz;
+  if (vs) *vs = v;
+  return all;
 }
 
 /* Everything else: output_g (Cout/g x Ho*Wo) = weight_g (Cout/g x K) *
@@ -204,17 +213,10 @@ static em_status conv_gemm(em_ctx *ctx, const float *in, float *out, const float
         em_gemm_pack_a(ctx, wt + gi * cout_g * K, K, cout_g, K, em_tensor_data(pw) + gi * each);
     }
     packed = em_tensor_data(pw);
-    gm.ap = packed;   /* for the scratch size: no A blocks */
   }
-  int64_t vsize = phases_size(ctx, p, cin_g, w, ho, wo);
-  int64_t gscratch = own ? em_gemm_scratch(ctx->nthreads, &gm) : 0;
-  if (own) {
-    int64_t sz[1] = { gemm_scratch_floats(ctx, p, cin, cout, w, ho, wo) };
-    if ((st = em_tensor_resize(buf, 1, sz, err))) return st;
-  } else if (!direct) {
-    int64_t sz[2] = { cin * p->kh * p->kw, howo };
-    if ((st = em_tensor_resize(buf, 2, sz, err))) return st;
-  }
+  int64_t gscratch, vsize, sz[1] = { gemm_scratch_floats(ctx, p, cin, cout, w, ho, wo, &gscratch,
+                                                         &vsize) };
+  if (sz[0] && (st = em_tensor_resize(buf, 1, sz, err))) return st;
   for (int64_t img = 0; img < n; img++) {
     const float *x = in + img * cin * hw, *col = x;
     float *y = out + img * cout * howo;
@@ -395,7 +397,7 @@ static em_status dry_scratch(const em_ctx *ctx, em_tensor *buf, const em_conv_pa
     em_direct_args d = { .n = n, .cin = cin, .cout = cout, .h = h, .w = w, .ho = ho, .wo = wo };
     need = em_conv_direct_scratch(ctx, &d, p);
   } else if (!depthwise) {
-    need = gemm_scratch_floats(ctx, p, cin, cout, w, ho, wo);
+    need = gemm_scratch_floats(ctx, p, cin, cout, w, ho, wo, NULL, NULL);
     if (tile) {
       int64_t wn = p->kh != p->kw ? em_winograd7_scratch(ctx, n, cin, cout, h, w, ho, wo, p->kh > 1,
                                                          p->kh > 1 ? p->pt : p->pl)

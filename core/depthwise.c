@@ -147,7 +147,7 @@ static inline float edge3x3(const plane *q, const float *const rows[3], int64_t 
 
 #if X86 && defined(__GNUC__)
 #define AVX2 __attribute__((target("avx2,fma")))
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
 
 AVX512 static inline __m512 evens16(__m512 a, __m512 b) {
   const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -496,6 +496,20 @@ AVX512 static inline __m512 taps3z(const __m512 *k, __m512 a, __m512 b, __m512 c
   return _mm512_fmadd_ps(k[2], c, _mm512_fmadd_ps(k[1], b, _mm512_mul_ps(k[0], a)));
 }
 
+/* Lanes of the 16 columns from x in a row w wide: the columns inside it
+** (c), those whose left neighbour is (l: not column -1) and whose right one
+** is (r: not column w). */
+typedef struct lanes16 { __mmask16 l, c, r; } lanes16;
+
+AVX512 static inline lanes16 lanes_at(int64_t x, int64_t w) {
+  const int64_t n = w - x < 16 ? w - x : 16, nr = w - x - 1 < 16 ? w - x - 1 : 16;
+  lanes16 m;
+  m.c = (__mmask16)((1u << n) - 1);
+  m.l = x ? m.c : (__mmask16)(m.c & ~1u);
+  m.r = (__mmask16)((1u << nr) - 1);
+  return m;
+}
+
 AVX512 static void plane3x3_small_s1_avx512(const plane *q) {
   const int64_t h = q->h, w = q->w;
   const __m512 vb = _mm512_set1_ps(q->bias), vlo = _mm512_set1_ps(q->lo), vhi = _mm512_set1_ps(q->hi);
@@ -503,26 +517,22 @@ AVX512 static void plane3x3_small_s1_avx512(const plane *q) {
   __m512 kv[9];
   for (int i = 0; i < 9; i++) kv[i] = _mm512_set1_ps(q->k[i]);
   for (int64_t j = 0; 16 * j < w; j++) {
-    /* lanes inside the row: the outputs (c), their left (l: not column -1)
-    ** and right (r: not column w) neighbours */
-    const int64_t n = w - 16 * j < 16 ? w - 16 * j : 16, nr = w - 16 * j - 1 < 16 ? w - 16 * j - 1 : 16;
-    const __mmask16 mc = (__mmask16)((1u << n) - 1), ml = j ? mc : (__mmask16)(mc & ~1u),
-                    mr = (__mmask16)((1u << nr) - 1);
+    const lanes16 m = lanes_at(16 * j, w);
     __m512 u0 = zero, u1 = zero, n0 = zero;
     for (int64_t iy = 0; iy <= h; iy++) {
       __m512 l = zero, c = zero, r = zero;
       if (iy < h) {
         const float *x = q->src + iy * w + 16 * j;
-        l = _mm512_maskz_loadu_ps(ml, x - 1);
-        c = _mm512_maskz_loadu_ps(mc, x);
-        r = _mm512_maskz_loadu_ps(mr, x + 1);
+        l = _mm512_maskz_loadu_ps(m.l, x - 1);
+        c = _mm512_maskz_loadu_ps(m.c, x);
+        r = _mm512_maskz_loadu_ps(m.r, x + 1);
       }
       if (iy > 0) {   /* output row iy - 1 is complete */
         int64_t at = (iy - 1) * w + 16 * j;
         __m512 acc = _mm512_add_ps(_mm512_add_ps(vb, u0), _mm512_add_ps(u1, taps3z(kv + 6, l, c, r)));
-        if (q->res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mc, q->res + at));
+        if (q->res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m.c, q->res + at));
         if (q->clamp) acc = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc));
-        _mm512_mask_storeu_ps(q->dst + at, mc, acc);
+        _mm512_mask_storeu_ps(q->dst + at, m.c, acc);
       }
       if (iy == h) break;
       u0 = n0;
@@ -619,25 +629,21 @@ AVX512 static void plane3x3_s1_avx512(const plane *q) {
   __m512 kv[9];
   for (int i = 0; i < 9; i++) kv[i] = _mm512_set1_ps(q->k[i]);
   for (int64_t oy = 0; oy < h; oy++) {
-    if (q->next)
-      for (int64_t l = oy * share; l < (oy + 1) * share && l < lines; l++)
-        _mm_prefetch((const char *)q->next + l * 64, _MM_HINT_T1);
+    prefetch_next(q, oy, share, lines);
     const float *r[3];
     for (int ky = 0; ky < 3; ky++) r[ky] = oy - 1 + ky >= 0 && oy - 1 + ky < h ? q->src + (oy - 1 + ky) * w : NULL;
     for (int64_t x = 0; x < w; x += 16) {
-      const int64_t n = w - x < 16 ? w - x : 16, nr = w - x - 1 < 16 ? w - x - 1 : 16;
-      const __mmask16 mc = (__mmask16)((1u << n) - 1), ml = x ? mc : (__mmask16)(mc & ~1u),
-                      mr = (__mmask16)((1u << nr) - 1);
+      const lanes16 m = lanes_at(x, w);
       __m512 part[3];
       for (int ky = 0; ky < 3; ky++)
-        part[ky] = r[ky] ? taps3z(kv + 3 * ky, _mm512_maskz_loadu_ps(ml, r[ky] + x - 1),
-                                  _mm512_maskz_loadu_ps(mc, r[ky] + x),
-                                  _mm512_maskz_loadu_ps(mr, r[ky] + x + 1))
+        part[ky] = r[ky] ? taps3z(kv + 3 * ky, _mm512_maskz_loadu_ps(m.l, r[ky] + x - 1),
+                                  _mm512_maskz_loadu_ps(m.c, r[ky] + x),
+                                  _mm512_maskz_loadu_ps(m.r, r[ky] + x + 1))
                          : _mm512_setzero_ps();
       __m512 acc = _mm512_add_ps(_mm512_add_ps(vb, part[0]), _mm512_add_ps(part[1], part[2]));
-      if (q->res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mc, q->res + oy * w + x));
+      if (q->res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m.c, q->res + oy * w + x));
       if (q->clamp) acc = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc));
-      _mm512_mask_storeu_ps(q->dst + oy * w + x, mc, acc);
+      _mm512_mask_storeu_ps(q->dst + oy * w + x, m.c, acc);
     }
   }
 }

@@ -1,7 +1,8 @@
 /* sgemm.c -- ember's own float matrix product (sgemm.h): a 6x16 register
-** tile in AVX2+FMA (12 accumulators), a 6x8 one for narrow edges, 6x32 and
-** 6x16 tiles in AVX-512 (chosen at run time), a portable C tile, and the
-** blocking and threading around them.
+** tile in AVX2+FMA (12 accumulators), a 6x8 one for narrow edges, 6x32,
+** 6x48 and 6x16 tiles and a permuting kernel for 1-4 edge columns in
+** AVX-512 (chosen at run time), a portable C tile, and the blocking and
+** threading around them.
 **
 ** Why not OpenBLAS here: a convolution at batch 1 is a short, wide product
 ** (m = output planes, n = output pixels, k = input planes x taps) that
@@ -560,7 +561,7 @@ typedef struct kernels {
   kern2_fn full2;   /* 6 x 32 over two panels ps floats apart, or NULL */
   pack_kern2_fn full2_pack;   /* full2, packing both panels, or NULL */
   kern2_fn full3;   /* 6 x 48 over three panels, or NULL */
-  pack_kern2_fn full3_pack;   /* full3, packing the three panels */
+  pack_kern2_fn full3_pack;   /* full3, packing the three panels, or NULL */
   int avx2;         /* A packed with AVX2 */
 } kernels;
 
